@@ -1,0 +1,35 @@
+"""diffusion_conv: diffusion as convolution.
+
+A tank of salt water split into compartments, one per grid cell; pull the
+boards and the salt diffuses. One step of diffusion is one convolution of the
+field with a kernel normalised into a particle's jump distribution (the
+propagator); many particles jumping at random give that convolution on
+average; many steps give the heat equation. See ``docs/`` for the theory.
+"""
+from importlib.metadata import PackageNotFoundError, version as _version
+
+from .compare import Comparison, compare, fit_order, max_error, rel_l2_error
+from .methods.propagator import propagate
+from .propagator import Propagator
+from .simulate import METHODS, Result, simulate
+from .tank import Tank
+
+try:
+    __version__ = _version("diffusion-conv")
+except PackageNotFoundError:  # running from a source tree that is not installed
+    __version__ = "0.0.0+unknown"
+
+__all__ = [
+    "Comparison",
+    "METHODS",
+    "Propagator",
+    "Result",
+    "Tank",
+    "__version__",
+    "compare",
+    "fit_order",
+    "max_error",
+    "propagate",
+    "rel_l2_error",
+    "simulate",
+]

@@ -1,0 +1,143 @@
+"""Run several methods on one problem and measure how far each is from a reference."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from . import _checks
+from .simulate import METHODS, STOCHASTIC, Result, simulate
+
+
+def max_error(a, b) -> float:
+    """``max |a - b|``."""
+    return float(np.max(np.abs(np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64))))
+
+
+def rel_l2_error(a, b) -> float:
+    """``||a - b||_2 / ||b||_2`` (``b`` is the reference)."""
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    denom = np.linalg.norm(b.ravel())
+    return float(np.linalg.norm((a - b).ravel()) / (denom if denom > 0 else 1.0))
+
+
+def fit_order(sizes, errors):
+    """Least-squares slope and intercept of ``log(errors)`` against ``log(sizes)``.
+
+    The slope is the measured convergence order (e.g. -1 for an error that
+    falls like ``1/n``). Returns ``(slope, intercept)``.
+    """
+    x = np.log(np.asarray(sizes, dtype=np.float64))
+    y = np.log(np.asarray(errors, dtype=np.float64))
+    if x.shape != y.shape or x.size < 2:
+        raise ValueError("sizes and errors must have the same length, at least 2")
+    if not np.all(np.isfinite(y)):
+        raise ValueError("errors must be positive and finite to fit an order")
+    slope, intercept = np.polyfit(x, y, 1)
+    return float(slope), float(intercept)
+
+
+class Comparison:
+    """Results of several methods on the same problem, and their errors against a reference.
+
+    Attributes
+    ----------
+    results : dict of str to Result
+    reference : str
+    table : list of dict
+        One row per method: ``method``, ``elapsed_s``, ``max_abs_error`` and
+        ``rel_l2_error`` of the final frame against the reference's, ``mass``
+        (final), ``absorbed`` (final) and ``mass_balance_error``
+        (``|mass + absorbed - initial mass|``).
+    """
+
+    COLUMNS = ("method", "elapsed_s", "max_abs_error", "rel_l2_error", "mass", "absorbed", "mass_balance_error")
+
+    def __init__(self, results: dict, reference: str, initial_mass: float):
+        self.results = dict(results)
+        self.reference = reference
+        self.initial_mass = float(initial_mass)
+        ref = self.results[reference].final
+        self.table = []
+        for name, res in self.results.items():
+            mass = float(res.mass()[-1])
+            absorbed = float(res.absorbed[-1])
+            self.table.append({
+                "method": res.method if res.method == name else f"{name} ({res.method})",
+                "elapsed_s": res.elapsed,
+                "max_abs_error": max_error(res.final, ref),
+                "rel_l2_error": rel_l2_error(res.final, ref),
+                "mass": mass,
+                "absorbed": absorbed,
+                "mass_balance_error": abs(mass + absorbed - self.initial_mass),
+            })
+
+    def to_markdown(self) -> str:
+        """The table as GitHub Markdown (errors against ``reference``)."""
+        head = "| " + " | ".join(self.COLUMNS) + " |"
+        rule = "|" + "|".join(["---"] + ["---:"] * (len(self.COLUMNS) - 1)) + "|"
+        rows = []
+        for row in self.table:
+            cells = [row["method"]] + [f"{row[c]:.3e}" if c != "elapsed_s" else f"{row[c]:.3f}"
+                                       for c in self.COLUMNS[1:]]
+            rows.append("| " + " | ".join(cells) + " |")
+        return "\n".join([f"Errors of the final frame against `{self.reference}`.", "", head, rule] + rows)
+
+    def to_json(self) -> str:
+        """The table and the reference as a JSON string."""
+        return json.dumps({"reference": self.reference, "initial_mass": self.initial_mass, "table": self.table},
+                          indent=2)
+
+
+def compare(tank, prop, steps, methods=("propagator", "particles", "image", "heat"), reference="propagator",
+            save_every=None, n_particles=None, dt=1.0, seed=0, key=None, progress=False) -> Comparison:
+    """Run several methods on the same tank and propagator and compare them.
+
+    Parameters
+    ----------
+    tank, prop, steps, save_every, dt, progress
+        As in :func:`diffusion_conv.simulate`.
+    methods : sequence of str
+        Method names; the reference is added when missing.
+    reference : str
+        The method the others are measured against.
+    n_particles : int, optional
+        Particles for the stochastic methods (required when one is listed).
+    seed : int, default 0
+        Seed of the keys for the stochastic methods when ``key`` is not given;
+        recorded in each result's ``meta``.
+    key : jax.random key, optional
+        Overrides ``seed``; split once per stochastic method.
+
+    Returns
+    -------
+    Comparison
+    """
+    if isinstance(methods, str):
+        methods = (methods,)
+    methods = list(dict.fromkeys(methods))
+    for m in methods + [reference]:
+        if m not in METHODS:
+            raise ValueError(f"method {m!r} is unknown; allowed: {', '.join(METHODS)}")
+    if reference not in methods:
+        methods.insert(0, reference)
+    stochastic = [m for m in methods if m in STOCHASTIC]
+    keys = {}
+    if stochastic:
+        import jax
+
+        if n_particles is None:
+            raise ValueError(f"n_particles is required for the stochastic methods {stochastic}")
+        if key is None:
+            seed = _checks.integer("seed", seed, minimum=0)
+            key = jax.random.key(seed)
+        for m, k in zip(stochastic, jax.random.split(key, len(stochastic))):
+            keys[m] = k
+    results = {}
+    for m in methods:
+        kw = dict(n_particles=n_particles, key=keys[m]) if m in STOCHASTIC else {}
+        results[m] = simulate(tank, prop, steps, method=m, save_every=save_every, dt=dt, progress=progress, **kw)
+        if m in STOCHASTIC and "seed" not in results[m].meta:
+            results[m].meta["seed"] = None if key is not None and seed is None else seed
+    return Comparison(results, reference, float(tank.mass))

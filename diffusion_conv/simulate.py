@@ -1,0 +1,225 @@
+"""``simulate()``: one entry point for every method, and the ``Result`` it returns."""
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import tempfile
+import time
+
+import numpy as np
+
+from . import _checks
+from .propagator import Propagator
+from .tank import Tank
+
+METHODS = ("propagator", "spectral", "particles", "counts", "image", "heat")
+"""Every method name :func:`simulate` accepts, besides ``'auto'``."""
+
+STOCHASTIC = ("particles", "counts")
+
+
+def method_module(name: str):
+    """The module implementing method ``name`` (see :mod:`diffusion_conv.methods`)."""
+    if name not in METHODS:
+        raise ValueError(f"method {name!r} is unknown; allowed: {', '.join(METHODS + ('auto',))}")
+    return importlib.import_module(f"diffusion_conv.methods.{name}")
+
+
+def frame_steps(steps: int, save_every: int | None) -> np.ndarray:
+    """Step indices of the saved frames: ``0, k, 2k, ...`` and always the last step."""
+    if save_every is None or steps == 0:
+        return np.unique(np.array([0, steps], dtype=np.int64))
+    s = np.arange(0, steps + 1, save_every, dtype=np.int64)
+    if s[-1] != steps:
+        s = np.append(s, steps)
+    return s
+
+
+class Result:
+    """The frames of one run and what is known about it.
+
+    Attributes
+    ----------
+    method : str
+        The method that ran (``'auto'`` is resolved to the one it picked).
+    steps : ndarray of int, shape ``(F,)``
+        Step index of each frame: ``0, k, 2k, ...`` and the last step.
+    times : ndarray of float, shape ``(F,)``
+        ``steps * dt``.
+    frames : ndarray, shape ``(F, *tank.shape)``
+        Concentration at each saved step. Stochastic frames are particle counts
+        times ``initial mass / N / dx**ndim``.
+    absorbed : ndarray, shape ``(F,)``
+        Running total of the mass absorbed at open edges by each frame (0 at step 0).
+    elapsed : float
+        Wall-clock seconds of the run, compilation included.
+    meta : dict
+        JSON-serialisable details: ``dx``, ``dt``, ``boundary``, ``shape``, ``dtype``,
+        the kernel's moments and method-specific entries.
+    extras : dict of str to ndarray
+        Further arrays some methods return (e.g. tracked particle trajectories).
+    """
+
+    def __init__(self, method, steps, times, frames, absorbed, elapsed, meta, extras=None):
+        self.method = str(method)
+        self.steps = np.asarray(steps, dtype=np.int64)
+        self.times = np.asarray(times, dtype=np.float64)
+        self.frames = np.asarray(frames)
+        self.absorbed = np.asarray(absorbed, dtype=np.float64)
+        self.elapsed = float(elapsed)
+        self.meta = dict(meta)
+        self.extras = dict(extras or {})
+
+    @property
+    def final(self) -> np.ndarray:
+        """The last frame."""
+        return self.frames[-1]
+
+    @property
+    def dx(self) -> float:
+        return float(self.meta.get("dx", 1.0))
+
+    def mass(self) -> np.ndarray:
+        """Mass in the tank at each frame, ``sum(frame) * dx**ndim``, shape ``(F,)``."""
+        axes = tuple(range(1, self.frames.ndim))
+        return self.frames.sum(axis=axes, dtype=np.float64) * self.dx ** (self.frames.ndim - 1)
+
+    def __repr__(self):
+        return (
+            f"Result(method={self.method!r}, frames={self.frames.shape}, last step={int(self.steps[-1])}, "
+            f"elapsed={self.elapsed:.3g} s)"
+        )
+
+    def save(self, path) -> None:
+        """Write the result to an ``.npz`` file.
+
+        The file is written under a temporary name in the same folder and
+        renamed when complete, so a failed save leaves no partial file.
+        """
+        path = os.fspath(path)
+        folder = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(folder):
+            raise ValueError(f"path {path!r}: folder {folder!r} does not exist")
+        arrays = dict(steps=self.steps, times=self.times, frames=self.frames, absorbed=self.absorbed)
+        for name, value in self.extras.items():
+            arrays[f"extra_{name}"] = np.asarray(value)
+        header = json.dumps({"method": self.method, "elapsed": self.elapsed, "meta": self.meta})
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=folder)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                np.savez(fh, header=np.array(header), **arrays)
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+            raise
+
+    @classmethod
+    def load(cls, path) -> "Result":
+        """Read a result written by :meth:`save`."""
+        with np.load(os.fspath(path), allow_pickle=False) as data:
+            if "header" not in data or "frames" not in data:
+                raise ValueError(f"{os.fspath(path)!r} is not a diffusion_conv result file")
+            header = json.loads(str(data["header"]))
+            extras = {k[len("extra_"):]: data[k] for k in data.files if k.startswith("extra_")}
+            return cls(
+                header["method"], data["steps"], data["times"], data["frames"], data["absorbed"],
+                header["elapsed"], header["meta"], extras,
+            )
+
+
+def _check_common(tank, prop, steps, save_every, dt, method):
+    if not isinstance(tank, Tank):
+        raise TypeError(f"tank must be a diffusion_conv.Tank, got {type(tank).__name__}")
+    if not isinstance(prop, Propagator):
+        raise TypeError(f"prop must be a diffusion_conv.Propagator, got {type(prop).__name__}")
+    if prop.ndim != tank.ndim:
+        raise ValueError(f"prop is {prop.ndim}-D but the tank is {tank.ndim}-D; they must match")
+    steps = _checks.integer("steps", steps, minimum=0)
+    if save_every is not None:
+        save_every = _checks.integer("save_every", save_every, minimum=1)
+    dt = _checks.positive_float("dt", dt)
+    if not isinstance(method, str) or (method not in METHODS and method != "auto"):
+        raise ValueError(f"method {method!r} is unknown; allowed: {', '.join(METHODS + ('auto',))}")
+    return steps, save_every, dt
+
+
+def resolve_method(tank, prop, method: str, **kwargs) -> str:
+    """The method ``'auto'`` stands for: ``spectral`` where it is exact, else ``propagator``."""
+    if method != "auto":
+        return method
+    try:
+        spectral = method_module("spectral")
+        spectral.validate(tank, prop, **kwargs)
+    except (ImportError, ValueError):
+        return "propagator"
+    return "spectral"
+
+
+def simulate(tank, prop, steps, method="propagator", save_every=None, dt=1.0, n_particles=None, key=None,
+             progress=False, **options) -> Result:
+    """Run one method on a tank and return its frames.
+
+    Parameters
+    ----------
+    tank : Tank
+        Initial field, boundaries, walls and ``dx``.
+    prop : Propagator
+        The jump distribution; same number of dimensions as the tank.
+    steps : int
+        Number of steps (>= 0); the run ends at ``t = steps * dt``.
+    method : str
+        One of ``'propagator'``, ``'spectral'``, ``'particles'``, ``'counts'``,
+        ``'image'``, ``'heat'``, or ``'auto'`` (``spectral`` where it is exact,
+        else ``propagator``; ``Result.method`` names the one used).
+    save_every : int, optional
+        Save a frame every this many steps (step 0 and the last step always);
+        ``None`` saves steps 0 and ``steps`` only.
+    dt : float
+        Duration of a step; sets ``Result.times`` and, for ``heat``, the diffusion
+        tensor ``D = covariance dx^2 / (2 dt)``.
+    n_particles : int, optional
+        Number of particles; required by (and only allowed for) the stochastic methods.
+    key : jax.random key, optional
+        Randomness of the stochastic methods (required by them; there is no hidden seed).
+    progress : bool
+        Show a progress bar on stderr.
+    **options
+        Method-specific options (e.g. ``track`` for ``particles``).
+
+    Returns
+    -------
+    Result
+
+    Raises
+    ------
+    ValueError, TypeError
+        On bad input, naming the argument, before any work is done.
+    """
+    steps, save_every, dt = _check_common(tank, prop, steps, save_every, dt, method)
+    kwargs = dict(n_particles=n_particles, key=key, **options)
+    name = resolve_method(tank, prop, method, **kwargs)
+    module = method_module(name)
+    module.validate(tank, prop, **kwargs)
+    save_steps = frame_steps(steps, save_every)
+    start = time.perf_counter()
+    out = module.run(tank, prop, save_steps, dt=dt, progress=progress, **kwargs)
+    elapsed = time.perf_counter() - start
+    frames = np.asarray(out.frames)
+    meta = {
+        "dx": tank.dx,
+        "dt": dt,
+        "boundary": list(tank.boundary),
+        "shape": list(tank.shape),
+        "walls": None if tank.walls is None else int(tank.walls.sum()),
+        "dtype": str(frames.dtype),
+        "kernel_shape": list(prop.weights.shape),
+        "kernel_mean": np.asarray(prop.mean, dtype=float).tolist(),
+        "kernel_covariance": np.asarray(prop.covariance, dtype=float).tolist(),
+        "requested_method": method,
+    }
+    if n_particles is not None:
+        meta["n_particles"] = int(n_particles)
+    meta.update(out.meta)
+    return Result(out.method or name, save_steps, save_steps * dt, frames, out.absorbed, elapsed, meta, out.extras)
