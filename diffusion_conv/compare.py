@@ -28,12 +28,15 @@ def fit_order(sizes, errors):
     The slope is the measured convergence order (e.g. -1 for an error that
     falls like ``1/n``). Returns ``(slope, intercept)``.
     """
-    x = np.log(np.asarray(sizes, dtype=np.float64))
-    y = np.log(np.asarray(errors, dtype=np.float64))
-    if x.shape != y.shape or x.size < 2:
-        raise ValueError("sizes and errors must have the same length, at least 2")
-    if not np.all(np.isfinite(y)):
+    sizes = np.asarray(sizes, dtype=np.float64)
+    errors = np.asarray(errors, dtype=np.float64)
+    if sizes.shape != errors.shape or sizes.ndim != 1 or sizes.size < 2:
+        raise ValueError("sizes and errors must be 1-D of the same length, at least 2")
+    if not (np.all(np.isfinite(errors)) and np.all(errors > 0)):
         raise ValueError("errors must be positive and finite to fit an order")
+    if not (np.all(np.isfinite(sizes)) and np.all(sizes > 0)):
+        raise ValueError("sizes must be positive and finite to fit an order")
+    x, y = np.log(sizes), np.log(errors)
     slope, intercept = np.polyfit(x, y, 1)
     return float(slope), float(intercept)
 

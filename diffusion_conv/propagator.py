@@ -216,7 +216,8 @@ class Propagator:
             raise ValueError(f"freqs must have a last axis of length ndim={self.ndim}, got shape {k.shape}")
         d = jnp.asarray(self.offsets, dtype=self.weights.dtype)
         phase = k @ d.T
-        return jnp.exp(-1j * phase) @ jnp.ravel(self.weights).astype(phase.dtype)
+        ctype = jnp.complex128 if phase.dtype == jnp.float64 else jnp.complex64
+        return jnp.exp(phase.astype(ctype) * jnp.asarray(-1j, ctype)) @ jnp.ravel(self.weights).astype(ctype)
 
     def __repr__(self):
         return f"Propagator(shape={tuple(self.weights.shape)}, mean={np.round(np.asarray(self.mean), 6)})"
