@@ -1,0 +1,162 @@
+"""Animations and plots: frame counts and sizes read back with imageio, colours, safe writing."""
+import os
+import subprocess
+import sys
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+
+import diffusion_conv as dc
+from diffusion_conv import render
+
+
+def _result(frames, method="propagator", every=2):
+    frames = np.asarray(frames, dtype=np.float64)
+    steps = np.arange(len(frames)) * every
+    return dc.Result(method, steps, steps * 1.0, frames, np.zeros(len(frames)), 0.0, {"dx": 1.0})
+
+
+def _ramp(shape, n=6):
+    """Frames whose values move from 0 to 1 over the run, uniform in space."""
+    return np.stack([np.full(shape, k / (n - 1)) for k in range(n)])
+
+
+def _files(folder):
+    return sorted(os.listdir(folder))
+
+
+@pytest.mark.parametrize("shape", [(20,), (12, 16), (6, 8, 10)], ids=["1d", "2d", "3d"])
+def test_gif_has_one_frame_per_saved_step(tmp_path, shape):
+    a = _result(_ramp(shape), "propagator")
+    b = _result(_ramp(shape) * 0.5, "image")
+    path = tmp_path / "out.gif"
+    assert render.animate([a, b], path, dpi=40) == str(path)
+    frames = iio.imread(path, index=None)
+    assert frames.shape[0] == 6
+    assert frames.shape[-1] == 3
+    # sizes are multiples of 16 pixels (video codecs need even sizes) and grow with the panels
+    h, w = frames.shape[1:3]
+    assert h % 16 == 0 and w % 16 == 0
+    single = tmp_path / "one.gif"
+    render.animate(a, single, dpi=40)
+    h1, w1 = iio.imread(single, index=None).shape[1:3]
+    assert w > w1 and h > h1  # two columns and a row of differences against one panel
+    assert _files(tmp_path) == ["one.gif", "out.gif"]  # no temporary files left behind
+
+
+def test_panel_colours_follow_one_shared_scale(tmp_path):
+    # one run, frames uniform at 0 .. 1: the middle of the panel shows viridis(0) first, viridis(1) last
+    import matplotlib
+
+    res = _result(_ramp((40, 40), n=3))
+    path = tmp_path / "c.gif"
+    render.animate(res, path, dpi=60, cmap="viridis")
+    frames = iio.imread(path, index=None).astype(float)
+    cmap = matplotlib.colormaps["viridis"]
+    # the panel is the largest uniform region; sample its centre: left of the colour bar, below the title
+    h, w = frames.shape[1:3]
+    y, x = int(h * 0.5), int(w * 0.4)
+    for k, value in ((0, 0.0), (2, 1.0)):
+        expected = np.array(cmap(value)[:3]) * 255
+        assert np.max(np.abs(frames[k, y, x] - expected)) < 12, (k, frames[k, y, x], expected)
+
+
+def test_animate_accepts_a_comparison(tmp_path):
+    tank = dc.Tank.two_compartment((10, 12))
+    cmp = dc.compare(tank, dc.Propagator.box(3, ndim=2), 6, methods=("propagator", "image"), save_every=2)
+    path = tmp_path / "cmp.gif"
+    render.animate(cmp, path, dpi=40)
+    assert iio.imread(path, index=None).shape[0] == 4
+
+
+def test_failing_render_leaves_no_file(tmp_path, monkeypatch):
+    res = _result(_ramp((8, 8), n=8))
+    calls = {"n": 0}
+    original = render._Panels.rgb
+
+    def failing(self, i):
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise KeyboardInterrupt  # as if interrupted halfway
+        return original(self, i)
+
+    monkeypatch.setattr(render._Panels, "rgb", failing)
+    old = tmp_path / "keep.gif"
+    old.write_bytes(b"old contents")
+    with pytest.raises(KeyboardInterrupt):
+        render.animate(res, old, dpi=30)
+    assert old.read_bytes() == b"old contents"  # the previous file is untouched
+    with pytest.raises(KeyboardInterrupt):
+        calls["n"] = 0
+        render.animate(res, tmp_path / "new.gif", dpi=30)
+    assert _files(tmp_path) == ["keep.gif"]
+
+
+def test_bad_input_writes_nothing(tmp_path):
+    a = _result(_ramp((8, 8)))
+    b = _result(_ramp((8, 8), n=4))  # other steps
+    with pytest.raises(ValueError, match="same saved steps"):
+        render.animate([a, b], tmp_path / "x.gif")
+    with pytest.raises(ValueError, match=r"\.gif"):
+        render.animate(a, tmp_path / "x.avi")
+    with pytest.raises(ValueError, match="does not exist"):
+        render.animate(a, tmp_path / "missing" / "x.gif")
+    with pytest.raises(ValueError, match="cmap"):
+        render.animate(a, tmp_path / "x.gif", cmap="no-such-map")
+    with pytest.raises(ValueError, match="fps"):
+        render.animate(a, tmp_path / "x.gif", fps=0)
+    with pytest.raises(ValueError, match="reference"):
+        render.animate([a], tmp_path / "x.gif", reference="heat")
+    with pytest.raises(TypeError, match="source"):
+        render.animate("frames", tmp_path / "x.gif")
+    assert _files(tmp_path) == []
+
+
+def test_mp4_without_ffmpeg_names_the_video_extra(tmp_path):
+    try:
+        import imageio_ffmpeg  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        pytest.skip("imageio-ffmpeg is installed")
+    with pytest.raises(ImportError, match=r"diffusion-conv\[video\]"):
+        render.animate(_result(_ramp((8, 8))), tmp_path / "x.mp4")
+    assert _files(tmp_path) == []
+
+
+def test_profile_reductions():
+    f = np.arange(24.0).reshape(2, 3, 4)
+    np.testing.assert_array_equal(render.profile(f, axis=-1, reduce="mean"), [10, 11, 12, 13])
+    np.testing.assert_array_equal(render.profile(f, axis=1, reduce="middle"), f[1, :, 2])
+    with pytest.raises(ValueError, match="reduce"):
+        render.profile(f, reduce="max")
+
+
+def test_plots_write_pngs(tmp_path):
+    tank = dc.Tank.two_compartment(16)
+    res = dc.simulate(tank, dc.Propagator.gaussian(1.0, ndim=1), 8, save_every=4)
+    seen = []
+
+    def exact(t):
+        seen.append(t)
+        return np.full(16, 0.5)
+
+    render.plot_profiles(res, tmp_path / "p.png", exact=exact)
+    assert seen == [0.0, 4.0, 8.0]
+    fig = render.plot_convergence({"1/n": ([10, 20, 40, 80], [0.1, 0.05, 0.025, 0.0125])}, tmp_path / "c.png")
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert labels == ["1/n: slope -1.000"]
+    render.plot_kernel_temperatures(np.array([[-1.0, 0, 1], [-2, 0, 2], [-1, 0, 1]]), path=tmp_path / "k.png")
+    render.plot_frame(res, 1, path=tmp_path / "f.png")
+    for name in ("p.png", "c.png", "k.png", "f.png"):
+        assert iio.imread(tmp_path / name).ndim == 3
+    assert _files(tmp_path) == ["c.png", "f.png", "k.png", "p.png"]
+
+
+def test_matplotlib_is_not_imported_with_the_package():
+    code = ("import sys, diffusion_conv, diffusion_conv.render, diffusion_conv.scenarios, diffusion_conv.cli; "
+            "print('matplotlib' in sys.modules, 'imageio' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["False", "False"]
