@@ -14,6 +14,18 @@ from .propagator import Propagator
 from .simulate import METHODS, Result, simulate
 from .tank import Tank
 
+_SUBMODULES = ("analytic", "fourier", "lattice", "learn", "render", "scenarios")
+
+
+def __getattr__(name):
+    """Import the heavier submodules (``dc.render``, ``dc.analytic``, ...) on first use."""
+    if name in _SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 try:
     __version__ = _version("diffusion-conv")
 except PackageNotFoundError:  # running from a source tree that is not installed
