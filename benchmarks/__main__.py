@@ -1,0 +1,105 @@
+"""Run every benchmark and write docs/benchmarks.md.
+
+    python -m benchmarks [--quick] [--only NAME ...] [--no-write]
+
+Each benchmark module times diffusion_conv and its alternative side by side in one
+run and returns its figures; this entry point collects them, prints them, and
+writes the figures with the machine they were measured on to docs/benchmarks.md
+(between the generated-results markers, so the hand-written text stays).
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import sys
+import tempfile
+import time
+
+MODULES = ("bench_propagator", "bench_spectral", "bench_stochastic", "bench_render", "bench_learn")
+BEGIN = "<!-- generated results: begin -->"
+END = "<!-- generated results: end -->"
+
+
+def _flatten(d, prefix=""):
+    for key, value in d.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            yield from _flatten(value, name + ".")
+        else:
+            yield name, value
+
+
+def _fmt(value):
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_fmt(v) for v in value) if len(value) <= 8 else f"[{len(value)} values]"
+    return str(value)
+
+
+def render_markdown(results: dict, quick: bool) -> str:
+    lines = [BEGIN, "", f"Measured {time.strftime('%Y-%m-%d')}" + (" with `--quick`" if quick else "") + "."]
+    machine = next((r.get("machine") for r in results.values() if isinstance(r, dict) and "machine" in r), None)
+    if machine:
+        lines += ["", "| machine | |", "|---|---|"] + [f"| {k} | {_fmt(v)} |" for k, v in machine.items()]
+    for name, res in results.items():
+        lines += ["", f"### {name}", ""]
+        if not isinstance(res, dict):
+            lines.append(f"not run: {res}")
+            continue
+        lines += ["| figure | value |", "|---|---:|"]
+        lines += [f"| {k} | {_fmt(v)} |" for k, v in _flatten(res) if not k.startswith("machine.")]
+    lines += ["", END]
+    return "\n".join(lines)
+
+
+def write_doc(path: str, block: str) -> None:
+    text = ""
+    if os.path.exists(path):
+        with open(path) as fh:
+            text = fh.read()
+    if BEGIN in text and END in text:
+        head, rest = text.split(BEGIN, 1)
+        tail = rest.split(END, 1)[1]
+        text = head + block + tail
+    else:
+        text = (text.rstrip() + "\n\n## Results\n\n" if text else "# Benchmarks\n\n## Results\n\n") + block + "\n"
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".md", dir=folder)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes and few repeats")
+    parser.add_argument("--only", nargs="+", choices=MODULES, help="run only these benchmarks")
+    parser.add_argument("--no-write", action="store_true", help="do not write docs/benchmarks.md")
+    parser.add_argument("--doc", default=os.path.join(os.path.dirname(__file__), "..", "docs", "benchmarks.md"))
+    args = parser.parse_args(argv)
+    results = {}
+    for name in args.only or MODULES:
+        print(f"== {name}", flush=True)
+        try:
+            module = importlib.import_module(f"benchmarks.{name}")
+        except ImportError as exc:
+            results[name] = f"could not be imported ({exc})"
+            print(results[name])
+            continue
+        results[name] = module.main(["--quick"] if args.quick else [])
+    if not args.no_write:
+        write_doc(args.doc, render_markdown(results, args.quick))
+        print(f"wrote {os.path.normpath(args.doc)}")
+    return results
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
