@@ -1,0 +1,371 @@
+"""The occupation-number form of the particle process: integer counts per cell.
+
+Each cell holds an integer number of particles. Each step every cell's count
+is split among the jump offsets by one multinomial draw with the propagator's
+weights (sequential conditional binomials), and the split counts are moved
+with :func:`diffusion_conv.lattice.transport`, which applies the shared
+boundary folding and wall rule to integer amounts. In distribution this is
+exactly ``N`` independent particles (the ``particles`` method), and its
+expectation is the ``propagator`` method.
+
+Counts are integers throughout: the total is conserved exactly at
+``'reflect'`` and ``'periodic'`` edges, and ``absorbed + remaining == N``
+exactly at ``'absorb'`` edges. The binomial draws are computed in the default
+float dtype, which represents counts exactly up to ``2**24`` (float32) or
+``2**53`` (JAX x64 mode, int64 counts); larger ``n_particles`` is refused.
+
+This module also holds the samplers the ``particles`` method uses (key checks,
+fast random bits, an exact binomial, the multinomial split, the placement of
+``N`` particles in proportion to a field).
+"""
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .. import _checks, _progress
+from ..lattice import offsets, tank_blocked, transport
+from . import MethodOutput
+
+NAME = "counts"
+KIND = "stochastic"
+ORDER = -0.5
+"""Expected order of the error in ``n_particles``: the relative L2 error against
+``propagator`` falls like ``N ** ORDER`` (the law of large numbers)."""
+
+_STIRLING_TAIL = (0.0810614667953272, 0.0413406959554092, 0.0276779256849983, 0.02079067210376509,
+                  0.0166446911898211, 0.0138761288230707, 0.0118967099458917, 0.0104112652619720,
+                  0.00925546218271273, 0.00833056343336287)
+
+
+# -- argument checks (shared with the particles method) --------------------------------------
+def x64_enabled() -> bool:
+    """Whether JAX's 64-bit mode is on (int64 counts, float64 draws)."""
+    return _checks.float_dtype() == np.float64
+
+
+def count_dtype():
+    """The integer dtype of counts: int64 in JAX x64 mode, else int32."""
+    return np.dtype(np.int64) if x64_enabled() else np.dtype(np.int32)
+
+
+def max_exact_count() -> int:
+    """Largest count the binomial draws keep exact: ``2**53`` in x64 mode, else ``2**24``."""
+    return 2**53 if x64_enabled() else 2**24
+
+
+def check_n_particles(n_particles, limit: int) -> int:
+    """``n_particles`` as an int in ``[1, limit]``; TypeError/ValueError naming it otherwise."""
+    if n_particles is None:
+        raise TypeError("n_particles is required by the stochastic methods (an integer > 0)")
+    n = _checks.integer("n_particles", n_particles, minimum=1)
+    if n > limit:
+        hint = "" if x64_enabled() else (
+            "; enable JAX's 64-bit mode (jax.config.update('jax_enable_x64', True), JAX_ENABLE_X64=1, "
+            "or the CLI's --x64) to count more")
+        raise ValueError(f"n_particles={n} exceeds {limit}, the largest count kept exact here{hint}")
+    return n
+
+
+def check_key(key):
+    """A typed JAX key from ``key`` (a typed key, or a raw uint32 key of the default implementation).
+
+    Raises TypeError for anything else; there is no default seed.
+    """
+    if key is None:
+        raise TypeError("key is required by the stochastic methods: pass key=jax.random.key(seed)")
+    dtype = getattr(key, "dtype", None)
+    if dtype is None or not hasattr(key, "shape"):
+        raise TypeError(f"key must be a JAX random key (jax.random.key(seed)), got {type(key).__name__}")
+    if jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key):
+        typed = key
+    elif dtype == np.uint32:
+        raw_shape = jax.random.key_data(jax.random.key(0)).shape
+        if tuple(key.shape) != raw_shape:
+            raise TypeError(f"a raw uint32 key must have shape {raw_shape}, got {tuple(key.shape)}")
+        typed = jax.random.wrap_key_data(key)
+    else:
+        raise TypeError(f"key must be a JAX random key (jax.random.key(seed) or jax.random.PRNGKey), "
+                        f"got an array of dtype {dtype}")
+    if typed.shape != ():
+        raise TypeError(f"key must be a single key, got a batch of shape {typed.shape}; use jax.vmap for ensembles")
+    return typed
+
+
+# -- samplers ----------------------------------------------------------------------------------
+def random_bits(key, n: int):
+    """``n`` random uint32 words from ``key``.
+
+    For threefry keys this is JAX's threefry-2x32 applied to the counter
+    ``0 .. n-1`` (one hash per word, as ``jax.random.bits`` does with
+    ``jax_threefry_partitionable`` off, but independent of that setting); other
+    key implementations use ``jax.random.bits``.
+    """
+    if str(jax.random.key_impl(key)) == "threefry2x32":
+        from jax.extend.random import threefry_2x32
+
+        return threefry_2x32(jax.random.key_data(key), jnp.arange(n, dtype=jnp.uint32))
+    return jax.random.bits(key, (n,), jnp.uint32)
+
+
+def uniform(key, shape, dtype):
+    """Uniform floats in ``[0, 1)`` of ``dtype`` (23 or 52 random mantissa bits)."""
+    size = int(np.prod(shape))
+    if np.dtype(dtype) == np.float64:
+        w = random_bits(key, 2 * size).astype(jnp.uint64)
+        u = (w[:size] << jnp.uint64(20)) ^ (w[size:] >> jnp.uint64(12))  # 52 bits
+        f = jax.lax.bitcast_convert_type(u | jnp.uint64(0x3FF0000000000000), jnp.float64)
+    else:
+        w = random_bits(key, size)
+        f = jax.lax.bitcast_convert_type((w >> jnp.uint32(9)) | jnp.uint32(0x3F800000), jnp.float32)
+    return (f - 1).astype(dtype).reshape(shape)
+
+
+def _stirling_tail(k):
+    table = jnp.asarray(_STIRLING_TAIL, dtype=k.dtype)
+    kc = jnp.clip(k, 0, 9)
+    kp1sq = (k + 1) * (k + 1)
+    approx = (1.0 / 12 - (1.0 / 360 - 1.0 / 1260 / kp1sq) / kp1sq) / (k + 1)
+    return jnp.where(k <= 9, table[kc.astype(jnp.int32)], approx)
+
+
+def _inversion(key, n, q):
+    """Binomial(n, q), q <= 1/2, by walking the CDF from 0 (used where n q < 10)."""
+    u = uniform(key, n.shape, n.dtype)
+    s = q / (1 - q)
+    pmf = jnp.exp(n * jnp.log1p(-q))
+
+    def cond(c):
+        k, pmf, cdf = c
+        return jnp.any((cdf <= u) & (k < n) & (pmf > 0))
+
+    def body(c):
+        k, pmf, cdf = c
+        nxt = pmf * (n - k) / (k + 1) * s
+        active = (cdf <= u) & (k < n) & (nxt > 0)  # stop where the tail underflows
+        return jnp.where(active, k + 1, k), jnp.where(active, nxt, pmf), cdf + jnp.where(active, nxt, 0)
+
+    k, _, _ = jax.lax.while_loop(cond, body, (jnp.zeros_like(n), pmf, pmf))
+    return k
+
+
+def _btrs(key, n, q):
+    """Binomial(n, q), q <= 1/2, n q >= 10: transformed rejection with squeeze (Hormann 1993)."""
+    stddev = jnp.sqrt(n * q * (1 - q))
+    b = 1.15 + 2.53 * stddev
+    a = -0.0873 + 0.0248 * b + 0.01 * q
+    c = n * q + 0.5
+    v_r = 0.92 - 4.2 / b
+    r = q / (1 - q)
+    alpha = (2.83 + 5.1 / b) * stddev
+    m = jnp.floor((n + 1) * q)
+    tail_m = (m + 0.5) * jnp.log((m + 1) / (r * (n - m + 1))) + _stirling_tail(m) + _stirling_tail(n - m)
+
+    def body(carry):
+        i, k_out, done = carry
+        u = uniform(jax.random.fold_in(key, 2 * i), n.shape, n.dtype) - 0.5
+        v = uniform(jax.random.fold_in(key, 2 * i + 1), n.shape, n.dtype)
+        us = 0.5 - jnp.abs(u)
+        k = jnp.floor((2 * a / us + b) * u + c)
+        ok = (k >= 0) & (k <= n)
+        ks = jnp.clip(k, 0, n)
+        lv = jnp.log(v * alpha / (a / (us * us) + b))
+        ub = (tail_m + (n + 1) * jnp.log((n - m + 1) / (n - ks + 1))
+              + (ks + 0.5) * jnp.log(r * (n - ks + 1) / (ks + 1)) - _stirling_tail(ks) - _stirling_tail(n - ks))
+        accept = ((us >= 0.07) & (v <= v_r)) | (ok & (lv <= ub))
+        return i + 1, jnp.where(accept & ~done, k, k_out), done | accept
+
+    init = (jnp.int32(0), jnp.zeros_like(n), jnp.zeros(n.shape, bool))
+    return jax.lax.while_loop(lambda c: ~jnp.all(c[2]), body, init)[1]
+
+
+def binomial(key, n, p):
+    """Exact Binomial(n, p) draws, elementwise.
+
+    Parameters
+    ----------
+    key : typed JAX key
+    n : float array
+        Integer-valued trial counts ``>= 0`` (exact up to ``2**24`` in float32,
+        ``2**53`` in float64).
+    p : float array broadcastable to ``n``
+        Success probabilities in ``[0, 1]``.
+
+    Returns
+    -------
+    float array of ``n``'s shape and dtype holding integers in ``[0, n]``.
+
+    Notes
+    -----
+    CDF inversion where ``n min(p, 1-p) < 10``, BTRS rejection elsewhere (the
+    algorithms of ``jax.random.binomial``), drawn from :func:`random_bits`.
+    """
+    p = jnp.broadcast_to(jnp.asarray(p, n.dtype), n.shape)
+    flip = p > 0.5
+    q = jnp.clip(jnp.where(flip, 1 - p, p), 0, 0.5)
+    small = n * q < 10
+    k_inv = _inversion(jax.random.fold_in(key, 0), jnp.where(small, n, 0), q)
+    k_rej = _btrs(jax.random.fold_in(key, 1), jnp.where(small, 100, n), jnp.where(small, 0.25, q))
+    k = jnp.where(small, k_inv, k_rej)
+    return jnp.where(flip, n - k, k)
+
+
+def multinomial(key, n, weights):
+    """Split each entry of ``n`` among ``len(weights)`` categories: sequential conditional binomials.
+
+    Parameters
+    ----------
+    key : typed JAX key
+    n : integer array, any shape
+        Counts to split (each ``<=`` :func:`max_exact_count`).
+    weights : array ``(K,)``
+        Category probabilities, summing to 1.
+
+    Returns
+    -------
+    integer array ``(K, *n.shape)`` of ``n``'s dtype whose sum over the first
+    axis equals ``n`` exactly.
+    """
+    fdt = _checks.float_dtype()
+    w = jnp.asarray(weights, fdt)
+    suffix = jnp.cumsum(w[::-1])[::-1]
+    remaining = n.astype(fdt)
+    parts = []
+    for k in range(w.shape[0] - 1):
+        p = jnp.where(suffix[k] > 0, jnp.minimum(w[k] / jnp.where(suffix[k] > 0, suffix[k], 1), 1), 0)
+        a = binomial(jax.random.fold_in(key, k), remaining, p)
+        parts.append(a)
+        remaining = remaining - a
+    parts.append(remaining)
+    return jnp.stack(parts).astype(n.dtype)
+
+
+def place(key, concentration, n_particles):
+    """Counts per cell of ``n_particles`` placed in proportion to ``concentration``: one multinomial.
+
+    Drawn exactly by splitting ``n_particles`` down a binary tree over the
+    cells (one binomial per node, with the share of mass in its left half).
+    Returns an integer array of the field's shape (:func:`count_dtype`).
+    """
+    fdt = _checks.float_dtype()
+    shape = concentration.shape
+    c = jnp.ravel(concentration).astype(fdt)
+    size = 1 << max(0, int(np.ceil(np.log2(c.size))))
+    levels = [jnp.pad(c, (0, size - c.size))]
+    while levels[-1].size > 1:
+        levels.append(levels[-1].reshape(-1, 2).sum(axis=1))
+    counts = jnp.full((1,), n_particles, fdt)
+    for depth, mass in enumerate(reversed(levels[:-1])):
+        pairs = mass.reshape(-1, 2)
+        total = pairs.sum(axis=1)
+        p_left = jnp.where(total > 0, pairs[:, 0] / jnp.where(total > 0, total, 1), 0)
+        left = binomial(jax.random.fold_in(key, depth), counts, p_left)
+        counts = jnp.stack([left, counts - left], axis=1).ravel()
+    return counts[: c.size].astype(count_dtype()).reshape(shape)
+
+
+# -- the method --------------------------------------------------------------------------------
+def validate(tank, prop, *, n_particles=None, key=None, **options):
+    """Check ``key``, ``n_particles`` and options before any work (see :mod:`diffusion_conv.methods`)."""
+    if options:
+        raise TypeError(f"method {NAME!r} takes no options, got {sorted(options)}")
+    check_key(key)
+    check_n_particles(n_particles, max_exact_count())
+    if not float(np.sum(np.asarray(tank.concentration), dtype=np.float64)) > 0:
+        raise ValueError("the tank holds no mass: the stochastic methods need a positive initial mass to place")
+
+
+@functools.partial(jax.jit, static_argnames=("gap", "count", "radius", "boundary"))
+def _frames(counts, absorbed, key, step0, weights, blocked, gap, count, radius, boundary):
+    """``count`` frames ``gap`` steps apart, starting after step ``step0``."""
+
+    def one_step(carry, step):
+        c, a = carry
+        parts = multinomial(jax.random.fold_in(key, step), c, weights)
+        c, da = transport(parts, radius, boundary, blocked)
+        return (c, a + da), None
+
+    def frame(carry, i):
+        steps = step0 + i * gap + jnp.arange(gap)
+        carry, _ = jax.lax.scan(one_step, carry, steps)
+        return carry, carry
+
+    (counts, absorbed), (frames, lost) = jax.lax.scan(frame, (counts, absorbed), jnp.arange(count))
+    return counts, absorbed, frames, lost
+
+
+def sample(key, tank, prop, n_particles, save_steps):
+    """The counts at ``save_steps``: a pure function of ``key`` (``jax.vmap`` over keys gives ensembles).
+
+    Parameters
+    ----------
+    key : JAX key
+    tank : Tank
+    prop : Propagator
+    n_particles : int
+        Total number of particles (at most :func:`max_exact_count`).
+    save_steps : sequence of int
+        Sorted step indices starting at 0.
+
+    Returns
+    -------
+    counts : integer array ``(F, *tank.shape)``
+        Particles per cell at each saved step.
+    absorbed : integer array ``(F,)``
+        Running total of particles absorbed at open edges.
+    """
+    out = {}
+    for _ in _segments(check_key(key), tank, prop, n_particles, save_steps, out):
+        pass
+    return out["counts"], out["absorbed"]
+
+
+def _segments(key, tank, prop, n_particles, save_steps, out, chunk=None):
+    """Generator over runs of frames, yielding the steps done; puts the arrays in ``out``."""
+    from . import intervals
+
+    k_place, k_walk = jax.random.split(key)
+    blocked = tank_blocked(tank, prop.radius)
+    blocked = None if blocked is None else jnp.asarray(blocked)
+    weights = jnp.ravel(prop.weights)
+    counts = place(k_place, tank.concentration, n_particles)
+    absorbed = jnp.zeros((), counts.dtype)
+    frames, lost, step = [counts[None]], [absorbed[None]], 0
+    for gap, count in intervals(save_steps):
+        done = 0
+        while done < count:
+            m = count - done if chunk is None else max(1, min(count - done, chunk // gap))
+            counts, absorbed, f, a = _frames(counts, absorbed, k_walk, step, weights, blocked, gap, m,
+                                             prop.radius, tank.boundary)
+            frames.append(f)
+            lost.append(a)
+            done += m
+            step += m * gap
+            yield m * gap
+    out["counts"], out["absorbed"] = jnp.concatenate(frames), jnp.concatenate(lost)
+
+
+def run(tank, prop, save_steps, *, dt=1.0, n_particles=None, key=None, progress=False, **options):
+    """Counts at ``save_steps`` as concentrations; see :func:`diffusion_conv.simulate`.
+
+    Frames are ``counts * (initial mass / N) / dx**ndim`` in the tank's dtype,
+    so each frame's mass is exactly the surviving share of the initial mass;
+    ``absorbed`` is the absorbed share in mass units.
+    """
+    validate(tank, prop, n_particles=n_particles, key=key, **options)
+    key = check_key(key)
+    chunk = max(1, int(save_steps[-1]) // 50) if progress else None
+    out = {}
+    with _progress.bar(int(save_steps[-1]), progress, desc=NAME) as pbar:
+        for n in _segments(key, tank, prop, n_particles, save_steps, out, chunk):
+            pbar.update(n)
+    counts, lost = np.asarray(out["counts"]), np.asarray(out["absorbed"])
+    mass = float(np.sum(np.asarray(tank.concentration), dtype=np.float64)) * tank.dx**tank.ndim
+    unit = mass / n_particles
+    frames = (counts * (unit / tank.dx**tank.ndim)).astype(np.asarray(tank.concentration).dtype)
+    meta = {"n_particles": int(n_particles), "count_dtype": str(counts.dtype), "order": ORDER,
+            "particles_remaining": int(counts[-1].sum()), "particles_absorbed": int(lost[-1])}
+    return MethodOutput(frames, lost.astype(np.float64) * unit, meta, {"counts": counts})
