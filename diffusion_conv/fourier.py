@@ -40,7 +40,7 @@ def dst1(x, axis=-1):
         z = jnp.zeros(v.shape[:-1] + (1,), v.dtype)
         ext = jnp.concatenate([z, v, z, -jnp.flip(v, -1)], axis=-1)
         spec = jnp.fft.rfft(ext, axis=-1)[..., 1:n + 1]
-        return (-jnp.imag(spec) * np.sqrt(0.5 / (n + 1))).astype(v.dtype)
+        return (-jnp.imag(spec) * float(np.sqrt(0.5 / (n + 1)))).astype(v.dtype)
 
     return _move(last, x, axis)
 
@@ -165,7 +165,7 @@ def symbol_minus_one(weights, shape, boundary):
     th = angles(shape, boundary)
     cplx = "periodic" in boundary
     rdtype = w.dtype
-    cdtype = jnp.result_type(rdtype, jnp.complex64) if cplx else rdtype
+    cdtype = (jnp.complex128 if rdtype == jnp.float64 else jnp.complex64) if cplx else rdtype
     mats = []
     for a in range(ndim):
         d = np.arange(-radius[a], radius[a] + 1, dtype=np.float64)
@@ -191,6 +191,13 @@ def symbol_minus_one(weights, shape, boundary):
     return mu
 
 
+def jax_complex(re, im):
+    """``re + i im`` without implicit promotion."""
+    import jax.lax as lax
+
+    return lax.complex(re, im)
+
+
 def symbol_power(mu, steps):
     """``(1 + mu) ** steps`` for a real or complex array ``mu``, accurate for large ``steps``.
 
@@ -208,7 +215,8 @@ def symbol_power(mu, steps):
         log_abs = 0.5 * jnp.log1p(jnp.where(zero, 0, a))
         phi = jnp.arctan2(im, 1 + re)
         mag = jnp.where(zero, jnp.where(s == 0, 1, 0), jnp.exp(s * log_abs))
-        return mag * jnp.exp(1j * (s * phi)).astype(mu.dtype)
+        arg = s * phi
+        return mag.astype(mu.dtype) * jax_complex(jnp.cos(arg), jnp.sin(arg))
     lam = 1 + mu
     zero = lam == 0
     neg = lam < 0
