@@ -156,16 +156,18 @@ def run(tank, prop, save_steps, *, dt=1.0, n_particles=None, key=None, progress=
     bnd = tuple(tank.boundary)
     coeffs, mu = _prepare(field, jnp.asarray(prop.weights), bnd)
     steps = np.asarray(save_steps, dtype=np.int64)
+    todo = np.flatnonzero(steps > 0)  # step 0 is the initial field itself
     per_frame = max(1, coeffs.size * coeffs.dtype.itemsize * 3)
-    batch = int(max(1, min(len(steps), _FRAME_BYTES // per_frame)))
+    batch = int(max(1, min(max(1, len(todo)), _FRAME_BYTES // per_frame)))
     frames = np.empty((len(steps),) + tank.shape, dtype=np.dtype(field.dtype))
     sdtype = jnp.real(mu).dtype
-    with _progress.bar(len(steps), progress, desc=NAME) as pbar:
-        for start in range(0, len(steps), batch):
-            chunk = steps[start:start + batch]
+    with _progress.bar(len(todo), progress, desc=NAME) as pbar:
+        for start in range(0, len(todo), batch):
+            idx = todo[start:start + batch]
+            chunk = steps[idx]
             padded = np.concatenate([chunk, np.repeat(chunk[-1:], batch - len(chunk))])
             out = _batch(coeffs, mu, jnp.asarray(padded, dtype=sdtype), bnd, tank.shape)
-            frames[start:start + len(chunk)] = np.asarray(out)[: len(chunk)]
+            frames[idx] = np.asarray(out)[: len(chunk)]
             pbar.update(len(chunk))
     frames[steps == 0] = np.asarray(field)
     absorbed = np.zeros(len(steps), dtype=np.float64)
