@@ -8,6 +8,7 @@ average; many steps give the heat equation. See ``docs/`` for the theory.
 """
 from importlib.metadata import PackageNotFoundError, version as _version
 
+from .fourier import convolve_direct, convolve_fft
 from .compare import Comparison, compare, fit_order, max_error, rel_l2_error
 from .methods.propagator import propagate
 from .propagator import Propagator
@@ -39,6 +40,8 @@ __all__ = [
     "Tank",
     "__version__",
     "compare",
+    "convolve_direct",
+    "convolve_fft",
     "fit_order",
     "max_error",
     "propagate",
