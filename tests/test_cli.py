@@ -1,0 +1,147 @@
+"""The ``diffusion-conv`` command end to end (subprocess), and its handling of bad input."""
+import json
+import os
+import subprocess
+import sys
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+
+import diffusion_conv as dc
+from diffusion_conv import cli
+
+NAMES = ("two-compartment", "partitions", "image", "slit", "drift", "point")
+
+
+def _cli(*args, cwd=None, timeout=300):
+    """Run the command in a fresh interpreter (x64 off, as a user gets it)."""
+    env = dict(os.environ)
+    env.pop("JAX_ENABLE_X64", None)
+    return subprocess.run([sys.executable, "-m", "diffusion_conv.cli", *map(str, args)], capture_output=True,
+                          text=True, timeout=timeout, cwd=cwd, env=env)
+
+
+def _error_lines(stderr):
+    return [line for line in stderr.splitlines() if line.strip()]
+
+
+def test_demo_smoke_writes_the_four_outputs(tmp_path):
+    out = tmp_path / "demo"
+    proc = _cli("demo", "--smoke", "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(os.listdir(out)) == ["comparison.json", "comparison.md", "profiles.png", "tank.gif"]
+    table = json.loads((out / "comparison.json").read_text())
+    assert table["reference"] == "propagator"
+    rows = {row["method"]: row for row in table["table"]}
+    assert {"propagator", "image"} <= set(rows)
+    # box blur, closed tank: image convolution equals the propagator to float32 rounding
+    assert rows["image"]["max_abs_error"] < 1e-5
+    assert rows["propagator"]["max_abs_error"] == 0.0
+    # the printed table is the Markdown file
+    assert (out / "comparison.md").read_text().strip() in proc.stdout
+    gif = iio.imread(out / "tank.gif", index=None)
+    assert gif.shape[0] == 5  # steps 0, 3, 6, 9, 12
+
+
+def test_run_saves_a_result_and_an_animation_in_float64(tmp_path):
+    npz, gif = tmp_path / "run.npz", tmp_path / "run.gif"
+    proc = _cli("run", "point", "--x64", "--size", 16, "--method", "propagator", "--steps", 8, "--save-every", 2,
+                "--out", npz, "--animate", gif, "--json")
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout)
+    assert summary["method"] == "propagator" and summary["frames"] == 5
+    res = dc.Result.load(npz)
+    np.testing.assert_array_equal(res.steps, [0, 2, 4, 6, 8])
+    assert res.frames.shape == (5, 16, 16) and res.frames.dtype == np.float64
+    # a point source after 8 steps of the Gaussian softmax kernel (sigma 1, radius 3):
+    # variance per axis is 8 times the kernel's, computed here from its definition
+    d = np.arange(-3, 4)
+    w1 = np.exp(-(d**2) / 2.0)
+    var1 = float((d**2 * w1).sum() / w1.sum())
+    x = np.arange(16) - 8.0
+    marginal = res.final.sum(axis=0)
+    np.testing.assert_allclose(marginal.sum(), 1.0, rtol=1e-12)
+    np.testing.assert_allclose((x**2 * marginal).sum(), 8 * var1, rtol=2e-2)  # wrap-around tails only
+    assert iio.imread(gif, index=None).shape[0] == 5
+
+
+def test_compare_json_measures_the_gather_losing_mass(tmp_path):
+    proc = _cli("compare", "drift", "--size", 16, "--steps", 10, "--methods", "propagator,image", "--json")
+    assert proc.returncode == 0, proc.stderr
+    table = json.loads(proc.stdout)
+    rows = {row["method"]: row for row in table["table"]}
+    assert set(rows) == {"propagator", "image"}
+    initial = table["initial_mass"]
+    assert initial == pytest.approx(16.0)  # a 4x4 block of ones
+    # the scatter with folding conserves mass; the gather at closed walls does not (asymmetric kernel)
+    assert rows["propagator"]["mass_balance_error"] < 1e-4 * initial
+    assert rows["image"]["mass_balance_error"] > 1e-3 * initial
+    assert rows["image"]["max_abs_error"] > 1e-3
+
+
+def test_scenarios_lists_one_line_each():
+    proc = _cli("scenarios")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.strip().splitlines()
+    assert [line.split()[0] for line in lines] == list(NAMES)
+
+
+def test_bad_input_in_a_subprocess_exits_2_with_one_line(tmp_path):
+    out = tmp_path / "never.npz"
+    proc = _cli("run", "no-such-scenario", "--out", out)
+    assert proc.returncode == 2
+    lines = _error_lines(proc.stderr)
+    assert len(lines) == 1 and "no-such-scenario" in lines[0] and "two-compartment" in lines[0]
+    assert "Traceback" not in proc.stderr
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["run", "point", "--method", "magic"], "magic"),
+    (["run", "point", "--steps", "-3"], "-3"),
+    (["run", "point", "--steps", "many"], "many"),
+    (["run", "point", "--out", "{tmp}/no/such/folder/r.npz"], "does not exist"),
+    (["run", "point", "--out", "{tmp}/r.txt"], ".npz"),
+    (["run", "point", "--animate", "{tmp}/a.avi"], ".gif"),
+    (["run", "point", "--size", "4"], "--size"),
+    (["compare", "point", "--methods", ","], "--methods"),
+    (["compare", "point", "--methods", "propagator,warp"], "warp"),
+    (["demo", "--out", "{tmp}/a-file"], "not a folder"),
+    (["fit", "{tmp}/missing.npz"], "does not exist"),
+    (["bench", "bench_nothing"], "bench_nothing"),
+    (["frobnicate"], "frobnicate"),
+])
+def test_bad_input_exits_2_one_line_no_file(tmp_path, capsys, argv, needle):
+    (tmp_path / "a-file").write_text("x")
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    lines = _error_lines(err)
+    assert len(lines) == 1 and needle in lines[0], err
+    assert os.listdir(tmp_path) == ["a-file"]
+
+
+def test_interrupted_run_leaves_no_partial_file(tmp_path, capsys, monkeypatch):
+    from diffusion_conv import render
+
+    def interrupted(self, i):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(render._Panels, "rgb", interrupted)
+    gif = tmp_path / "run.gif"
+    code = cli.main(["run", "point", "--size", "16", "--steps", "4", "--method", "propagator", "--animate", str(gif)])
+    assert code == 130
+    assert os.listdir(tmp_path) == []
+
+
+def test_fit_recovers_the_kernel_of_a_run(tmp_path):
+    pytest.importorskip("diffusion_conv.learn")
+    npz = tmp_path / "frames.npz"
+    assert cli.main(["run", "drift", "--size", "16", "--steps", "6", "--save-every", "1", "--method", "propagator",
+                     "--out", str(npz)]) == 0
+    proc = _cli("fit", npz, "--radius", 1, "--json")
+    assert proc.returncode == 0, proc.stderr
+    fit = json.loads(proc.stdout)
+    sobel = np.array([[-1.0, 0, 1], [-2, 0, 2], [-1, 0, 1]])
+    np.testing.assert_allclose(np.array(fit["weights"]), np.exp(sobel) / np.exp(sobel).sum(), atol=1e-3)
