@@ -355,8 +355,6 @@ def fit_propagator(frames, steps_between=1, radius=1, boundary="reflect", walls=
                    callback=lambda intermediate_result: history.append(float(intermediate_result.fun)),
                    options=dict(maxiter=maxiter, ftol=tol, gtol=tol, maxcor=20))
     z = res.x.reshape(z0.shape)
-    if history[-1] != float(res.fun):
-        history.append(float(res.fun))
     prop = Propagator.from_logits(z, temperature=temperature)
     w = np.asarray(prop.weights, dtype=float).ravel()
 
