@@ -150,6 +150,9 @@ def plot_convergence(series, path=None, xlabel="steps", ylabel="error", title=No
         xs = np.geomspace(sizes.min(), sizes.max(), 50)
         ax.loglog(xs, np.exp(intercept) * xs**slope, "-", color=f"C{j}", lw=1,
                   label=f"{label}: slope {slope:.3f}")
+    from matplotlib.ticker import NullFormatter
+
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     if title:

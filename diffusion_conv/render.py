@@ -279,7 +279,8 @@ def animate(source, path, fps=10, cmap="viridis", reference=None, diff=True, dpi
     n = len(results[0].steps)
     with _Writing(path, folder, suffix) as tmp, _progress.bar(n, progress, desc="render") as bar:
         if suffix == ".gif":
-            writer = iio.get_writer(tmp, format="GIF-PIL", mode="I", fps=fps, loop=0)
+            # fast octree quantiser (PIL method 2): several times faster than median cut, same look
+            writer = iio.get_writer(tmp, format="GIF-PIL", mode="I", fps=fps, loop=0, quantizer=2)
         else:
             writer = iio.get_writer(tmp, format="FFMPEG", mode="I", fps=fps, macro_block_size=16)
         try:

@@ -83,6 +83,7 @@ def main(argv=None):
         ax.set_title(name, fontsize=8)
         ax.set_axis_off()
     fig.suptitle(f"{steps} steps of each propagator", fontsize=10)
+    fig.subplots_adjust(left=0.01, right=0.99, bottom=0.02, top=0.8, wspace=0.08)
     save_figure(fig, os.path.join(args.out, "kernels_on_image.png"), dpi=90)
     return 0
 
