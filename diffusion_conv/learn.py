@@ -118,8 +118,13 @@ class Fit:
         ``D = covariance dx^2 / (2 dt)`` (length^2 per time).
     dx, dt : float
         Cell width and duration of one step used for the units.
-    steps_between, boundary, n_frames, shape, elapsed
-        The set-up of the fit and its wall-clock seconds.
+    n_blocks : int
+        Spatial blocks (over all frame pairs) behind the standard errors.
+    descent_s, elapsed : float
+        Wall-clock seconds of the L-BFGS descent (compilation of the loss
+        included) and of the whole fit.
+    steps_between, boundary, n_frames, shape, temperature
+        The set-up of the fit.
     """
 
     def __init__(self, **fields):
@@ -253,7 +258,9 @@ def fit_propagator(frames, steps_between=1, radius=1, boundary="reflect", walls=
         largest gradient entry is below ``tol``.
     block : int, optional
         Side (cells) of the spatial blocks over which the gradient's spread is
-        measured for the standard errors; by default ``max(8, 4 n r)``.
+        measured for the standard errors; by default ``max(4, 4 n r)``. The
+        errors are trustworthy when the frames hold many more blocks than
+        weights (``Fit.n_blocks``).
 
     Returns
     -------
@@ -288,9 +295,10 @@ def fit_propagator(frames, steps_between=1, radius=1, boundary="reflect", walls=
     higher cumulants, and which of several kernels with the same first two
     moments produced the data, blur out as ``n`` grows and noise dominates
     them. What is never recoverable: jumps whose effect the frames do not show
-    (a uniform field, or variation along one axis only, says nothing about the
-    other axis), and the logits beyond the softmax (a constant shift, and the
-    split between logits and ``temperature``).
+    (a uniform field; in a periodic tank, variation along one axis only says
+    nothing about jumps along the other, while a reflecting wall reveals them),
+    and the logits beyond the softmax (a constant shift, and the split between
+    logits and ``temperature``). See ``docs/learn.md``.
     """
     data = _check_frames(frames)
     ndim = data.ndim - 1
@@ -303,7 +311,7 @@ def fit_propagator(frames, steps_between=1, radius=1, boundary="reflect", walls=
     dx, dt = _checks.positive_float("dx", dx), _checks.positive_float("dt", dt)
     maxiter = _checks.integer("maxiter", maxiter, minimum=1)
     tol = _checks.positive_float("tol", tol)
-    block = max(8, 4 * steps * max(radius)) if block is None else _checks.integer("block", block, minimum=1)
+    block = max(4, 4 * steps * max(radius)) if block is None else _checks.integer("block", block, minimum=1)
     z0 = _check_init(init, radius, temperature)
     if walls is not None:
         walls = np.asarray(walls)
@@ -350,11 +358,13 @@ def fit_propagator(frames, steps_between=1, radius=1, boundary="reflect", walls=
         v, g = _value_and_grad(jnp.asarray(x.reshape(z0.shape), dtype=dtype), *args, **statics)
         return float(v), np.asarray(g, dtype=np.float64).ravel()
 
+    descent = time.perf_counter()
     history = [fun(z0.ravel())[0]]
     res = minimize(fun, z0.ravel(), jac=True, method="L-BFGS-B",
                    callback=lambda intermediate_result: history.append(float(intermediate_result.fun)),
                    options=dict(maxiter=maxiter, ftol=tol, gtol=tol, maxcor=20))
     z = res.x.reshape(z0.shape)
+    descent = time.perf_counter() - descent
     prop = Propagator.from_logits(z, temperature=temperature)
     w = np.asarray(prop.weights, dtype=float).ravel()
 
@@ -363,7 +373,8 @@ def fit_propagator(frames, steps_between=1, radius=1, boundary="reflect", walls=
     _, blocks, _ = _design(jnp.asarray(w.reshape(z0.shape), dtype=dtype), inputs, targets, steps, bnd, walls,
                            block)
     jac_w = (np.diag(w) - np.outer(w, w)) / temperature  # d weights / d logits
-    scores = 2.0 / scale * jac_w.T @ np.asarray(blocks, dtype=float).reshape(K, -1)
+    blocks = np.asarray(blocks, dtype=float).reshape(K, -1)
+    scores = 2.0 / scale * jac_w.T @ blocks
     hv, hu = np.linalg.eigh((hess + hess.T) / 2)
     keep = hv > 1e-10 * max(hv[-1], 1e-300)
     hinv = (hu[:, keep] / hv[keep]) @ hu[:, keep].T
@@ -383,7 +394,8 @@ def fit_propagator(frames, steps_between=1, radius=1, boundary="reflect", walls=
         mean=mean, mean_se=mean_se, covariance=cov, covariance_se=cov_se,
         drift=mean * dx / dt, drift_se=mean_se * dx / dt,
         diffusivity=cov * dx**2 / (2 * dt), diffusivity_se=cov_se * dx**2 / (2 * dt),
-        dx=dx, dt=dt, elapsed=time.perf_counter() - start,
+        dx=dx, dt=dt, n_blocks=int(blocks.shape[1]), descent_s=descent,
+        elapsed=time.perf_counter() - start,
     )
 
 
