@@ -10,6 +10,7 @@ from importlib.metadata import PackageNotFoundError, version as _version
 
 from .fourier import convolve_direct, convolve_fft
 from .compare import Comparison, compare, fit_order, max_error, rel_l2_error
+from .learn import Fit, fit_file, fit_propagator
 from .methods.propagator import propagate
 from .propagator import Propagator
 from .simulate import METHODS, Result, simulate
@@ -34,6 +35,7 @@ except PackageNotFoundError:  # running from a source tree that is not installed
 
 __all__ = [
     "Comparison",
+    "Fit",
     "METHODS",
     "Propagator",
     "Result",
@@ -42,7 +44,9 @@ __all__ = [
     "compare",
     "convolve_direct",
     "convolve_fft",
+    "fit_file",
     "fit_order",
+    "fit_propagator",
     "max_error",
     "propagate",
     "rel_l2_error",
