@@ -96,30 +96,32 @@ def check_key(key):
 
 
 # -- samplers ----------------------------------------------------------------------------------
-def random_bits(key, n: int):
-    """``n`` random uint32 words from ``key``.
+def random_bits(key, n: int, stream=0):
+    """``n`` random uint32 words from ``key`` and a stream number (a uint32, may be traced).
 
-    For threefry keys this is JAX's threefry-2x32 applied to the counter
-    ``0 .. n-1`` (one hash per word, as ``jax.random.bits`` does with
-    ``jax_threefry_partitionable`` off, but independent of that setting); other
-    key implementations use ``jax.random.bits``.
+    For threefry keys, word pairs are JAX's threefry-2x32 hash of the counter
+    pairs ``(j, stream)``: one hash per two words, and distinct streams give
+    independent words without deriving new keys. Other key implementations
+    use ``jax.random.bits`` of ``fold_in(key, stream)``.
     """
     if str(jax.random.key_impl(key)) == "threefry2x32":
         from jax.extend.random import threefry_2x32
 
-        return threefry_2x32(jax.random.key_data(key), jnp.arange(n, dtype=jnp.uint32))
-    return jax.random.bits(key, (n,), jnp.uint32)
+        m = (n + 1) // 2
+        count = jnp.concatenate([jnp.arange(m, dtype=jnp.uint32), jnp.full((m,), stream, jnp.uint32)])
+        return threefry_2x32(jax.random.key_data(key), count)[:n]
+    return jax.random.bits(jax.random.fold_in(key, stream), (n,), jnp.uint32)
 
 
-def uniform(key, shape, dtype):
+def uniform(key, shape, dtype, stream=0):
     """Uniform floats in ``[0, 1)`` of ``dtype`` (23 or 52 random mantissa bits)."""
     size = int(np.prod(shape))
     if np.dtype(dtype) == np.float64:
-        w = random_bits(key, 2 * size).astype(jnp.uint64)
+        w = random_bits(key, 2 * size, stream).astype(jnp.uint64)
         u = (w[:size] << jnp.uint64(20)) ^ (w[size:] >> jnp.uint64(12))  # 52 bits
         f = jax.lax.bitcast_convert_type(u | jnp.uint64(0x3FF0000000000000), jnp.float64)
     else:
-        w = random_bits(key, size)
+        w = random_bits(key, size, stream)
         f = jax.lax.bitcast_convert_type((w >> jnp.uint32(9)) | jnp.uint32(0x3F800000), jnp.float32)
     return (f - 1).astype(dtype).reshape(shape)
 
@@ -134,7 +136,7 @@ def _stirling_tail(k):
 
 def _inversion(key, n, q):
     """Binomial(n, q), q <= 1/2, by walking the CDF from 0 (used where n q < 10)."""
-    u = uniform(key, n.shape, n.dtype)
+    u = uniform(key, n.shape, n.dtype, 0)
     s = q / (1 - q)
     pmf = jnp.exp(n * jnp.log1p(-q))
 
@@ -166,8 +168,8 @@ def _btrs(key, n, q):
 
     def body(carry):
         i, k_out, done = carry
-        u = uniform(jax.random.fold_in(key, 2 * i), n.shape, n.dtype) - 0.5
-        v = uniform(jax.random.fold_in(key, 2 * i + 1), n.shape, n.dtype)
+        u, v = uniform(key, (2,) + n.shape, n.dtype, i + 1)
+        u = u - 0.5
         us = 0.5 - jnp.abs(u)
         k = jnp.floor((2 * a / us + b) * u + c)
         ok = (k >= 0) & (k <= n)
@@ -178,7 +180,7 @@ def _btrs(key, n, q):
         accept = ((us >= 0.07) & (v <= v_r)) | (ok & (lv <= ub))
         return i + 1, jnp.where(accept & ~done, k, k_out), done | accept
 
-    init = (jnp.int32(0), jnp.zeros_like(n), jnp.zeros(n.shape, bool))
+    init = (jnp.uint32(0), jnp.zeros_like(n), jnp.zeros(n.shape, bool))
     return jax.lax.while_loop(lambda c: ~jnp.all(c[2]), body, init)[1]
 
 
@@ -201,14 +203,15 @@ def binomial(key, n, p):
     Notes
     -----
     CDF inversion where ``n min(p, 1-p) < 10``, BTRS rejection elsewhere (the
-    algorithms of ``jax.random.binomial``), drawn from :func:`random_bits`.
+    algorithms of ``jax.random.binomial``), drawn from :func:`random_bits`: one
+    uniform per draw for inversion, two per rejection round.
     """
     p = jnp.broadcast_to(jnp.asarray(p, n.dtype), n.shape)
     flip = p > 0.5
     q = jnp.clip(jnp.where(flip, 1 - p, p), 0, 0.5)
     small = n * q < 10
-    k_inv = _inversion(jax.random.fold_in(key, 0), jnp.where(small, n, 0), q)
-    k_rej = _btrs(jax.random.fold_in(key, 1), jnp.where(small, 100, n), jnp.where(small, 0.25, q))
+    k_inv = _inversion(key, jnp.where(small, n, 0), q)
+    k_rej = _btrs(key, jnp.where(small, 100, n), jnp.where(small, 0.25, q))
     k = jnp.where(small, k_inv, k_rej)
     return jnp.where(flip, n - k, k)
 
@@ -232,15 +235,16 @@ def multinomial(key, n, weights):
     fdt = _checks.float_dtype()
     w = jnp.asarray(weights, fdt)
     suffix = jnp.cumsum(w[::-1])[::-1]
-    remaining = n.astype(fdt)
-    parts = []
-    for k in range(w.shape[0] - 1):
-        p = jnp.where(suffix[k] > 0, jnp.minimum(w[k] / jnp.where(suffix[k] > 0, suffix[k], 1), 1), 0)
-        a = binomial(jax.random.fold_in(key, k), remaining, p)
-        parts.append(a)
-        remaining = remaining - a
-    parts.append(remaining)
-    return jnp.stack(parts).astype(n.dtype)
+    # conditional probability of category k given that the count was not put in 0..k-1
+    p = jnp.where(suffix > 0, jnp.minimum(w / jnp.where(suffix > 0, suffix, 1), 1), 0)[:-1]
+
+    def body(remaining, xs):
+        pk, k = xs
+        a = binomial(jax.random.fold_in(key, k), remaining, pk)
+        return remaining - a, a
+
+    remaining, parts = jax.lax.scan(body, n.astype(fdt), (p, jnp.arange(w.shape[0] - 1)))
+    return jnp.concatenate([parts, remaining[None]]).astype(n.dtype)
 
 
 def place(key, concentration, n_particles):
@@ -250,21 +254,35 @@ def place(key, concentration, n_particles):
     cells (one binomial per node, with the share of mass in its left half).
     Returns an integer array of the field's shape (:func:`count_dtype`).
     """
+    return _place(key, jnp.asarray(concentration), n_particles).astype(count_dtype())
+
+
+@jax.jit
+def _place(key, concentration, n_particles):
     fdt = _checks.float_dtype()
     shape = concentration.shape
     c = jnp.ravel(concentration).astype(fdt)
-    size = 1 << max(0, int(np.ceil(np.log2(c.size))))
-    levels = [jnp.pad(c, (0, size - c.size))]
-    while levels[-1].size > 1:
-        levels.append(levels[-1].reshape(-1, 2).sum(axis=1))
-    counts = jnp.full((1,), n_particles, fdt)
-    for depth, mass in enumerate(reversed(levels[:-1])):
-        pairs = mass.reshape(-1, 2)
-        total = pairs.sum(axis=1)
-        p_left = jnp.where(total > 0, pairs[:, 0] / jnp.where(total > 0, total, 1), 0)
-        left = binomial(jax.random.fold_in(key, depth), counts, p_left)
-        counts = jnp.stack([left, counts - left], axis=1).ravel()
-    return counts[: c.size].astype(count_dtype()).reshape(shape)
+    depth = max(0, int(np.ceil(np.log2(c.size))))
+    size = 1 << depth
+    mass = jnp.pad(c, (0, size - c.size))
+    # the node at depth l, index j sits at position j * (size >> l); p_left[l] at its position
+    p_left = []
+    for level in range(depth):
+        half = size >> (level + 1)
+        blocks = mass.reshape(-1, 2, half).sum(axis=2)
+        total = blocks.sum(axis=1)
+        p = jnp.where(total > 0, blocks[:, 0] / jnp.where(total > 0, total, 1), 0)
+        p_left.append(jnp.zeros((2 ** level, 2 * half), fdt).at[:, 0].set(p).ravel())
+    counts = jnp.zeros((size,), fdt).at[0].set(n_particles)
+    if depth:
+        def body(counts, xs):
+            p, level = xs
+            left = binomial(jax.random.fold_in(key, level), counts, p)
+            right = jnp.roll(counts - left, jnp.right_shift(size, level + 1))
+            return left + right, None
+
+        counts, _ = jax.lax.scan(body, counts, (jnp.stack(p_left), jnp.arange(depth)))
+    return counts[: c.size].reshape(shape)
 
 
 # -- the method --------------------------------------------------------------------------------

@@ -85,9 +85,9 @@ def _thresholds(weights):
     return jnp.clip(jnp.floor(cdf * 2.0**32), 0, 2**32 - 1).astype(jnp.uint32)
 
 
-def _draw_offsets(key, thr, n):
-    """Offset indices ``(n,)`` drawn with the probabilities encoded by ``thr``."""
-    bits = random_bits(key, n)
+def _draw_offsets(key, step, thr, n):
+    """Offset indices ``(n,)`` of one step, drawn with the probabilities encoded by ``thr``."""
+    bits = random_bits(key, n, step)
     if thr.shape[0] <= 32:
         k = jnp.zeros((n,), jnp.int32)
         for j in range(thr.shape[0]):
@@ -103,11 +103,11 @@ def _flat(coords, shape):
     return flat
 
 
-def _step(state, key, thr, offs, blocked, shape, boundary):
+def _step(state, key, step, thr, offs, blocked, shape, boundary):
     """One jump of every particle: refused by walls, folded, absorbed at open edges."""
     coords, alive, disp = state
     n = coords.shape[1]
-    k = _draw_offsets(key, thr, n)
+    k = _draw_offsets(key, step, thr, n)
     d = offs[:, k]  # (ndim, n)
     target = jnp.stack([fold_index(coords[a] + d[a], shape[a], boundary[a], jnp) for a in range(len(shape))])
     moved = jnp.ones((n,), bool)
@@ -153,7 +153,7 @@ def _frames(state, key, step0, thr, weights, offs, blocked, gap, count, skip, sh
             state = _skip(state, jax.random.fold_in(key, end), gap, weights, offs, shape)
         else:
             def body(s, step):
-                return _step(s, jax.random.fold_in(key, step), thr, offs, blocked, shape, boundary), None
+                return _step(s, key, step, thr, offs, blocked, shape, boundary), None
 
             state, _ = jax.lax.scan(body, state, step0 + i * gap + jnp.arange(gap))
         return state, _observe(state, shape, ncells)
