@@ -1,10 +1,10 @@
 """``N`` independent particles on the lattice, each step a random jump drawn from the propagator.
 
-Particles start in cells drawn in proportion to the initial concentration (one
-exact multinomial, :func:`diffusion_conv.methods.counts.place`). Each step every
-particle draws an offset ``d`` with probability ``w[d]`` (one 32-bit random word
-per particle compared with the cumulative weights: probabilities are resolved
-to ``2**-32``), its target is folded per axis with
+Particles start in cells drawn independently in proportion to the initial
+concentration, and each step every particle draws an offset ``d`` with
+probability ``w[d]``: one random word per particle compared with the
+cumulative weights (probabilities resolved to ``2**-31``; zero weights are
+never drawn). Its target is folded per axis with
 :func:`diffusion_conv.lattice.fold_index`, and the jump is refused (the
 particle stays) where :func:`diffusion_conv.lattice.tank_blocked` says a wall
 lies in the way. A particle that leaves through an absorbing edge is removed
@@ -31,7 +31,7 @@ import numpy as np
 from .. import _checks, _progress
 from ..lattice import fold_index, tank_blocked
 from . import MethodOutput, intervals
-from .counts import check_key, check_n_particles, count_dtype, multinomial, place, random_bits, x64_enabled
+from .counts import check_key, check_n_particles, count_dtype, multinomial, random_bits, x64_enabled
 
 NAME = "particles"
 KIND = "stochastic"
@@ -44,7 +44,8 @@ SKIP_MIN_GAP = 16
 
 
 def max_particles() -> int:
-    """Largest ``n_particles``: ``2**24`` (exact float32 placement), ``2**31 - 1`` in JAX x64 mode."""
+    """Largest ``n_particles``: the int32 count limit ``2**31 - 1``; in float32 (no JAX x64 mode)
+    ``2**24``, above which frames and skip-ahead draws would lose integers."""
     return 2**31 - 1 if x64_enabled() else 2**24
 
 
@@ -77,17 +78,23 @@ def validate(tank, prop, *, n_particles=None, key=None, **options):
 
 
 def _thresholds(weights):
-    """uint32 thresholds ``floor(cdf * 2**32)`` of the first ``K - 1`` cumulative weights."""
+    """uint32 thresholds ``floor(cdf * 2**31)`` of the first ``K - 1`` normalised cumulative weights.
+
+    A 31-bit random number ``b`` picks category ``#{j : b >= thr[j]}``: category ``k``
+    with probability ``w[k] / sum(w)`` resolved to ``2**-31``, exactly 0 where ``w[k] = 0``.
+    """
     if _checks.is_concrete(weights):
-        cdf = np.cumsum(np.asarray(weights, np.float64).ravel())[:-1]
-        return jnp.asarray(np.clip(np.floor(cdf * 2.0**32), 0, 2**32 - 1).astype(np.uint32))
-    cdf = jnp.cumsum(jnp.ravel(weights))[:-1]
-    return jnp.clip(jnp.floor(cdf * 2.0**32), 0, 2**32 - 1).astype(jnp.uint32)
+        cdf = np.cumsum(np.asarray(weights, np.float64).ravel())
+        cdf = cdf[:-1] / cdf[-1]
+        return jnp.asarray(np.clip(np.floor(cdf * 2.0**31), 0, 2**31).astype(np.uint32))
+    cdf = jnp.cumsum(jnp.ravel(weights))
+    cdf = cdf[:-1] / cdf[-1]
+    return jnp.clip(jnp.floor(cdf * 2.0**31), 0, 2**31).astype(jnp.uint32)
 
 
-def _draw_offsets(key, step, thr, n):
-    """Offset indices ``(n,)`` of one step, drawn with the probabilities encoded by ``thr``."""
-    bits = random_bits(key, n, step)
+def _categories(key, stream, thr, n):
+    """``n`` category indices drawn with the probabilities encoded by ``thr``."""
+    bits = random_bits(key, n, stream) >> jnp.uint32(1)
     if thr.shape[0] <= 32:
         k = jnp.zeros((n,), jnp.int32)
         for j in range(thr.shape[0]):
@@ -107,7 +114,7 @@ def _step(state, key, step, thr, offs, blocked, shape, boundary):
     """One jump of every particle: refused by walls, folded, absorbed at open edges."""
     coords, alive, disp = state
     n = coords.shape[1]
-    k = _draw_offsets(key, step, thr, n)
+    k = _categories(key, step, thr, n)
     d = offs[:, k]  # (ndim, n)
     target = jnp.stack([fold_index(coords[a] + d[a], shape[a], boundary[a], jnp) for a in range(len(shape))])
     moved = jnp.ones((n,), bool)
@@ -212,15 +219,12 @@ def sample(key, tank, prop, n_particles, save_steps, track=0, skip_ahead=None):
 def _segments(key, tank, prop, n, save_steps, track, skip_ahead, out, chunk=None):
     """Generator over runs of frames, yielding the steps done; puts the arrays in ``out``."""
     shape, ncells = tank.shape, int(np.prod(tank.shape))
-    k_place, k_order, k_walk, k_skip = jax.random.split(key, 4)
+    k_place, k_walk, k_skip = jax.random.split(key, 3)
     blocked = tank_blocked(tank, prop.radius)
     blocked = None if blocked is None else jnp.asarray(blocked).reshape(-1)
     offs = jnp.asarray(prop.offsets.T, jnp.int32)  # (ndim, K)
     weights, thr = jnp.ravel(prop.weights), _thresholds(prop.weights)
-    cells = jnp.repeat(jnp.arange(ncells, dtype=jnp.int32), place(k_place, tank.concentration, n).ravel(),
-                       total_repeat_length=n)
-    if track:
-        cells = jax.random.permutation(k_order, cells)
+    cells = _categories(k_place, 0, _thresholds(tank.concentration), n)  # iid: a random order
     coords = jnp.stack(jnp.unravel_index(cells, shape)).astype(jnp.int32)
     alive = jnp.ones((n,), bool) if "absorb" in tank.boundary else None
     disp = jnp.zeros((len(shape), track), count_dtype()) if track else None

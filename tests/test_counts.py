@@ -1,0 +1,195 @@
+"""The counts method: integer occupation numbers, unbiased against the propagator, exact conservation."""
+import jax
+import numpy as np
+import pytest
+from scipy import stats
+
+import diffusion_conv as dc
+from diffusion_conv.methods import counts as cm
+
+from conftest import RTOL
+
+STEPS = (0, 3, 7)
+
+
+def _asym(shape, seed):
+    return dc.Propagator.from_logits(np.random.default_rng(seed).normal(size=shape))
+
+
+def _field(shape, seed=1):
+    return np.random.default_rng(seed).uniform(0.2, 1.0, size=shape)
+
+
+def check_unbiased(counts, absorbed, tank, prop, steps, n):
+    """Per-cell z-scores (|z| < 5) and chi-square of the ensemble mean against the propagator.
+
+    ``counts`` (R, F, *shape), ``absorbed`` (R, F): R independent runs of ``n`` particles; each
+    cell's count is binomial(n, p) with p the propagator's share of the mass in that cell.
+    """
+    ref = dc.simulate(tank, prop, int(steps[-1]), method="propagator", save_every=1)
+    mass = float(np.asarray(tank.mass))
+    r = counts.shape[0]
+    for f, s in enumerate(steps):
+        p = np.append(np.asarray(ref.frames[s]).ravel() * tank.dx**tank.ndim, ref.absorbed[s]) / mass
+        x = np.append(counts[:, f].reshape(r, -1), absorbed[:, f, None], axis=1).astype(np.float64)
+        live = p > 1e-12
+        assert np.all(x[:, ~live] == 0), "counts reached cells the propagator never reaches"
+        if s == 0:
+            continue
+        pl = p[live]
+        z = (x[:, live].mean(axis=0) - n * pl) / np.sqrt(n * pl * (1 - pl) / r)
+        assert np.max(np.abs(z)) < 5, f"step {s}: max |z| = {np.max(np.abs(z)):.2f}"
+        chi2, dof = float(np.sum(z**2)), int(live.sum())
+        assert stats.chi2.sf(chi2, dof) > 1e-4 and stats.chi2.cdf(chi2, dof) > 1e-4, (chi2, dof)
+
+
+def ensemble(tank, prop, n, steps, r, seed):
+    keys = jax.random.split(jax.random.key(seed), r)
+    c, a = jax.vmap(lambda k: cm.sample(k, tank, prop, n, steps))(keys)
+    return np.asarray(c), np.asarray(a)
+
+
+CASES = {
+    "symmetric-reflect": (dc.Tank(_field((9, 8))), dc.Propagator.gaussian(0.8, ndim=2)),
+    "asymmetric-periodic": (dc.Tank(_field((9, 8)), boundary="periodic"), _asym((3, 3), 2)),
+    "asymmetric-absorb": (dc.Tank(_field((9, 8)), boundary="absorb"), _asym((3, 5), 3)),
+    "board-gap-mixed": (dc.Tank(_field((10, 9)), boundary=("reflect", "absorb")).with_board(0, 5, gap=(2, 5)),
+                        _asym((3, 3), 4)),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_ensemble_mean_is_the_propagator(case):
+    """Small counts (CDF inversion) and large counts (rejection sampling) are both unbiased."""
+    tank, prop = CASES[case]
+    for n in (1500, 10**9):
+        counts, absorbed = ensemble(tank, prop, n, STEPS, 64, seed=21)
+        check_unbiased(counts, absorbed, tank, prop, STEPS, n)
+
+
+def test_a_wrong_process_fails_the_check():
+    tank, prop = dc.Tank(_field((9, 8))), _asym((3, 3), 2)
+    mirrored = dc.Propagator(np.asarray(prop.weights)[::-1, ::-1])
+    counts, absorbed = ensemble(tank, mirrored, 1500, STEPS, 64, seed=21)
+    with pytest.raises(AssertionError):
+        check_unbiased(counts, absorbed, tank, prop, STEPS, 1500)
+
+
+def test_error_falls_like_n_to_the_minus_half():
+    tank = dc.Tank(_field((16, 16), seed=3), boundary="reflect")
+    prop = dc.Propagator.gaussian(0.9, ndim=2)
+    ref = dc.simulate(tank, prop, 10).final
+    sizes = [10**3, 10**3.5, 10**4, 10**4.5, 10**5, 10**5.5, 10**6]
+    sizes = [int(round(s)) for s in sizes]
+    errors = [dc.rel_l2_error(dc.simulate(tank, prop, 10, method="counts", n_particles=n,
+                                          key=jax.random.key(n)).final, ref) for n in sizes]
+    slope, _ = dc.fit_order(sizes, errors)
+    assert abs(slope - cm.ORDER) < 0.1, (slope, errors)
+
+
+@pytest.mark.parametrize("boundary", ["reflect", "periodic", ("periodic", "reflect")])
+def test_exact_integer_conservation(boundary):
+    tank = dc.Tank(_field((8, 7)), boundary=boundary).with_board(1, 3, gap=(2, 4))
+    n = 10**12
+    res = dc.simulate(tank, _asym((3, 3), 1), 12, method="counts", save_every=3, n_particles=n,
+                      key=jax.random.key(2))
+    c = res.extras["counts"]
+    assert c.dtype == np.int64
+    np.testing.assert_array_equal(c.reshape(len(c), -1).sum(axis=1), n)
+    assert np.all(c[:, tank.walls] == 0)
+    assert res.meta["particles_absorbed"] == 0
+    np.testing.assert_allclose(res.mass(), float(tank.mass), rtol=RTOL[res.frames.dtype])
+
+
+def test_absorbed_plus_remaining_is_exactly_n():
+    tank = dc.Tank(_field((8, 7)), boundary=("absorb", "reflect"))
+    n = 10**12 + 7
+    res = dc.simulate(tank, _asym((3, 5), 1), 20, method="counts", save_every=4, n_particles=n,
+                      key=jax.random.key(3))
+    c = res.extras["counts"]
+    lost = np.rint(res.absorbed / (float(tank.mass) / n)).astype(np.int64)
+    np.testing.assert_array_equal(c.reshape(len(c), -1).sum(axis=1) + lost, n)
+    assert res.meta["particles_remaining"] + res.meta["particles_absorbed"] == n
+    assert np.all(np.diff(lost) >= 0) and lost[-1] > 0
+    np.testing.assert_allclose(res.mass() + res.absorbed, float(tank.mass), rtol=RTOL[res.frames.dtype])
+
+
+def test_binomial_sampler_matches_its_moments():
+    """The exact binomial used for the splits, on both of its branches and both tails of p."""
+    draw = jax.jit(cm.binomial)
+    m = 20000
+    ns, ps = np.meshgrid([6.0, 40.0, 3000.0, 1e12], [0.02, 0.3, 0.85], indexing="ij")
+    x = np.asarray(draw(jax.random.key(7), np.repeat(ns.ravel(), m), np.repeat(ps.ravel(), m))).reshape(-1, m)
+    for xi, n, p in zip(x, ns.ravel(), ps.ravel()):
+        assert np.all(xi == np.rint(xi)) and xi.min() >= 0 and xi.max() <= n
+        mean, var = n * p, n * p * (1 - p)
+        assert abs(xi.mean() - mean) < 5 * np.sqrt(var / m), (n, p)
+        assert abs(xi.var() / var - 1) < 8 * np.sqrt(2 / m), (n, p)
+    # small n against the exact pmf
+    small = x[1].astype(int)  # n = 6, p = 0.3
+    observed = np.bincount(small, minlength=7)
+    expected = stats.binom.pmf(np.arange(7), 6, 0.3) * m
+    assert stats.chisquare(observed, expected).pvalue > 1e-4
+
+
+def test_placement_is_multinomial():
+    conc = np.array([0.0, 1.0, 2.0, 3.0, 4.0, 0.5])
+    n = 1000
+    draws = np.asarray(jax.vmap(lambda k: cm.place(k, conc, n))(jax.random.split(jax.random.key(1), 400)))
+    assert np.all(draws.sum(axis=1) == n) and np.all(draws[:, 0] == 0)
+    p = conc / conc.sum()
+    z = (draws.mean(axis=0)[1:] - n * p[1:]) / np.sqrt(n * p[1:] * (1 - p[1:]) / 400)
+    assert np.max(np.abs(z)) < 5
+
+
+def test_same_key_same_result_and_raw_keys():
+    tank, prop = dc.Tank(_field((8, 8))), _asym((3, 3), 1)
+    run = lambda key: dc.simulate(tank, prop, 6, method="counts", n_particles=2000, key=key).frames
+    a = run(jax.random.key(4))
+    np.testing.assert_array_equal(a, run(jax.random.key(4)))
+    np.testing.assert_array_equal(a, run(jax.random.PRNGKey(4)))
+    assert not np.array_equal(a, run(jax.random.key(5)))
+
+
+def test_float32_tank_stays_float32():
+    tank = dc.Tank(np.asarray(_field((8, 8)), np.float32))
+    res = dc.simulate(tank, dc.Propagator.gaussian(0.7), 5, method="counts", n_particles=1000,
+                      key=jax.random.key(0))
+    assert res.frames.dtype == np.float32
+    np.testing.assert_allclose(res.mass(), float(tank.mass), rtol=RTOL[np.dtype(np.float32)])
+
+
+def test_compare_runs_counts():
+    tank, prop = dc.Tank(_field((10, 10))), dc.Propagator.gaussian(0.8)
+    cmp = dc.compare(tank, prop, 8, methods=("propagator", "counts"), n_particles=10**8, key=jax.random.key(1))
+    row = {r["method"]: r for r in cmp.table}["counts"]
+    assert 0 < row["rel_l2_error"] < 1e-3
+
+
+BAD = [
+    (dict(n_particles=None), TypeError, "n_particles"),
+    (dict(n_particles=0), ValueError, "n_particles"),
+    (dict(n_particles=2.0), TypeError, "n_particles"),
+    (dict(n_particles=2**53 + 1), ValueError, "9007199254740992"),
+    (dict(key=None), TypeError, "key"),
+    (dict(key="seed"), TypeError, "key"),
+    (dict(key=np.zeros(3, np.uint32)), TypeError, "key"),
+    (dict(track=3), TypeError, "track"),
+]
+
+
+@pytest.mark.parametrize("kwargs, error, words", BAD)
+def test_bad_input(kwargs, error, words):
+    tank, prop = dc.Tank(_field((5, 5))), dc.Propagator.gaussian(0.7)
+    args = dict(n_particles=10, key=jax.random.key(0))
+    args.update(kwargs)
+    with pytest.raises(error, match=words):
+        dc.simulate(tank, prop, 3, method="counts", **args)
+
+
+def test_large_n_without_x64_says_how_to_enable_it():
+    with jax.enable_x64(False):
+        tank = dc.Tank(np.ones((4, 4), np.float32))
+        with pytest.raises(ValueError, match="x64"):
+            dc.simulate(tank, dc.Propagator.box(3), 2, method="counts", n_particles=10**12,
+                        key=jax.random.key(0))
