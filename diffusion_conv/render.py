@@ -181,6 +181,7 @@ class _Panels:
                 self.fig.colorbar(self.bottom[0], cax=dax)
         self.title = self.fig.suptitle("", fontsize=10)
         self.axes = axes
+        self._background = None
 
     def _artist(self, ax, data, cmap, lo, hi):
         if self.oned:
@@ -211,11 +212,30 @@ class _Panels:
         self.title.set_text(f"step {step}   t = {t:.4g}   mass {self.masses[self.names.index(self.reference)][i]:.6g}"
                             + slice_note)
 
+    def _dynamic(self):
+        """The artists that change from frame to frame."""
+        titles = [self.axes[0, j].title for j in range(len(self.results))]
+        return list(self.top) + list(self.bottom) + titles + [self.title]
+
     def rgb(self, i):
-        """Frame ``i`` as an RGB uint8 array ``(H, W, 3)``."""
+        """Frame ``i`` as an RGB uint8 array ``(H, W, 3)``.
+
+        The static parts (axes, colour bars, labels) are drawn once and kept as a
+        background; each frame restores it and draws only what changes (blitting).
+        """
         self.draw(i)
-        self.fig.canvas.draw()
-        return np.array(self.fig.canvas.buffer_rgba())[..., :3]
+        canvas = self.fig.canvas
+        if self._background is None:
+            for artist in self._dynamic():
+                artist.set_visible(False)
+            canvas.draw()
+            self._background = canvas.copy_from_bbox(self.fig.bbox)
+            for artist in self._dynamic():
+                artist.set_visible(True)
+        canvas.restore_region(self._background)
+        for artist in self._dynamic():
+            self.fig.draw_artist(artist)
+        return np.array(canvas.buffer_rgba())[..., :3]
 
 
 def animate(source, path, fps=10, cmap="viridis", reference=None, diff=True, dpi=80, progress=False):

@@ -10,7 +10,7 @@ the transforms and scipy's convolution: ``propagator``, ``particles`` and
 Writes ``board_gap.gif``, ``board_gap_final.png``, ``board_gap_leak.png`` (mass
 beyond the board against time) and ``board_gap.md`` into ``--out``.
 
-    python simulations/board_gap.py [--smoke] [--out DIR]
+    python simulations/board_gap.py [--smoke] [--out DIR] [--methods propagator,particles,counts]
 """
 import argparse
 import os
@@ -23,6 +23,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="small sizes (for the tests)")
     parser.add_argument("--out", default="simulation-output", help="output folder")
+    parser.add_argument("--methods", default=None, help="comma-separated methods (default: all that apply)")
     args = parser.parse_args(argv)
     os.makedirs(args.out, exist_ok=True)
 
@@ -34,7 +35,8 @@ def main(argv=None):
     steps = 40 if args.smoke else sc.steps
     every = max(1, steps // 40)
     n_particles = 10**4 if args.smoke else 2 * 10**6
-    methods = ("propagator", "particles") if args.smoke else sc.methods
+    methods = tuple(args.methods.split(",")) if args.methods else (
+        ("propagator", "particles") if args.smoke else sc.methods)
     cmp = dc.compare(sc.tank, sc.propagator, steps, methods=methods, reference="propagator", save_every=every,
                      n_particles=n_particles, seed=0, progress=True)
     half = size // 2

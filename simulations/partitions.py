@@ -10,7 +10,7 @@ Writes ``partitions.gif`` (each method and its difference to the propagator),
 ``partitions_final.png`` (the last frame), ``partitions_profiles.png`` and
 ``partitions.md`` (the comparison table) into ``--out``.
 
-    python simulations/partitions.py [--smoke] [--out DIR]
+    python simulations/partitions.py [--smoke] [--out DIR] [--methods a,b,...]
 """
 import argparse
 import os
@@ -21,6 +21,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="small sizes (for the tests)")
     parser.add_argument("--out", default="simulation-output", help="output folder")
+    parser.add_argument("--methods", default=None, help="comma-separated methods (default: all that apply)")
     args = parser.parse_args(argv)
     os.makedirs(args.out, exist_ok=True)
 
@@ -30,7 +31,8 @@ def main(argv=None):
     size, steps, every = (24, 8, 2) if args.smoke else (256, 100, 4)
     n_particles = 10**4 if args.smoke else 4 * 10**6
     sc = scenarios.get("partitions", size=size, seed=0)
-    methods = ("propagator", "spectral", "image", "heat", "particles") + (() if args.smoke else ("counts",))
+    methods = tuple(args.methods.split(",")) if args.methods else (
+        ("propagator", "spectral", "image", "heat", "particles") + (() if args.smoke else ("counts",)))
     cmp = dc.compare(sc.tank, sc.propagator, steps, methods=methods, reference="propagator", save_every=every,
                      n_particles=n_particles, seed=0, progress=True)
     prop = sc.propagator
