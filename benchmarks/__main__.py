@@ -17,7 +17,8 @@ import sys
 import tempfile
 import time
 
-MODULES = ("bench_propagator", "bench_spectral", "bench_stochastic", "bench_render", "bench_learn")
+MODULES = ("bench_propagator", "bench_spectral", "bench_stochastic", "bench_render", "bench_learn",
+           "bench_suite", "bench_scaling", "bench_limits")
 BEGIN = "<!-- generated results: begin -->"
 END = "<!-- generated results: end -->"
 

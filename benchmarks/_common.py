@@ -30,6 +30,8 @@ def machine() -> dict:
         "scipy": scipy.__version__,
         "jax": jax.__version__,
         "jax_backend": jax.default_backend(),
+        "cpu_mhz": cpu_mhz(),
+        "load_average": load(),
     }
 
 
@@ -50,3 +52,67 @@ def first_call(fn) -> float:
     t = time.perf_counter()
     fn()
     return time.perf_counter() - t
+
+
+def load() -> str:
+    """The load averages (1, 5, 15 min) and the core count, as ``uptime`` prints them."""
+    try:
+        one, five, fifteen = os.getloadavg()
+    except OSError:
+        return "unknown"
+    return f"{one:.2f}, {five:.2f}, {fifteen:.2f} on {os.cpu_count()} cores"
+
+
+def timed(fn, repeats: int) -> dict:
+    """Time ``fn``: the first call (compilation included) apart, then the median of ``repeats``.
+
+    Returns ``{"first_s", "median_s", "min_s", "compile_s"}``; ``compile_s`` is the
+    first call minus the median (0 when the first call was not slower).
+    """
+    first = first_call(fn)
+    times = []
+    for _ in range(max(1, repeats)):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    med = statistics.median(times)
+    return {"first_s": first, "median_s": med, "min_s": min(times), "compile_s": max(first - med, 0.0)}
+
+
+def block(x):
+    """Wait for a JAX array (or a tuple of them) and return it."""
+    for leaf in x if isinstance(x, (tuple, list)) else (x,):
+        if hasattr(leaf, "block_until_ready"):
+            leaf.block_until_ready()
+    return x
+
+
+def cpu_mhz() -> float | None:
+    """The clock the kernel reports for the first CPU, in MHz (None where unknown)."""
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("cpu MHz"):
+                    return float(line.split(":", 1)[1])
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+def img_dir() -> str:
+    """``docs/img`` of the repository (created when missing)."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "docs", "img")
+    os.makedirs(path, exist_ok=True)
+    return os.path.normpath(path)
+
+
+def save_plot(fig, name: str) -> str:
+    """Write a matplotlib figure as a compact PNG under docs/img; returns the path."""
+    path = os.path.join(img_dir(), name)
+    tmp = path + ".tmp.png"
+    fig.savefig(tmp, dpi=80, bbox_inches="tight")
+    os.replace(tmp, path)
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    return path
