@@ -39,8 +39,9 @@ ORDER = -0.5
 """Expected order of the error in ``n_particles``: the relative L2 error against
 ``propagator`` falls like ``N ** ORDER`` (the law of large numbers)."""
 
-SKIP_MIN_GAP = 16
-"""With ``skip_ahead=None`` (automatic), intervals of at least this many steps are skipped."""
+SKIP_MIN_GAP = 500
+"""With ``skip_ahead=None`` (automatic), intervals of at least this many steps are skipped: one
+multinomial draw per particle costs about as much as a few hundred plain steps on a CPU."""
 
 
 def max_particles() -> int:
