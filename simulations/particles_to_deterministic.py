@@ -72,6 +72,7 @@ def plot(sizes, errors, predicted, fits, path):
     try:
         with os.fdopen(fd, "wb") as fh:
             fig.savefig(fh, format="png")
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -114,6 +115,7 @@ def main(argv=None):
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".md", dir=args.out)
     with os.fdopen(fd, "w") as fh:
         fh.write(text)
+    os.chmod(tmp, 0o644)
     os.replace(tmp, path_md)
     plot(sizes, errors, predicted, fits, os.path.join(args.out, "particles_to_deterministic.png"))
     for m, (s, _) in fits.items():
