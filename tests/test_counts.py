@@ -76,8 +76,7 @@ def test_a_wrong_process_fails_the_check():
 
 
 def test_error_falls_like_n_to_the_minus_half():
-    tank = dc.Tank(_field((16, 16), seed=3), boundary="reflect")
-    prop = dc.Propagator.gaussian(0.9, ndim=2)
+    tank, prop = CASES["symmetric-reflect"]  # shares its compiled program with the tests below
     ref = dc.simulate(tank, prop, 10).final
     sizes = [10**3, 10**3.5, 10**4, 10**4.5, 10**5, 10**5.5, 10**6]
     sizes = [int(round(s)) for s in sizes]
@@ -87,7 +86,7 @@ def test_error_falls_like_n_to_the_minus_half():
     assert abs(slope - cm.ORDER) < 0.1, (slope, errors)
 
 
-@pytest.mark.parametrize("boundary", ["reflect", "periodic", ("periodic", "reflect")])
+@pytest.mark.parametrize("boundary", ["reflect", ("periodic", "reflect")])
 def test_exact_integer_conservation(boundary):
     tank = dc.Tank(_field((8, 7)), boundary=boundary).with_board(1, 3, gap=(2, 4))
     n = 10**12
@@ -143,8 +142,8 @@ def test_placement_is_multinomial():
 
 
 def test_same_key_same_result_and_raw_keys():
-    tank, prop = dc.Tank(_field((8, 8))), _asym((3, 3), 1)
-    run = lambda key: dc.simulate(tank, prop, 6, method="counts", n_particles=2000, key=key).frames
+    tank, prop = CASES["symmetric-reflect"]
+    run = lambda key: dc.simulate(tank, prop, 10, method="counts", n_particles=2000, key=key).frames
     a = run(jax.random.key(4))
     np.testing.assert_array_equal(a, run(jax.random.key(4)))
     np.testing.assert_array_equal(a, run(jax.random.PRNGKey(4)))
@@ -160,8 +159,8 @@ def test_float32_tank_stays_float32():
 
 
 def test_compare_runs_counts():
-    tank, prop = dc.Tank(_field((10, 10))), dc.Propagator.gaussian(0.8)
-    cmp = dc.compare(tank, prop, 8, methods=("propagator", "counts"), n_particles=10**8, key=jax.random.key(1))
+    tank, prop = CASES["symmetric-reflect"]
+    cmp = dc.compare(tank, prop, 10, methods=("propagator", "counts"), n_particles=10**8, key=jax.random.key(1))
     row = {r["method"]: r for r in cmp.table}["counts"]
     assert 0 < row["rel_l2_error"] < 1e-3
 
