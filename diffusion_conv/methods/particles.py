@@ -31,7 +31,7 @@ import numpy as np
 from .. import _checks, _progress
 from ..lattice import fold_index, tank_blocked
 from . import MethodOutput, intervals
-from .counts import check_key, check_n_particles, count_dtype, multinomial, random_bits, x64_enabled
+from ._sampling import check_key, check_n_particles, count_dtype, multinomial, random_bits, x64_enabled
 
 NAME = "particles"
 KIND = "stochastic"
