@@ -161,11 +161,12 @@ def plots(grid_rows, radius_rows, steps_rows):
         if not rows:
             continue
         cells = [r["cells"] for r in rows]
-        for key, label in (("propagator_float32_s_per_step", "propagator f32"),
-                           ("propagator_float64_s_per_step", "propagator f64"),
-                           ("scipy_s_per_step", "scipy convolve f64")):
-            ax.loglog(cells, [r[key] for r in rows], marker=marker, label=f"{label} ({ndim}-D)")
-        ax.loglog(cells, [r["spectral_1000_steps_s"] / 1000 for r in rows], marker=marker, ls="--",
+        ls = "-" if ndim == 2 else ":"
+        for key, label, color in (("propagator_float32_s_per_step", "propagator f32", "C0"),
+                                  ("propagator_float64_s_per_step", "propagator f64", "C1"),
+                                  ("scipy_s_per_step", "scipy convolve f64", "C2")):
+            ax.loglog(cells, [r[key] for r in rows], marker=marker, ls=ls, color=color, label=f"{label} ({ndim}-D)")
+        ax.loglog(cells, [r["spectral_1000_steps_s"] / 1000 for r in rows], marker=marker, ls=ls, color="C3",
                   label=f"spectral / 1000 steps ({ndim}-D)")
     ax.set_xlabel("cells")
     ax.set_ylabel("seconds per step")
