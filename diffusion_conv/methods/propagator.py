@@ -20,24 +20,28 @@ from . import MethodOutput, intervals, no_stochastic_arguments
 NAME = "propagator"
 KIND = "deterministic"
 
+_FRAME_BYTES = 64 * 2**20  # frames computed per call stay below this size
+
 
 def separable_factors(weights):
     """Per-axis factors ``a_0, a_1, ...`` with ``weights = a_0 (x) a_1 (x) ...``, or None.
 
     A Gaussian or a box kernel is separable; a step with it is then one pass per
     axis with ``2 r + 1`` taps instead of ``(2 r + 1)^ndim``. Needs concrete
-    weights; the factors reproduce them to a few units of rounding.
+    weights; the factors reproduce them to a few units of rounding of their dtype.
     """
     if not _checks.is_concrete(weights):
         return None
-    w = np.asarray(weights, dtype=np.float64)
+    w = np.asarray(weights)
+    eps = np.finfo(w.dtype if np.issubdtype(w.dtype, np.floating) else np.float64).eps
+    w = w.astype(np.float64)
     if w.ndim == 1:
         return None
     factors = [w.sum(axis=tuple(b for b in range(w.ndim) if b != a)) for a in range(w.ndim)]
     outer = factors[0]
     for f in factors[1:]:
         outer = np.multiply.outer(outer, f)
-    if np.max(np.abs(outer - w)) > 4 * np.finfo(np.float64).eps * w.max():
+    if np.max(np.abs(outer - w)) > 4 * eps * w.max():
         return None
     return factors
 
@@ -171,18 +175,38 @@ def _interior(buf, r, axis=0):
     return _slc(buf, axis, r, buf.shape[axis] - r)
 
 
-def _halo_frames(field, factors, gap, count, radius, boundary):
+def _halo_gap(bufs, factors, gap, radius, boundary):
+    """``gap`` steps on the halo buffers: ``(bufs, absorbed on the way)``."""
+
     def advance(carry, _):
-        bufs, a = carry
-        bufs, da = _halo_step(bufs, factors, radius, boundary)
-        return (bufs, a + da), None
+        b, a = carry
+        b, da = _halo_step(b, factors, radius, boundary)
+        return (b, a + da), None
 
-    def frame(bufs, _):
-        (bufs, a), _ = jax.lax.scan(advance, (bufs, jnp.zeros((), field.dtype)), None, length=gap)
-        return bufs, (_interior(bufs[0], radius[0]), a)
+    (bufs, a), _ = jax.lax.scan(advance, (bufs, jnp.zeros((), bufs[0].dtype)), None, length=gap)
+    return bufs, a
 
-    bufs, (frames, absorbed) = jax.lax.scan(frame, _halo_buffers(field, radius), None, length=count)
+
+def _halo_scan(bufs, factors, gap, count, radius, boundary):
+    """``count`` frames, ``gap`` steps apart, on the halo buffers: ``(bufs, frames, absorbed)``."""
+
+    def frame(b, _):
+        b, a = _halo_gap(b, factors, gap, radius, boundary)
+        return b, (_interior(b[0], radius[0]), a)
+
+    bufs, (frames, absorbed) = jax.lax.scan(frame, bufs, None, length=count)
+    return bufs, frames, absorbed
+
+
+def _halo_frames(field, factors, gap, count, radius, boundary):
+    bufs, frames, absorbed = _halo_scan(_halo_buffers(field, radius), factors, gap, count, radius, boundary)
     return _interior(bufs[0], radius[0]), frames, absorbed
+
+
+# run() carries the buffers from one batch of frames to the next, donated and updated in place
+_make_buffers = jax.jit(_halo_buffers, static_argnums=(1,))
+_halo_chunk = jax.jit(_halo_scan, static_argnames=("gap", "count", "radius", "boundary"), donate_argnums=(0,))
+_halo_advance = jax.jit(_halo_gap, static_argnames=("gap", "radius", "boundary"), donate_argnums=(0,))
 
 
 @functools.partial(jax.jit, static_argnames=("gap", "count", "radius", "boundary"))
@@ -264,23 +288,44 @@ def run(tank, prop, save_steps, *, dt=1.0, n_particles=None, key=None, progress=
     if blocked is None:
         factors = separable_factors(prop.weights)
         factors = None if factors is None else tuple(jnp.asarray(f, dtype=field.dtype) for f in factors)
-    frames = [np.asarray(field)[None]]
-    absorbed = [np.zeros(1, dtype=np.asarray(field).dtype)]
-    total_absorbed = np.zeros((), dtype=absorbed[0].dtype)
+    dtype = np.dtype(field.dtype)
+    frames = np.empty((len(save_steps),) + tuple(tank.shape), dtype=dtype)
+    frames[0] = np.asarray(field)
+    absorbed = np.zeros(len(save_steps), dtype=dtype)
+    total_absorbed = np.zeros((), dtype=dtype)
+    # frames computed per call stay below _FRAME_BYTES, so a run holds the saved frames,
+    # one batch of them on the device and the field buffers
+    most = max(1, _FRAME_BYTES // max(1, frames[0].nbytes))
     # with a progress bar, hand control back to Python every few frames to update it
     chunk_steps = max(1, int(save_steps[-1]) // 50) if progress else None
+    # the halo path carries its buffers from one batch of frames to the next, in place
+    halo = factors
+    if halo is None and blocked is None and tank.ndim == 1:
+        halo = (jnp.ravel(weights),)
+    bufs = _make_buffers(field, prop.radius) if halo_path(tank.shape, prop.radius, halo, blocked) else None
+    pos = 1
     with _progress.bar(int(save_steps[-1]), progress, desc=NAME) as pbar:
         for gap, count in intervals(save_steps):
             done = 0
             while done < count:
                 n = count - done if chunk_steps is None else max(1, min(count - done, chunk_steps // gap))
-                field, f, a = _frames(field, weights, factors, blocked, gap, n, prop.radius, tank.boundary)
+                n = min(n, most)
+                if bufs is not None and most == 1:  # large fields: no device copy of the frame
+                    bufs, a = _halo_advance(bufs, halo, gap, prop.radius, tank.boundary)
+                    a = a[None]
+                    f = _interior(np.asarray(bufs[0]), prop.radius[0])[None]
+                elif bufs is not None:
+                    bufs, f, a = _halo_chunk(bufs, halo, gap, n, prop.radius, tank.boundary)
+                else:
+                    field, f, a = _frames(field, weights, factors, blocked, gap, n, prop.radius, tank.boundary)
                 a = np.cumsum(np.asarray(a)) + total_absorbed
                 total_absorbed = a[-1]
-                frames.append(np.asarray(f))
-                absorbed.append(a)
+                frames[pos:pos + n] = np.asarray(f)
+                absorbed[pos:pos + n] = a
+                del f
+                pos += n
                 done += n
                 pbar.update(n * gap)
     cell = tank.dx**tank.ndim
     meta = {"separable": factors is not None}
-    return MethodOutput(np.concatenate(frames), np.concatenate(absorbed) * cell, meta)
+    return MethodOutput(frames, absorbed * cell, meta)
