@@ -198,56 +198,47 @@ def _symbol_jit(weights, shape, boundary):
     return fourier.symbol_minus_one(weights, shape, boundary)
 
 
-@jax.jit
-def _powers(mu, steps):
-    return jax.vmap(lambda s: fourier.symbol_power(mu, s))(steps)
-
-
 @functools.lru_cache(maxsize=32)
 def _log_symbol(key):
-    """``log |lambda|`` and the masks of negative and zero eigenvalues of a real symbol."""
+    """``log |lambda|``, ``arg lambda`` (complex symbols) and the masks of zero and negative eigenvalues."""
     mu = _symbol_np(*key)
-    lam = 1 + mu
-    zero, neg = lam == 0, lam < 0
     with np.errstate(divide="ignore", invalid="ignore"):
+        if np.iscomplexobj(mu):
+            re, im = mu.real, mu.imag
+            a = 2 * re + re * re + im * im  # |lambda|^2 - 1
+            zero = a <= -1
+            log_abs = 0.5 * np.log1p(np.where(zero, 0, a))
+            return log_abs, np.arctan2(im, 1 + re), None, zero
+        lam = 1 + mu
+        zero, neg = lam == 0, lam < 0
         log_abs = np.where(neg, np.log(np.where(neg, -lam, 1)), np.log1p(np.where(zero | neg, 0, mu)))
-    return log_abs, neg, zero
+    return log_abs, None, neg, zero
 
 
 def _power_np(key, s):
-    """``lambda ** s`` for a real symbol, as :func:`diffusion_conv.fourier.symbol_power` computes it."""
-    log_abs, neg, zero = _log_symbol(key)
-    out = np.exp(log_abs * log_abs.dtype.type(s))
+    """``lambda ** s`` on the host, computed as :func:`diffusion_conv.fourier.symbol_power` does."""
+    log_abs, phi, neg, zero = _log_symbol(key)
+    st = log_abs.dtype.type(s)
+    mag = np.exp(log_abs * st)
+    if phi is not None:
+        mag = np.where(zero, log_abs.dtype.type(s == 0), mag)
+        arg = phi * st
+        return mag * (np.cos(arg) + 1j * np.sin(arg)).astype(np.result_type(mag.dtype, np.complex64))
     if s % 2 == 1:
-        out = np.where(neg, -out, out)
-    return np.where(zero, log_abs.dtype.type(s == 0), out)
+        mag = np.where(neg, -mag, mag)
+    return np.where(zero, log_abs.dtype.type(s == 0), mag)
 
 
 def _host_frames(frames, field, weights, steps, todo, boundary, progress):
-    """Frames at ``steps[todo]`` with scipy's transforms; the symbol and its powers from JAX."""
+    """Frames at ``steps[todo]``: the symbol from JAX (cached), its powers and scipy's transforms on the host."""
     field = np.asarray(field)
     w = np.ascontiguousarray(np.asarray(weights, dtype=field.dtype))
     key = (w.tobytes(), w.shape, w.dtype.str, field.shape, tuple(boundary))
-    mu = _symbol_np(*key)
     coeffs = _forward_np(field, boundary)
-    if not np.iscomplexobj(mu):  # real symbol: one exp per frame on the host
-        with _progress.bar(len(todo), progress, desc=NAME) as pbar:
-            for j in todo:
-                frames[j] = _inverse_np(coeffs * _power_np(key, int(steps[j])), boundary, field.shape)
-                pbar.update(1)
-        return
-    per_frame = max(1, coeffs.size * coeffs.dtype.itemsize * 2)
-    batch = int(max(1, min(max(1, len(todo)), _FRAME_BYTES // per_frame)))
-    sdtype = np.real(mu).dtype
     with _progress.bar(len(todo), progress, desc=NAME) as pbar:
-        for start in range(0, len(todo), batch):
-            idx = todo[start:start + batch]
-            chunk = steps[idx]
-            padded = np.concatenate([chunk, np.repeat(chunk[-1:], batch - len(chunk))]).astype(sdtype)
-            mult = np.asarray(_powers(mu, padded))
-            for i, j in enumerate(idx):
-                frames[j] = _inverse_np(coeffs * mult[i], boundary, field.shape)
-            pbar.update(len(idx))
+        for j in todo:
+            frames[j] = _inverse_np(coeffs * _power_np(key, int(steps[j])), boundary, field.shape)
+            pbar.update(1)
 
 
 def run(tank, prop, save_steps, *, dt=1.0, n_particles=None, key=None, progress=False, **options):
