@@ -157,6 +157,16 @@ def resolve_method(tank, prop, method: str, **kwargs) -> str:
     return "spectral"
 
 
+def _moments(prop) -> dict:
+    """The kernel's mean jump and covariance (cells), computed on the host for the metadata."""
+    w = np.asarray(prop.weights, dtype=np.float64).ravel()
+    d = prop.offsets.astype(np.float64)
+    mean = w @ d
+    centred = d - mean
+    cov = (centred * w[:, None]).T @ centred
+    return {"kernel_mean": mean.tolist(), "kernel_covariance": cov.tolist()}
+
+
 def simulate(tank, prop, steps, method="propagator", save_every=None, dt=1.0, n_particles=None, key=None,
              progress=False, **options) -> Result:
     """Run one method on a tank and return its frames.
@@ -215,8 +225,7 @@ def simulate(tank, prop, steps, method="propagator", save_every=None, dt=1.0, n_
         "walls": None if tank.walls is None else int(tank.walls.sum()),
         "dtype": str(frames.dtype),
         "kernel_shape": list(prop.weights.shape),
-        "kernel_mean": np.asarray(prop.mean, dtype=float).tolist(),
-        "kernel_covariance": np.asarray(prop.covariance, dtype=float).tolist(),
+        **_moments(prop),
         "requested_method": method,
     }
     if n_particles is not None:

@@ -40,6 +40,9 @@ def test_mass_uses_dx(problem):
     res = dc.simulate(tank, prop, 3)
     assert res.mass()[0] == pytest.approx(60 * 1.0 * 0.25)
     assert res.meta["dx"] == 0.5 and res.meta["boundary"] == ["reflect", "reflect"]
+    skew = dc.simulate(dc.Tank(np.ones(5)), dc.Propagator(np.array([0.2, 0.5, 0.3])), 1)
+    np.testing.assert_allclose(skew.meta["kernel_mean"], [0.1], rtol=1e-12)
+    np.testing.assert_allclose(skew.meta["kernel_covariance"], [[0.49]], rtol=1e-12)
 
 
 def test_save_load_roundtrip(problem, tmp_path):
