@@ -160,11 +160,11 @@ def _forward_np(field, boundary):
     from scipy import fft
 
     c = field
-    for a, b in enumerate(boundary):
-        if b == "reflect":
-            c = fft.dct(c, type=2, axis=a, norm="ortho")
-        elif b == "absorb":
-            c = fft.dst(c, type=1, axis=a, norm="ortho")
+    refl, absb = _axes(boundary, "reflect"), _axes(boundary, "absorb")
+    if refl:  # one multi-axis call: several times faster than one call per axis
+        c = fft.dctn(c, type=2, axes=refl, norm="ortho")
+    if absb:
+        c = fft.dstn(c, type=1, axes=absb, norm="ortho")
     per = fourier.periodic_axes(boundary)
     return fft.rfftn(c, axes=per) if per else c
 
@@ -176,12 +176,16 @@ def _inverse_np(coeffs, boundary, shape):
     per = fourier.periodic_axes(boundary)
     if per:
         c = fft.irfftn(c, s=[shape[a] for a in per], axes=per)
-    for a, b in enumerate(boundary):
-        if b == "reflect":
-            c = fft.idct(c, type=2, axis=a, norm="ortho")
-        elif b == "absorb":
-            c = fft.dst(c, type=1, axis=a, norm="ortho")
+    refl, absb = _axes(boundary, "reflect"), _axes(boundary, "absorb")
+    if refl:
+        c = fft.idctn(c, type=2, axes=refl, norm="ortho")
+    if absb:
+        c = fft.dstn(c, type=1, axes=absb, norm="ortho")
     return c
+
+
+def _axes(boundary, name):
+    return [a for a, b in enumerate(boundary) if b == name]
 
 
 @functools.lru_cache(maxsize=32)
