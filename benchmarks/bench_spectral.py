@@ -7,19 +7,15 @@ warmed up first (compilation timed separately), then timed as the median of repe
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
 
 import numpy as np
 
+from ._common import median_time
+
 
 def _median(fn, repeats):
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+    return median_time(fn, repeats, warmup=0)
 
 
 def _exponax(n, steps, nu, repeats):
