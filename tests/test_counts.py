@@ -8,39 +8,10 @@ import diffusion_conv as dc
 from diffusion_conv.methods import counts as cm
 
 from conftest import RTOL
+from stochastic import asym as _asym, field as _field
+from stochastic import check_unbiased
 
 STEPS = (0, 3, 7)
-
-
-def _asym(shape, seed):
-    return dc.Propagator.from_logits(np.random.default_rng(seed).normal(size=shape))
-
-
-def _field(shape, seed=1):
-    return np.random.default_rng(seed).uniform(0.2, 1.0, size=shape)
-
-
-def check_unbiased(counts, absorbed, tank, prop, steps, n):
-    """Per-cell z-scores (|z| < 5) and chi-square of the ensemble mean against the propagator.
-
-    ``counts`` (R, F, *shape), ``absorbed`` (R, F): R independent runs of ``n`` particles; each
-    cell's count is binomial(n, p) with p the propagator's share of the mass in that cell.
-    """
-    ref = dc.simulate(tank, prop, int(steps[-1]), method="propagator", save_every=1)
-    mass = float(np.asarray(tank.mass))
-    r = counts.shape[0]
-    for f, s in enumerate(steps):
-        p = np.append(np.asarray(ref.frames[s]).ravel() * tank.dx**tank.ndim, ref.absorbed[s]) / mass
-        x = np.append(counts[:, f].reshape(r, -1), absorbed[:, f, None], axis=1).astype(np.float64)
-        live = p > 1e-12
-        assert np.all(x[:, ~live] == 0), "counts reached cells the propagator never reaches"
-        if s == 0:
-            continue
-        pl = p[live]
-        z = (x[:, live].mean(axis=0) - n * pl) / np.sqrt(n * pl * (1 - pl) / r)
-        assert np.max(np.abs(z)) < 5, f"step {s}: max |z| = {np.max(np.abs(z)):.2f}"
-        chi2, dof = float(np.sum(z**2)), int(live.sum())
-        assert stats.chi2.sf(chi2, dof) > 1e-4 and stats.chi2.cdf(chi2, dof) > 1e-4, (chi2, dof)
 
 
 def ensemble(tank, prop, n, steps, r, seed):
@@ -64,7 +35,7 @@ def test_ensemble_mean_is_the_propagator(case):
     tank, prop = CASES[case]
     for n in (1500, 10**9):
         counts, absorbed = ensemble(tank, prop, n, STEPS, 64, seed=21)
-        check_unbiased(counts, absorbed, tank, prop, STEPS, n)
+        check_unbiased(counts, absorbed, tank, prop, STEPS, n, what="counts")
 
 
 def test_a_wrong_process_fails_the_check():
@@ -72,7 +43,7 @@ def test_a_wrong_process_fails_the_check():
     mirrored = dc.Propagator(np.asarray(prop.weights)[::-1, ::-1])
     counts, absorbed = ensemble(tank, mirrored, 1500, STEPS, 64, seed=21)
     with pytest.raises(AssertionError):
-        check_unbiased(counts, absorbed, tank, prop, STEPS, 1500)
+        check_unbiased(counts, absorbed, tank, prop, STEPS, 1500, what="counts")
 
 
 def test_error_falls_like_n_to_the_minus_half():

@@ -3,46 +3,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from scipy import stats
 
 import diffusion_conv as dc
 from diffusion_conv.methods import particles
 
 from conftest import RTOL
+from stochastic import asym as _asym, field as _field
+from stochastic import check_unbiased
 
 STEPS = (0, 3, 7)
-
-
-def _asym(shape, seed):
-    return dc.Propagator.from_logits(np.random.default_rng(seed).normal(size=shape))
-
-
-def _field(shape, seed=1):
-    return np.random.default_rng(seed).uniform(0.2, 1.0, size=shape)
-
-
-def check_unbiased(counts, absorbed, tank, prop, steps, n):
-    """Per-cell z-scores (|z| < 5) and chi-square of the ensemble mean against the propagator.
-
-    ``counts`` (R, F, *shape), ``absorbed`` (R, F): R independent runs of ``n`` particles.
-    The reference is the propagator's field as a probability per cell (and absorbed).
-    """
-    ref = dc.simulate(tank, prop, int(steps[-1]), method="propagator", save_every=1)
-    mass = float(np.asarray(tank.mass))
-    r = counts.shape[0]
-    for f, s in enumerate(steps):
-        p = np.append(np.asarray(ref.frames[s]).ravel() * tank.dx**tank.ndim, ref.absorbed[s]) / mass
-        x = np.append(counts[:, f].reshape(r, -1), absorbed[:, f, None], axis=1).astype(np.float64)
-        live = p > 1e-12
-        assert np.all(x[:, ~live] == 0), "particles reached cells the propagator never reaches"
-        if s == 0:
-            continue
-        pl = p[live]
-        se = np.sqrt(n * pl * (1 - pl) / r)
-        z = (x[:, live].mean(axis=0) - n * pl) / se
-        assert np.max(np.abs(z)) < 5, f"step {s}: max |z| = {np.max(np.abs(z)):.2f}"
-        chi2, dof = float(np.sum(z**2)), int(live.sum())
-        assert stats.chi2.sf(chi2, dof) > 1e-4 and stats.chi2.cdf(chi2, dof) > 1e-4, (chi2, dof)
 
 
 def ensemble(tank, prop, n, steps, r, seed, **options):

@@ -1,0 +1,39 @@
+"""Shared statistical checks for the stochastic methods (particles, counts)."""
+import numpy as np
+from scipy import stats
+
+import diffusion_conv as dc
+
+
+def asym(shape, seed):
+    """A softmax propagator of random logits: asymmetric along every axis."""
+    return dc.Propagator.from_logits(np.random.default_rng(seed).normal(size=shape))
+
+
+def field(shape, seed=1):
+    """A random field with every cell occupied."""
+    return np.random.default_rng(seed).uniform(0.2, 1.0, size=shape)
+
+
+def check_unbiased(counts, absorbed, tank, prop, steps, n, what="particles"):
+    """Per-cell z-scores (|z| < 5) and chi-square of the ensemble mean against the propagator.
+
+    ``counts`` (R, F, *shape), ``absorbed`` (R, F): R independent runs of ``n`` particles; each
+    cell's count (and the absorbed count) is binomial(n, p) with p the propagator's share of the
+    mass in that cell.
+    """
+    ref = dc.simulate(tank, prop, int(steps[-1]), method="propagator", save_every=1)
+    mass = float(np.asarray(tank.mass))
+    r = counts.shape[0]
+    for f, s in enumerate(steps):
+        p = np.append(np.asarray(ref.frames[s]).ravel() * tank.dx**tank.ndim, ref.absorbed[s]) / mass
+        x = np.append(counts[:, f].reshape(r, -1), absorbed[:, f, None], axis=1).astype(np.float64)
+        live = p > 1e-12
+        assert np.all(x[:, ~live] == 0), f"{what} reached cells the propagator never reaches"
+        if s == 0:
+            continue
+        pl = p[live]
+        z = (x[:, live].mean(axis=0) - n * pl) / np.sqrt(n * pl * (1 - pl) / r)
+        assert np.max(np.abs(z)) < 5, f"step {s}: max |z| = {np.max(np.abs(z)):.2f}"
+        chi2, dof = float(np.sum(z**2)), int(live.sum())
+        assert stats.chi2.sf(chi2, dof) > 1e-4 and stats.chi2.cdf(chi2, dof) > 1e-4, (chi2, dof)
