@@ -26,20 +26,29 @@ CASES = {
     "asymmetric-absorb": (dc.Tank(_field((9, 8)), boundary="absorb"), _asym((3, 5), 3)),
     "board-gap-mixed": (dc.Tank(_field((10, 9)), boundary=("reflect", "absorb")).with_board(0, 5, gap=(2, 5)),
                         _asym((3, 3), 4)),
+    # separable but drifting along both axes: split axis by axis, absorbed at either edge
+    "separable-drift-absorb": (dc.Tank(_field((9, 8)), boundary=("absorb", "periodic")),
+                               dc.Propagator(np.outer([0.2, 0.5, 0.3], [0.1, 0.3, 0.6]))),
 }
+SPLIT = {"symmetric-reflect": "per-axis", "asymmetric-periodic": "joint", "asymmetric-absorb": "joint",
+         "board-gap-mixed": "joint", "separable-drift-absorb": "per-axis"}
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_ensemble_mean_is_the_propagator(case):
     """Small counts (CDF inversion) and large counts (rejection sampling) are both unbiased."""
     tank, prop = CASES[case]
+    split = dc.simulate(tank, prop, 1, method="counts", n_particles=10, key=jax.random.key(0)).meta["split"]
+    assert split == SPLIT[case]
     for n in (1500, 10**9):
         counts, absorbed = ensemble(tank, prop, n, STEPS, 64, seed=21)
         check_unbiased(counts, absorbed, tank, prop, STEPS, n, what="counts")
 
 
-def test_a_wrong_process_fails_the_check():
-    tank, prop = dc.Tank(_field((9, 8))), _asym((3, 3), 2)
+@pytest.mark.parametrize("prop", [_asym((3, 3), 2), CASES["separable-drift-absorb"][1]],
+                         ids=["joint", "per-axis"])
+def test_a_wrong_process_fails_the_check(prop):
+    tank = dc.Tank(_field((9, 8)))
     mirrored = dc.Propagator(np.asarray(prop.weights)[::-1, ::-1])
     counts, absorbed = ensemble(tank, mirrored, 1500, STEPS, 64, seed=21)
     with pytest.raises(AssertionError):
