@@ -54,7 +54,7 @@ _FRAME_BYTES = 64 * 2**20  # frames computed per batch stay below this size
 
 def _symmetric_along(w: np.ndarray, axis: int) -> bool:
     tol = 8 * np.finfo(w.dtype).eps * max(float(w.max()), 1e-300)
-    return bool(np.allclose(w, np.flip(w, axis=axis), rtol=0, atol=tol))
+    return bool(np.max(np.abs(w - np.flip(w, axis=axis))) <= tol)
 
 
 def exactness(weights, boundary, walls=None) -> str | None:
@@ -70,7 +70,14 @@ def exactness(weights, boundary, walls=None) -> str | None:
     if walls is not None and np.any(walls):
         return ("the tank has walls, which break translation invariance: no transform "
                 "diagonalises the walk")
-    w = np.asarray(weights)
+    w = np.ascontiguousarray(weights)
+    return _kernel_exactness(w.tobytes(), w.shape, w.dtype.str, tuple(boundary))
+
+
+@functools.lru_cache(maxsize=64)
+def _kernel_exactness(wbytes, wshape, dtype, boundary):
+    """:func:`exactness` without walls, cached per kernel and boundary (it runs on every call)."""
+    w = np.frombuffer(wbytes, dtype=dtype).reshape(wshape)
     for a, b in enumerate(boundary):
         r = w.shape[a] // 2
         if b == "reflect" and not _symmetric_along(w, a):
@@ -156,31 +163,38 @@ def _host_transforms() -> bool:
     return jax.default_backend() == "cpu"
 
 
+def _workers(size):
+    """Threads for scipy's transforms: every core for fields of 4096 cells or more."""
+    return -1 if size >= 4096 else 1
+
+
 def _forward_np(field, boundary):
     from scipy import fft
 
     c = field
+    workers = _workers(field.size)
     refl, absb = _axes(boundary, "reflect"), _axes(boundary, "absorb")
     if refl:  # one multi-axis call: several times faster than one call per axis
-        c = fft.dctn(c, type=2, axes=refl, norm="ortho")
+        c = fft.dctn(c, type=2, axes=refl, norm="ortho", workers=workers)
     if absb:
-        c = fft.dstn(c, type=1, axes=absb, norm="ortho")
+        c = fft.dstn(c, type=1, axes=absb, norm="ortho", workers=workers)
     per = fourier.periodic_axes(boundary)
-    return fft.rfftn(c, axes=per) if per else c
+    return fft.rfftn(c, axes=per, workers=workers) if per else c
 
 
 def _inverse_np(coeffs, boundary, shape):
     from scipy import fft
 
     c = coeffs
+    workers = _workers(int(np.prod(shape)))
     per = fourier.periodic_axes(boundary)
     if per:
-        c = fft.irfftn(c, s=[shape[a] for a in per], axes=per)
+        c = fft.irfftn(c, s=[shape[a] for a in per], axes=per, workers=workers)
     refl, absb = _axes(boundary, "reflect"), _axes(boundary, "absorb")
     if refl:
-        c = fft.idctn(c, type=2, axes=refl, norm="ortho")
+        c = fft.idctn(c, type=2, axes=refl, norm="ortho", workers=workers)
     if absb:
-        c = fft.dstn(c, type=1, axes=absb, norm="ortho")
+        c = fft.dstn(c, type=1, axes=absb, norm="ortho", workers=workers)
     return c
 
 
@@ -202,10 +216,8 @@ def _symbol_jit(weights, shape, boundary):
     return fourier.symbol_minus_one(weights, shape, boundary)
 
 
-@functools.lru_cache(maxsize=32)
-def _log_symbol(key):
-    """``log |lambda|``, ``arg lambda`` (complex symbols) and the masks of zero and negative eigenvalues."""
-    mu = _symbol_np(*key)
+def _log_parts(mu):
+    """``log |lambda|``, ``arg lambda`` (complex symbols) and the masks of negative and zero eigenvalues."""
     with np.errstate(divide="ignore", invalid="ignore"):
         if np.iscomplexobj(mu):
             re, im = mu.real, mu.imag
@@ -219,9 +231,41 @@ def _log_symbol(key):
     return log_abs, None, neg, zero
 
 
-def _power_np(key, s):
-    """``lambda ** s`` on the host, computed as :func:`diffusion_conv.fourier.symbol_power` does."""
-    log_abs, phi, neg, zero = _log_symbol(key)
+@functools.lru_cache(maxsize=32)
+def _log_symbol(key):
+    """:func:`_log_parts` of the whole symbol, cached per kernel, shape and boundary."""
+    return _log_parts(_symbol_np(*key))
+
+
+@functools.lru_cache(maxsize=32)
+def _axis_log_symbols(key):
+    """Per-axis :func:`_log_parts` where the kernel is separable, else None.
+
+    A separable kernel ``w = a_0 (x) a_1 (x) ...`` makes the walk a tensor
+    product of one-axis walks, so every eigenvalue is a product of one-axis
+    eigenvalues: ``lambda ** s`` is then an outer product of short vectors,
+    one exponential per coefficient index and axis instead of one per coefficient.
+    """
+    from .propagator import separable_factors
+
+    wbytes, wshape, dtype, shape, boundary = key
+    if len(shape) == 1:
+        return None
+    factors = separable_factors(np.frombuffer(wbytes, dtype=dtype).reshape(wshape))
+    if factors is None:
+        return None
+    parts = []
+    for a, f in enumerate(factors):
+        wa = np.ascontiguousarray(f.astype(dtype).reshape([-1 if b == a else 1 for b in range(len(shape))]))
+        mu = _symbol_np(wa.tobytes(), wa.shape, dtype, shape, boundary)
+        line = mu[tuple(slice(None) if b == a else 0 for b in range(len(shape)))]
+        parts.append(_log_parts(np.ascontiguousarray(line)))
+    return parts
+
+
+def _power_from(parts, s):
+    """``lambda ** s`` from :func:`_log_parts`, computed as :func:`diffusion_conv.fourier.symbol_power` does."""
+    log_abs, phi, neg, zero = parts
     st = log_abs.dtype.type(s)
     mag = np.exp(log_abs * st)
     if phi is not None:
@@ -231,6 +275,19 @@ def _power_np(key, s):
     if s % 2 == 1:
         mag = np.where(neg, -mag, mag)
     return np.where(zero, log_abs.dtype.type(s == 0), mag)
+
+
+def _power_np(key, s):
+    """``lambda ** s`` on the host: an outer product of per-axis powers for separable kernels."""
+    axes = _axis_log_symbols(key)
+    if axes is None:
+        return _power_from(_log_symbol(key), s)
+    ndim = len(axes)
+    power = None
+    for a, parts in enumerate(axes):
+        pa = _power_from(parts, s).reshape([-1 if b == a else 1 for b in range(ndim)])
+        power = pa if power is None else power * pa
+    return power
 
 
 def _host_frames(frames, field, weights, steps, todo, boundary, progress):
