@@ -19,6 +19,13 @@ def test_threefry_is_jax_threefry_bit_for_bit():
                                       np.asarray(threefry_2x32(key, x)))
 
 
+@pytest.mark.parametrize("n", [1, 6, 7, 1001])
+def test_both_hash_layouts_give_the_same_words(n):
+    key = jax.random.key(11)
+    np.testing.assert_array_equal(np.asarray(smp.random_bits(key, n, 9, unrolled=True)),
+                                  np.asarray(smp.random_bits(key, n, 9)))
+
+
 def test_random_bits_do_not_depend_on_how_many_are_drawn():
     key = jax.random.key(3)
     long, short = np.asarray(smp.random_bits(key, 1001, 5)), np.asarray(smp.random_bits(key, 7, 5))

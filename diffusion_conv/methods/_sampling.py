@@ -90,35 +90,44 @@ def _threefry2x32(key_words, x0, x1):
     return x0, x1
 
 
-def random_bits(key, n: int, stream=0):
+def random_bits(key, n: int, stream=0, *, unrolled=False):
     """``n`` random uint32 words from ``key`` and a stream number (a uint32, may be traced).
 
     For threefry keys, word pairs are JAX's threefry-2x32 hash of the counter
     pairs ``(j, stream)``: one hash per two words, and distinct streams give
     independent words without deriving new keys. Other key implementations
     use ``jax.random.bits`` of ``fold_in(key, stream)``.
+
+    ``unrolled=True`` gives the same words from :func:`_threefry2x32`, hashed
+    in two halves inside a scan: the loop keeps XLA from recomputing the hash
+    inside every fusion that reads a word. That is faster where many
+    computations read the words (the rejection sampler); where one fused
+    computation reads them (the particle walk) JAX's own rolled hash is.
     """
-    if str(jax.random.key_impl(key)) == "threefry2x32":
-        m = (n + 3) // 4 * 2  # pairs, rounded up to an even number
-        words = jax.random.key_data(key)
-        # hashed in two halves inside a scan: the loop makes XLA keep the words in memory
-        # instead of recomputing the hash inside every fusion that reads one
-        count = jnp.arange(m, dtype=jnp.uint32).reshape(2, m // 2)
-        _, (y0, y1) = jax.lax.scan(
-            lambda c, x: (c, _threefry2x32(words, x, jnp.full_like(x, stream))), None, count)
-        return jnp.concatenate([y0.ravel()[: (n + 1) // 2], y1.ravel()[: (n + 1) // 2]])[:n]
-    return jax.random.bits(jax.random.fold_in(key, stream), (n,), jnp.uint32)
+    if str(jax.random.key_impl(key)) != "threefry2x32":
+        return jax.random.bits(jax.random.fold_in(key, stream), (n,), jnp.uint32)
+    words = jax.random.key_data(key)
+    m = (n + 1) // 2
+    if not unrolled:
+        from jax.extend.random import threefry_2x32
+
+        count = jnp.concatenate([jnp.arange(m, dtype=jnp.uint32), jnp.full((m,), stream, jnp.uint32)])
+        return threefry_2x32(words, count)[:n]
+    half = (m + 1) // 2
+    count = jnp.arange(2 * half, dtype=jnp.uint32).reshape(2, half)
+    _, (y0, y1) = jax.lax.scan(lambda c, x: (c, _threefry2x32(words, x, jnp.full_like(x, stream))), None, count)
+    return jnp.concatenate([y0.ravel()[:m], y1.ravel()[:m]])[:n]
 
 
 def uniform(key, shape, dtype, stream=0):
     """Uniform floats in ``[0, 1)`` of ``dtype`` (53 random bits in float64, 23 in float32)."""
     size = int(np.prod(shape))
     if np.dtype(dtype) == np.float64:
-        w = random_bits(key, 2 * size, stream)
+        w = random_bits(key, 2 * size, stream, unrolled=True)
         hi, lo = (w[:size] >> jnp.uint32(11)).astype(jnp.float64), w[size:].astype(jnp.float64)
         f = (hi * 4294967296.0 + lo) * 2.0**-53  # exact: a 53-bit integer over 2**53
         return f.astype(dtype).reshape(shape)
-    w = random_bits(key, size, stream)
+    w = random_bits(key, size, stream, unrolled=True)
     f = jax.lax.bitcast_convert_type((w >> jnp.uint32(9)) | jnp.uint32(0x3F800000), jnp.float32)
     return (f - 1).astype(dtype).reshape(shape)
 
