@@ -116,3 +116,21 @@ def save_plot(fig, name: str) -> str:
 
     plt.close(fig)
     return path
+
+
+# Source of ``peak_kib()`` for the memory scripts the benchmarks run in fresh processes.
+PEAK_KIB = r"""
+import resource
+
+
+def peak_kib():
+    # VmHWM is this process image's own peak; ru_maxrss can carry the parent's peak across fork/exec
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+"""

@@ -20,23 +20,14 @@ import time
 
 import numpy as np
 
-_MEMORY_SCRIPT = r"""
+from ._common import PEAK_KIB
+
+_MEMORY_SCRIPT = PEAK_KIB + r"""
 import json, resource, sys
 import numpy as np
 import jax
 import diffusion_conv as dc
 
-
-def peak_kib():
-    # VmHWM is this process image's own peak; ru_maxrss can carry the parent's peak across fork/exec
-    try:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
 n, every = int(sys.argv[1]), int(sys.argv[2])

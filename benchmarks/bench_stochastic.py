@@ -27,21 +27,24 @@ import time
 
 import numpy as np
 
-from ._common import first_call, machine, median_time
+from ._common import PEAK_KIB, first_call, machine, median_time
 
-_MEMORY_SCRIPT = """
+_MEMORY_SCRIPT = PEAK_KIB + """
 import json, resource, sys
 import jax
 jax.config.update("jax_enable_x64", True)
 import numpy as np
 import diffusion_conv as dc
 from diffusion_conv.methods import particles
+
+
+
 n, n_particles, steps = (int(a) for a in sys.argv[1:4])
 tank = dc.Tank(np.random.default_rng(0).random((n, n)), boundary="reflect")
 prop = dc.Propagator.gaussian(0.7, ndim=2, radius=1)
-base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+base = peak_kib()
 particles.run(tank, prop, np.array([0, steps]), n_particles=n_particles, key=jax.random.key(0))
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+peak = peak_kib()
 print(json.dumps({"peak_rss_mb": peak / 1024, "rss_before_run_mb": base / 1024}))
 """
 
