@@ -1,5 +1,7 @@
 """Shared statistical checks for the stochastic methods (particles, counts)."""
+import jax
 import numpy as np
+import pytest
 from scipy import stats
 
 import diffusion_conv as dc
@@ -37,3 +39,21 @@ def check_unbiased(counts, absorbed, tank, prop, steps, n, what="particles"):
         assert np.max(np.abs(z)) < 5, f"step {s}: max |z| = {np.max(np.abs(z)):.2f}"
         chi2, dof = float(np.sum(z**2)), int(live.sum())
         assert stats.chi2.sf(chi2, dof) > 1e-4 and stats.chi2.cdf(chi2, dof) > 1e-4, (chi2, dof)
+
+
+def check_bad_input(method, kwargs, error, words):
+    """``simulate(method=...)`` on a small tank with ``kwargs`` over valid defaults raises ``error`` matching ``words``."""
+    tank, prop = dc.Tank(field((5, 5))), dc.Propagator.gaussian(0.7)
+    args = dict(n_particles=10, key=jax.random.key(0))
+    args.update(kwargs)
+    with pytest.raises(error, match=words):
+        dc.simulate(tank, prop, 3, method=method, **args)
+
+
+def check_large_n_says_how_to_enable_x64(method, n_particles):
+    """Without JAX's x64 mode, ``n_particles`` above the float32-exact limit is refused with a hint."""
+    with jax.enable_x64(False):
+        tank = dc.Tank(np.ones((4, 4), np.float32))
+        with pytest.raises(ValueError, match="x64"):
+            dc.simulate(tank, dc.Propagator.box(3), 2, method=method, n_particles=n_particles,
+                        key=jax.random.key(0))

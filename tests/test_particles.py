@@ -9,7 +9,7 @@ from diffusion_conv.methods import particles
 
 from conftest import RTOL
 from stochastic import asym as _asym, field as _field
-from stochastic import check_unbiased
+from stochastic import check_bad_input, check_large_n_says_how_to_enable_x64, check_unbiased
 
 STEPS = (0, 3, 7)
 
@@ -166,19 +166,11 @@ BAD = [
 
 @pytest.mark.parametrize("kwargs, error, words", BAD)
 def test_bad_input(kwargs, error, words):
-    tank, prop = dc.Tank(_field((5, 5))), dc.Propagator.gaussian(0.7)
-    args = dict(n_particles=10, key=jax.random.key(0))
-    args.update(kwargs)
-    with pytest.raises(error, match=words):
-        dc.simulate(tank, prop, 3, method="particles", **args)
+    check_bad_input("particles", kwargs, error, words)
 
 
 def test_large_n_without_x64_says_how_to_enable_it():
-    with jax.enable_x64(False):
-        tank = dc.Tank(np.ones((4, 4), np.float32))
-        with pytest.raises(ValueError, match="x64"):
-            dc.simulate(tank, dc.Propagator.box(3), 2, method="particles", n_particles=2**24 + 1,
-                        key=jax.random.key(0))
+    check_large_n_says_how_to_enable_x64("particles", 2**24 + 1)
 
 
 def test_a_tank_without_mass_is_refused():
