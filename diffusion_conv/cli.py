@@ -246,21 +246,6 @@ def cmd_compare(args):
     return 0
 
 
-def _write_text(path, text):
-    import tempfile
-
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=os.path.dirname(os.path.abspath(path)))
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
 def cmd_demo(args):
     from . import compare, render, scenarios
 
@@ -278,8 +263,8 @@ def cmd_demo(args):
     cmp = compare(sc.tank, sc.propagator, steps, methods=methods, reference="propagator", save_every=save_every,
                   n_particles=n_particles if "particles" in methods else None, seed=args.seed, progress=True)
     os.makedirs(out, exist_ok=True)
-    _write_text(os.path.join(out, "comparison.md"), cmp.to_markdown() + "\n")
-    _write_text(os.path.join(out, "comparison.json"), cmp.to_json() + "\n")
+    render.save_text(os.path.join(out, "comparison.md"), cmp.to_markdown() + "\n")
+    render.save_text(os.path.join(out, "comparison.json"), cmp.to_json() + "\n")
     nframes = len(cmp.results["propagator"].steps)
     render.plot_profiles(cmp, os.path.join(out, "profiles.png"), reduce="middle",
                          times=sorted({1, min(3, nframes - 1), nframes // 2, nframes - 1}))

@@ -19,6 +19,8 @@ plot_kernel_temperatures
     A kernel beside its softmax propagator at several temperatures.
 save_figure
     Write a figure safely (temporary name, then rename).
+save_text
+    Write a text file (a table, a report) the same way.
 """
 from __future__ import annotations
 
@@ -120,6 +122,21 @@ def save_figure(fig, path, dpi=100):
     path, folder, suffix = _target(path, (".png", ".pdf", ".svg"))
     with _Writing(path, folder, suffix) as tmp:
         fig.savefig(tmp, dpi=dpi, format=suffix[1:])
+
+
+def save_text(path, text):
+    """Write ``text`` to ``path`` (``.md``, ``.json``, ``.txt`` or ``.csv``) under a temporary name, then rename.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Its folder must exist.
+    text : str
+    """
+    path, folder, suffix = _target(path, (".md", ".json", ".txt", ".csv"))
+    with _Writing(path, folder, suffix) as tmp:
+        with open(tmp, "w") as fh:
+            fh.write(text)
 
 
 def _figure(width, height, dpi=100):

@@ -12,20 +12,16 @@ beyond the board against time) and ``board_gap.md`` into ``--out``.
 
     python simulations/board_gap.py [--smoke] [--out DIR] [--methods propagator,particles,counts]
 """
-import argparse
 import os
 import sys
 
 import numpy as np
 
+from _script import arguments, write_report
+
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--smoke", action="store_true", help="small sizes (for the tests)")
-    parser.add_argument("--out", default="simulation-output", help="output folder")
-    parser.add_argument("--methods", default=None, help="comma-separated methods (default: all that apply)")
-    args = parser.parse_args(argv)
-    os.makedirs(args.out, exist_ok=True)
+    args = arguments(__doc__, argv, methods=True)
 
     import diffusion_conv as dc
     from diffusion_conv import render, scenarios
@@ -61,8 +57,7 @@ def main(argv=None):
     lines += [f"- {label}: mass beyond the board = {v:.3g}" for label, v in sealed.items()]
     text = "\n".join(lines) + "\n\n" + cmp.to_markdown() + "\n"
     print(text)
-    with open(os.path.join(args.out, "board_gap.md"), "w") as fh:
-        fh.write(text)
+    write_report(args, "board_gap.md", text)
     if any(v != 0.0 for v in sealed.values()):
         raise SystemExit(f"mass crossed a closed board: {sealed}")
 

@@ -14,19 +14,16 @@ Writes ``fourier_convergence.png`` and ``fourier.md`` into ``--out``. Runs in fl
 
     python simulations/fourier.py [--smoke] [--out DIR]
 """
-import argparse
 import os
 import sys
 
 import numpy as np
 
+from _script import arguments, write_report
+
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--smoke", action="store_true", help="small sizes (for the tests)")
-    parser.add_argument("--out", default="simulation-output", help="output folder")
-    args = parser.parse_args(argv)
-    os.makedirs(args.out, exist_ok=True)
+    args = arguments(__doc__, argv)
 
     import jax
 
@@ -75,8 +72,7 @@ def main(argv=None):
         lines.append(f"- {label}: {slope:.3f}")
     text = "\n".join(lines) + "\n"
     print(text)
-    with open(os.path.join(args.out, "fourier.md"), "w") as fh:
-        fh.write(text)
+    write_report(args, "fourier.md", text)
     render.plot_convergence(series, os.path.join(args.out, "fourier_convergence.png"), xlabel="steps n",
                             ylabel="max |propagator - heat| / peak",
                             title="lattice walk -> heat equation (point source, periodic)")

@@ -14,19 +14,16 @@ and applies it to the shipped test picture. Writes ``kernel_temperatures.png``,
 
     python simulations/kernels.py [--smoke] [--out DIR]
 """
-import argparse
 import os
 import sys
 
 import numpy as np
 
+from _script import arguments, write_report
+
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--smoke", action="store_true", help="small sizes (for the tests)")
-    parser.add_argument("--out", default="simulation-output", help="output folder")
-    args = parser.parse_args(argv)
-    os.makedirs(args.out, exist_ok=True)
+    args = arguments(__doc__, argv)
 
     from scipy import ndimage
 
@@ -67,8 +64,7 @@ def main(argv=None):
             + "\n".join(rows) + f"\n\nBox blur propagator vs {steps} x scipy.ndimage.uniform_filter: "
             f"max |difference| = {box_gap:.2e}\n")
     print(text)
-    with open(os.path.join(args.out, "kernels.md"), "w") as fh:
-        fh.write(text)
+    write_report(args, "kernels.md", text)
     if box_gap > 1e-4:
         raise SystemExit(f"the box blur propagator disagrees with uniform_filter by {box_gap}")
 

@@ -13,12 +13,13 @@ and ``learn_kernel.md`` into ``--out``.
 
     python simulations/learn_kernel.py [--smoke] [--out DIR]
 """
-import argparse
 import os
 import sys
 import time
 
 import numpy as np
+
+from _script import arguments, write_report
 
 SOBEL = np.array([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]])
 
@@ -65,11 +66,7 @@ def plot_loss(histories, path):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--smoke", action="store_true", help="small sizes (for the tests)")
-    parser.add_argument("--out", default="simulation-output", help="output folder")
-    args = parser.parse_args(argv)
-    os.makedirs(args.out, exist_ok=True)
+    args = arguments(__doc__, argv)
 
     import jax
 
@@ -107,8 +104,7 @@ def main(argv=None):
     lines += ["", f"true covariance diagonal: {np.round(np.diag(cov0), 4).tolist()} cells^2 per step"]
     text = "\n".join(lines) + "\n"
     print(text)
-    with open(os.path.join(args.out, "learn_kernel.md"), "w") as fh:
-        fh.write(text)
+    write_report(args, "learn_kernel.md", text)
     plot_kernels(kernels, os.path.join(args.out, "learn_kernel.png"))
     plot_loss(histories, os.path.join(args.out, "learn_kernel_loss.png"))
     return 0

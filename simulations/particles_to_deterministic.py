@@ -12,11 +12,11 @@ Writes ``particles_to_deterministic.png`` (log-log plot) and
 
     python simulations/particles_to_deterministic.py [--smoke] [--out DIR]
 """
-import argparse
 import os
-import tempfile
 
 import numpy as np
+
+from _script import arguments, write_report
 
 
 def predicted_error(p, n):
@@ -51,6 +51,7 @@ def plot(sizes, errors, predicted, fits, path):
     """The log-log plot of error against N (matplotlib imported here, written atomically)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+    from diffusion_conv.render import save_figure
 
     fig = Figure(figsize=(6, 4.2), dpi=100)
     FigureCanvasAgg(fig)
@@ -67,26 +68,12 @@ def plot(sizes, errors, predicted, fits, path):
     ax.set_title("stochastic methods converge to their expectation")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".png", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fig.savefig(fh, format="png")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    save_figure(fig, path)
 
 
 def main(argv=None):
     """Run the study; returns the fitted slopes and errors."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--smoke", action="store_true", help="small sizes that finish in seconds (for the tests)")
-    parser.add_argument("--out", default="simulation-output", help="output folder")
-    args = parser.parse_args(argv)
-    os.makedirs(args.out, exist_ok=True)
+    args = arguments(__doc__, argv, smoke_help="small sizes that finish in seconds (for the tests)")
 
     import diffusion_conv as dc
 
@@ -111,12 +98,7 @@ def main(argv=None):
     lines += [f"- {m}: {s:.3f}" for m, (s, _) in fits.items()]
     text = "\n".join(lines) + "\n"
     print(text)
-    path_md = os.path.join(args.out, "particles_to_deterministic.md")
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".md", dir=args.out)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path_md)
+    write_report(args, "particles_to_deterministic.md", text)
     plot(sizes, errors, predicted, fits, os.path.join(args.out, "particles_to_deterministic.png"))
     for m, (s, _) in fits.items():
         if abs(s + 0.5) > 0.15:

@@ -12,18 +12,14 @@ Writes ``partitions.gif`` (each method and its difference to the propagator),
 
     python simulations/partitions.py [--smoke] [--out DIR] [--methods a,b,...]
 """
-import argparse
 import os
 import sys
 
+from _script import arguments, write_report
+
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--smoke", action="store_true", help="small sizes (for the tests)")
-    parser.add_argument("--out", default="simulation-output", help="output folder")
-    parser.add_argument("--methods", default=None, help="comma-separated methods (default: all that apply)")
-    args = parser.parse_args(argv)
-    os.makedirs(args.out, exist_ok=True)
+    args = arguments(__doc__, argv, methods=True)
 
     import diffusion_conv as dc
     from diffusion_conv import render, scenarios
@@ -40,8 +36,7 @@ def main(argv=None):
             f"kernel variance {float(prop.covariance[0, 0]):.4f} cells^2 per axis, {n_particles} particles.\n\n"
             + cmp.to_markdown() + "\n")
     print(text)
-    with open(os.path.join(args.out, "partitions.md"), "w") as fh:
-        fh.write(text)
+    write_report(args, "partitions.md", text)
     nf = len(cmp.results["propagator"].steps)
     render.plot_frame(cmp, -1, path=os.path.join(args.out, "partitions_final.png"), dpi=70)
     render.plot_profiles({k: cmp.results[k] for k in ("propagator", "heat", "particles")},

@@ -12,19 +12,16 @@ form), ``two_compartment.gif`` (the profiles moving) and ``two_compartment.md``
 
     python simulations/two_compartment.py [--smoke] [--out DIR]
 """
-import argparse
 import os
 import sys
 
 import numpy as np
 
+from _script import arguments, write_report
+
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--smoke", action="store_true", help="small sizes (for the tests)")
-    parser.add_argument("--out", default="simulation-output", help="output folder")
-    args = parser.parse_args(argv)
-    os.makedirs(args.out, exist_ok=True)
+    args = arguments(__doc__, argv)
 
     import jax
 
@@ -54,8 +51,7 @@ def main(argv=None):
             f"D = {D:.6f} cells^2/step, {n_particles} particles.\n\n" + "\n".join(rows) + "\n\n"
             + cmp.to_markdown() + "\n")
     print(text)
-    with open(os.path.join(args.out, "two_compartment.md"), "w") as fh:
-        fh.write(text)
+    write_report(args, "two_compartment.md", text)
     nf = len(cmp.results["propagator"].steps)
     times = sorted({1, nf // 8, nf // 3, nf - 1})
     render.plot_profiles({k: cmp.results[k] for k in ("propagator", "heat", "particles")},

@@ -160,3 +160,16 @@ def test_matplotlib_is_not_imported_with_the_package():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_save_text_writes_whole_files_or_nothing(tmp_path):
+    path = tmp_path / "table.md"
+    render.save_text(path, "| a |\n")
+    assert path.read_text() == "| a |\n"
+    with pytest.raises(ValueError, match=r"\.md"):
+        render.save_text(tmp_path / "table.exe", "x")
+    with pytest.raises(ValueError, match="does not exist"):
+        render.save_text(tmp_path / "missing" / "table.md", "x")
+    with pytest.raises(TypeError):
+        render.save_text(tmp_path / "broken.md", None)  # fails while writing: nothing is left behind
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["table.md"]

@@ -7,7 +7,8 @@ import sys
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SCRIPTS = sorted(glob.glob(os.path.join(ROOT, "simulations", "*.py")))
+SCRIPTS = sorted(p for p in glob.glob(os.path.join(ROOT, "simulations", "*.py"))
+                 if not os.path.basename(p).startswith("_"))  # _script.py is their shared helper
 TIMEOUT_S = 900  # guards against a hang only
 
 
