@@ -59,17 +59,38 @@ def idct2(x, axis=-1):
     return idct(x, type=2, axis=axis, norm="ortho")
 
 
-def periodic_axes(boundary) -> tuple[int, ...]:
-    return tuple(a for a, b in enumerate(boundary) if b == "periodic")
+def _kinds(bnd):
+    """``(boundary, axes)`` per kind of boundary present, real transforms first and the FFT last."""
+    from .lattice import ABSORB, PERIODIC, REFLECT, normalize_boundary
+
+    bnd = normalize_boundary(bnd, len(bnd))
+    out = []
+    for kind in (REFLECT, ABSORB, PERIODIC):
+        axes = tuple(a for a, b in enumerate(bnd) if b == kind)
+        if axes:
+            out.append((kind, axes))
+    return out
 
 
-def forward(field, boundary):
-    """Transform a real field: DST-I on absorbing axes, DCT-II on reflecting ones, FFT on periodic ones.
+def periodic_axes(bnd) -> tuple[int, ...]:
+    """The periodic axes (the last of them carries the real FFT's half spectrum)."""
+    from .lattice import normalize_boundary
+
+    return tuple(a for a, b in enumerate(normalize_boundary(bnd, len(bnd))) if b.wraps)
+
+
+def forward(field, bnd, host: bool = False, workers: int = 1):
+    """Transform a real field with each axis's boundary transform (:meth:`diffusion_conv.lattice.Boundary.forward`).
+
+    DCT-II on reflecting axes, DST-I on absorbing ones (all orthonormal), then the
+    FFT over the periodic axes.
 
     Parameters
     ----------
     field : real array, shape ``(n0, ...)``
-    boundary : sequence of str, one per axis
+    bnd : sequence of str, one per axis
+    host : bool
+        Compute with scipy on numpy arrays (``workers`` threads) instead of ``jax.numpy``.
 
     Returns
     -------
@@ -77,118 +98,142 @@ def forward(field, boundary):
         Real with the field's shape when no axis is periodic; otherwise complex,
         with the last periodic axis shortened to ``n // 2 + 1`` (``rfft``).
     """
-    import jax.numpy as jnp
-
     c = field
-    for a, b in enumerate(boundary):
-        if b == "reflect":
-            c = dct2(c, a)
-        elif b == "absorb":
-            c = dst1(c, a)
-    per = periodic_axes(boundary)
-    if per:
-        c = jnp.fft.rfftn(c, axes=per)
+    for kind, axes in _kinds(bnd):
+        c = kind.forward(c, axes, host, workers)
     return c
 
 
-def inverse(coeffs, boundary, shape):
+def inverse(coeffs, bnd, shape, host: bool = False, workers: int = 1):
     """Inverse of :func:`forward`; ``shape`` is the field's shape. Returns a real array."""
-    import jax.numpy as jnp
-
     c = coeffs
-    per = periodic_axes(boundary)
-    if per:
-        c = jnp.fft.irfftn(c, s=[shape[a] for a in per], axes=per)
-    for a, b in enumerate(boundary):
-        if b == "reflect":
-            c = idct2(c, a)
-        elif b == "absorb":
-            c = dst1(c, a)
+    for kind, axes in reversed(_kinds(bnd)):
+        c = kind.inverse(c, axes, shape, host, workers)
     return c
 
 
-def angles(shape, boundary) -> list[np.ndarray]:
+def angles(shape, bnd) -> list[np.ndarray]:
     """Per axis, the angle ``theta`` (radians per cell) of each coefficient :func:`forward` returns.
 
     Periodic: ``2 pi q / n`` in FFT order (``rfft`` order on the last periodic
     axis); reflecting: ``pi m / n``; absorbing: ``pi m / (n + 1)``, ``m >= 1``.
     """
-    per = periodic_axes(boundary)
-    out = []
-    for a, (n, b) in enumerate(zip(shape, boundary)):
-        if b == "periodic":
-            q = np.fft.rfftfreq(n) if a == per[-1] else np.fft.fftfreq(n)
-            out.append(2 * np.pi * q)
-        elif b == "reflect":
-            out.append(np.pi * np.arange(n) / n)
-        else:
-            out.append(np.pi * np.arange(1, n + 1) / (n + 1))
-    return out
+    from .lattice import normalize_boundary
+
+    bnd = normalize_boundary(bnd, len(shape))
+    per = periodic_axes(bnd)
+    return [b.angles(n, bool(per) and a == per[-1]) for a, (n, b) in enumerate(zip(shape, bnd))]
 
 
-def _sum_minus_one(w):
-    """``sum(w) - 1`` with compensated (Neumaier) summation: the mass defect of one step."""
-    import jax
-    import jax.numpy as jnp
-
-    one = jnp.ones((), w.dtype)
-
-    def body(carry, v):
-        s, c = carry
-        t = s + v
-        c = c + jnp.where(jnp.abs(s) >= jnp.abs(v), (s - t) + v, (v - t) + s)
-        return (t, c), None
-
-    (s, c), _ = jax.lax.scan(body, (-one, jnp.zeros((), w.dtype)), jnp.ravel(w))
-    return s + c
-
-
-def symbol_minus_one(weights, shape, boundary):
+def symbol_minus_one(weights, shape, bnd, xp=None):
     """One step's eigenvalue minus one, ``lambda(theta) - 1``, on the grid of :func:`forward`.
 
     ``lambda(theta) = sum_d w[d] prod_a E_a(theta_a, d_a)`` with ``E = exp(-i theta d)``
     on periodic axes and ``cos(theta d)`` on the others (exact there only for weights
-    symmetric along that axis; callers check). Computed as
-    ``prod_a (1 + e_a) - 1`` expanded over subsets of axes, with
-    ``e_a = -2 sin^2(theta d / 2) [- i sin(theta d)]``, so that ``lambda - 1`` keeps
-    full relative precision for long waves and ``lambda ** n`` stays accurate for
-    large ``n``. The defect ``sum(w) - 1`` of the stored weights (a few ulp) is
-    summed with compensation and carried exactly, as the step itself carries it.
+    symmetric along that axis; callers check), for the weights normalised to sum
+    to 1 (a probability distribution, whatever the rounding of their storage).
+    Computed as ``sum_d w[d] (prod_a (1 + e_a) - 1)`` expanded over subsets of
+    axes, with ``e_a = -2 sin^2(theta d / 2) [- i sin(theta d)]``, so that
+    ``lambda - 1`` keeps full relative precision for long waves and
+    ``lambda ** n`` stays accurate for large ``n``.
+
+    Parameters
+    ----------
+    weights : array, the kernel (one member)
+    shape : tuple of int, the field's shape
+    bnd : sequence of str, one per axis
+    xp : module, optional
+        ``numpy`` (float64 on the host: what the spectral method uses for
+        concrete kernels) or ``jax.numpy`` (traced weights, differentiable); by
+        default the module of ``weights``.
     """
     import itertools
 
-    import jax.numpy as jnp
+    from .lattice import normalize_boundary
 
-    w = jnp.asarray(weights)
+    if xp is None:
+        import jax.numpy as jnp
+
+        xp = np if isinstance(weights, np.ndarray) else jnp
+    w = xp.asarray(weights)
+    w = w / xp.sum(w)
     ndim = w.ndim
+    bnd = normalize_boundary(bnd, ndim)
     radius = [s // 2 for s in w.shape]
-    th = angles(shape, boundary)
-    cplx = "periodic" in boundary
+    th = angles(shape, bnd)
+    cplx = any(b.wraps for b in bnd)
     rdtype = w.dtype
-    cdtype = (jnp.complex128 if rdtype == jnp.float64 else jnp.complex64) if cplx else rdtype
+    cdtype = np.result_type(rdtype, np.complex64) if cplx else rdtype
     mats = []
     for a in range(ndim):
         d = np.arange(-radius[a], radius[a] + 1, dtype=np.float64)
         phase = np.outer(th[a], d)
         e = -2.0 * np.sin(phase / 2) ** 2
-        if boundary[a] == "periodic":
+        if bnd[a].wraps:
             e = e - 1j * np.sin(phase)
-        mats.append(jnp.asarray(e, dtype=cdtype if boundary[a] == "periodic" else rdtype))
+        mats.append(xp.asarray(e.astype(cdtype if bnd[a].wraps else rdtype)))
     letters = "abc"
     wc = w.astype(cdtype)
-    mu = _sum_minus_one(w).astype(cdtype)
+    mu = None
     for size in range(1, ndim + 1):
         for subset in itertools.combinations(range(ndim), size):
             ops, specs = [wc], [letters[:ndim]]
-            for a in range(ndim):
-                if a in subset:
-                    ops.append(mats[a].astype(cdtype))
-                    specs.append(letters[a].upper() + letters[a])
-            out = "".join(letters[a].upper() if a in subset else "" for a in range(ndim))
-            term = jnp.einsum(",".join(specs) + "->" + out, *ops)
+            for a in subset:
+                ops.append(mats[a].astype(cdtype))
+                specs.append(letters[a].upper() + letters[a])
+            out = "".join(letters[a].upper() for a in subset)
+            term = xp.einsum(",".join(specs) + "->" + out, *ops)
             idx = tuple(slice(None) if a in subset else None for a in range(ndim))
-            mu = mu + term[idx]
+            mu = term[idx] if mu is None else mu + term[idx]
     return mu
+
+
+def log_parts(mu, xp=np):
+    """``(log|lambda|, arg lambda, negative, zero)`` of ``lambda = 1 + mu``: what :func:`symbol_power` needs.
+
+    Real ``mu``: ``arg`` is None and ``negative`` marks ``lambda < 0``. Complex
+    ``mu``: ``negative`` is None. ``log|lambda|`` keeps full precision both for
+    long waves (``|lambda|`` near 1: ``log1p``) and for eigenvalues near 0 (taken
+    from ``|1 + mu|`` itself rather than from ``|lambda|^2 - 1``, which cancels there);
+    it is clipped at 0, as ``|lambda| <= 1`` for every probability kernel.
+    """
+    if xp.iscomplexobj(mu):
+        re, im = xp.real(mu), xp.imag(mu)
+        a = 2 * re + re * re + im * im  # |lambda|^2 - 1
+        near_zero = a < -0.5
+        mod = xp.hypot(1 + re, im)
+        zero = mod == 0
+        big = 0.5 * xp.log1p(xp.where(near_zero, 0, a))
+        small = xp.log(xp.where(zero, 1, mod))
+        log_abs = xp.minimum(xp.where(near_zero, small, big), 0)  # |lambda| <= 1 for a probability kernel
+        return log_abs, xp.arctan2(im, 1 + re), None, zero
+    lam = 1 + mu
+    zero, neg = lam == 0, lam < 0
+    log_abs = xp.where(neg, xp.log(xp.where(neg, -lam, 1)), xp.log1p(xp.where(zero | neg, 0, mu)))
+    return xp.minimum(log_abs, 0), None, neg, zero
+
+
+def symbol_power(parts, steps, xp=np):
+    """``lambda ** steps`` from :func:`log_parts`, accurate for large ``steps``.
+
+    ``exp(steps log|lambda|)`` times the phase ``steps arg lambda`` (complex) or the
+    sign ``(-1) ** steps`` (negative real eigenvalues); eigenvalues that are exactly
+    0 give 0 for ``steps > 0``. ``steps`` is a scalar ``>= 0`` (traced under JAX:
+    an integer, whose parity is exact, or a float).
+    """
+    log_abs, phi, neg, zero = parts
+    rdtype = log_abs.dtype
+    s = xp.asarray(steps).astype(rdtype)
+    mag = xp.exp(s * log_abs)
+    one_if_zero_steps = xp.where(s == 0, 1, 0).astype(rdtype)
+    if phi is not None:
+        mag = xp.where(zero, one_if_zero_steps, mag)
+        arg = s * phi
+        phase = xp.cos(arg) + 1j * xp.sin(arg) if xp is np else jax_complex(xp.cos(arg), xp.sin(arg))
+        return mag.astype(np.result_type(rdtype, np.complex64)) * phase
+    odd = xp.asarray(steps) % 2 == 1
+    mag = xp.where(neg & odd, -mag, mag)
+    return xp.where(zero, one_if_zero_steps, mag)
 
 
 def jax_complex(re, im):
@@ -196,36 +241,6 @@ def jax_complex(re, im):
     import jax.lax as lax
 
     return lax.complex(re, im)
-
-
-def symbol_power(mu, steps):
-    """``(1 + mu) ** steps`` for a real or complex array ``mu``, accurate for large ``steps``.
-
-    ``steps`` is a (traced) scalar >= 0. Uses ``exp(steps * log1p(mu))`` so that
-    long waves (``mu`` near 0) keep full precision; eigenvalues that are exactly
-    0 give 0 for ``steps > 0`` with finite gradients.
-    """
-    import jax.numpy as jnp
-
-    s = jnp.asarray(steps, dtype=jnp.real(mu).dtype)
-    if jnp.iscomplexobj(mu):
-        re, im = jnp.real(mu), jnp.imag(mu)
-        a = 2 * re + re * re + im * im  # |lambda|^2 - 1
-        zero = a <= -1
-        log_abs = 0.5 * jnp.log1p(jnp.where(zero, 0, a))
-        phi = jnp.arctan2(im, 1 + re)
-        mag = jnp.where(zero, jnp.where(s == 0, 1, 0), jnp.exp(s * log_abs))
-        arg = s * phi
-        return mag.astype(mu.dtype) * jax_complex(jnp.cos(arg), jnp.sin(arg))
-    lam = 1 + mu
-    zero = lam == 0
-    neg = lam < 0
-    safe = jnp.where(zero | neg, 0, mu)
-    log_abs = jnp.where(neg, jnp.log(jnp.where(neg, -lam, 1)), jnp.log1p(safe))
-    mag = jnp.exp(s * log_abs)
-    odd = jnp.mod(s, 2) == 1
-    sign = jnp.where(neg & odd, -1, 1).astype(mu.dtype)
-    return jnp.where(zero, jnp.where(s == 0, 1, 0).astype(mu.dtype), sign * mag)
 
 
 # -- the convolution theorem --------------------------------------------------------------
