@@ -60,3 +60,54 @@ def field_dtype(array):
     if np.asarray(array).dtype == np.float32:
         return np.dtype(np.float32)
     return float_dtype()
+
+
+def finite(name: str, array) -> None:
+    """Raise unless every entry of a concrete array is finite."""
+    if not is_concrete(array):
+        return
+    if not np.all(np.isfinite(np.asarray(array))):
+        raise ValueError(f"{name} must be finite; it holds NaN or infinite values")
+
+
+def fits_dtype(name: str, array, dtype, scale: float = 1.0) -> None:
+    """Raise unless the entries, and their total times ``scale``, stay finite in ``dtype``.
+
+    A field is summed (mass, the transforms) and multiplied by ``dx**ndim``: a
+    value or a total beyond the dtype's range would become ``inf`` and then NaN.
+    """
+    if not is_concrete(array):
+        return
+    a = np.asarray(array, dtype=np.float64)
+    info = np.finfo(dtype)
+    with np.errstate(over="ignore", invalid="ignore"):
+        biggest = float(np.max(np.abs(a))) if a.size else 0.0
+        total = float(np.sum(np.abs(a), dtype=np.float64)) if a.size else 0.0
+        mass = total * scale
+    if not (biggest <= float(info.max) / 8 and np.isfinite(mass) and mass <= float(info.max) / 8):
+        hint = "" if np.dtype(dtype) == np.float64 else "; compute in float64 (JAX x64 mode) or rescale the field"
+        raise ValueError(f"{name} does not fit {np.dtype(dtype)}: its largest entry is {biggest:.3g} and its total "
+                         f"(times dx**ndim) {mass:.3g}, beyond {float(info.max) / 8:.3g}, a range where sums "
+                         f"overflow{hint}")
+
+
+def batch_shape(name: str, shape) -> tuple[int, ...]:
+    """A batch shape: a tuple of positive integers (an int is a 1-tuple)."""
+    if isinstance(shape, (int, np.integer)) and not isinstance(shape, bool):
+        shape = (int(shape),)
+    try:
+        shape = tuple(shape)
+    except TypeError:
+        raise TypeError(f"{name} must be a tuple of positive integers, got {shape!r}") from None
+    return tuple(integer(f"{name} entry", s, minimum=1) for s in shape)
+
+
+def step_dtype():
+    """The integer dtype of step counters: int64 in JAX's x64 mode, else int32."""
+    return np.dtype(np.int64) if float_dtype() == np.float64 else np.dtype(np.int32)
+
+
+def max_steps() -> int:
+    """The largest step count a run may take: ``2**31 - 1`` with 32-bit JAX integers, ``2**53`` in x64 mode
+    (where step counts and times ``steps * dt`` stay exact)."""
+    return 2**53 if float_dtype() == np.float64 else 2**31 - 1

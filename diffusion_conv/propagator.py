@@ -1,33 +1,74 @@
 """The propagator: a kernel normalised into the jump distribution of one particle."""
 from __future__ import annotations
 
+import math
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from . import _checks
-from .lattice import offsets
+from .lattice import offsets, symmetric_along
 
 NORMALIZE = ("softmax", "sum")
 
 
-def _as_kernel(name, kernel, ndim=None):
-    """A concrete or traced kernel array, checked for dimension and odd sizes."""
+def _as_kernel(name, kernel, ndim=None, batch=0):
+    """A concrete or traced kernel array, checked for dimension and odd sizes (after ``batch`` leading axes)."""
     k = kernel if not _checks.is_concrete(kernel) else np.asarray(kernel)
     if _checks.is_concrete(k):
-        if k.dtype == object or not np.issubdtype(k.dtype, np.number) or np.iscomplexobj(k):
+        if k.dtype == object or not (np.issubdtype(k.dtype, np.number) or k.dtype == bool) or np.iscomplexobj(k):
             raise TypeError(f"{name} must be a real numeric array, got dtype {k.dtype}")
-    if k.ndim not in (1, 2, 3):
-        raise ValueError(f"{name} must be 1-D, 2-D or 3-D, got {k.ndim}-D with shape {tuple(k.shape)}")
-    if ndim is not None and k.ndim != ndim:
-        raise ValueError(f"{name} must be {ndim}-D, got shape {tuple(k.shape)}")
-    if any(s % 2 == 0 for s in k.shape):
-        raise ValueError(f"{name} must be odd-sized along every axis (a centre cell), got shape {tuple(k.shape)}")
+    shape = tuple(k.shape[batch:])
+    if len(shape) not in (1, 2, 3):
+        raise ValueError(f"{name} must be 1-D, 2-D or 3-D, got {len(shape)}-D with shape {shape}")
+    if ndim is not None and len(shape) != ndim:
+        raise ValueError(f"{name} must be {ndim}-D, got shape {shape}")
+    if any(s % 2 == 0 for s in shape):
+        raise ValueError(f"{name} must be odd-sized along every axis (a centre cell), got shape {shape}")
     return k
 
 
-def _sum_tolerance(dtype) -> float:
-    return 1e-5 if jnp.finfo(dtype).bits <= 32 else 1e-12
+def sum_tolerance(dtype, size: int) -> float:
+    """How far from 1 the sum of ``size`` weights stored in ``dtype`` may be: rounding of the dtype only."""
+    return 4.0 * max(size, 1) * float(jnp.finfo(dtype).eps)
+
+
+def normalise(w, dtype, shape=None):
+    """Non-negative float64 weights scaled to sum to 1, stored in ``dtype`` with the rounding compensated.
+
+    The centre weight (offset 0, its own mirror image, so every symmetry is
+    kept) absorbs what rounding each entry to ``dtype`` left of the total, so
+    the stored weights sum to 1 as closely as the dtype allows; where the centre
+    is too small for that, the largest weight does. A float32 run then gains or
+    loses mass only by the rounding of its arithmetic, not by its kernel.
+    ``w`` is flat (``(..., K)``); ``shape`` is the kernel shape (default: 1-D).
+    """
+    w = np.asarray(w, dtype=np.float64)
+    flat = w.reshape(-1, w.shape[-1])
+    centre = (w.shape[-1] - 1) // 2 if shape is None else int(np.ravel_multi_index([s // 2 for s in shape], shape))
+    out = np.empty(flat.shape, dtype=dtype)
+    for i, row in enumerate(flat):
+        row = row / math.fsum(row)
+        stored = row.astype(dtype)
+        residual = 1.0 - math.fsum(stored.astype(np.float64))
+        at = centre if stored[centre] >= 2 * abs(residual) else int(np.argmax(stored))
+        stored[at] = dtype.type(float(stored[at]) + residual)
+        out[i] = stored
+    return out.reshape(w.shape)
+
+
+def moments(weights, offs, xp=np):
+    """Mean jump ``(..., ndim)`` and covariance ``(..., ndim, ndim)`` of flattened weights ``(..., K)``.
+
+    ``offs`` is :func:`diffusion_conv.lattice.offsets` ``(K, ndim)``; ``xp`` is
+    ``numpy`` or ``jax.numpy`` (differentiable).
+    """
+    d = xp.asarray(offs, dtype=weights.dtype)
+    mean = weights @ d
+    centred = d - mean[..., None, :]
+    cov = xp.einsum("...k,...ka,...kb->...ab", weights, centred, centred)
+    return mean, cov
 
 
 @jax.tree_util.register_pytree_node_class
@@ -38,50 +79,68 @@ class Propagator:
     ----------
     weights : array_like, odd-sized along every axis, 1-D to 3-D
         ``weights[r + d]`` is the probability of the jump by offset ``d`` (cells).
-        Non-negative, finite, summing to 1 (to rounding of the dtype).
+        Non-negative and finite; the sum must be 1 to the rounding of the dtype
+        (``4 K eps``, ``K`` the number of entries). The weights are stored in the
+        default float dtype after an exact renormalisation (see :func:`normalise`),
+        so every method, stochastic or not, uses the same distribution.
 
     Notes
     -----
     A step of every method is the convolution ``c'(x) = sum_d w[d] c(x - d)``:
     weight on ``+d`` moves mass toward ``+d``. ``Propagator`` is a JAX pytree with
     ``weights`` as its leaf, so gradients reach the weights (and, through
-    :meth:`from_logits`, the logits).
+    :meth:`from_logits`, the logits). A bank of kernels of one shape is a
+    propagator with leading batch axes (:meth:`stack`, ``batch_shape``).
     """
 
     def __init__(self, weights):
         w = _as_kernel("weights", weights)
         if _checks.is_concrete(w):
+            w = np.asarray(w, dtype=np.float64) if w.dtype != np.float64 else w
             _checks.finite_nonnegative("weights", w)
-            w = jnp.asarray(w, dtype=_checks.float_dtype())
-            total = float(jnp.sum(w))
-            if abs(total - 1.0) > _sum_tolerance(w.dtype):
-                raise ValueError(f"weights must sum to 1 (a probability distribution), they sum to {total!r}")
+            dtype = np.dtype(_checks.float_dtype())
+            total = math.fsum(w.ravel())
+            if not abs(total - 1.0) <= sum_tolerance(dtype, w.size):
+                raise ValueError(
+                    f"weights must sum to 1 (a probability distribution) to the rounding of {dtype} "
+                    f"(within {sum_tolerance(dtype, w.size):.2g}); they sum to {total!r}. Normalise them "
+                    f"(Propagator.from_kernel(kernel, normalize='sum')) or use Propagator.from_logits")
+            w = jnp.asarray(normalise(w.ravel(), dtype, w.shape).reshape(w.shape))
         self.weights = w
+        self._batch = 0
 
     def tree_flatten(self):
-        return (self.weights,), None
+        return (self.weights,), self._batch
 
     @classmethod
     def tree_unflatten(cls, aux, children):
         obj = object.__new__(cls)
         obj.weights = children[0]
+        obj._batch = aux
         return obj
 
     # -- constructors -----------------------------------------------------------
     @classmethod
     def from_logits(cls, logits, temperature=1.0) -> "Propagator":
-        """Softmax of ``logits / temperature`` over the box: every real array is a propagator.
+        """Softmax of ``logits / temperature`` over the box: every finite real array is a propagator.
 
-        Differentiable: ``jax.grad`` flows through into ``logits``.
+        Computed as ``exp((z - max z) / T)`` normalised, so huge logits and tiny
+        temperatures are well defined (the limit is uniform over the largest
+        entries). Differentiable: ``jax.grad`` flows through into ``logits``.
         """
         temperature = _checks.positive_float("temperature", temperature)
         z = _as_kernel("logits", logits)
         if _checks.is_concrete(z):
+            z = np.asarray(z, dtype=np.float64)
             if not np.all(np.isfinite(z)):
                 raise ValueError("logits must be finite; they hold NaN or infinite values")
-            z = jnp.asarray(z, dtype=_checks.float_dtype())
-        flat = jax.nn.softmax(jnp.ravel(z) / temperature)
-        return cls._trusted(flat.reshape(z.shape))
+            with np.errstate(over="ignore", under="ignore"):
+                e = np.exp((z - z.max()) / temperature)  # (z - max) <= 0: never NaN, at worst -inf -> 0
+            w = normalise(e.ravel(), np.dtype(_checks.float_dtype()), z.shape)
+            return cls._trusted(jnp.asarray(w.reshape(z.shape)))
+        flat = jnp.ravel(z)
+        e = jnp.exp((flat - jax.lax.stop_gradient(jnp.max(flat))) / temperature)
+        return cls._trusted((e / jnp.sum(e)).reshape(z.shape))
 
     @classmethod
     def from_kernel(cls, kernel, normalize="softmax", temperature=1.0) -> "Propagator":
@@ -100,10 +159,13 @@ class Propagator:
             raise ValueError("temperature applies to normalize='softmax' only; leave it at 1 with 'sum'")
         k = _as_kernel("kernel", kernel)
         if _checks.is_concrete(k):
+            k = np.asarray(k, dtype=np.float64)
             _checks.finite_nonnegative("kernel", k)
-            if not np.sum(k) > 0:
+            if not np.max(k) > 0:
                 raise ValueError("kernel must have a positive sum to be normalised with normalize='sum'")
-            k = jnp.asarray(k, dtype=_checks.float_dtype())
+            scaled = k / np.max(k)  # no overflow of the sum, whatever the entries' size
+            w = normalise(scaled.ravel(), np.dtype(_checks.float_dtype()), k.shape)
+            return cls._trusted(jnp.asarray(w.reshape(k.shape)))
         return cls._trusted(k / jnp.sum(k))
 
     @classmethod
@@ -119,6 +181,8 @@ class Propagator:
         if radius is None:
             radius = max(1, int(np.ceil(3 * sigma)))
         radius = _checks.integer("radius", radius, minimum=1)
+        if radius > 64:
+            raise ValueError(f"radius must be at most 64 cells, got {radius}")
         d = np.arange(-radius, radius + 1)
         grids = np.meshgrid(*([d] * ndim), indexing="ij")
         r2 = sum(g.astype(float) ** 2 for g in grids)
@@ -133,62 +197,115 @@ class Propagator:
         ndim = _checks.integer("ndim", ndim, minimum=1)
         if ndim > 3:
             raise ValueError(f"ndim must be 1, 2 or 3, got {ndim}")
-        return cls._trusted(jnp.full((size,) * ndim, 1.0 / size**ndim, dtype=_checks.float_dtype()))
+        w = normalise(np.ones(size**ndim), np.dtype(_checks.float_dtype()), (size,) * ndim).reshape((size,) * ndim)
+        return cls._trusted(jnp.asarray(w))
 
     @classmethod
-    def _trusted(cls, weights) -> "Propagator":
+    def _trusted(cls, weights, batch=0) -> "Propagator":
         obj = object.__new__(cls)
         obj.weights = weights
+        obj._batch = batch
         return obj
+
+    # -- batches -----------------------------------------------------------------
+    @classmethod
+    def stack(cls, props) -> "Propagator":
+        """A bank of kernels: propagators of one kernel shape stacked along a new leading batch axis.
+
+        Raises
+        ------
+        TypeError, ValueError
+            Unless ``props`` is a non-empty sequence of propagators of one kernel shape.
+        """
+        props = list(props) if not isinstance(props, Propagator) else None
+        if not props or not all(isinstance(p, Propagator) for p in props):
+            raise TypeError("Propagator.stack takes a non-empty sequence of Propagator objects")
+        first = props[0]
+        for i, p in enumerate(props):
+            if p.kernel_shape != first.kernel_shape:
+                raise ValueError(f"a bank of kernels must share one kernel shape: props[0] is {first.kernel_shape}, "
+                                 f"props[{i}] is {p.kernel_shape}")
+            if p.batch_shape != first.batch_shape:
+                raise ValueError(f"props must share one batch shape: props[0] has {first.batch_shape}, "
+                                 f"props[{i}] has {p.batch_shape}")
+        return cls._trusted(jnp.stack([p.weights for p in props]), first._batch + 1)
+
+    def reshape_batch(self, shape) -> "Propagator":
+        """The same kernels with the batch axes reshaped to ``shape`` (NumPy's rules for ``reshape``)."""
+        shape = _checks.batch_shape("shape", shape)
+        size = int(np.prod(self.batch_shape, dtype=np.int64))
+        if int(np.prod(shape, dtype=np.int64)) != size:
+            raise ValueError(f"cannot reshape a batch of shape {self.batch_shape} ({size} kernels) to {shape}")
+        return Propagator._trusted(self.weights.reshape(shape + self.kernel_shape), len(shape))
+
+    def __getitem__(self, index) -> "Propagator":
+        """One member (or a sub-batch) of a bank of kernels."""
+        if not self._batch:
+            raise TypeError("indexing applies to a bank of kernels (Propagator.stack); this propagator has no batch")
+        w = self.weights[index]
+        return Propagator._trusted(w, w.ndim - len(self.kernel_shape))
 
     # -- properties ---------------------------------------------------------------
     @property
+    def batch_shape(self) -> tuple[int, ...]:
+        """The leading batch axes of a bank of kernels (``()`` for one kernel)."""
+        return tuple(self.weights.shape[: self._batch])
+
+    @property
+    def kernel_shape(self) -> tuple[int, ...]:
+        """The shape of one kernel, ``(2 r + 1, ...)``."""
+        return tuple(self.weights.shape[self._batch:])
+
+    @property
     def ndim(self) -> int:
-        return self.weights.ndim
+        return len(self.kernel_shape)
 
     @property
     def radius(self) -> tuple[int, ...]:
         """Kernel radius per axis (cells)."""
-        return tuple(s // 2 for s in self.weights.shape)
+        return tuple(s // 2 for s in self.kernel_shape)
 
     @property
     def offsets(self) -> np.ndarray:
-        """Integer offsets ``(K, ndim)`` of ``weights.ravel()``."""
+        """Integer offsets ``(K, ndim)`` of ``weights.ravel()`` (of one kernel)."""
         return offsets(self.radius)
+
+    def _flat(self):
+        return jnp.reshape(self.weights, self.batch_shape + (-1,))
 
     @property
     def mean(self):
-        """Mean jump ``sum_d w[d] d`` (cells), shape ``(ndim,)``."""
-        d = jnp.asarray(self.offsets, dtype=self.weights.dtype)
-        return jnp.ravel(self.weights) @ d
+        """Mean jump ``sum_d w[d] d`` (cells), shape ``(*batch_shape, ndim)``."""
+        return moments(self._flat(), self.offsets, jnp)[0]
 
     @property
     def covariance(self):
-        """Covariance of the jump (cells^2), shape ``(ndim, ndim)``."""
-        d = jnp.asarray(self.offsets, dtype=self.weights.dtype)
-        w = jnp.ravel(self.weights)
-        centred = d - w @ d
-        return (centred * w[:, None]).T @ centred
+        """Covariance of the jump (cells^2), shape ``(*batch_shape, ndim, ndim)``."""
+        return moments(self._flat(), self.offsets, jnp)[1]
+
+    def host_moments(self):
+        """``(mean, covariance)`` as float64 numpy arrays, computed on the host (concrete weights)."""
+        w = np.asarray(self.weights, dtype=np.float64).reshape(self.batch_shape + (-1,))
+        return moments(w, self.offsets, np)
 
     @property
     def is_symmetric(self) -> bool:
-        """Whether the weights are symmetric under the mirror of each axis separately.
+        """Whether the weights are symmetric under the mirror of each axis separately (every member of a bank).
 
         That is what the DCT at reflecting walls and the agreement of the
         ``image`` and ``propagator`` methods need. Needs concrete weights.
         """
         w = np.asarray(self.weights)
-        tol = 8 * np.finfo(w.dtype).eps * max(float(w.max()), 1e-300)
-        return all(np.allclose(w, np.flip(w, axis=a), rtol=0, atol=tol) for a in range(w.ndim))
+        return all(symmetric_along(w, a) for a in range(self._batch, w.ndim))
 
     def diffusivity(self, dx=1.0, dt=1.0):
-        """Diffusion tensor ``D = covariance dx^2 / (2 dt)``, shape ``(ndim, ndim)``."""
+        """Diffusion tensor ``D = covariance dx^2 / (2 dt)``, shape ``(*batch_shape, ndim, ndim)``."""
         dx = _checks.positive_float("dx", dx)
         dt = _checks.positive_float("dt", dt)
         return self.covariance * dx**2 / (2 * dt)
 
     def drift(self, dx=1.0, dt=1.0):
-        """Drift velocity ``v = mean dx / dt``, shape ``(ndim,)``."""
+        """Drift velocity ``v = mean dx / dt``, shape ``(*batch_shape, ndim)``."""
         dx = _checks.positive_float("dx", dx)
         dt = _checks.positive_float("dt", dt)
         return self.mean * dx / dt
@@ -203,7 +320,7 @@ class Propagator:
 
         Returns
         -------
-        complex array, shape ``(...)``
+        complex array, shape ``(*batch_shape, ...)``
             The factor by which one step multiplies the mode ``exp(i k . x)`` in
             numpy's FFT convention; it is the characteristic function of the
             jump evaluated at ``-k`` (the two agree for symmetric kernels), and
@@ -217,7 +334,11 @@ class Propagator:
         d = jnp.asarray(self.offsets, dtype=self.weights.dtype)
         phase = k @ d.T
         ctype = jnp.complex128 if phase.dtype == jnp.float64 else jnp.complex64
-        return jnp.exp(phase.astype(ctype) * jnp.asarray(-1j, ctype)) @ jnp.ravel(self.weights).astype(ctype)
+        e = jnp.exp(phase.astype(ctype) * jnp.asarray(-1j, ctype))
+        return jnp.einsum("...k,bk->b...", e, self._flat().reshape(-1, e.shape[-1]).astype(ctype)).reshape(
+            self.batch_shape + e.shape[:-1])
 
     def __repr__(self):
-        return f"Propagator(shape={tuple(self.weights.shape)}, mean={np.round(np.asarray(self.mean), 6)})"
+        if self._batch:
+            return f"Propagator(bank of {self.batch_shape}, kernel shape={self.kernel_shape})"
+        return f"Propagator(shape={self.kernel_shape}, mean={np.round(np.asarray(self.mean), 6)})"

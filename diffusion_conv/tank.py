@@ -8,25 +8,18 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import _checks
-from .lattice import normalize_boundary
+from .lattice import check_walls, normalize_boundary
 
 
-class _Walls:
-    """A hashable, read-only holder for a wall mask (static data of the pytree)."""
-
-    __slots__ = ("array", "_key")
-
-    def __init__(self, array: np.ndarray):
-        array = np.array(array, dtype=bool)
-        array.setflags(write=False)
-        self.array = array
-        self._key = (array.shape, array.tobytes())
-
-    def __hash__(self):
-        return hash(self._key)
-
-    def __eq__(self, other):
-        return isinstance(other, _Walls) and self._key == other._key
+def _check_cell(dx, ndim, dtype):
+    try:
+        cell = dx**ndim
+    except OverflowError:
+        cell = float("inf")
+    if not (np.isfinite(cell) and cell > 0 and cell <= float(np.finfo(dtype).max) / 8
+            and cell >= float(np.finfo(dtype).tiny) * 8):
+        raise ValueError(f"dx={dx!r} makes the cell volume dx**{ndim} = {cell:.3g}, outside the range of "
+                         f"{np.dtype(dtype)}; choose units with dx nearer 1")
 
 
 @jax.tree_util.register_pytree_node_class
@@ -36,10 +29,14 @@ class Tank:
     Parameters
     ----------
     concentration : array_like, shape ``(n0,)``, ``(n0, n1)`` or ``(n0, n1, n2)``
-        Concentration in each cell (mass per cell volume ``dx**ndim``); finite
-        and non-negative. A float32 array stays float32; anything else is
+        Concentration in each cell (mass per cell volume ``dx**ndim``); finite.
+        Signed fields (deviations from a mean, edge-detector outputs) are
+        allowed: the deterministic methods are linear and conserve the signed
+        mass; ``particles`` and ``counts`` need a non-negative field. A float32
+        array stays float32; anything else (integers and booleans included) is
         stored in the default float dtype (float32, or float64 when JAX's x64
-        mode is on). Every method computes in this dtype.
+        mode is on). Every method computes in this dtype; values and totals
+        beyond its range are refused.
     boundary : str or sequence of str, default ``'reflect'``
         ``'reflect'`` (closed wall, half-cell mirror), ``'periodic'`` or
         ``'absorb'`` (open edge); one for all axes or one per axis.
@@ -57,60 +54,76 @@ class Tank:
     """
 
     def __init__(self, concentration, boundary="reflect", walls=None, dx=1.0):
+        self.dx = _checks.positive_float("dx", dx)
         if _checks.is_concrete(concentration):
             arr = np.asarray(concentration)
-            if arr.dtype == object or not (
-                np.issubdtype(arr.dtype, np.number) or arr.dtype == bool
-            ):
+            if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
                 raise TypeError(f"concentration must be a numeric array, got dtype {arr.dtype}")
             if np.iscomplexobj(arr):
                 raise TypeError("concentration must be real, got a complex array")
             if arr.ndim not in (1, 2, 3):
                 raise ValueError(
                     f"concentration must be 1-D, 2-D or 3-D, got {arr.ndim}-D with shape {arr.shape}"
-                )
+                    + ("; a colour image is Tank.from_image(..., channels=True), a batch is Tank.stack"
+                       if arr.ndim > 3 or (arr.ndim == 3 and arr.shape[-1] in (3, 4)) else ""))
             if 0 in arr.shape:
                 raise ValueError(f"concentration must have at least one cell per axis, got shape {arr.shape}")
-            _checks.finite_nonnegative("concentration", arr)
-            field = jnp.asarray(arr, dtype=_checks.field_dtype(arr))
+            _checks.finite("concentration", arr)
+            dtype = _checks.field_dtype(arr)
+            _check_cell(self.dx, arr.ndim, dtype)
+            _checks.fits_dtype("concentration", arr, dtype, self.dx ** arr.ndim)
+            field = jnp.asarray(arr, dtype=dtype)
         else:
             field = concentration
             if field.ndim not in (1, 2, 3):
                 raise ValueError(f"concentration must be 1-D, 2-D or 3-D, got {field.ndim}-D")
+            if not jnp.issubdtype(field.dtype, jnp.floating):
+                field = field.astype(_checks.float_dtype())
         self.concentration = field
         self.boundary = normalize_boundary(boundary, field.ndim)
-        self.dx = _checks.positive_float("dx", dx)
-        self._walls = None
-        if walls is not None:
-            w = np.asarray(walls)
-            if w.shape != tuple(field.shape):
-                raise ValueError(
-                    f"walls must have the tank's shape {tuple(field.shape)}, got {w.shape}"
-                )
-            if w.dtype != bool:
-                if not np.all(np.isin(w, (0, 1))):
-                    raise ValueError("walls must be a boolean mask (True for solid cells)")
-                w = w.astype(bool)
-            if _checks.is_concrete(field) and np.any(np.asarray(field)[w] != 0):
-                raise ValueError(
-                    "concentration inside walls must be 0 (solid cells hold no water); "
-                    "use Tank.with_board, or zero those cells first"
-                )
-            if w.any():
-                self._walls = _Walls(w)
+        self._batch = 0
+        self._walls = check_walls(walls, field.shape)
+        if self._walls is not None and _checks.is_concrete(field) and np.any(np.asarray(field)[self._walls.array] != 0):
+            raise ValueError(
+                "concentration inside walls must be 0 (solid cells hold no water); "
+                "use Tank.with_board, or zero those cells first"
+            )
 
     # -- pytree ---------------------------------------------------------------
     def tree_flatten(self):
-        return (self.concentration,), (self.boundary, self._walls, self.dx)
+        return (self.concentration,), (self.boundary, self._walls, self.dx, self._batch)
 
     @classmethod
     def tree_unflatten(cls, aux, children):
         obj = object.__new__(cls)
         obj.concentration = children[0]
-        obj.boundary, obj._walls, obj.dx = aux
+        obj.boundary, obj._walls, obj.dx, obj._batch = aux
+        return obj
+
+    @classmethod
+    def _trusted(cls, concentration, boundary, walls, dx, batch=0) -> "Tank":
+        obj = object.__new__(cls)
+        obj.concentration, obj.boundary, obj._walls, obj.dx, obj._batch = concentration, boundary, walls, dx, batch
         return obj
 
     # -- properties -------------------------------------------------------------
+    def like(self, concentration, batch: int = 0) -> "Tank":
+        """A tank with this one's grid, boundaries, walls and ``dx`` around another field (no checks: for
+        fields the package made itself, traced ones included), with ``batch`` leading batch axes."""
+        return Tank._trusted(concentration, self.boundary, self._walls, self.dx, batch)
+
+    def blocked(self, radius):
+        """Which jumps of a kernel of ``radius`` the walls refuse: a bool array ``(K, *shape)``, or None.
+
+        See :func:`diffusion_conv.lattice.blocked_masks`; cached per wall mask.
+        """
+        return None if self._walls is None else self._walls.blocked(radius, self.boundary)
+
+    @property
+    def wall_mask(self):
+        """The walls as a hashable :class:`diffusion_conv.lattice.Walls` (a cache key), or None."""
+        return self._walls
+
     @property
     def walls(self):
         """Solid cells (read-only bool array of the tank's shape), or None."""
@@ -118,7 +131,13 @@ class Tank:
 
     @property
     def shape(self) -> tuple[int, ...]:
-        return tuple(self.concentration.shape)
+        """The grid: cells per axis (without batch axes)."""
+        return tuple(self.concentration.shape[self._batch:])
+
+    @property
+    def batch_shape(self) -> tuple[int, ...]:
+        """The leading batch axes of a stack of tanks (``()`` for one tank)."""
+        return tuple(self.concentration.shape[: self._batch])
 
     @property
     def ndim(self) -> int:
@@ -130,18 +149,22 @@ class Tank:
 
     @property
     def mass(self):
-        """Total mass, ``sum(concentration) * dx**ndim`` (a scalar)."""
-        return jnp.sum(self.concentration) * self.dx**self.ndim
+        """Total mass, ``sum(concentration) * dx**ndim``: a scalar, or one per member of a stack."""
+        axes = tuple(range(self._batch, self.concentration.ndim))
+        return jnp.sum(self.concentration, axis=axes) * self.dx**self.ndim
 
     def __repr__(self):
         walls = "None" if self._walls is None else f"{int(self.walls.sum())} cells"
+        batch = f"batch_shape={self.batch_shape}, " if self._batch else ""
         return (
-            f"Tank(shape={self.shape}, boundary={self.boundary}, walls={walls}, "
+            f"Tank({batch}shape={self.shape}, boundary={tuple(str(b) for b in self.boundary)}, walls={walls}, "
             f"dx={self.dx}, dtype={self.dtype})"
         )
 
     def replace(self, **changes) -> "Tank":
         """A copy with some of ``concentration``, ``boundary``, ``walls``, ``dx`` changed."""
+        if self._batch:
+            raise TypeError("replace applies to one tank; build the members and Tank.stack them")
         kw = dict(concentration=self.concentration, boundary=self.boundary, walls=self.walls, dx=self.dx)
         kw.update(changes)
         return Tank(**kw)
@@ -166,9 +189,8 @@ class Tank:
         if shape[ax] < 2:
             raise ValueError(f"shape[axis] must be at least 2 to hold two compartments, got {shape[ax]}")
         for name, v in (("left", left), ("right", right)):
-            v = float(v)
-            if not np.isfinite(v) or v < 0:
-                raise ValueError(f"{name} must be a finite concentration >= 0, got {v}")
+            if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or not np.isfinite(v):
+                raise ValueError(f"{name} must be a finite concentration, got {v!r}")
         field = np.full(shape, float(right))
         idx = [slice(None)] * len(shape)
         idx[ax] = slice(0, shape[ax] // 2)
@@ -190,41 +212,53 @@ class Tank:
         return cls(field, boundary=boundary, dx=dx)
 
     @classmethod
-    def from_image(cls, image, size=None, boundary="reflect", dx=1.0):
-        """A picture as the tank: grayscale brightness in [0, 1] becomes concentration.
+    def from_image(cls, image, size=None, boundary="reflect", dx=1.0, channels=False):
+        """A picture as the tank: brightness in [0, 1] becomes concentration.
 
         Parameters
         ----------
         image : path or array_like
             A PNG/JPEG file (read with imageio) or an array ``(H, W)``,
             ``(H, W, 3)`` or ``(H, W, 4)``. Integer images are scaled by their
-            type's maximum; float images must already lie in [0, 1]. Colour is
-            turned into luma (ITU-R BT.601 weights); alpha is ignored.
+            type's maximum; float images must already lie in [0, 1]. Alpha is
+            dropped (transparency is not a concentration).
         size : int or (int, int), optional
             Resample to this shape (bilinear); an int gives a square.
+        channels : bool
+            ``False``: one tank of the luma (ITU-R BT.601 weights) of a colour
+            image. ``True``: one tank per colour channel, stacked in the order
+            red, green, blue (``batch_shape == (3,)``); a grayscale image gives one
+            channel (``batch_shape == (1,)``).
         """
         if isinstance(image, (str, os.PathLike)):
-            if not os.path.exists(image):
-                raise ValueError(f"image file {os.fspath(image)!r} does not exist")
+            if not os.path.isfile(image):
+                raise ValueError(f"image file {os.fspath(image)!r} does not exist or is not a file")
             import imageio.v3 as iio
 
-            arr = np.asarray(iio.imread(image))
+            try:
+                arr = np.asarray(iio.imread(image))
+            except Exception as exc:  # imageio raises many kinds for a file that is not a picture
+                raise ValueError(f"image file {os.fspath(image)!r} could not be read as a picture: {exc}") from None
         else:
             arr = np.asarray(image)
+        if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+            raise TypeError(f"image must be a numeric array or a picture file, got dtype {arr.dtype}")
         if np.issubdtype(arr.dtype, np.integer):
             arr = arr.astype(float) / np.iinfo(arr.dtype).max
-        elif arr.dtype == bool:
-            arr = arr.astype(float)
         else:
             arr = arr.astype(float)
-            if arr.size and (np.nanmin(arr) < 0 or np.nanmax(arr) > 1):
-                raise ValueError("a float image must hold brightness in [0, 1]")
+            if arr.size and not (np.all(np.isfinite(arr)) and np.min(arr) >= 0 and np.max(arr) <= 1):
+                raise ValueError("a float image must hold finite brightness in [0, 1]")
         if arr.ndim == 3 and arr.shape[-1] in (3, 4):
-            arr = arr[..., :3] @ np.array([0.299, 0.587, 0.114])
+            arr = arr[..., :3]
         elif arr.ndim == 3 and arr.shape[-1] == 1:
             arr = arr[..., 0]
-        if arr.ndim != 2:
+        if arr.ndim == 2:
+            arr = arr[..., None]
+        if arr.ndim != 3:
             raise ValueError(f"image must be grayscale (H, W) or colour (H, W, 3|4), got shape {arr.shape}")
+        if not channels:
+            arr = arr[..., :1] if arr.shape[-1] == 1 else arr @ np.array([[0.299], [0.587], [0.114]])
         if size is not None:
             if isinstance(size, (int, np.integer)):
                 size = (int(size), int(size))
@@ -233,10 +267,56 @@ class Tank:
                 raise ValueError(f"size must be an int or a pair (H, W), got {size}")
             from scipy import ndimage
 
-            arr = ndimage.zoom(arr, (size[0] / arr.shape[0], size[1] / arr.shape[1]), order=1, grid_mode=True,
-                               mode="nearest")
+            arr = np.stack([ndimage.zoom(arr[..., c], (size[0] / arr.shape[0], size[1] / arr.shape[1]), order=1,
+                                         grid_mode=True, mode="nearest") for c in range(arr.shape[-1])], axis=-1)
             arr = np.clip(arr, 0.0, 1.0)
-        return cls(arr, boundary=boundary, dx=dx)
+        if not channels:
+            return cls(arr[..., 0], boundary=boundary, dx=dx)
+        return cls.stack([cls(arr[..., c], boundary=boundary, dx=dx) for c in range(arr.shape[-1])])
+
+    # -- batches ------------------------------------------------------------------
+    @classmethod
+    def stack(cls, tanks) -> "Tank":
+        """Tanks of one grid stacked along a new leading batch axis (``batch_shape`` grows by one).
+
+        Every member must share the grid shape, the boundaries, the walls, ``dx``
+        and the dtype; they differ only in their fields.
+
+        Raises
+        ------
+        TypeError, ValueError
+            Unless ``tanks`` is a non-empty sequence of tanks that agree; the error names what differs.
+        """
+        tanks = list(tanks) if not isinstance(tanks, Tank) else None
+        if not tanks or not all(isinstance(t, Tank) for t in tanks):
+            raise TypeError("Tank.stack takes a non-empty sequence of Tank objects")
+        first = tanks[0]
+        for i, t in enumerate(tanks[1:], start=1):
+            for what, a, b in (("grid shape", first.shape, t.shape), ("batch shape", first.batch_shape, t.batch_shape),
+                               ("boundary", tuple(map(str, first.boundary)), tuple(map(str, t.boundary))),
+                               ("dx", first.dx, t.dx), ("dtype", first.dtype, t.dtype)):
+                if a != b:
+                    raise ValueError(f"tanks in a stack must share their {what}: tanks[0] has {a}, tanks[{i}] has {b}")
+            if first._walls != t._walls:
+                raise ValueError(f"tanks in a stack must share their walls: tanks[{i}] has other walls than tanks[0]")
+        field = jnp.stack([t.concentration for t in tanks])
+        return cls._trusted(field, first.boundary, first._walls, first.dx, first._batch + 1)
+
+    def reshape_batch(self, shape) -> "Tank":
+        """The same tanks with the batch axes reshaped to ``shape`` (e.g. ``(3, 1)`` to broadcast against a bank of 4)."""
+        shape = _checks.batch_shape("shape", shape)
+        size = int(np.prod(self.batch_shape, dtype=np.int64))
+        if int(np.prod(shape, dtype=np.int64)) != size:
+            raise ValueError(f"cannot reshape a batch of shape {self.batch_shape} ({size} tanks) to {shape}")
+        return Tank._trusted(self.concentration.reshape(shape + self.shape), self.boundary, self._walls, self.dx,
+                             len(shape))
+
+    def __getitem__(self, index) -> "Tank":
+        """One member (or a sub-batch) of a stack of tanks."""
+        if not self._batch:
+            raise TypeError("indexing applies to a stack of tanks (Tank.stack); this tank has no batch")
+        c = self.concentration[index]
+        return Tank._trusted(c, self.boundary, self._walls, self.dx, c.ndim - len(self.shape))
 
     def with_board(self, axis, index, gap=None) -> "Tank":
         """Put in a board: a wall one cell thick across ``axis`` at ``index``.
@@ -284,4 +364,7 @@ class Tank:
             board[tuple(sl)] = False
         walls = board if self.walls is None else (board | self.walls)
         field = np.where(walls, 0.0, np.asarray(self.concentration))
+        if self._batch:
+            return Tank._trusted(jnp.asarray(field, dtype=self.dtype), self.boundary, check_walls(walls, self.shape),
+                                 self.dx, self._batch)
         return Tank(field, boundary=self.boundary, walls=walls, dx=self.dx)

@@ -1,4 +1,5 @@
 """Tank: builders, conventions of record, and bad input."""
+import jax
 import numpy as np
 import pytest
 
@@ -78,7 +79,9 @@ def test_float32_input_stays_float32():
 @pytest.mark.parametrize(
     "kwargs, exc, match",
     [
-        (dict(concentration=-np.ones(4)), ValueError, "concentration must be non-negative"),
+        (dict(concentration=np.array([1e308, 1e308, 0])), ValueError, "does not fit float64"),
+        (dict(concentration=np.ones((2, 2, 2)), dx=1e200), ValueError, "cell volume"),
+        (dict(concentration=np.ones(3), walls=np.full(3, 0.5)), TypeError, "walls must be a boolean mask"),
         (dict(concentration=np.array([1.0, np.nan])), ValueError, "concentration must be finite"),
         (dict(concentration=np.array([1.0, np.inf])), ValueError, "concentration must be finite"),
         (dict(concentration=np.float64(1.0)), ValueError, "1-D, 2-D or 3-D"),
@@ -104,10 +107,26 @@ def test_builder_bad_input():
     with pytest.raises(ValueError, match="axis must be in"):
         dc.Tank.two_compartment((4, 4), axis=2)
     with pytest.raises(ValueError, match="left must be"):
-        dc.Tank.two_compartment((4, 4), left=-1.0)
+        dc.Tank.two_compartment((4, 4), left=float("nan"))
     with pytest.raises(TypeError, match="cell must be an integer"):
         dc.Tank.partitioned(np.ones((2, 2)), cell=1.5)
     with pytest.raises(ValueError, match="does not exist"):
         dc.Tank.from_image("/nonexistent/picture.png")
     with pytest.raises(ValueError, match=r"brightness in \[0, 1\]"):
         dc.Tank.from_image(np.full((3, 3), 2.0))
+
+
+def test_float32_overflow_is_refused_not_inf():
+    with jax.enable_x64(False):
+        with pytest.raises(ValueError, match="does not fit float32"):
+            dc.Tank([1e39, 0.0, 0.0])
+        assert dc.Tank([1e30, 0.0, 0.0]).dtype == np.float32
+
+
+def test_integer_and_bool_fields_are_floats_and_signed_fields_are_allowed():
+    t = dc.Tank(np.array([1, 2, 3, 4]))
+    assert np.issubdtype(t.dtype, np.floating)
+    np.testing.assert_array_equal(np.asarray(t.concentration), [1.0, 2.0, 3.0, 4.0])
+    assert np.issubdtype(dc.Tank(np.array([True, False])).dtype, np.floating)
+    signed = dc.Tank(np.array([-1.0, 2.0, -3.0]))
+    assert float(signed.mass) == pytest.approx(-2.0)
