@@ -11,12 +11,12 @@ from importlib.metadata import PackageNotFoundError, version as _version
 from .fourier import convolve_direct, convolve_fft
 from .compare import Comparison, compare, fit_order, max_error, rel_l2_error
 from .learn import Fit, fit_file, fit_propagator
-from .methods.propagator import propagate
 from .propagator import Propagator
+from .rollout import propagate, rollout
 from .simulate import METHODS, Result, simulate
 from .tank import Tank
 
-_SUBMODULES = ("analytic", "fourier", "lattice", "learn", "render", "scenarios")
+_SUBMODULES = ("analytic", "fourier", "lattice", "learn", "methods", "render", "scenarios")
 
 
 def __getattr__(name):
@@ -50,5 +50,6 @@ __all__ = [
     "max_error",
     "propagate",
     "rel_l2_error",
+    "rollout",
     "simulate",
 ]

@@ -16,10 +16,14 @@ class _Silent:
         return False
 
 
-def bar(total: int, enabled: bool, desc: str = ""):
-    """A context manager with ``update(n)``: a tqdm bar on stderr when ``enabled``."""
+def bar(total: int, enabled: bool, desc: str = "", unit: str = "step"):
+    """A context manager with ``update(n)``: a tqdm bar on stderr when ``enabled``.
+
+    ``unit`` names what is counted (``'step'``, ``'frame'``, ``'image'``); callers
+    update it only with work that is finished.
+    """
     if not enabled:
         return _Silent()
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, desc=desc, unit="step", leave=False, dynamic_ncols=True)
+    return tqdm(total=total, desc=desc, unit=unit, leave=False, dynamic_ncols=True)

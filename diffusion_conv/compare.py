@@ -94,12 +94,15 @@ class Comparison:
 
 
 def compare(tank, prop, steps, methods=("propagator", "particles", "image", "heat"), reference="propagator",
-            save_every=None, n_particles=None, dt=1.0, seed=0, key=None, progress=False) -> Comparison:
+            save_every=None, n_particles=None, dt=1.0, seed=0, key=None, progress=False, save_at=None) -> Comparison:
     """Run several methods on the same tank and propagator and compare them.
+
+    Every method is checked against the problem before any of them runs, so a
+    method that cannot take it is refused at once, not after the others' work.
 
     Parameters
     ----------
-    tank, prop, steps, save_every, dt, progress
+    tank, prop, steps, save_every, save_at, dt, progress
         As in :func:`diffusion_conv.simulate`.
     methods : sequence of str
         Method names; the reference is added when missing.
@@ -116,13 +119,25 @@ def compare(tank, prop, steps, methods=("propagator", "particles", "image", "hea
     Returns
     -------
     Comparison
+
+    Raises
+    ------
+    ValueError, TypeError
+        On bad input or a method that cannot take the problem, before any method runs.
     """
+    from .simulate import Plan, check_method, run
+
     if isinstance(methods, str):
         methods = (methods,)
+    if methods is None or not hasattr(methods, "__iter__"):
+        raise TypeError(f"methods must be a sequence of method names, got {methods!r}")
     methods = list(dict.fromkeys(methods))
+    if not methods:
+        raise ValueError("methods is empty; give at least one method name")
     for m in methods + [reference]:
-        if m not in METHODS:
-            raise ValueError(f"method {m!r} is unknown; allowed: {', '.join(METHODS)}")
+        check_method(m)
+        if m == "auto":
+            raise ValueError("compare runs named methods; 'auto' is not one (name the method it should run)")
     if reference not in methods:
         methods.insert(0, reference)
     stochastic = [m for m in methods if m in STOCHASTIC]
@@ -130,17 +145,25 @@ def compare(tank, prop, steps, methods=("propagator", "particles", "image", "hea
     if stochastic:
         import jax
 
+        from .methods._sampling import check_key
+
         if n_particles is None:
             raise ValueError(f"n_particles is required for the stochastic methods {stochastic}")
         if key is None:
             seed = _checks.integer("seed", seed, minimum=0)
+            if seed >= 2**63:
+                raise ValueError(f"seed must be below 2**63, got {seed}")
             key = jax.random.key(seed)
+        key = check_key(key)
         for m, k in zip(stochastic, jax.random.split(key, len(stochastic))):
             keys[m] = k
+    plans = {}
+    for m in methods:  # every check before any work
+        kw = dict(n_particles=n_particles, key=keys[m]) if m in STOCHASTIC else dict(n_particles=None, key=None)
+        plans[m] = Plan(tank, prop, steps, m, save_every, save_at, dt, options={}, **kw)
     results = {}
-    for m in methods:
-        kw = dict(n_particles=n_particles, key=keys[m]) if m in STOCHASTIC else {}
-        results[m] = simulate(tank, prop, steps, method=m, save_every=save_every, dt=dt, progress=progress, **kw)
+    for m, plan in plans.items():
+        results[m] = run(plan, progress)
         if m in STOCHASTIC and "seed" not in results[m].meta:
-            results[m].meta["seed"] = None if key is not None and seed is None else seed
-    return Comparison(results, reference, float(tank.mass))
+            results[m].meta["seed"] = seed
+    return Comparison(results, reference, float(np.sum(np.asarray(tank.mass))))

@@ -20,32 +20,19 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import _checks
-from .lattice import normalize_boundary, offsets
-from .methods.propagator import propagate
-from .propagator import Propagator
+from .lattice import check_walls, normalize_boundary, offsets
+from .propagator import Propagator, moments
+from .rollout import propagate
 
 METHODS = ("lbfgs",)
 """Optimisers :func:`fit_propagator` accepts."""
 
 
-class _Walls:
-    """A hashable wall mask, so it can be a static argument of a jitted function."""
-
-    def __init__(self, array):
-        self.array = None if array is None else np.array(array, dtype=bool)
-        self._key = None if array is None else (self.array.shape, self.array.tobytes())
-
-    def __hash__(self):
-        return hash(self._key)
-
-    def __eq__(self, other):
-        return isinstance(other, _Walls) and self._key == other._key
-
-
 def _predict(weights, inputs, steps, boundary, walls):
     """Each input frame pushed ``steps`` steps through the jump weights, shape of ``inputs``."""
     prop = Propagator._trusted(weights)
-    return jax.vmap(lambda f: propagate(f, prop, steps, boundary=boundary, walls=walls.array))(inputs)
+    return jax.vmap(lambda f: propagate(f, prop, steps, boundary=boundary,
+                                        walls=None if walls is None else walls.array))(inputs)
 
 
 def _loss(z, inputs, targets, scale, steps, boundary, walls, temperature):
@@ -313,16 +300,9 @@ def fit_propagator(frames, steps_between=1, radius=1, boundary="reflect", walls=
     tol = _checks.positive_float("tol", tol)
     block = max(4, 4 * steps * max(radius)) if block is None else _checks.integer("block", block, minimum=1)
     z0 = _check_init(init, radius, temperature)
-    if walls is not None:
-        walls = np.asarray(walls)
-        if walls.shape != data.shape[1:]:
-            raise ValueError(f"walls must have the frames' shape {data.shape[1:]}, got {walls.shape}")
-        if walls.dtype != bool and not np.all(np.isin(walls, (0, 1))):
-            raise ValueError("walls must be a boolean mask (True for solid cells)")
-        walls = walls.astype(bool)
-        if np.any(data[:, walls] != 0):
-            raise ValueError("frames must be 0 inside walls (solid cells hold no concentration)")
-    walls = _Walls(walls if walls is not None and walls.any() else None)
+    walls = check_walls(walls, data.shape[1:])
+    if walls is not None and np.any(data[:, walls.array] != 0):
+        raise ValueError("frames must be 0 inside walls (solid cells hold no concentration)")
 
     start = time.perf_counter()
     dtype = _checks.float_dtype()
@@ -380,9 +360,8 @@ def fit_propagator(frames, steps_between=1, radius=1, boundary="reflect", walls=
     hinv = (hu[:, keep] / hv[keep]) @ hu[:, keep].T
     cov_w = jac_w @ hinv @ (scores @ scores.T) @ hinv @ jac_w.T
     d = offsets(radius).astype(float)
-    mean = w @ d
+    mean, cov = moments(w, d, np)
     cen = d - mean
-    cov = (cen * w[:, None]).T @ cen
     g_cov = np.einsum("ki,kj->ijk", cen, cen)  # d covariance / d weights on the simplex
     se = lambda g: np.sqrt(np.maximum(np.einsum("...k,kl,...l->...", g, cov_w, g), 0.0))  # noqa: E731
     mean_se, cov_se = se(d.T), se(g_cov)

@@ -32,8 +32,15 @@ from .tank import Tank
 
 TEST_IMAGE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "test_image.png")
 """Path of the generated test picture used by the ``image`` scenario."""
+TEST_IMAGE_RGB = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "test_image_rgb.png")
+"""Path of its colour version (a different picture in each channel): ``run image --channels``."""
 
-ALL = ("propagator", "spectral", "particles", "counts", "image", "heat")
+def _all():
+    from .methods import names
+
+    return names()
+
+
 SOBEL = np.array([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]])
 """The Sobel kernel of the derivative along axis 1 (weight on +axis 1)."""
 
@@ -81,20 +88,20 @@ class Scenario:
 def _two_compartment(n):
     tank = Tank.two_compartment((n // 2, n), left=1.0, right=0.0, axis=1, boundary="reflect")
     steps = max(4, (n * n) // 8)
-    return dict(tank=tank, propagator=Propagator.gaussian(1.0, ndim=2), steps=steps, methods=ALL,
+    return dict(tank=tank, propagator=Propagator.gaussian(1.0, ndim=2), steps=steps, methods=_all(),
                 notes="the profile along axis 1 follows the closed-tank cosine series")
 
 
 def _partitions(n, seed):
     values = np.random.default_rng(seed).random((n, n))
     return dict(tank=Tank.partitioned(values, cell=1), propagator=Propagator.box(3, ndim=2),
-                steps=max(4, n // 2), methods=ALL,
+                steps=max(4, n // 2), methods=_all(),
                 notes="every cell starts at its own concentration; the box blur (m = 9) evens it out")
 
 
 def _image(n):
     tank = Tank.from_image(TEST_IMAGE, size=None if n == 128 else n)
-    return dict(tank=tank, propagator=Propagator.box(3, ndim=2), steps=max(4, n // 4), methods=ALL,
+    return dict(tank=tank, propagator=Propagator.box(3, ndim=2), steps=max(4, n // 4), methods=_all(),
                 notes="repeated box blur of a picture is diffusion of its brightness")
 
 
@@ -123,7 +130,7 @@ def _point(n):
     field = np.zeros((n, n))
     field[n // 2, n // 2] = 1.0
     return dict(tank=Tank(field, boundary="periodic"), propagator=Propagator.gaussian(1.0, ndim=2),
-                steps=max(4, (n * n) // 64), methods=ALL,
+                steps=max(4, (n * n) // 64), methods=_all(),
                 notes="a unit mass spreads into a Gaussian of variance 2 D t per axis")
 
 

@@ -21,30 +21,22 @@ Counts are integers throughout: the total is conserved exactly at
 exactly at ``'absorb'`` edges. The binomial draws are computed in the default
 float dtype, which represents counts exactly up to ``2**24`` (float32) or
 ``2**53`` (JAX x64 mode, int64 counts); larger ``n_particles`` is refused.
-
-This module also holds the samplers the ``particles`` method uses (key checks,
-fast random bits, an exact binomial, the multinomial split, the placement of
-``N`` particles in proportion to a field).
+Random streams: the draws of step ``t`` come from ``fold_in(key, t)``, each
+cell's from its own counter, so the same key gives the same counts however the
+run is cut into frames, batches or chunks.
 """
 from __future__ import annotations
-
-import functools
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .. import _checks, _progress
-from ..lattice import tank_blocked, transport
-from . import MethodOutput
-from .propagator import separable_factors
+from .. import _checks
+from ..lattice import separable_factors, transport
 from ._sampling import binomial, check_key, check_n_particles, count_dtype, max_exact_count, multinomial
+from ._stochastic import check_stochastic_tank, sampling_order, to_concentration
+from .base import Method, State, lead, members, register
 
-NAME = "counts"
-KIND = "stochastic"
-ORDER = -0.5
-"""Expected order of the error in ``n_particles``: the relative L2 error against
-``propagator`` falls like ``N ** ORDER`` (the law of large numbers)."""
 
 def place(key, concentration, n_particles):
     """Counts per cell of ``n_particles`` placed in proportion to ``concentration``: one multinomial.
@@ -53,26 +45,45 @@ def place(key, concentration, n_particles):
     cells (one binomial per node, with the share of mass in its left half).
     Returns an integer array of the field's shape (:func:`count_dtype`).
     """
-    return _place(key, jnp.asarray(concentration), n_particles).astype(count_dtype())
+    c = concentration if not _checks.is_concrete(concentration) else np.asarray(concentration, np.float64)
+    shares = _split_shares(c.reshape(-1))
+    return _place(key, jnp.asarray(shares), tuple(np.shape(concentration)), n_particles).astype(count_dtype())
 
 
-@jax.jit
-def _place(key, concentration, n_particles):
-    fdt = _checks.float_dtype()
-    shape = concentration.shape
-    c = jnp.ravel(concentration).astype(fdt)
-    depth = max(0, int(np.ceil(np.log2(c.size))))
+def _split_shares(c):
+    """The share of each node's mass in its left half, per level of the binary tree over the cells (last axis).
+
+    Returns ``(..., depth, size)`` with the node at depth ``l``, index ``j`` at
+    position ``j * (size >> l)``; numpy (float64) for concrete input, JAX otherwise.
+    """
+    xp = np if isinstance(c, np.ndarray) else jnp
+    lead_shape, ncells = c.shape[:-1], c.shape[-1]
+    depth = max(0, int(np.ceil(np.log2(ncells))))
     size = 1 << depth
-    mass = jnp.pad(c, (0, size - c.size))
-    # the node at depth l, index j sits at position j * (size >> l); p_left[l] at its position
-    p_left = []
+    mass = xp.concatenate([c, xp.zeros(lead_shape + (size - ncells,), c.dtype)], axis=-1)
+    levels = []
     for level in range(depth):
         half = size >> (level + 1)
-        blocks = mass.reshape(-1, 2, half).sum(axis=2)
-        total = blocks.sum(axis=1)
-        p = jnp.where(total > 0, blocks[:, 0] / jnp.where(total > 0, total, 1), 0)
-        p_left.append(jnp.zeros((2 ** level, 2 * half), fdt).at[:, 0].set(p).ravel())
-    counts = jnp.zeros((size,), fdt).at[0].set(n_particles)
+        blocks = mass.reshape(lead_shape + (-1, 2, half)).sum(axis=-1)
+        total = blocks.sum(axis=-1)
+        p = xp.where(total > 0, blocks[..., 0] / xp.where(total > 0, total, 1), 0)
+        z = xp.zeros(lead_shape + (2 ** level, 2 * half), c.dtype)
+        z = z.at[..., 0].set(p) if xp is jnp else _set_first(z, p)
+        levels.append(z.reshape(lead_shape + (size,)))
+    if not levels:
+        return xp.zeros(lead_shape + (0, size), c.dtype)
+    return xp.stack(levels, axis=-2)
+
+
+def _set_first(z, p):
+    z[..., 0] = p
+    return z
+
+
+def _place(key, shares, shape, n_particles):
+    fdt = _checks.float_dtype()
+    depth, size = shares.shape
+    counts = jnp.zeros((size,), fdt).at[0].set(jnp.asarray(n_particles, fdt))
     if depth:
         def body(counts, xs):
             p, level = xs
@@ -80,64 +91,102 @@ def _place(key, concentration, n_particles):
             right = jnp.roll(counts - left, jnp.right_shift(size, level + 1))
             return left + right, None
 
-        counts, _ = jax.lax.scan(body, counts, (jnp.stack(p_left), jnp.arange(depth)))
-    return counts[: c.size].reshape(shape)
+        counts, _ = jax.lax.scan(body, counts, (shares.astype(fdt), jnp.arange(depth)))
+    return counts[: int(np.prod(shape))].reshape(shape)
 
 
-# -- the method --------------------------------------------------------------------------------
-def validate(tank, prop, *, n_particles=None, key=None, **options):
-    """Check ``key``, ``n_particles`` and options before any work (see :mod:`diffusion_conv.methods`)."""
-    if options:
-        raise TypeError(f"method {NAME!r} takes no options, got {sorted(options)}")
-    check_key(key)
-    check_n_particles(n_particles, max_exact_count())
-    if not float(np.sum(np.asarray(tank.concentration), dtype=np.float64)) > 0:
-        raise ValueError("the tank holds no mass: the stochastic methods need a positive initial mass to place")
+def _one_step(c, key, weights, factors, blocked, radius, bnd):
+    """One step of the counts: split every cell's count among the jumps and move them."""
+    if factors is None:
+        return transport(multinomial(key, c, weights), radius, bnd, blocked)
+    absorbed = jnp.zeros((), c.dtype)
+    for axis, f in enumerate(factors):
+        if radius[axis] == 0:
+            continue
+        rad = tuple(r if b == axis else 0 for b, r in enumerate(radius))
+        c, da = transport(multinomial(jax.random.fold_in(key, axis), c, f), rad, bnd)
+        absorbed = absorbed + da
+    return c, absorbed
 
 
-@functools.partial(jax.jit, static_argnames=("gap", "count", "radius", "boundary"))
-def _frames(counts, absorbed, key, step0, weights, blocked, factors, gap, count, radius, boundary):
-    """``count`` frames ``gap`` steps apart, starting after step ``step0``.
+@register
+class CountsMethod(Method):
+    """``method='counts'``: the particle process as integer occupation numbers (see the module docstring)."""
 
-    With ``factors`` (a separable kernel, no walls) each step splits and moves
-    the counts one axis at a time.
-    """
+    name = "counts"
+    kind = "stochastic"
+    stochastic = True
 
-    def one_step(carry, step):
-        c, a = carry
-        k = jax.random.fold_in(key, step)
-        if factors is None:
-            c, da = transport(multinomial(k, c, weights), radius, boundary, blocked)
-            return (c, a + da), None
-        for axis, f in enumerate(factors):
-            if radius[axis] == 0:
-                continue
-            rad = tuple(r if b == axis else 0 for b, r in enumerate(radius))
-            c, da = transport(multinomial(jax.random.fold_in(k, axis), c, f), rad, boundary)
-            a = a + da
-        return (c, a), None
+    def validate(self, tank, prop, *, n_particles=None, key=None, **options):
+        options = self.check_arguments(n_particles, key, options)
+        check_key(key)
+        check_n_particles(n_particles, max_exact_count())
+        check_stochastic_tank(tank)
+        return options
 
-    def frame(carry, i):
-        steps = step0 + i * gap + jnp.arange(gap)
-        carry, _ = jax.lax.scan(one_step, carry, steps)
-        return carry, carry
+    def order(self, tank, prop):
+        return sampling_order()
 
-    (counts, absorbed), (frames, lost) = jax.lax.scan(frame, (counts, absorbed), jnp.arange(count))
-    return counts, absorbed, frames, lost
+    def prepare(self, tank, prop, batch, options):
+        factors = None
+        if tank.walls is None and tank.ndim > 1 and _checks.is_concrete(prop.weights):
+            fs = [separable_factors(w) for w in members(prop.weights, prop.batch_shape)]
+            if all(f is not None for f in fs):
+                dtype = np.dtype(_checks.float_dtype())
+                factors = tuple(lead(np.stack([f[a] for f in fs]).astype(dtype).reshape(prop.batch_shape + (-1,)),
+                                     prop.batch_shape, batch) for a in range(tank.ndim))
+        p_left = None
+        if _checks.is_concrete(tank.concentration):
+            c = np.reshape(np.asarray(tank.concentration, np.float64), tank.batch_shape + (-1,))
+            p_left = lead(_split_shares(c), tank.batch_shape, batch)
+        return State((factors is not None,), factors=factors, p_left=p_left)
+
+    def init(self, tank, prop, key=None, n_particles=None, prepared=None):
+        key = check_key(key)
+        k_place, k_walk = jax.random.split(key)
+        if prepared is None:
+            prepared = self.prepare(tank, prop, (), {})
+        blocked = tank.blocked(prop.radius)
+        blocked = None if blocked is None else jnp.asarray(blocked)
+        factors = None if prepared.factors is None else tuple(jnp.asarray(f) for f in prepared.factors)
+        p_left = _split_shares(jnp.ravel(tank.concentration)) if prepared.p_left is None else prepared.p_left
+        counts = _place(k_place, jnp.asarray(p_left), tank.shape, n_particles).astype(count_dtype())
+        mass = jnp.sum(tank.concentration).astype(tank.dtype) * tank.dx ** tank.ndim
+        return State((prop.radius, tuple(tank.boundary), tank.dx ** tank.ndim), counts=counts,
+                     absorbed=jnp.zeros((), counts.dtype), step=jnp.zeros((), _checks.step_dtype()), key=k_walk,
+                     weights=jnp.ravel(prop.weights), factors=factors, blocked=blocked,
+                     unit=mass / jnp.asarray(n_particles, tank.dtype))
+
+    def advance(self, state, n):
+        radius, bnd, _ = state.static
+        step0 = state.step
+
+        def body(i, carry):
+            c, a = carry
+            c, da = _one_step(c, jax.random.fold_in(state.key, step0 + i), state.weights, state.factors,
+                              state.blocked, radius, bnd)
+            return c, a + da
+
+        counts, absorbed = jax.lax.fori_loop(0, n, body, (state.counts, state.absorbed))
+        return state.replace(counts=counts, absorbed=absorbed, step=step0 + jnp.asarray(n, step0.dtype))
+
+    def observe(self, state):
+        return to_concentration(state.counts, state.absorbed, state.unit, state.static[2])
+
+    def extras(self, state):
+        return {"counts": state.counts}
+
+    def summary(self, state):
+        return {"particles_remaining": jnp.sum(state.counts), "particles_absorbed": state.absorbed}
+
+    def meta(self, tank, prop, save_steps, options):
+        per_axis = tank.walls is None and tank.ndim > 1 and not prop.batch_shape and \
+            separable_factors(prop.weights) is not None
+        return {"count_dtype": str(count_dtype()), "split": "per-axis" if per_axis else "joint"}
 
 
 def sample(key, tank, prop, n_particles, save_steps):
     """The counts at ``save_steps``: a pure function of ``key`` (``jax.vmap`` over keys gives ensembles).
-
-    Parameters
-    ----------
-    key : JAX key
-    tank : Tank
-    prop : Propagator
-    n_particles : int
-        Total number of particles (at most :func:`max_exact_count`).
-    save_steps : sequence of int
-        Sorted step indices starting at 0.
 
     Returns
     -------
@@ -146,59 +195,12 @@ def sample(key, tank, prop, n_particles, save_steps):
     absorbed : integer array ``(F,)``
         Running total of particles absorbed at open edges.
     """
-    out = {}
-    for _ in _segments(check_key(key), tank, prop, n_particles, save_steps, out):
-        pass
-    return out["counts"], out["absorbed"]
+    from ..rollout import trajectory
+
+    _, _, extras, lost = trajectory("counts", tank, prop, save_steps, key=key, n_particles=n_particles,
+                                    collect=_absorbed_count)
+    return extras["counts"], lost
 
 
-def _segments(key, tank, prop, n_particles, save_steps, out, chunk=None):
-    """Generator over runs of frames, yielding the steps done; puts the arrays in ``out``."""
-    from . import intervals
-
-    k_place, k_walk = jax.random.split(key)
-    blocked = tank_blocked(tank, prop.radius)
-    blocked = None if blocked is None else jnp.asarray(blocked)
-    weights = jnp.ravel(prop.weights)
-    factors = separable_factors(prop.weights) if blocked is None else None
-    factors = None if factors is None else tuple(jnp.asarray(f) for f in factors)
-    counts = place(k_place, tank.concentration, n_particles)
-    absorbed = jnp.zeros((), counts.dtype)
-    frames, lost, step = [counts[None]], [absorbed[None]], 0
-    for gap, count in intervals(save_steps):
-        done = 0
-        while done < count:
-            m = count - done if chunk is None else max(1, min(count - done, chunk // gap))
-            counts, absorbed, f, a = _frames(counts, absorbed, k_walk, step, weights, blocked, factors, gap, m,
-                                             prop.radius, tank.boundary)
-            frames.append(f)
-            lost.append(a)
-            done += m
-            step += m * gap
-            yield m * gap
-    out["counts"], out["absorbed"] = jnp.concatenate(frames), jnp.concatenate(lost)
-
-
-def run(tank, prop, save_steps, *, dt=1.0, n_particles=None, key=None, progress=False, **options):
-    """Counts at ``save_steps`` as concentrations; see :func:`diffusion_conv.simulate`.
-
-    Frames are ``counts * (initial mass / N) / dx**ndim`` in the tank's dtype,
-    so each frame's mass is exactly the surviving share of the initial mass;
-    ``absorbed`` is the absorbed share in mass units.
-    """
-    validate(tank, prop, n_particles=n_particles, key=key, **options)
-    key = check_key(key)
-    chunk = max(1, int(save_steps[-1]) // 50) if progress else None
-    out = {}
-    with _progress.bar(int(save_steps[-1]), progress, desc=NAME) as pbar:
-        for n in _segments(key, tank, prop, n_particles, save_steps, out, chunk):
-            pbar.update(n)
-    counts, lost = np.asarray(out["counts"]), np.asarray(out["absorbed"])
-    mass = float(np.sum(np.asarray(tank.concentration), dtype=np.float64)) * tank.dx**tank.ndim
-    unit = mass / n_particles
-    frames = (counts * (unit / tank.dx**tank.ndim)).astype(np.asarray(tank.concentration).dtype)
-    per_axis = tank_blocked(tank, prop.radius) is None and separable_factors(prop.weights) is not None
-    meta = {"n_particles": int(n_particles), "count_dtype": str(counts.dtype), "order": ORDER,
-            "split": "per-axis" if per_axis else "joint",
-            "particles_remaining": int(counts[-1].sum()), "particles_absorbed": int(lost[-1])}
-    return MethodOutput(frames, lost.astype(np.float64) * unit, meta, {"counts": counts})
+def _absorbed_count(method, state):
+    return state.absorbed

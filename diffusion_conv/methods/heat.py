@@ -42,8 +42,17 @@ Boundaries:
     ``n^-1/2`` that never converges faster.
 
 Walls are refused. Convergence of the lattice walk to this solution (declared
-here, measured by the tests): ``ORDER_ZERO_THIRD_CUMULANT`` (error ~ 1/n) for
-kernels with zero third cumulant, ``ORDER_SKEWED`` (~ n^-1/2) for skewed ones.
+by :func:`declared_order`, measured by the tests): error ~ ``1/n`` for kernels
+with zero third cumulant; ~ ``n^-1/2`` for skewed ones, whose skewness the heat
+equation cannot carry; and ~ ``n^-1/2`` at absorbing edges for kernels that jump
+more than one cell across them: the walk then loses particles from up to ``r``
+cells inside the edge, an effective absorbing line that sits a fraction of a
+cell away from the half-cell line of the continuum, an offset whose effect
+falls only like the width of the profile, ``n^-1/2``.
+
+Each frame's multiplier is computed on the host in float64 (``jax.pure_callback``
+from the traced step count), so ``heat`` runs inside :func:`diffusion_conv.rollout`
+under ``jit`` and ``vmap``; it is a reference, not differentiated.
 """
 from __future__ import annotations
 
@@ -56,19 +65,18 @@ import jax.numpy as jnp
 import numpy as np
 from scipy import special
 
-from .. import _progress
-from .. import fourier
-from . import MethodOutput, no_stochastic_arguments
-
-NAME = "heat"
-KIND = "reference"
+from .. import _checks, fourier
+from .base import Method, Order, State, register
+from .spectral import deficit_absorbed
 
 INITIAL = ("cells", "bandlimited")
 
-ORDER_ZERO_THIRD_CUMULANT = 1.0
+ORDER_ZERO_THIRD_CUMULANT = -1.0
 """max |propagator - heat| ~ n^-1 after n steps when the kernel's third cumulant vanishes."""
-ORDER_SKEWED = 0.5
+ORDER_SKEWED = -0.5
 """max |propagator - heat| ~ n^-1/2 for a skewed kernel: the heat equation carries no third cumulant."""
+ORDER_WIDE_ABSORB = -0.5
+"""max |propagator - heat| ~ n^-1/2 at an absorbing edge crossed by jumps longer than one cell."""
 
 _MAX_ALIASES = 4096
 
@@ -77,58 +85,42 @@ def _tol(dtype) -> float:
     return 64 * float(np.finfo(dtype).eps)
 
 
-def third_cumulant(prop) -> np.ndarray:
-    """The kernel's third cumulant ``sum_d w[d] (d - mu)_a (d - mu)_b (d - mu)_c`` (cells^3), shape ``(ndim,)*3``."""
-    w = np.ravel(np.asarray(prop.weights, dtype=np.float64))
-    d = prop.offsets.astype(np.float64)
+def third_cumulant(weights) -> np.ndarray:
+    """A kernel's third cumulant ``sum_d w[d] (d - mu)_a (d - mu)_b (d - mu)_c`` (cells^3), shape ``(ndim,)*3``."""
+    from ..lattice import offsets
+
+    w = np.asarray(getattr(weights, "weights", weights), dtype=np.float64)
+    d = offsets([s // 2 for s in w.shape]).astype(np.float64)
+    w = w.ravel()
     c = d - w @ d
     return np.einsum("k,ka,kb,kc->abc", w, c, c, c)
 
 
-def expected_order(prop) -> float:
-    """Declared order of ``propagator -> heat`` for this kernel: 1.0, or 0.5 when skewed."""
-    skewed = np.max(np.abs(third_cumulant(prop))) > _tol(np.float64) * max(prop.radius) ** 3
-    return ORDER_SKEWED if skewed else ORDER_ZERO_THIRD_CUMULANT
+def declared_order(tank, prop) -> Order:
+    """The declared order of the lattice walk against ``heat`` for this kernel and these boundaries.
+
+    Returns an :class:`~diffusion_conv.methods.base.Order` with exponent ``-1`` (zero
+    third cumulant, jumps of at most one cell across absorbing edges) or ``-1/2``
+    (a skewed kernel, or a kernel jumping further across an absorbing edge).
+    """
+    w = np.asarray(prop.weights, dtype=np.float64)
+    w = w.reshape((-1,) + prop.kernel_shape)
+    skewed = any(np.max(np.abs(third_cumulant(m))) > _tol(np.float64) * max(prop.radius) ** 3 for m in w)
+    if skewed:
+        return Order(ORDER_SKEWED, "steps", "heat", "a skewed kernel: the heat equation carries no third cumulant")
+    for a, b in enumerate(tank.boundary):
+        if not b.conserves and prop.radius[a] >= 2:
+            far = np.take(w, [i for i in range(prop.kernel_shape[a]) if abs(i - prop.radius[a]) >= 2], axis=a + 1)
+            if np.any(far > 0):
+                return Order(ORDER_WIDE_ABSORB, "steps", "heat",
+                             f"jumps of {prop.radius[a]} cells across the absorbing edge of axis {a}: the walk's "
+                             f"effective absorbing line is not the continuum's half-cell line")
+    return Order(ORDER_ZERO_THIRD_CUMULANT, "steps", "heat", "zero third cumulant: the lattice error is O(1/n)")
 
 
 def _moments(prop):
-    return np.asarray(prop.mean, dtype=np.float64), np.asarray(prop.covariance, dtype=np.float64)
-
-
-def validate(tank, prop, *, n_particles=None, key=None, initial="cells", **options):
-    """Raise ``ValueError`` for settings the heat equation cannot solve exactly here."""
-    no_stochastic_arguments(NAME, n_particles, key)
-    if options:
-        raise TypeError(f"method {NAME!r} takes only the option 'initial', got {sorted(options)}")
-    if initial not in INITIAL:
-        raise ValueError(f"initial {initial!r} is unknown; allowed: {', '.join(INITIAL)}")
-    if tank.walls is not None:
-        raise ValueError("method 'heat' does not support walls (no transform diagonalises a tank with walls); "
-                         "use method='propagator'")
-    mean, cov = _moments(prop)
-    tol = _tol(np.dtype(tank.dtype))
-    scale = max(1.0, float(np.max(np.abs(cov))))
-    for a, b in enumerate(tank.boundary):
-        if b == "periodic":
-            continue
-        if abs(mean[a]) > tol * max(prop.radius):
-            raise ValueError(
-                f"method 'heat' cannot carry drift (mean jump {mean[a]:.3g} cells) along axis {a}, which is "
-                f"{b!r}: drift turns cosine/sine modes into each other and the boundary then couples every mode. "
-                f"Use boundary='periodic' along that axis, or method='propagator'"
-            )
-        off = [abs(cov[a, c]) for c in range(tank.ndim) if c != a]
-        if off and max(off) > tol * scale:
-            raise ValueError(
-                f"method 'heat' needs a diagonal diffusion tensor along axis {a}, which is {b!r} (covariance "
-                f"{cov.tolist()}): cross-diffusion maps cosine/sine modes onto sines/cosines. "
-                f"Use a periodic tank, or method='propagator'"
-            )
-    if initial == "cells" and not _is_diagonal(cov, tol) and np.linalg.eigvalsh(cov)[0] <= tol * scale:
-        raise ValueError(
-            f"the covariance {cov.tolist()} is singular with off-diagonal entries: the cell-average alias sum "
-            f"does not converge; use initial='bandlimited' or method='propagator'"
-        )
+    mean, cov = prop.host_moments()
+    return np.asarray(mean, dtype=np.float64), np.asarray(cov, dtype=np.float64)
 
 
 def _is_diagonal(cov, tol):
@@ -201,58 +193,118 @@ def _alias_count(cov_s) -> int:
     return int(math.ceil((math.sqrt(80.0 / lam) / math.pi + 1) / 2))
 
 
-@functools.partial(jax.jit, static_argnames=("boundary", "shape"))
-def _apply(coeffs, mult, boundary, shape):
-    return fourier.inverse(coeffs * mult, boundary, shape)
-
-
-def run(tank, prop, save_steps, *, dt=1.0, n_particles=None, key=None, progress=False, initial="cells", **options):
-    """Cell averages of the exact continuum solution at ``save_steps * dt``; see :func:`diffusion_conv.simulate`."""
-    validate(tank, prop, n_particles=n_particles, key=key, initial=initial, **options)
-    field = tank.concentration
-    bnd = tuple(tank.boundary)
-    mean, cov = _moments(prop)
-    diagonal = _is_diagonal(cov, _tol(np.dtype(tank.dtype)))
-    steps = np.asarray(save_steps, dtype=np.int64)
-    positive = steps[steps > 0]
-    if not diagonal and initial == "cells" and len(positive):
-        J = _alias_count(cov * positive.min())
-        if (2 * J + 1) ** tank.ndim > _MAX_ALIASES:
+def _check(tank, prop, initial):
+    """Raise ``ValueError`` for settings the heat equation cannot solve exactly here."""
+    if initial not in INITIAL:
+        raise ValueError(f"initial {initial!r} is unknown; allowed: {', '.join(INITIAL)}")
+    if tank.walls is not None:
+        raise ValueError("method 'heat' does not support walls (no transform diagonalises a tank with walls); "
+                         "use method='propagator'")
+    means, covs = _moments(prop)
+    tol = _tol(np.dtype(tank.dtype))
+    for mean, cov in zip(means.reshape(-1, tank.ndim), covs.reshape(-1, tank.ndim, tank.ndim)):
+        scale = max(1.0, float(np.max(np.abs(cov))))
+        for a, b in enumerate(tank.boundary):
+            off = max([abs(cov[a, c]) for c in range(tank.ndim) if c != a], default=0.0)
+            why = b.heat_reason(float(mean[a]), off / scale, tol * max(prop.radius))
+            if why:
+                raise ValueError(f"method 'heat' cannot solve axis {a} ({b!r}) exactly: {why} (mean jump "
+                                 f"{mean.tolist()}, covariance {cov.tolist()}). Use boundary='periodic' along that "
+                                 f"axis, or method='propagator'")
+        if initial == "cells" and not _is_diagonal(cov, tol) and np.linalg.eigvalsh(cov)[0] <= tol * scale:
             raise ValueError(
-                f"the first saved time ({positive.min()} steps) is too short for this correlated kernel: the "
-                f"cell-average alias sum needs {(2 * J + 1) ** tank.ndim} terms (at most {_MAX_ALIASES}); "
-                f"save later frames, use initial='bandlimited', or method='propagator'"
+                f"the covariance {cov.tolist()} is singular with off-diagonal entries: the cell-average alias sum "
+                f"does not converge; use initial='bandlimited' or method='propagator'"
             )
-    coeffs = fourier.forward(field, bnd)
-    th = fourier.angles(tank.shape, bnd)
-    cdtype = coeffs.dtype
-    frames = np.empty((len(steps),) + tank.shape, dtype=np.dtype(field.dtype))
-    with _progress.bar(len(steps), progress, desc=NAME) as pbar:
-        for i, s in enumerate(steps.tolist()):
-            if s == 0:
-                frames[i] = np.asarray(field)
-                pbar.update(1)
-                continue
-            if diagonal:
-                parts = []
-                for a in range(tank.ndim):
-                    m = axis_multiplier(th[a], cov[a, a] * s, mean[a] * s if bnd[a] == "periodic" else 0.0,
-                                        initial)
-                    shape = [1] * tank.ndim
-                    shape[a] = -1
-                    parts.append((m if jnp.iscomplexobj(coeffs) else m.real).reshape(shape))
-                mult = functools.reduce(np.multiply, parts)
-            else:
-                mult = _full_multiplier(th, cov * s, mean * s, initial)
-            frames[i] = np.asarray(_apply(coeffs, jnp.asarray(mult, dtype=cdtype), bnd, tank.shape))
-            pbar.update(1)
-    absorbed = np.zeros(len(steps), dtype=np.float64)
-    if "absorb" in bnd:
-        mass0 = float(np.sum(np.asarray(field), dtype=np.float64))
-        absorbed = (mass0 - frames.sum(axis=tuple(range(1, frames.ndim)), dtype=np.float64)) * tank.dx**tank.ndim
-        absorbed[steps == 0] = 0.0
-    D = np.asarray(prop.diffusivity(tank.dx, dt), dtype=np.float64)
-    v = np.asarray(prop.drift(tank.dx, dt), dtype=np.float64)
-    meta = {"diffusivity": D.tolist(), "drift": v.tolist(), "initial": initial,
-            "expected_order": expected_order(prop)}
-    return MethodOutput(frames, absorbed, meta)
+
+
+def multiplier(s, weights, shape, bnd, initial="cells", complex_=True):
+    """The multiplier of the transform coefficients at step ``s`` (numpy, float64): cell averages of the solution."""
+    prop_w = np.asarray(weights, dtype=np.float64)
+    from ..lattice import offsets
+    from ..propagator import moments
+
+    mean, cov = moments(prop_w.ravel(), offsets([k // 2 for k in prop_w.shape]), np)
+    ndim = len(shape)
+    th = fourier.angles(shape, bnd)
+    s = float(s)
+    if s == 0:
+        return np.ones([len(t) for t in th])
+    if _is_diagonal(cov, _tol(np.float64)):
+        parts = []
+        for a in range(ndim):
+            m = axis_multiplier(th[a], cov[a, a] * s, mean[a] * s if bnd[a].wraps else 0.0, initial)
+            parts.append((m if complex_ else m.real).reshape([-1 if b == a else 1 for b in range(ndim)]))
+        return functools.reduce(np.multiply, parts)
+    J = _alias_count(cov * s)
+    if initial == "cells" and (2 * J + 1) ** ndim > _MAX_ALIASES:
+        raise ValueError(f"the saved time ({s:g} steps) is too short for this correlated kernel: the cell-average "
+                         f"alias sum needs {(2 * J + 1) ** ndim} terms (at most {_MAX_ALIASES}); save later frames, "
+                         f"use initial='bandlimited', or method='propagator'")
+    return _full_multiplier(th, cov * s, mean * s, initial)
+
+
+@register
+class HeatMethod(Method):
+    """``method='heat'``: the continuum advection-diffusion equation, exactly (see the module docstring).
+
+    Option ``initial``: ``'cells'`` (the default: cell averages in and out) or
+    ``'bandlimited'``.
+    """
+
+    name = "heat"
+    kind = "reference"
+    options = {"initial": "cells"}
+    units = "frame"
+
+    def validate(self, tank, prop, *, n_particles=None, key=None, **options):
+        options = self.check_arguments(n_particles, key, options)
+        if options["initial"] not in INITIAL:
+            raise ValueError(f"initial {options['initial']!r} is unknown; allowed: {', '.join(INITIAL)}")
+        if _checks.is_concrete(prop.weights):  # traced kernels: their moments are known only when they run
+            _check(tank, prop, options["initial"])
+        return options
+
+    def order(self, tank, prop):
+        return Order(0.0, "steps", "heat", "the continuum solution itself")
+
+    def check_steps(self, tank, prop, save_steps, options):
+        positive = np.asarray(save_steps)[np.asarray(save_steps) > 0]
+        if len(positive) and options["initial"] == "cells" and _checks.is_concrete(prop.weights):
+            for w in np.asarray(prop.weights, dtype=np.float64).reshape((-1,) + prop.kernel_shape):
+                multiplier(int(positive.min()), w, (1,) * tank.ndim, tank.boundary, "cells")
+
+    def init(self, tank, prop, key=None, n_particles=None, prepared=None, initial="cells"):
+        bnd = tuple(tank.boundary)
+        coeffs = fourier.forward(tank.concentration, bnd)
+        return State((bnd, tank.shape, tank.dx ** tank.ndim, initial), coeffs=coeffs,
+                     weights=jnp.asarray(prop.weights, jnp.float64 if _checks.float_dtype() == np.float64
+                                         else prop.weights.dtype),
+                     s=jnp.zeros((), _checks.step_dtype()), mass0=jnp.sum(tank.concentration))
+
+    def advance(self, state, n):
+        return state.replace(s=state.s + jnp.asarray(n, state.s.dtype))
+
+    def observe(self, state):
+        bnd, shape, cell, initial = state.static
+        cdtype = state.coeffs.dtype
+        complex_ = jnp.iscomplexobj(state.coeffs)
+        wshape = state.weights.shape
+
+        def host(s, w):
+            m = multiplier(np.asarray(s), np.asarray(w).reshape(wshape), shape, bnd, initial, complex_)
+            return np.asarray(m, dtype=cdtype)
+
+        out = jax.ShapeDtypeStruct(state.coeffs.shape, cdtype)
+        mult = jax.pure_callback(host, out, state.s, state.weights, vmap_method="sequential")
+        frame = fourier.inverse(state.coeffs * mult, bnd, shape).astype(state.mass0.dtype)
+        return frame, deficit_absorbed(state.mass0, frame, bnd) * cell
+
+    def meta(self, tank, prop, save_steps, options):
+        from ..propagator import Propagator
+
+        if prop.batch_shape:
+            return {"initial": options["initial"]}
+        D = np.asarray(Propagator._trusted(prop.weights).diffusivity(tank.dx, 1.0), dtype=np.float64)
+        return {"initial": options["initial"], "diffusivity_per_step": D.tolist(),
+                "drift_per_step": np.asarray(prop.drift(tank.dx, 1.0), dtype=np.float64).tolist()}

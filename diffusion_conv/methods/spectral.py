@@ -3,8 +3,9 @@
 One step of the lattice walk (:mod:`diffusion_conv.lattice`) is a linear map
 ``T``; where a transform diagonalises ``T`` exactly, ``n`` steps are the
 transform, a multiplication by the eigenvalues to the ``n``-th power, and the
-inverse transform. The cost does not depend on ``n``. Per axis
-(see :mod:`diffusion_conv.fourier`):
+inverse transform. The cost does not depend on ``n``. Each axis's
+:class:`~diffusion_conv.lattice.Boundary` owns its transform and says where it
+is exact (:meth:`~diffusion_conv.lattice.Boundary.spectral_reason`):
 
 ``periodic``: any kernel.
     ``T`` is a circular convolution; the FFT diagonalises it with eigenvalue
@@ -14,24 +15,27 @@ inverse transform. The cost does not depend on ``n``. Per axis
     The half-cell mirror makes ``T`` act on the even extension of period ``2 n``;
     ``cos(theta (x + 1/2))``, ``theta = pi m / n`` (the DCT-II basis) is mapped to
     itself times ``sum_d w[d] cos(theta d)`` when ``w[d] = w[-d]`` along the axis,
-    for every radius (folds of any depth). An asymmetric kernel mixes cosine and
-    sine parts: no real transform diagonalises it.
+    for every radius (folds of any depth).
 ``absorb``: kernels symmetric under that axis's mirror whose jumps along the axis
-    are at most one cell (``w = 0`` wherever ``|d_a| >= 2``).
+    are at most one cell.
     The walk with removal outside ``[0, n)`` is the Toeplitz matrix truncated to
     the tank; a jump of one cell lands at most on ``-1`` or ``n``, where
     ``sin(theta (x + 1))``, ``theta = pi m / (n + 1)`` (the DST-I basis), vanishes,
-    so truncation and the odd extension agree and the basis is mapped to itself
-    times ``sum_d w[d] cos(theta d)``. A jump of two cells would read the odd
-    image at ``-2`` (not zero), so longer kernels are not diagonalised. An
-    asymmetric three-point kernel is diagonalised only by an exponentially
-    weighted sine basis whose condition number grows like
-    ``(w[+1] / w[-1]) ** (n / 2)``; it is refused.
+    so truncation and the odd extension agree. A jump of two cells would read the
+    odd image at ``-2`` (not zero), so longer kernels are not diagonalised.
 
 Walls break translation invariance: a tank with walls is refused. Everything
 else raises ``ValueError`` naming ``method="propagator"``, which is exact
 everywhere. Where it runs, the result equals the ``propagator`` method to
 rounding (1e-12 relative in float64, up to 10,000 steps and beyond).
+
+Precision: the eigenvalues are those of the weights normalised to sum to 1 (a
+probability distribution, whatever the rounding of their storage), so
+``lambda(0) = 1`` exactly and ``|lambda| <= 1``: a float32 run keeps its mass
+at any step count (10^9 steps and more). On the host path they and their powers
+are computed in float64. On a CPU backend the transforms are scipy's pocketfft
+(several times faster there than XLA's); elsewhere, and under tracing, they are
+``jax.numpy``'s (option ``transforms='jax'`` forces them).
 """
 from __future__ import annotations
 
@@ -41,126 +45,150 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .. import _progress
-from .. import fourier
-from ..lattice import normalize_boundary
-from . import MethodOutput, no_stochastic_arguments
+from .. import _checks, fourier
+from ..lattice import separable_factors
+from .base import Method, State, register
 
-NAME = "spectral"
-KIND = "deterministic"
-
-_FRAME_BYTES = 64 * 2**20  # frames computed per batch stay below this size
+TRANSFORMS = ("auto", "host", "jax")
 
 
-def _symmetric_along(w: np.ndarray, axis: int) -> bool:
-    tol = 8 * np.finfo(w.dtype).eps * max(float(w.max()), 1e-300)
-    return bool(np.max(np.abs(w - np.flip(w, axis=axis))) <= tol)
-
-
-def exactness(weights, boundary, walls=None) -> str | None:
+def exactness(weights, bnd, walls=None) -> str | None:
     """Why the spectral method is not exact for this problem, or ``None`` where it is.
 
     Parameters
     ----------
     weights : array_like, concrete
-        The propagator's weights.
-    boundary : sequence of str, one per axis
-    walls : bool array or None
+        The propagator's weights (one kernel, or a bank: every member is checked).
+    bnd : sequence of str, one per axis
+    walls : bool array, Walls or None
     """
-    if walls is not None and np.any(walls):
+    if walls is not None and np.any(getattr(walls, "array", walls)):
         return ("the tank has walls, which break translation invariance: no transform "
                 "diagonalises the walk")
+    if weights is None:
+        return None
     w = np.ascontiguousarray(weights)
-    return _kernel_exactness(w.tobytes(), w.shape, w.dtype.str, tuple(boundary))
+    return _kernel_exactness(w.tobytes(), w.shape, w.dtype.str, tuple(str(b) for b in bnd))
 
 
 @functools.lru_cache(maxsize=64)
-def _kernel_exactness(wbytes, wshape, dtype, boundary):
+def _kernel_exactness(wbytes, wshape, dtype, bnd):
     """:func:`exactness` without walls, cached per kernel and boundary (it runs on every call)."""
+    from ..lattice import boundary
+
     w = np.frombuffer(wbytes, dtype=dtype).reshape(wshape)
-    for a, b in enumerate(boundary):
-        r = w.shape[a] // 2
-        if b == "reflect" and not _symmetric_along(w, a):
-            return (f"axis {a} reflects and the kernel is not symmetric along it; the DCT "
-                    f"diagonalises the half-cell mirror only for kernels with w[d] = w[-d] along that axis")
-        if b == "absorb":
-            if r >= 2:
-                far = np.take(w, [i for i in range(w.shape[a]) if abs(i - r) >= 2], axis=a)
-                if np.any(far != 0):
-                    return (f"axis {a} absorbs and the kernel jumps {r} cells along it; the sine "
-                            f"transform is exact at an absorbing edge only for jumps of at most one cell")
-            if not _symmetric_along(w, a):
-                return (f"axis {a} absorbs and the kernel is not symmetric along it; the sine "
-                        f"transform needs w[d] = w[-d] along an absorbing axis")
+    lead = len(wshape) - len(bnd)
+    for member in w.reshape((-1,) + wshape[lead:]):
+        for a, b in enumerate(bnd):
+            why = boundary(b).spectral_reason(member, a)
+            if why:
+                return why
     return None
 
 
-def validate(tank, prop, *, n_particles=None, key=None, **options):
-    """Raise ``ValueError`` where the spectral method is not exact (see the module docstring)."""
-    no_stochastic_arguments(NAME, n_particles, key)
-    if options:
-        raise TypeError(f"method {NAME!r} takes no options, got {sorted(options)}")
-    why = exactness(prop.weights, tank.boundary, tank.walls)
-    if why is not None:
-        raise ValueError(f"method 'spectral' is not exact here: {why}. Use method=\"propagator\" instead.")
+def deficit_absorbed(mass0, frame, bnd):
+    """Mass absorbed so far (cell units) as the deficit of a frame's mass: for methods that do not step."""
+    if all(b.conserves for b in bnd):
+        return jnp.zeros((), frame.dtype) if isinstance(frame, jax.Array) else np.zeros((), frame.dtype)
+    return mass0 - frame.sum()
 
 
-@functools.partial(jax.jit, static_argnames=("boundary",))
-def _prepare(field, weights, boundary):
-    coeffs = fourier.forward(field, boundary)
-    mu = fourier.symbol_minus_one(weights.astype(field.dtype), field.shape, boundary)
-    return coeffs, mu
+# -- the eigenvalues -------------------------------------------------------------------------
+def _line(mu, axis):
+    return mu[tuple(slice(None) if b == axis else 0 for b in range(mu.ndim))]
 
 
-@functools.partial(jax.jit, static_argnames=("boundary", "shape"))
-def _batch(coeffs, mu, steps, boundary, shape):
-    def one(s):
-        return fourier.inverse(coeffs * fourier.symbol_power(mu, s), boundary, shape)
+@functools.lru_cache(maxsize=32)
+def _host_parts(wbytes, wshape, shape, bnd):
+    """Float64 log parts of the symbol: one array, or one line per axis for a separable kernel."""
+    w = np.frombuffer(wbytes, dtype=np.float64).reshape(wshape)
+    factors = separable_factors(w) if len(shape) > 1 else None
+    if factors is None:
+        return (fourier.log_parts(fourier.symbol_minus_one(w, shape, bnd, np)),)
+    parts = []
+    for a, f in enumerate(factors):
+        wa = f.reshape([-1 if b == a else 1 for b in range(len(shape))])
+        mu = _line(fourier.symbol_minus_one(wa, shape, bnd, np), a)
+        parts.append(fourier.log_parts(np.ascontiguousarray(mu)))
+    return tuple(parts)
 
-    return jax.vmap(one)(steps)
+
+def host_parts(weights, shape, bnd):
+    """:func:`fourier.log_parts` of a concrete kernel on the host in float64 (cached); see the module docstring."""
+    w = np.ascontiguousarray(np.asarray(weights, dtype=np.float64))
+    return _host_parts(w.tobytes(), w.shape, tuple(shape), tuple(str(b) for b in bnd))
 
 
-def propagate(field, prop, steps, boundary="reflect"):
-    """``steps`` steps of the propagator in one transform: a pure, differentiable function.
+def power(parts, s, xp, dtype=None):
+    """``lambda ** s`` from :func:`host_parts` (an outer product of per-axis powers when separable)."""
+    ndim = len(parts)
+    if ndim == 1 or parts[0][0].ndim > 1:
+        out = fourier.symbol_power(parts[0], s, xp)
+    else:
+        out = None
+        for a, p in enumerate(parts):
+            pa = fourier.symbol_power(p, s, xp).reshape([-1 if b == a else 1 for b in range(ndim)])
+            out = pa if out is None else out * pa
+    return out if dtype is None else out.astype(dtype)
 
-    Parameters
-    ----------
-    field : array, 1-D to 3-D
-        Concentration per cell; may be a JAX tracer.
-    prop : Propagator
-        May be built from traced logits (gradients flow into them). With concrete
-        weights, the exactness conditions of the module docstring are checked.
-    steps : int or scalar array
-        Number of steps (may be traced: the cost is the same for every value).
-    boundary : str or sequence of str
 
-    Returns
-    -------
-    array of the field's shape
-        Equal to :func:`diffusion_conv.propagate` (no walls) to rounding.
-    """
-    field = jnp.asarray(field)
-    if field.ndim != prop.ndim:
-        raise ValueError(f"prop is {prop.ndim}-D but field is {field.ndim}-D; they must match")
-    bnd = normalize_boundary(boundary, field.ndim)
-    if not isinstance(prop.weights, jax.core.Tracer):
-        why = exactness(prop.weights, bnd)
+def _coeff_dtype(field_dtype, bnd):
+    rd = np.dtype(field_dtype)
+    return np.result_type(rd, np.complex64) if any(b.wraps for b in bnd) else rd
+
+
+@register
+class SpectralMethod(Method):
+    """``method='spectral'``: ``n`` steps in one transform where it is exact (see the module docstring)."""
+
+    name = "spectral"
+    kind = "deterministic"
+    differentiable = True
+    options = {"transforms": "auto"}
+    units = "frame"
+
+    def validate(self, tank, prop, *, n_particles=None, key=None, **options):
+        options = self.check_arguments(n_particles, key, options)
+        if options["transforms"] not in TRANSFORMS:
+            raise ValueError(f"transforms {options['transforms']!r} is unknown; allowed: {', '.join(TRANSFORMS)}")
+        if tank.walls is not None or _checks.is_concrete(prop.weights):
+            why = exactness(prop.weights if _checks.is_concrete(prop.weights) else None, tank.boundary, tank.walls)
+        else:
+            why = None  # traced weights: the exactness of a kernel is checked where it is concrete
         if why is not None:
-            raise ValueError(f"spectral propagation is not exact here: {why}. Use diffusion_conv.propagate instead.")
-    coeffs = fourier.forward(field, bnd)
-    mu = fourier.symbol_minus_one(jnp.asarray(prop.weights).astype(field.dtype), field.shape, bnd)
-    return fourier.inverse(coeffs * fourier.symbol_power(mu, steps), bnd, field.shape)
+            raise ValueError(f"method 'spectral' is not exact here: {why}. Use method=\"propagator\" instead.")
+        return options
 
+    def order(self, tank, prop):
+        from .heat import declared_order
 
-# -- host transforms -----------------------------------------------------------------------
-# On the CPU backend the frames go to the host anyway, and scipy's pocketfft computes the
-# DCT/DST/FFT several times faster than the XLA CPU transforms; on an accelerator the
-# jitted JAX transforms below run on the device. Both use the orthonormal transforms of
-# :mod:`diffusion_conv.fourier`, so the coefficients agree to rounding.
+        return declared_order(tank, prop)
 
+    def init(self, tank, prop, key=None, n_particles=None, prepared=None, transforms="auto"):
+        field = tank.concentration
+        bnd = tuple(tank.boundary)
+        mu = fourier.symbol_minus_one(prop.weights.astype(field.dtype), tank.shape, bnd, jnp)
+        return State((bnd, tank.shape, tank.dx ** tank.ndim), coeffs=fourier.forward(field, bnd),
+                     parts=(fourier.log_parts(mu, jnp),), s=jnp.zeros((), _checks.step_dtype()),
+                     mass0=jnp.sum(field))
 
-def _host_transforms() -> bool:
-    return jax.default_backend() == "cpu"
+    def advance(self, state, n):
+        return state.replace(s=state.s + jnp.asarray(n, state.s.dtype))
+
+    def observe(self, state):
+        bnd, shape, cell = state.static
+        p = power(state.parts, state.s, jnp, state.coeffs.dtype)
+        frame = fourier.inverse(state.coeffs * p, bnd, shape).astype(state.mass0.dtype)
+        return frame, deficit_absorbed(state.mass0, frame, bnd) * cell
+
+    def host(self, tank, prop, options):
+        want = options.get("transforms", "auto")
+        if want == "host" or (want == "auto" and jax.default_backend() == "cpu"):
+            return _SpectralHost()
+        return None
+
+    def meta(self, tank, prop, save_steps, options):
+        return {"transforms": [b.transform for b in tank.boundary]}
 
 
 def _workers(size):
@@ -169,178 +197,31 @@ def _workers(size):
     return -1 if size >= 2**18 else 1
 
 
-def _forward_np(field, boundary):
-    from scipy import fft
+class _SpectralHost:
+    """The spectral method with scipy's transforms and numpy powers on the host (the CPU backend's fast path).
 
-    c = field
-    workers = _workers(field.size)
-    refl, absb = _axes(boundary, "reflect"), _axes(boundary, "absorb")
-    if refl:  # one multi-axis call: several times faster than one call per axis
-        c = fft.dctn(c, type=2, axes=refl, norm="ortho", workers=workers)
-    if absb:
-        c = fft.dstn(c, type=1, axes=absb, norm="ortho", workers=workers)
-    per = fourier.periodic_axes(boundary)
-    return fft.rfftn(c, axes=per, workers=workers) if per else c
-
-
-def _inverse_np(coeffs, boundary, shape):
-    from scipy import fft
-
-    c = coeffs
-    workers = _workers(int(np.prod(shape)))
-    per = fourier.periodic_axes(boundary)
-    if per:
-        c = fft.irfftn(c, s=[shape[a] for a in per], axes=per, workers=workers)
-    refl, absb = _axes(boundary, "reflect"), _axes(boundary, "absorb")
-    if refl:
-        c = fft.idctn(c, type=2, axes=refl, norm="ortho", workers=workers)
-    if absb:
-        c = fft.dstn(c, type=1, axes=absb, norm="ortho", workers=workers)
-    return c
-
-
-def _axes(boundary, name):
-    return [a for a, b in enumerate(boundary) if b == name]
-
-
-@functools.lru_cache(maxsize=32)
-def _symbol_np(wbytes, wshape, dtype, shape, boundary):
-    """``lambda - 1`` on the coefficient grid, cached per kernel, shape and boundary."""
-    w = jnp.asarray(np.frombuffer(wbytes, dtype=dtype).reshape(wshape))
-    mu = np.asarray(_symbol_jit(w, shape, boundary))
-    mu.setflags(write=False)
-    return mu
-
-
-@functools.partial(jax.jit, static_argnames=("shape", "boundary"))
-def _symbol_jit(weights, shape, boundary):
-    return fourier.symbol_minus_one(weights, shape, boundary)
-
-
-def _log_parts(mu):
-    """``log |lambda|``, ``arg lambda`` (complex symbols) and the masks of negative and zero eigenvalues."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        if np.iscomplexobj(mu):
-            re, im = mu.real, mu.imag
-            a = 2 * re + re * re + im * im  # |lambda|^2 - 1
-            zero = a <= -1
-            log_abs = 0.5 * np.log1p(np.where(zero, 0, a))
-            return log_abs, np.arctan2(im, 1 + re), None, zero
-        lam = 1 + mu
-        zero, neg = lam == 0, lam < 0
-        log_abs = np.where(neg, np.log(np.where(neg, -lam, 1)), np.log1p(np.where(zero | neg, 0, mu)))
-    return log_abs, None, neg, zero
-
-
-@functools.lru_cache(maxsize=32)
-def _log_symbol(key):
-    """:func:`_log_parts` of the whole symbol, cached per kernel, shape and boundary."""
-    return _log_parts(_symbol_np(*key))
-
-
-@functools.lru_cache(maxsize=32)
-def _axis_log_symbols(key):
-    """Per-axis :func:`_log_parts` where the kernel is separable, else None.
-
-    A separable kernel ``w = a_0 (x) a_1 (x) ...`` makes the walk a tensor
-    product of one-axis walks, so every eigenvalue is a product of one-axis
-    eigenvalues: ``lambda ** s`` is then an outer product of short vectors,
-    one exponential per coefficient index and axis instead of one per coefficient.
+    The same interface and numbers as :class:`SpectralMethod` (to rounding), on
+    numpy arrays; the driver calls it directly instead of compiling it.
     """
-    from .propagator import separable_factors
 
-    wbytes, wshape, dtype, shape, boundary = key
-    if len(shape) == 1:
-        return None
-    factors = separable_factors(np.frombuffer(wbytes, dtype=dtype).reshape(wshape))
-    if factors is None:
-        return None
-    parts = []
-    for a, f in enumerate(factors):
-        wa = np.ascontiguousarray(f.astype(dtype).reshape([-1 if b == a else 1 for b in range(len(shape))]))
-        mu = _symbol_np(wa.tobytes(), wa.shape, dtype, shape, boundary)
-        line = mu[tuple(slice(None) if b == a else 0 for b in range(len(shape)))]
-        parts.append(_log_parts(np.ascontiguousarray(line)))
-    return parts
+    traceable = False
 
+    def init(self, tank, prop, key=None, n_particles=None, prepared=None, transforms="auto"):
+        field = np.asarray(tank.concentration)
+        bnd = tuple(tank.boundary)
+        workers = _workers(field.size)
+        return {"bnd": bnd, "shape": tank.shape, "cell": tank.dx ** tank.ndim, "workers": workers,
+                "coeffs": fourier.forward(field, bnd, host=True, workers=workers),
+                "parts": host_parts(prop.weights, tank.shape, bnd), "s": 0, "dtype": field.dtype,
+                "mass0": field.sum(dtype=np.float64)}
 
-def _power_from(parts, s):
-    """``lambda ** s`` from :func:`_log_parts`, computed as :func:`diffusion_conv.fourier.symbol_power` does."""
-    log_abs, phi, neg, zero = parts
-    st = log_abs.dtype.type(s)
-    mag = np.exp(log_abs * st)
-    if phi is not None:
-        mag = np.where(zero, log_abs.dtype.type(s == 0), mag)
-        arg = phi * st
-        return mag * (np.cos(arg) + 1j * np.sin(arg)).astype(np.result_type(mag.dtype, np.complex64))
-    if s % 2 == 1:
-        mag = np.where(neg, -mag, mag)
-    return np.where(zero, log_abs.dtype.type(s == 0), mag)
+    def advance(self, state, n):
+        return {**state, "s": state["s"] + int(n)}
 
-
-def _power_np(key, s):
-    """``lambda ** s`` on the host: an outer product of per-axis powers for separable kernels."""
-    axes = _axis_log_symbols(key)
-    if axes is None:
-        return _power_from(_log_symbol(key), s)
-    ndim = len(axes)
-    power = None
-    for a, parts in enumerate(axes):
-        pa = _power_from(parts, s).reshape([-1 if b == a else 1 for b in range(ndim)])
-        power = pa if power is None else power * pa
-    return power
-
-
-def _host_frames(frames, field, weights, steps, todo, boundary, progress):
-    """Frames at ``steps[todo]``: the symbol from JAX (cached), its powers and scipy's transforms on the host."""
-    field = np.asarray(field)
-    w = np.ascontiguousarray(np.asarray(weights, dtype=field.dtype))
-    key = (w.tobytes(), w.shape, w.dtype.str, field.shape, tuple(boundary))
-    coeffs = _forward_np(field, boundary)
-    with _progress.bar(len(todo), progress, desc=NAME) as pbar:
-        for j in todo:
-            frames[j] = _inverse_np(coeffs * _power_np(key, int(steps[j])), boundary, field.shape)
-            pbar.update(1)
-
-
-def run(tank, prop, save_steps, *, dt=1.0, n_particles=None, key=None, progress=False, **options):
-    """Frames of the exact spectral method at ``save_steps``; see :func:`diffusion_conv.simulate`.
-
-    Each frame is computed directly from the initial transform, so frames at
-    step 100,000 cost what frames at step 10 cost.
-    """
-    validate(tank, prop, n_particles=n_particles, key=key, **options)
-    field = tank.concentration
-    bnd = tuple(tank.boundary)
-    steps = np.asarray(save_steps, dtype=np.int64)
-    todo = np.flatnonzero(steps > 0)  # step 0 is the initial field itself
-    frames = np.empty((len(steps),) + tank.shape, dtype=np.dtype(field.dtype))
-    if _host_transforms():
-        _host_frames(frames, field, prop.weights, steps, todo, bnd, progress)
-    else:
-        _device_frames(frames, field, prop, steps, todo, bnd, tank.shape, progress)
-    frames[steps == 0] = np.asarray(field)
-    absorbed = np.zeros(len(steps), dtype=np.float64)
-    if "absorb" in bnd:
-        axes = tuple(range(1, frames.ndim))
-        mass0 = float(np.sum(np.asarray(field), dtype=np.float64))
-        absorbed = (mass0 - frames.sum(axis=axes, dtype=np.float64)) * tank.dx**tank.ndim
-        absorbed[steps == 0] = 0.0
-    meta = {"transforms": [{"periodic": "fft", "reflect": "dct-ii", "absorb": "dst-i"}[b] for b in bnd]}
-    return MethodOutput(frames, absorbed, meta)
-
-
-def _device_frames(frames, field, prop, steps, todo, bnd, shape, progress):
-    """Frames on the JAX device: one transform, then one batched inverse per group of frames."""
-    coeffs, mu = _prepare(field, jnp.asarray(prop.weights), bnd)
-    per_frame = max(1, coeffs.size * coeffs.dtype.itemsize * 3)
-    batch = int(max(1, min(max(1, len(todo)), _FRAME_BYTES // per_frame)))
-    sdtype = jnp.real(mu).dtype
-    with _progress.bar(len(todo), progress, desc=NAME) as pbar:
-        for start in range(0, len(todo), batch):
-            idx = todo[start:start + batch]
-            chunk = steps[idx]
-            padded = np.concatenate([chunk, np.repeat(chunk[-1:], batch - len(chunk))])
-            out = _batch(coeffs, mu, jnp.asarray(padded, dtype=sdtype), bnd, shape)
-            frames[idx] = np.asarray(out)[: len(chunk)]
-            pbar.update(len(chunk))
+    def observe(self, state):
+        p = power(state["parts"], state["s"], np)
+        c = state["coeffs"] * p.astype(_coeff_dtype(state["dtype"], state["bnd"]), copy=False)
+        frame = np.asarray(fourier.inverse(c, state["bnd"], state["shape"], host=True, workers=state["workers"]),
+                           dtype=state["dtype"])
+        absorbed = deficit_absorbed(state["mass0"], frame.astype(np.float64), state["bnd"])
+        return frame, float(absorbed) * state["cell"]

@@ -1,0 +1,222 @@
+"""The machinery of the one host driver (:func:`diffusion_conv.simulate`): compiled chunks, batches, memory.
+
+A run is cut into chunks of frames: each chunk is one call of a compiled program
+that advances the state ``gap`` steps ``count`` times and records every frame
+into a buffer of fixed capacity. ``gap`` and ``count`` are traced, so runs on
+the same tank with other step counts, frame spacings or progress settings reuse
+the program. Chunks are sized to take about :data:`TARGET_S` seconds, so a
+progress bar advances with work that is done (each chunk is waited for) and an
+interrupt lands within a fraction of a second; a long gap between two frames is
+split into pieces where the method composes exactly (``Method.stepwise``).
+"""
+from __future__ import annotations
+
+import functools
+import os
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .tank import Tank
+
+TARGET_S = 0.25
+"""Seconds of work per compiled call the driver aims at."""
+
+_FRAME_BYTES = 64 * 2**20
+"""Frames recorded per call stay below this size (and at most :data:`_MAX_CAPACITY`)."""
+_MAX_CAPACITY = 64
+
+
+# -- members and batches ---------------------------------------------------------------------
+@functools.partial(jax.jit, static_argnames=("m", "n_particles", "frozen", "boundary", "walls", "dx"))
+def _init(conc, weights, keys, prepared, m, n_particles, frozen, boundary, walls, dx):
+    from .rollout import init_members
+
+    tank = Tank._trusted(conc, boundary, walls, dx, 1)
+    state = init_members(m, tank, conc, weights, keys, prepared, n_particles, dict(frozen))
+    return state, jax.vmap(m.observe)(state), jax.vmap(m.extras)(state)
+
+
+def init(m, tank, conc, weights, keys, prepared, n_particles, options):
+    """Compiled ``init`` and the first frame of every member: ``(state, (frame, absorbed), extras)``."""
+    frozen = tuple(sorted(options.items()))
+    return _init(conc, weights, keys, prepared, m, n_particles, frozen, tank.boundary, tank.wall_mask, tank.dx)
+
+
+def capacity(frame_bytes: int, batch: int) -> int:
+    """Frames per compiled call: below ``_FRAME_BYTES`` in all, between 1 and ``_MAX_CAPACITY``."""
+    return int(max(1, min(_MAX_CAPACITY, _FRAME_BYTES // max(1, frame_bytes * batch))))
+
+
+@functools.partial(jax.jit, static_argnames=("m", "cap"), donate_argnums=(0,))
+def chunk(state, gap, count, m, cap):
+    """``count`` frames (at most ``cap``), ``gap`` steps apart: ``(state, frames, absorbed, extras)``.
+
+    Frames beyond ``count`` are left at zero; the caller keeps the first ``count``.
+    """
+    def advance_observe(st):
+        st = m.advance(st, gap)
+        frame, absorbed = m.observe(st)
+        return st, frame, absorbed, m.extras(st)
+
+    vstep = jax.vmap(advance_observe)
+    shapes = jax.eval_shape(vstep, state)[1:]
+    bufs = jax.tree_util.tree_map(lambda s: jnp.zeros((cap,) + s.shape, s.dtype), shapes)
+
+    def body(i, carry):
+        st, bufs = carry
+        st, *out = vstep(st)
+        bufs = jax.tree_util.tree_map(lambda b, o: jax.lax.dynamic_update_index_in_dim(b, o, i, 0), bufs, tuple(out))
+        return st, bufs
+
+    state, bufs = jax.lax.fori_loop(0, count, body, (state, bufs))
+    return (state,) + tuple(bufs)
+
+
+@functools.partial(jax.jit, static_argnames=("m",), donate_argnums=(0,))
+def advance(state, n, m):
+    """``n`` steps with nothing recorded (a piece of a long gap)."""
+    return jax.vmap(lambda st: m.advance(st, n))(state)
+
+
+@functools.partial(jax.jit, static_argnames=("m",))
+def summary(state, m):
+    return jax.vmap(m.summary)(state)
+
+
+# -- the run loop ------------------------------------------------------------------------------
+class Frames:
+    """Host buffers of a run: frames ``(F, B, *grid)``, absorbed ``(F, B)`` and extras, filled frame by frame."""
+
+    def __init__(self, nframes, first, extras0):
+        frame, absorbed = (np.asarray(x) for x in first)
+        self.frames = np.empty((nframes,) + frame.shape, frame.dtype)
+        self.absorbed = np.zeros((nframes,) + absorbed.shape, np.float64)
+        self.extras = {k: np.empty((nframes,) + np.shape(v), np.asarray(v).dtype) for k, v in extras0.items()}
+        self.pos = 0
+        self.put(frame[None], absorbed[None], {k: np.asarray(v)[None] for k, v in extras0.items()}, 1)
+
+    def put(self, frames, absorbed, extras, count):
+        sl = slice(self.pos, self.pos + count)
+        # to the host first, then sliced: slicing a device array would compile a program per count
+        self.frames[sl] = np.asarray(frames)[:count]
+        self.absorbed[sl] = np.asarray(absorbed)[:count]
+        for k, v in extras.items():
+            self.extras[k][sl] = np.asarray(v)[:count]
+        self.pos += count
+
+
+def run_compiled(m, state, save_steps, store, bar, cap, units):
+    """Advance a compiled state through ``save_steps``, storing every frame; returns the final state."""
+    from .rollout import intervals
+
+    rate = None  # seconds per step, measured on calls after the first
+    first = True
+    for gap, count in intervals(save_steps):
+        done = 0
+        while done < count:
+            whole = rate is None or gap * rate <= 2 * TARGET_S or not _stepwise(m, state)
+            if not whole:  # a long gap: pieces, then the frame
+                piece = max(1, int(TARGET_S / rate))
+                left = gap
+                while left > piece:
+                    t0 = time.perf_counter()
+                    state = advance(state, piece, m)
+                    jax.block_until_ready(state)
+                    rate = (time.perf_counter() - t0) / piece
+                    left -= piece
+                    bar.update(piece if units == "step" else 0)
+                t0 = time.perf_counter()
+                state, f, a, e = chunk(state, left, 1, m, cap)
+                store.put(f, a, e, 1)
+                rate = (time.perf_counter() - t0) / max(left, 1) if left > piece // 4 else rate
+                bar.update(left if units == "step" else 1)
+                done += 1
+                continue
+            n = 1 if first or rate is None else int(max(1, min(cap, count - done, TARGET_S / max(gap * rate, 1e-12))))
+            n = min(n, cap, count - done)
+            t0 = time.perf_counter()
+            state, f, a, e = chunk(state, gap, n, m, cap)
+            store.put(f, a, e, n)  # np.asarray waits for the chunk: the bar shows work done
+            elapsed = time.perf_counter() - t0
+            if not first:
+                rate = elapsed / max(1, n * gap)
+            elif rate is None:
+                rate = None if first else rate
+            first = False
+            done += n
+            bar.update(n * gap if units == "step" else n)
+    return state
+
+
+def _stepwise(m, state):
+    try:
+        return bool(m.stepwise(jax.tree_util.tree_map(lambda x: x, state)))
+    except Exception:  # a method's own check that cannot look at a batched state
+        return False
+
+
+def run_host(impl, state, save_steps, store, bar, units):
+    """Advance a host implementation (numpy, scipy) through ``save_steps``, storing every frame."""
+    from .rollout import intervals
+
+    for gap, count in intervals(save_steps):
+        for _ in range(count):
+            state = impl.advance(state, gap)
+            frame, absorbed = impl.observe(state)
+            store.put(np.asarray(frame)[None, None], np.asarray(absorbed)[None, None],
+                      {k: np.asarray(v)[None, None] for k, v in getattr(impl, "extras", lambda s: {})(state).items()},
+                      1)
+            bar.update(gap if units == "step" else 1)
+    return state
+
+
+# -- memory --------------------------------------------------------------------------------------
+def available_bytes() -> int | None:
+    """Memory this process may still take (``MemAvailable`` on Linux), or None where unknown."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+def fmt_bytes(n: float) -> str:
+    for unit, size in (("GB", 2**30), ("MB", 2**20), ("kB", 2**10)):
+        if n >= size:
+            return f"{n / size:.3g} {unit}"
+    return f"{int(n)} B"
+
+
+def check_memory(nframes, batch, cells, itemsize, working, extras_bytes=0, limit=None):
+    """Refuse a run whose frames and working buffers exceed the memory available, with the estimate and the fix.
+
+    Parameters
+    ----------
+    nframes, batch, cells, itemsize : int
+        Saved frames, batch members, cells per frame and bytes per cell.
+    working : int
+        Bytes of working buffers per member (the method's estimate).
+    extras_bytes : int
+        Bytes of further per-frame arrays (all frames, all members).
+    limit : int, optional
+        Bytes available (default: what the machine reports; no check where unknown).
+    """
+    frames = nframes * batch * cells * itemsize + extras_bytes
+    total = frames + batch * working
+    limit = available_bytes() if limit is None else limit
+    env = os.environ.get("DIFFUSION_CONV_MEMORY_LIMIT")
+    if env:
+        limit = int(float(env))
+    if limit is None or total <= 0.9 * limit:
+        return total
+    raise ValueError(
+        f"this run would hold about {fmt_bytes(total)} ({nframes} frames of {batch} x {cells} cells: "
+        f"{fmt_bytes(frames)}; working buffers {fmt_bytes(batch * working)}), more than the "
+        f"{fmt_bytes(limit)} of memory available; save fewer frames (a larger save_every), use fewer "
+        f"particles, a smaller grid or a smaller batch")

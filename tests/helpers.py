@@ -1,0 +1,21 @@
+"""What the tests share: per-dtype tolerances and a run at given steps."""
+import numpy as np
+
+import diffusion_conv as dc
+
+RTOL = {np.dtype(np.float32): 2e-5, np.dtype(np.float64): 1e-12}
+"""Relative agreement of two exact methods (spectral and propagator, image and propagator) per dtype."""
+
+ATOL_MASS = {np.dtype(np.float32): 1e-5, np.dtype(np.float64): 1e-11}
+"""Relative mass conservation over 10,000 steps per dtype."""
+
+
+def rtol(dtype) -> float:
+    """:data:`RTOL` of a dtype (or of an array's dtype)."""
+    return RTOL[np.dtype(getattr(dtype, "dtype", dtype))]
+
+
+def run_at(method, tank, prop, steps, **kwargs):
+    """``simulate`` with frames at exactly the given steps (sorted, starting at 0)."""
+    steps = np.asarray(steps)
+    return dc.simulate(tank, prop, int(steps[-1]), method=method, save_at=steps[1:-1].tolist(), **kwargs)
