@@ -359,3 +359,4 @@ def plot_frame(source, index=-1, path=None, cmap="viridis", reference=None, diff
 
 
 from ._render_plots import plot_convergence, plot_kernel_temperatures, plot_profiles, profile  # noqa: E402,F401
+from ._render_batch import composite, members, plot_feature_maps  # noqa: E402,F401

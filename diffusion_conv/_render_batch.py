@@ -1,0 +1,133 @@
+"""Pictures of batched runs: the members of a batch as panels, and RGB composites of colour channels.
+
+A batched :class:`~diffusion_conv.Result` has frames ``(F, *batch_shape, *grid)``;
+:func:`members` splits it into one Result per member (for :func:`diffusion_conv.render.animate`
+and the plots, which draw a panel per run), and :func:`plot_feature_maps` draws a
+whole batch at one frame as a grid: the first batch axis down, the second across
+(channels by kernels), with a row of RGB composites when the first axis holds
+three colour channels.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+def members(result, labels=None, limit=48):
+    """``[(label, Result), ...]``: one unbatched Result per member of a batched one (the result itself if unbatched).
+
+    Parameters
+    ----------
+    result : Result
+    labels : sequence of str, optional
+        One per member (C order); default ``"method[i, j]"``.
+    limit : int
+        Refuse batches with more members than this (a picture of thousands of panels helps no one).
+    """
+    from .simulate import Result
+
+    batch = tuple(result.meta.get("batch_shape", ()))
+    if not batch:
+        return [(result.method, result)]
+    size = int(np.prod(batch))
+    if size > limit:
+        raise ValueError(f"the batch has {size} members, more than the {limit} panels drawn at most; select "
+                         f"members first (Result frames are (F, *batch_shape, *grid))")
+    if labels is not None and len(labels) != size:
+        raise ValueError(f"labels must have one entry per member ({size}), got {len(labels)}")
+    out = []
+    for k, idx in enumerate(np.ndindex(*batch)):
+        meta = dict(result.meta, batch_shape=[])
+        for name in ("particles_remaining", "particles_absorbed"):
+            if name in meta and isinstance(meta[name], list):
+                meta[name] = np.asarray(meta[name])[idx].item()
+        sel = (slice(None),) + idx
+        member = Result(result.method, result.steps, result.times, result.frames[sel], result.absorbed[sel],
+                        result.elapsed, meta, {k2: v[sel] for k2, v in result.extras.items()})
+        label = labels[k] if labels is not None else f"{result.method}[{', '.join(map(str, idx))}]"
+        out.append((label, member))
+    return out
+
+
+def composite(channels):
+    """An RGB picture ``(H, W, 3)`` in [0, 1] from three fields ``(3, H, W)``, on one shared scale."""
+    c = np.asarray(channels, dtype=np.float64)
+    if c.ndim != 3 or c.shape[0] != 3:
+        raise ValueError(f"an RGB composite needs three 2-D channels (3, H, W), got shape {c.shape}")
+    top = float(np.max(c)) or 1.0
+    return np.clip(np.moveaxis(c, 0, -1) / top, 0.0, 1.0)
+
+
+def plot_feature_maps(result, path=None, index=-1, row_labels=None, col_labels=None, rgb=False, cmap="viridis",
+                      dpi=100):
+    """A batched run at one frame as a grid of panels: rows the first batch axis, columns the second.
+
+    Parameters
+    ----------
+    result : Result
+        With ``batch_shape`` of one or two axes and a 2-D grid (a 3-D grid shows its middle slice).
+    path : str, optional
+        Write the figure there (``.png``, ``.pdf``, ``.svg``).
+    index : int
+        Which saved frame.
+    row_labels, col_labels : sequence of str, optional
+        Labels of the rows (the first batch axis) and columns (the second).
+    rgb : bool
+        The first batch axis holds three colour channels: add a row of RGB composites.
+    cmap : str
+        Colour map of the panels (one scale per panel row).
+    dpi : int
+        Resolution.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    from .render import _figure, save_figure
+
+    batch = tuple(result.meta.get("batch_shape", ()))
+    if len(batch) not in (1, 2):
+        raise ValueError(f"plot_feature_maps draws a batch of one or two axes, got batch_shape {batch}")
+    n = len(result.steps)
+    if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not -n <= index < n:
+        raise ValueError(f"index must be an integer in [{-n}, {n}), got {index!r}")
+    frames = np.asarray(result.frames[index], dtype=np.float64)
+    if len(batch) == 1:
+        frames = frames[:, None]
+    rows, cols = frames.shape[:2]
+    if frames.ndim == 5:
+        frames = frames[:, :, frames.shape[2] // 2]
+    if frames.ndim != 4:
+        raise ValueError("plot_feature_maps draws 2-D (or 3-D) grids")
+    if rgb and rows != 3:
+        raise ValueError(f"rgb=True needs three channels on the first batch axis, got {rows}")
+    for name, labels, size in (("row_labels", row_labels, rows), ("col_labels", col_labels, cols)):
+        if labels is not None and len(labels) != size:
+            raise ValueError(f"{name} must have {size} entries, got {len(labels)}")
+    nrow = rows + (1 if rgb else 0)
+    side = 1.9
+    fig = _figure(side * cols + 0.6, side * nrow + 0.6, dpi)
+    axes = np.array(fig.subplots(nrow, cols, squeeze=False))
+    for r in range(rows):
+        lo, hi = float(frames[r].min()), float(frames[r].max())
+        for c in range(cols):
+            ax = axes[r, c]
+            ax.imshow(frames[r, c], cmap=cmap, vmin=lo, vmax=hi if hi > lo else lo + 1, interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if r == 0 and col_labels is not None:
+                ax.set_title(col_labels[c], fontsize=7)
+            if c == 0:
+                ax.set_ylabel(row_labels[r] if row_labels is not None else f"[{r}]", fontsize=8)
+    if rgb:
+        for c in range(cols):
+            ax = axes[rows, c]
+            ax.imshow(composite(frames[:, c]), interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if c == 0:
+                ax.set_ylabel("RGB", fontsize=8)
+    fig.suptitle(f"{result.method}: step {int(result.steps[index])}, batch {batch}", fontsize=9)
+    fig.tight_layout()
+    if path is not None:
+        save_figure(fig, path, dpi=dpi)
+    return fig
