@@ -233,7 +233,7 @@ def problems_of(events, session, origin):
     return found
 
 
-def check(site, shots, chromium_path, screenshots=SCREENSHOTS):
+def check(site, shots, chromium_path, screenshots=SCREENSHOTS, only=()):
     handler = functools.partial(Quiet, directory=site)
     server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
@@ -247,7 +247,7 @@ def check(site, shots, chromium_path, screenshots=SCREENSHOTS):
         for domain in ("Page", "Runtime", "Log", "Network"):
             browser.call(f"{domain}.enable", session=session)
         browser.call("Network.setCacheDisabled", {"cacheDisabled": True}, session=session)
-        for page in pages(site):
+        for page in [p for p in pages(site) if not only or p in only]:
             browser.events = [e for e in browser.events if e.get("sessionId") != session]
             browser.call("Page.navigate", {"url": origin + page}, session=session)
             browser.wait_for("Page.loadEventFired", session)
@@ -291,6 +291,8 @@ def main(argv=None):
     parser.add_argument("--chromium", default=None, help="the browser (default: Debian's chromium)")
     parser.add_argument("--screenshot", action="append", default=[], metavar="PAGE",
                         help="also save a screenshot of this page (a path in the site, e.g. theory.html)")
+    parser.add_argument("--only", action="append", default=[], metavar="PAGE",
+                        help="check only this page (repeatable; default: every page)")
     args = parser.parse_args(argv)
     if not os.path.exists(os.path.join(args.site, "index.html")):
         print(f"check_site: no site at {args.site}; build it with: bash docs/build.sh", file=sys.stderr)
@@ -303,7 +305,7 @@ def main(argv=None):
     start = time.monotonic()
     shots = dict(SCREENSHOTS)
     shots.update({p: p.replace("/", "_").replace(".html", ".png") for p in args.screenshot})
-    report, totals = check(os.path.abspath(args.site), args.screenshots, binary, shots)
+    report, totals = check(os.path.abspath(args.site), args.screenshots, binary, shots, args.only)
     print(f"check_site: {totals['pages']} pages, {totals['images']} images, {totals['math']} formulas "
           f"checked in {time.monotonic() - start:.0f} s: {len(report)} problems")
     for line in report:

@@ -40,6 +40,8 @@ nitpicky = True
 myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist"]
 myst_heading_anchors = 3
 myst_dmath_double_inline = True
+# an undefined TeX command is an error (MathJax draws it in red otherwise), which the browser check catches
+mathjax3_config = {"tex": {"packages": {"[-]": ["noundefined"]}}}
 
 # -- the API reference --------------------------------------------------------------------------
 autosummary_generate = True
