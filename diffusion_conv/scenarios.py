@@ -3,14 +3,14 @@
 Each scenario is built on demand by :func:`get` (so that nothing is computed at
 import time and JAX's x64 switch can still be set first):
 
-=================  ==========================================================
+===================  ==========================================================
 ``two-compartment``  salt water beside fresh water in a closed tank
 ``partitions``       the 256x256 tank, every cell its own random concentration
 ``image``            a picture as the tank (a small generated test image)
 ``slit``             a board with a gap between salt and fresh water
 ``drift``            a softmax of a Sobel kernel: diffusion with drift, closed tank
 ``point``            a point source spreading into a Gaussian (periodic tank)
-=================  ==========================================================
+===================  ==========================================================
 
 Examples
 --------
