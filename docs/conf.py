@@ -51,7 +51,7 @@ autodoc_typehints = "none"  # the numpydoc sections state types and shapes
 numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
 numpydoc_xref_param_type = False
-api_modules = ("render", "analytic", "fourier", "scenarios", "lattice")
+api_modules = ("render", "analytic", "fourier", "scenarios", "lattice", "methods")
 
 # -- the gallery ---------------------------------------------------------------------------------
 gallery_root = ".."
