@@ -119,6 +119,9 @@ def compare(tank, prop, steps, methods=("propagator", "particles", "image", "hea
     """
     if isinstance(methods, str):
         methods = (methods,)
+    if not isinstance(methods, (list, tuple)) or not methods:
+        raise TypeError(f"methods must be a method name or a non-empty list of them (allowed: {', '.join(METHODS)}), "
+                        f"got {methods!r}")
     methods = list(dict.fromkeys(methods))
     for m in methods + [reference]:
         if m not in METHODS:
@@ -135,6 +138,10 @@ def compare(tank, prop, steps, methods=("propagator", "particles", "image", "hea
         if key is None:
             seed = _checks.integer("seed", seed, minimum=0)
             key = jax.random.key(seed)
+        else:
+            from .methods._sampling import check_key
+
+            key = check_key(key)
         for m, k in zip(stochastic, jax.random.split(key, len(stochastic))):
             keys[m] = k
     results = {}

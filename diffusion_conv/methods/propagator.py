@@ -254,6 +254,11 @@ def propagate(field, prop, steps, boundary="reflect", walls=None):
     >>> loss = lambda z: dc.propagate(c0, dc.Propagator.from_logits(z), 3)[6]
     >>> g = jax.grad(loss)(jnp.zeros(3))
     """
+    from ..propagator import Propagator
+
+    if not isinstance(prop, Propagator):
+        raise TypeError(f"prop must be a diffusion_conv.Propagator (e.g. Propagator.from_kernel(kernel)), "
+                        f"got {type(prop).__name__}")
     steps = _checks.integer("steps", steps, minimum=0)
     field = jnp.asarray(field)
     if field.ndim != prop.ndim:
