@@ -23,12 +23,14 @@ XLA releases the GIL while it compiles and computes (measured: a Python thread
 keeps ticking every 10 ms with gaps below 0.15 s during 3-minute ``counts``
 runs), so the watchdog thread runs while the main thread waits in C++.
 
-A long-running driver loop needs nothing special to be interruptible: it must
-not swallow ``KeyboardInterrupt`` (no bare ``except:`` or ``except
-BaseException`` without re-raising), must write files through
-:func:`diffusion_conv._io.atomic_path`, and may block on device results with
-:func:`wait` instead of ``np.asarray``, so that the exception arrives within a
-few milliseconds instead of when the computation ends.
+A long-running driver loop needs little to be interruptible: it must not
+swallow ``KeyboardInterrupt`` (no bare ``except:`` or ``except BaseException``
+without re-raising), must write files through :func:`diffusion_conv._io.atomic_path`,
+and stops soonest when the main thread comes back to Python often: device calls
+of well under a second each (on the CPU backend a program with a loop, such as a
+``lax.scan`` over steps, runs inside the call that dispatches it), and
+:func:`wait` instead of ``np.asarray`` to block on results dispatched
+asynchronously. Where a call runs longer, the watchdog ends the process.
 """
 from __future__ import annotations
 
@@ -125,6 +127,10 @@ def wait(tree, poll: float = 0.02):
     ``is_ready()`` every ``poll`` seconds instead, so a ``KeyboardInterrupt``
     (or :class:`Terminated`) reaches the caller within about ``poll`` seconds.
     Leaves without ``is_ready`` (NumPy arrays, numbers) are ready.
+
+    This helps only for work dispatched asynchronously: on the CPU backend a
+    program with a loop (``lax.scan``, ``fori_loop``) runs inside the call that
+    dispatches it, which returns only when it is done; keep such calls short.
     """
     import jax
 

@@ -260,3 +260,13 @@ def test_result_refuses_arrays_of_different_lengths():
         dc.Result("propagator", [0, 1], [0.0, 1.0, 2.0], np.zeros((3, 4)), np.zeros(3), 0.0, {})
     with pytest.raises(ValueError, match="absorbed of shape"):
         dc.Result("propagator", [0, 1, 2], [0.0, 1.0, 2.0], np.zeros((3, 4)), np.zeros(5), 0.0, {})
+
+
+def test_a_rename_that_fails_at_the_end_removes_the_temporary_file(tmp_path):
+    # the target became a folder after the checks: the rename fails, nothing is left behind
+    (tmp_path / "out.txt").mkdir()
+    with pytest.raises(OSError):
+        with _io.atomic_path(tmp_path / "out.txt") as tmp:
+            with open(tmp, "w") as fh:
+                fh.write("x")
+    assert _files(tmp_path) == ["out.txt"] and _interrupt.pending() == []
