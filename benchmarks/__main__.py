@@ -13,7 +13,6 @@ import argparse
 import importlib
 import os
 import sys
-import tempfile
 import time
 
 MODULES = ("bench_propagator", "bench_spectral", "bench_stochastic", "bench_render", "bench_learn",
@@ -66,16 +65,11 @@ def write_doc(path: str, block: str) -> None:
         text = head + block + tail
     else:
         text = (text.rstrip() + "\n\n## Results\n\n" if text else "# Benchmarks\n\n## Results\n\n") + block + "\n"
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".md", dir=folder)
-    try:
-        with os.fdopen(fd, "w") as fh:
+    from diffusion_conv._io import atomic_path
+
+    with atomic_path(path) as tmp:
+        with open(tmp, "w") as fh:
             fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
 
 
 def main(argv=None) -> dict:

@@ -108,10 +108,11 @@ def img_dir() -> str:
 
 def save_plot(fig, name: str) -> str:
     """Write a matplotlib figure as a compact PNG under docs/img; returns the path."""
+    from diffusion_conv._io import atomic_path
+
     path = os.path.join(img_dir(), name)
-    tmp = path + ".tmp.png"
-    fig.savefig(tmp, dpi=80, bbox_inches="tight")
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:  # a temporary name, renamed when complete; removed on failure
+        fig.savefig(tmp, dpi=80, bbox_inches="tight", format="png")
     import matplotlib.pyplot as plt
 
     plt.close(fig)

@@ -8,6 +8,10 @@ average; many steps give the heat equation. See ``docs/`` for the theory.
 """
 from importlib.metadata import PackageNotFoundError, version as _version
 
+from . import _interrupt
+
+_interrupt.start_early()  # only in the diffusion-conv process: Ctrl-C works before JAX is imported
+
 from .fourier import convolve_direct, convolve_fft
 from .compare import Comparison, compare, fit_order, max_error, rel_l2_error
 from .learn import Fit, fit_file, fit_propagator

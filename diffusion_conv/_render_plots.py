@@ -8,17 +8,19 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import _io
+from ._figures import FIGURE_SUFFIXES, check_dpi, collect, save_figure
+from ._figures import new_figure as _figure
 
-def _figure(width, height, dpi=100):
-    from .render import _figure as make
 
-    return make(width, height, dpi)
+def _target(path, dpi):
+    """Check the output path (when given) and the resolution before anything is drawn."""
+    check_dpi(dpi)
+    return None if path is None else _io.check_target(path, FIGURE_SUFFIXES)
 
 
 def _save(fig, path, dpi):
     if path is not None:
-        from .render import save_figure
-
         save_figure(fig, path, dpi=dpi)
     return fig
 
@@ -76,9 +78,8 @@ def plot_profiles(source, path=None, axis=-1, times=None, exact=None, reduce="me
     -------
     matplotlib.figure.Figure
     """
-    from .render import _collect
-
-    names, results, _ = _collect(source)
+    names, results, _ = collect(source)
+    path = _target(path, dpi)
     n = len(results[0].steps)
     if times is None:
         times = sorted(set(np.linspace(0, n - 1, min(n, 5)).round().astype(int).tolist()))
@@ -140,6 +141,7 @@ def plot_convergence(series, path=None, xlabel="steps", ylabel="error", title=No
 
     if not isinstance(series, dict) or not series:
         raise TypeError("series must be a non-empty dict {label: (sizes, errors)}")
+    path = _target(path, dpi)
     fig = _figure(6.0, 4.2, dpi)
     ax = fig.subplots()
     for j, (label, (sizes, errors)) in enumerate(series.items()):
@@ -193,6 +195,7 @@ def plot_kernel_temperatures(kernel, temperatures=(0.25, 1.0, 4.0), path=None, t
     if kernel.ndim not in (1, 2):
         raise ValueError(f"kernel must be 1-D or 2-D to be drawn, got shape {kernel.shape}")
     temperatures = [float(t) for t in temperatures]
+    path = _target(path, dpi)
     props = [Propagator.from_kernel(kernel, normalize="softmax", temperature=t) for t in temperatures]
     panels = [("kernel", kernel, "RdBu_r")] + [
         (f"softmax, T = {t:g}\nmean {np.round(np.asarray(p.mean, dtype=float), 3).tolist()}",

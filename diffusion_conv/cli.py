@@ -2,8 +2,11 @@
 
 Subcommands: ``demo``, ``run``, ``compare``, ``scenarios``, ``fit``, ``bench``
 (``diffusion-conv SUBCOMMAND --help`` for each). Bad input gives exit code 2 and
-one line on stderr, before any file is written; every file is written under a
-temporary name and renamed.
+one line on stderr, before any work and before any file is written (outputs are
+checked for writability first); every file is written under a temporary name
+and renamed. Ctrl-C (SIGINT) and SIGTERM stop every method within about two
+seconds with exit code 130 or 143, and the interrupted command leaves none of
+its files behind (see :mod:`diffusion_conv._interrupt`).
 """
 from __future__ import annotations
 
@@ -14,6 +17,11 @@ import os
 import sys
 
 PROG = "diffusion-conv"
+MAX_STEPS = 2**31 - 1
+"""Largest ``--steps`` and ``--save-every``: the methods count steps in 32-bit integers on the device."""
+MAX_SEED = 2**32 - 1
+"""Largest ``--seed``: without JAX's x64 mode a key keeps the low 32 bits of its seed, so larger seeds
+would silently repeat smaller ones."""
 DEMO_METHODS = ("propagator", "particles", "image", "heat")
 BENCHMARKS = ("bench_propagator", "bench_spectral", "bench_stochastic", "bench_render", "bench_learn")
 
@@ -27,24 +35,32 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message}")
 
 
+def _integer(text, minimum, maximum, what):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+    if maximum is not None and value > maximum:
+        raise argparse.ArgumentTypeError(f"got {text}, more than the largest allowed, {maximum}")
+    return value
+
+
 def _positive(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
+    return _integer(text, 1, None, "a positive integer")
 
 
-def _nonneg(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
-    return value
+def _steps(text):
+    return _integer(text, 0, MAX_STEPS, f"an integer from 0 to {MAX_STEPS}")
+
+
+def _every(text):
+    return _integer(text, 1, MAX_STEPS, f"an integer from 1 to {MAX_STEPS}")
+
+
+def _seed(text):
+    return _integer(text, 0, MAX_SEED, f"an integer from 0 to {MAX_SEED}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -53,7 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--x64", action="store_true", help="compute in float64 (JAX x64 mode)")
-    common.add_argument("--seed", type=_nonneg, default=0, help="seed of the stochastic methods (default 0)")
+    common.add_argument("--seed", type=_seed, default=0,
+                        help=f"seed of the stochastic methods, 0 to {MAX_SEED} (default 0)")
     common.add_argument("--particles", type=_positive, default=None, metavar="N",
                         help="number of particles of the stochastic methods")
 
@@ -70,8 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", parents=[common], help="run one method on a scenario")
     p.add_argument("scenario", help="scenario name (see `diffusion-conv scenarios`)")
     p.add_argument("--method", default="auto", help="propagator, spectral, particles, counts, image, heat or auto")
-    p.add_argument("--steps", type=_nonneg, default=None, help="number of steps (default: the scenario's)")
-    p.add_argument("--save-every", type=_positive, default=None, metavar="K", help="save a frame every K steps")
+    p.add_argument("--steps", type=_steps, default=None,
+                   help=f"number of steps, at most 2**31 - 1 = {MAX_STEPS} (default: the scenario's)")
+    p.add_argument("--save-every", type=_every, default=None, metavar="K", help="save a frame every K steps")
     p.add_argument("--size", type=_positive, default=None, help="grid side (default: the scenario's)")
     p.add_argument("--out", default=None, metavar="FILE.npz", help="write the result (Result.load reads it)")
     p.add_argument("--animate", default=None, metavar="FILE", help="write an animation (.gif, or .mp4)")
@@ -81,8 +99,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("scenario", help="scenario name")
     p.add_argument("--methods", default=None, help="comma-separated methods (default: all that apply)")
     p.add_argument("--reference", default=None, help="the method the others are measured against")
-    p.add_argument("--steps", type=_nonneg, default=None, help="number of steps")
-    p.add_argument("--save-every", type=_positive, default=None, metavar="K", help="save a frame every K steps")
+    p.add_argument("--steps", type=_steps, default=None, help=f"number of steps, at most {MAX_STEPS}")
+    p.add_argument("--save-every", type=_every, default=None, metavar="K", help="save a frame every K steps")
     p.add_argument("--size", type=_positive, default=None, help="grid side")
     p.add_argument("--animate", default=None, metavar="FILE", help="write an animation (.gif, or .mp4)")
     p.add_argument("--json", action="store_true", help="print the table as JSON")
@@ -91,7 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print as JSON")
 
     p = sub.add_parser("fit", parents=[common], help="recover a kernel from saved frames")
-    p.add_argument("frames", metavar="FRAMES.npz", help="a result file (from `run --out`) or an npz of frames")
+    p.add_argument("frames", metavar="FRAMES.npz", help="a result file written by `run --out`")
     p.add_argument("--radius", type=_positive, default=1, help="kernel radius to fit (default 1)")
     p.add_argument("--steps-between", type=_positive, default=None, metavar="N",
                    help="steps between consecutive frames (default: read from the file)")
@@ -106,17 +124,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 # -- checks made before any work ------------------------------------------------------------
 def _check_file(path, suffixes, what):
+    """``path`` checked for writing (suffix, folder, name length, a test file); UsageError otherwise."""
+    from . import _io
+
     if path is None:
         return None
-    suffix = os.path.splitext(path)[1].lower()
-    if suffix not in suffixes:
-        raise UsageError(f"{what} {path!r} must end in {' or '.join(suffixes)}")
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise UsageError(f"{what} {path!r}: folder {folder!r} does not exist")
-    if os.path.isdir(path):
-        raise UsageError(f"{what} {path!r} is a folder")
-    if suffix == ".mp4":
+    try:
+        path = _io.check_target(path, suffixes, what)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if path.lower().endswith(".mp4"):
         try:
             import imageio_ffmpeg  # noqa: F401
         except ImportError:
@@ -126,13 +143,18 @@ def _check_file(path, suffixes, what):
     return path
 
 
-def _scenario(args):
+def _scenario_name(args):
     from . import scenarios
 
     if args.scenario not in scenarios.names():
         raise UsageError(f"scenario {args.scenario!r} is unknown; valid: {', '.join(scenarios.names())}")
     if args.size is not None and args.size < 8:
         raise UsageError(f"--size must be at least 8, got {args.size}")
+
+
+def _scenario(args):
+    from . import scenarios
+
     return scenarios.get(args.scenario, size=args.size, seed=args.seed)
 
 
@@ -162,8 +184,103 @@ def _stochastic_kw(method, args, default_n):
     return dict(n_particles=args.particles or default_n, key=jax.random.key(args.seed))
 
 
+# -- memory: refuse a run that cannot fit before building anything ---------------------------
+def _memory_available():
+    """Bytes of memory available to a new run (Linux MemAvailable; else free physical pages), or None."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _nframes(steps, save_every):
+    if save_every is None or steps == 0:
+        return 2
+    return steps // save_every + 1 + (steps % save_every != 0)
+
+
+def _estimate(cells, nframes, methods, n_particles, kernel_size, itemsize):
+    """Rough bytes of a run, in three parts: the grid's working arrays, the saved frames, the particles."""
+    grid = 3 * cells * 8  # the scenario builds its field in float64 before the tank converts it
+    frames = 0
+    particles = 0
+    for m in methods:
+        grid += 8 * cells * 8  # fields, halos or transforms on the device
+        frames += nframes * cells * itemsize  # the frames kept on the host
+        if m == "particles":
+            frames += nframes * cells * itemsize  # integer counts per frame, then concentrations
+            particles += n_particles * 32  # positions, keys and draws
+        elif m == "counts":
+            frames += nframes * cells * itemsize
+            grid += 2 * cells * kernel_size * 8  # the split of every cell's count among the jumps
+    return {"grid": grid, "frames": frames, "particles": particles}
+
+
+def _bytes(n):
+    for unit, size in (("PiB", 2**50), ("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20)):
+        if n >= size:
+            return f"{n / size:.3g} {unit}"
+    return f"{n / 2**10:.3g} KiB"
+
+
+def _check_memory(args, methods, size, cells, nframes, n_particles, kernel_size):
+    """UsageError when the run's estimated memory exceeds what is available, naming the option to change."""
+    import jax
+
+    available = _memory_available()
+    if available is None:
+        return
+    parts = _estimate(cells, nframes, methods, n_particles, kernel_size, 8 if jax.config.jax_enable_x64 else 4)
+    need = sum(parts.values())
+    if need <= available:
+        return
+    head = (f"the run needs about {_bytes(need)} of memory ({cells} cells, {nframes} frames, "
+            f"{_plural(len(methods), 'method')}), more than the {_bytes(available)} available")
+    worst = max(parts, key=parts.get)
+    if worst == "particles":
+        most = int(max(0, available - parts["grid"] - parts["frames"]) // 32)
+        raise UsageError(f"--particles {n_particles}: {head}; use --particles {most} or fewer")
+    if worst == "frames" and args.save_every is not None:
+        raise UsageError(f"--save-every {args.save_every}: {head}; save fewer frames (a larger --save-every)")
+    most = int(size * (available / need) ** 0.5)
+    fix = f"use --size {most} or less" if most >= 8 else "save fewer frames (a larger --save-every)"
+    raise UsageError(f"--size {size}: {head}; {fix}")
+
+
+def _check_memory_of_args(args, methods):
+    """The memory check before the scenario is built, from the arguments alone."""
+    from . import scenarios
+
+    size = args.size or scenarios.default_size(args.scenario)
+    cells = size * size
+    if args.steps is not None:
+        nframes = _nframes(args.steps, args.save_every or max(1, args.steps // 40))
+    else:  # the scenario's steps are known once it is built; by default about 41 frames are saved
+        nframes = 41 if args.save_every is None else 2
+    _check_memory(args, methods, size, cells, nframes, args.particles or 10 * cells, 49)
+
+
+def _check_memory_of_scenario(args, methods, sc, steps, save_every):
+    import numpy as np
+
+    cells = int(np.prod(sc.tank.shape))
+    _check_memory(args, methods, args.size or max(sc.tank.shape), cells, _nframes(steps, save_every),
+                  args.particles or sc.n_particles, int(np.size(sc.propagator.weights)))
+
+
+def _plural(n, word):
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
 # -- subcommands ------------------------------------------------------------------------------
-def cmd_scenarios(args):
+def cmd_scenarios(args, guard):
     from . import scenarios
 
     if args.json:
@@ -175,27 +292,33 @@ def cmd_scenarios(args):
     return 0
 
 
-def cmd_run(args):
+def cmd_run(args, guard):
     import numpy as np
 
     from . import simulate
 
-    sc = _scenario(args)
+    _scenario_name(args)
     _check_methods([args.method], "auto")
     if args.method != "auto" and not _available(args.method):
         raise UsageError(f"method {args.method!r} is not available in this installation")
     out = _check_file(args.out, (".npz",), "--out")
     anim = _check_file(args.animate, (".gif", ".mp4"), "--animate")
+    methods = [args.method if args.method != "auto" else "spectral"]
+    _check_memory_of_args(args, methods)
+    sc = _scenario(args)
     steps = sc.steps if args.steps is None else args.steps
     save_every = args.save_every or max(1, steps // 40)
+    _check_memory_of_scenario(args, methods, sc, steps, save_every)
     res = simulate(sc.tank, sc.propagator, steps, method=args.method, save_every=save_every, progress=True,
                    **_stochastic_kw(args.method, args, sc.n_particles))
     if out:
         res.save(out)
+        guard.output(out)
     if anim:
         from . import render
 
         render.animate(res, anim, progress=True)
+        guard.output(anim)
     mass = res.mass()
     summary = {"scenario": sc.name, "method": res.method, "steps": int(res.steps[-1]), "frames": len(res.steps),
                "shape": list(sc.tank.shape), "elapsed_s": res.elapsed, "initial_mass": float(mass[0]),
@@ -204,17 +327,17 @@ def cmd_run(args):
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
-        print(f"{sc.name}: {res.method}, {summary['steps']} steps, {summary['frames']} frames of "
-              f"{tuple(sc.tank.shape)} in {res.elapsed:.2f} s; mass {mass[0]:.6g} -> {mass[-1]:.6g}")
+        print(f"{sc.name}: {res.method}, {_plural(summary['steps'], 'step')}, {_plural(summary['frames'], 'frame')} "
+              f"of {tuple(sc.tank.shape)} in {res.elapsed:.2f} s; mass {mass[0]:.6g} -> {mass[-1]:.6g}")
         for label, path in (("result", out), ("animation", anim)):
             if path:
                 print(f"{label}: {path}")
     return 0
 
 
-def _methods_arg(text, sc):
+def _methods_arg(text, sc_methods):
     if text is None:
-        return [m for m in sc.methods if _available(m)]
+        return [m for m in sc_methods if _available(m)]
     names = [m.strip() for m in text.split(",") if m.strip()]
     if not names:
         raise UsageError("--methods is empty; give a comma-separated list")
@@ -222,19 +345,25 @@ def _methods_arg(text, sc):
     return names
 
 
-def cmd_compare(args):
+def cmd_compare(args, guard):
     from . import compare
 
-    sc = _scenario(args)
-    methods = _methods_arg(args.methods, sc)
-    missing = [m for m in methods if not _available(m)]
+    _scenario_name(args)
+    methods = None if args.methods is None else _methods_arg(args.methods, ())
+    missing = [m for m in methods or () if not _available(m)]
     if missing:
         raise UsageError(f"methods {missing} are not available in this installation")
-    reference = args.reference or (sc.reference if sc.reference in methods else methods[0])
-    _check_methods([reference], "")
+    if args.reference is not None:
+        _check_methods([args.reference], "")
     anim = _check_file(args.animate, (".gif", ".mp4"), "--animate")
+    # before building: the methods named, or at least one (the scenario says which apply once built)
+    _check_memory_of_args(args, list(dict.fromkeys((methods or ["propagator"]) + [args.reference or "propagator"])))
+    sc = _scenario(args)
+    methods = methods or _methods_arg(None, sc.methods)
+    reference = args.reference or (sc.reference if sc.reference in methods else methods[0])
     steps = sc.steps if args.steps is None else args.steps
     save_every = args.save_every or max(1, steps // 40)
+    _check_memory_of_scenario(args, list(dict.fromkeys([reference] + methods)), sc, steps, save_every)
     cmp = compare(sc.tank, sc.propagator, steps, methods=methods, reference=reference, save_every=save_every,
                   n_particles=args.particles or sc.n_particles if any(m in ("particles", "counts") for m in methods)
                   else None, seed=args.seed, progress=True)
@@ -242,18 +371,18 @@ def cmd_compare(args):
         from . import render
 
         render.animate(cmp, anim, progress=True)
+        guard.output(anim)
     print(cmp.to_json() if args.json else cmp.to_markdown())
     return 0
 
 
-def cmd_demo(args):
-    from . import compare, render, scenarios
+def cmd_demo(args, guard):
+    from . import _io, compare, render, scenarios
 
-    out = os.path.abspath(args.out)
-    if os.path.exists(out) and not os.path.isdir(out):
-        raise UsageError(f"--out {args.out!r} exists and is not a folder")
-    if not os.path.isdir(os.path.dirname(out)):
-        raise UsageError(f"--out {args.out!r}: its parent folder does not exist")
+    try:
+        out, exists = _io.check_folder(args.out, "--out")
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     size, steps, save_every = (32, 12, 3) if args.smoke else (256, 100, 4)
     sc = scenarios.get("partitions", size=size, seed=args.seed)
     methods = [m for m in DEMO_METHODS if _available(m)]
@@ -262,21 +391,33 @@ def cmd_demo(args):
           f"(m = 9) by {', '.join(methods)}", file=sys.stderr)
     cmp = compare(sc.tank, sc.propagator, steps, methods=methods, reference="propagator", save_every=save_every,
                   n_particles=n_particles if "particles" in methods else None, seed=args.seed, progress=True)
-    os.makedirs(out, exist_ok=True)
+    if not exists:
+        os.makedirs(out, exist_ok=True)
+        guard.output(out)  # created by this command: removed (once empty) if it is interrupted
+
+    def written(name):
+        guard.output(os.path.join(out, name))
+        return os.path.join(out, name)
+
     render.save_text(os.path.join(out, "comparison.md"), cmp.to_markdown() + "\n")
+    written("comparison.md")
     render.save_text(os.path.join(out, "comparison.json"), cmp.to_json() + "\n")
+    written("comparison.json")
     nframes = len(cmp.results["propagator"].steps)
     render.plot_profiles(cmp, os.path.join(out, "profiles.png"), reduce="middle",
                          times=sorted({1, min(3, nframes - 1), nframes // 2, nframes - 1}))
+    written("profiles.png")
     render.animate(cmp, os.path.join(out, "tank.gif"), fps=8, dpi=60 if not args.smoke else 40, progress=True)
+    written("tank.gif")
     print(cmp.to_markdown())
     print(f"\nwritten to {out}: tank.gif, comparison.md, comparison.json, profiles.png")
     return 0
 
 
-def cmd_fit(args):
+def cmd_fit(args, guard):
     if not os.path.isfile(args.frames):
-        raise UsageError(f"frames file {args.frames!r} does not exist")
+        what = "is a folder" if os.path.isdir(args.frames) else "does not exist"
+        raise UsageError(f"frames file {args.frames!r} {what}")
     try:
         from .learn import fit_file
     except ImportError as exc:
@@ -291,7 +432,7 @@ def _bench_root():
     return here if os.path.isdir(os.path.join(here, "benchmarks")) else None
 
 
-def cmd_bench(args):
+def cmd_bench(args, guard):
     root = _bench_root()
     if root is None:
         raise UsageError("the benchmarks are not installed with the package; run `diffusion-conv bench` from a "
@@ -320,27 +461,40 @@ COMMANDS = {"demo": cmd_demo, "run": cmd_run, "compare": cmd_compare, "scenarios
 
 
 def main(argv=None) -> int:
-    """Run the command; returns the exit code (0 success, 2 bad input)."""
-    parser = build_parser()
-    try:
-        args = parser.parse_args(argv)
-        if args.command is None:
-            parser.print_help()
-            return 0
-        if getattr(args, "x64", False):
-            import jax
+    """Run the command; returns the exit code (0 success, 2 bad input, 130 or 143 interrupted).
 
-            jax.config.update("jax_enable_x64", True)
-        return COMMANDS[args.command](args)
-    except UsageError as exc:
-        print(f"{PROG}: error: {exc}" if not str(exc).startswith(PROG) else f"{exc}", file=sys.stderr)
-        return 2
-    except (ValueError, TypeError, ImportError) as exc:  # the library's own input checks
-        print(f"{PROG}: error: {exc}".splitlines()[0], file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"{PROG}: interrupted", file=sys.stderr)
-        return 130
+    Parameters
+    ----------
+    argv : list of str, optional
+        The arguments; None reads ``sys.argv`` and means this process exists to
+        run the command: after SIGINT or SIGTERM the process then ends at once
+        (``os._exit``) once the files are removed, instead of returning, because
+        JAX's exit handlers would wait for the computations already dispatched.
+        With ``argv`` given (a call from another program) the code is returned.
+    """
+    from . import _interrupt
+
+    parser = build_parser()
+    with _interrupt.command_guard(hard_exit=argv is None, prog=PROG) as guard:
+        try:
+            args = parser.parse_args(argv)
+            if args.command is None:
+                parser.print_help()
+                return 0
+            if getattr(args, "x64", False):
+                import jax
+
+                jax.config.update("jax_enable_x64", True)
+            return COMMANDS[args.command](args, guard)
+        except UsageError as exc:
+            print(f"{PROG}: error: {exc}" if not str(exc).startswith(PROG) else f"{exc}", file=sys.stderr)
+            return 2
+        except (ValueError, TypeError, ImportError) as exc:  # the library's own input checks
+            print(f"{PROG}: error: {exc}".splitlines()[0], file=sys.stderr)
+            return 2
+        except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM (see diffusion_conv._interrupt)
+            print(f"{PROG}: interrupted", file=sys.stderr)
+            return guard.interrupted(exc)
 
 
 if __name__ == "__main__":

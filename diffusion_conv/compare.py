@@ -129,8 +129,9 @@ def compare(tank, prop, steps, methods=("propagator", "particles", "image", "hea
 
     if isinstance(methods, str):
         methods = (methods,)
-    if methods is None or not hasattr(methods, "__iter__"):
-        raise TypeError(f"methods must be a sequence of method names, got {methods!r}")
+    if not isinstance(methods, (list, tuple)) or not methods:
+        raise TypeError(f"methods must be a method name or a non-empty list of them (allowed: {', '.join(METHODS)}), "
+                        f"got {methods!r}")
     methods = list(dict.fromkeys(methods))
     if not methods:
         raise ValueError("methods is empty; give at least one method name")

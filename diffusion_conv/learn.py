@@ -143,16 +143,19 @@ class Fit:
     def summary(self) -> str:
         """A short human-readable report of the fit."""
         fmt = lambda a: np.array2string(np.asarray(a, dtype=float), precision=6, suppress_small=True)  # noqa: E731
+        # standard errors span many orders of magnitude (1e-8 for exact frames): three significant digits each
+        err = lambda a: np.array2string(np.asarray(a, dtype=float),  # noqa: E731
+                                        formatter={"float_kind": lambda x: f"{x:.3g}"})
         lines = [
             f"propagator fit: radius {self.radius}, {self.n_frames} frames of shape {tuple(self.shape)}, "
             f"{self.steps_between} step(s) apart, boundary {list(self.boundary)}",
             f"loss {self.final_loss:.3e} after {self.iterations} iterations "
             f"({'converged' if self.converged else 'NOT converged'}: {self.message})",
-            "weights:", fmt(self.propagator.weights), "weights standard error:", fmt(self.weights_se),
-            f"mean jump (cells/step): {fmt(self.mean)} +- {fmt(self.mean_se)}",
-            f"covariance (cells^2/step):\n{fmt(self.covariance)}\n  +-\n{fmt(self.covariance_se)}",
-            f"drift (dx={self.dx:g}, dt={self.dt:g}): {fmt(self.drift)} +- {fmt(self.drift_se)}",
-            f"diffusion tensor:\n{fmt(self.diffusivity)}\n  +-\n{fmt(self.diffusivity_se)}",
+            "weights:", fmt(self.propagator.weights), "weights standard error:", err(self.weights_se),
+            f"mean jump (cells/step): {fmt(self.mean)} +- {err(self.mean_se)}",
+            f"covariance (cells^2/step):\n{fmt(self.covariance)}\n  +-\n{err(self.covariance_se)}",
+            f"drift (dx={self.dx:g}, dt={self.dt:g}): {fmt(self.drift)} +- {err(self.drift_se)}",
+            f"diffusion tensor:\n{fmt(self.diffusivity)}\n  +-\n{err(self.diffusivity_se)}",
         ]
         return "\n".join(lines)
 
@@ -191,6 +194,41 @@ def _check_radius(radius, ndim):
     if not any(radius):
         raise ValueError(f"radius must be positive along at least one axis, got {radius}")
     return radius
+
+
+def _check_determinable(data, radius, bnd):
+    """Refuse, on the host and before any JAX work, a radius that the frames cannot determine.
+
+    A kernel wider than the frames along an axis, or one with more free weights
+    (``prod(2 r + 1) - 1``) than there are informative cells: cells, summed over
+    the frame pairs, whose input frame is not constant over the kernel's box
+    around them (with the boundaries' own extension: folded at reflecting edges,
+    wrapped at periodic ones, zero beyond open ones; walls hold zero).
+    Where the box is constant, every kernel predicts the same value, so such
+    cells say nothing about the weights.
+    """
+    from scipy import ndimage
+
+    shape = data.shape[1:]
+    for axis, (r, n) in enumerate(zip(radius, shape)):
+        if 2 * r + 1 > n:
+            raise ValueError(f"radius {radius} is too wide for frames of shape {shape}: along axis {axis} the kernel "
+                             f"spans {2 * r + 1} cells but the frames have {n}; use a radius of at most "
+                             f"{(n - 1) // 2} there")
+    free = int(np.prod([2 * r + 1 for r in radius])) - 1
+    modes = [{"reflect": "reflect", "periodic": "wrap", "absorb": "constant"}[b] for b in bnd]
+    size = tuple(2 * r + 1 for r in radius)
+    informative = 0
+    for frame in data[:-1]:
+        f = frame.astype(np.float64)  # walls hold 0 (checked), so a box reaching into one sees variation
+        spread = (ndimage.maximum_filter(f, size=size, mode=modes, cval=0.0)
+                  - ndimage.minimum_filter(f, size=size, mode=modes, cval=0.0))
+        informative += int(np.count_nonzero(spread > 0))
+        if informative >= free:
+            return
+    raise ValueError(f"the frames cannot determine a radius-{radius} kernel: it has {free} free weights, but only "
+                     f"{informative} cells (over the {data.shape[0] - 1} frame pairs) see any variation within the "
+                     f"kernel's reach; use a smaller radius or frames with more structure")
 
 
 def _check_init(init, radius, temperature):
@@ -306,11 +344,12 @@ def fit_propagator(frames, steps_between=1, radius=1, boundary="reflect", walls=
 
     start = time.perf_counter()
     dtype = _checks.float_dtype()
-    inputs, targets = jnp.asarray(data[:-1], dtype=dtype), jnp.asarray(data[1:], dtype=dtype)
     change = float(np.sum((data[1:].astype(float) - data[:-1]) ** 2))
     if not change > (100 * np.finfo(dtype).eps) ** 2 * float(np.sum(data.astype(float) ** 2)):
         raise ValueError("frames do not change from one to the next: nothing moves, so no kernel can be "
                          "determined (uniform or stationary fields carry no information about the jumps)")
+    _check_determinable(data, radius, bnd)
+    inputs, targets = jnp.asarray(data[:-1], dtype=dtype), jnp.asarray(data[1:], dtype=dtype)
     K = z0.size
     w0 = np.asarray(Propagator.from_logits(z0, temperature=temperature).weights)
     gram, _, informative = _design(jnp.asarray(w0, dtype=dtype), inputs, targets, steps, bnd, walls, block)
@@ -414,7 +453,7 @@ def fit_file(path, radius=1, steps_between=None, boundary=None) -> Fit:
         raise ValueError(f"path {path!r} does not exist or is not a file")
     res = Result.load(path)
     if len(res.steps) < 2:
-        raise ValueError(f"{path!r} holds {len(res.steps)} frame(s); fitting needs at least two")
+        raise ValueError(f"{path!r} holds only {len(res.steps)} frame; fitting needs at least two")
     gaps = np.unique(np.diff(res.steps))
     if len(gaps) != 1:
         raise ValueError(f"{path!r} has unevenly spaced frames (saved steps {res.steps.tolist()}); fitting needs "

@@ -25,132 +25,41 @@ save_text
 from __future__ import annotations
 
 import os
-import tempfile
 
 import numpy as np
 
-from . import _progress
+from . import _figures, _io, _progress
+from ._figures import collect as _collect
+from ._figures import new_figure as _figure
+from ._figures import save_figure, save_text
+from ._figures import view as _view
+from ._render_plots import plot_convergence, plot_kernel_temperatures, plot_profiles, profile
+
+__all__ = ["VIDEO_HINT", "animate", "plot_convergence", "plot_frame", "plot_kernel_temperatures", "plot_profiles",
+           "profile", "save_figure", "save_text"]
 
 VIDEO_HINT = 'MP4 output needs imageio-ffmpeg; install it with: pip install "diffusion-conv[video]"'
-
-
-# -- inputs --------------------------------------------------------------------------------
-def _collect(source, reference=None):
-    """``(names, results, reference)`` from a Comparison, a dict, a list of Results or one Result."""
-    from .compare import Comparison
-    from .simulate import Result
-
-    if isinstance(source, Comparison):
-        items, reference = list(source.results.items()), reference or source.reference
-    elif isinstance(source, Result):
-        items = [(source.method, source)]
-    elif isinstance(source, dict):
-        items = list(source.items())
-    elif isinstance(source, (list, tuple)):
-        items, seen = [], {}
-        for res in source:
-            name = getattr(res, "method", "?")
-            seen[name] = seen.get(name, 0) + 1
-            items.append((name if seen[name] == 1 else f"{name} #{seen[name]}", res))
-    else:
-        raise TypeError(f"source must be a Comparison, a Result, a dict or a list of Results, "
-                        f"got {type(source).__name__}")
-    if not items or not all(isinstance(r, Result) for _, r in items):
-        raise TypeError("source must hold at least one diffusion_conv.Result and nothing else")
-    names = [str(n) for n, _ in items]
-    results = [r for _, r in items]
-    if reference is None:
-        reference = names[0]
-    if reference not in names:
-        raise ValueError(f"reference {reference!r} is not among the results {names}")
-    first = results[0]
-    for name, res in zip(names, results):
-        if res.frames.shape != first.frames.shape or not np.array_equal(res.steps, first.steps):
-            raise ValueError(f"result {name!r} has frames {res.frames.shape} at other steps than "
-                             f"{names[0]!r} {first.frames.shape}; animate needs the same saved steps")
-    return names, results, reference
-
-
-def _view(frame):
-    """What is drawn of a frame: 1-D and 2-D as they are, 3-D as the middle slice along axis 0."""
-    frame = np.asarray(frame)
-    return frame[frame.shape[0] // 2] if frame.ndim == 3 else frame
-
-
-def _target(path, suffixes):
-    path = os.fspath(path)
-    suffix = os.path.splitext(path)[1].lower()
-    if suffix not in suffixes:
-        raise ValueError(f"path {path!r} must end in one of {', '.join(suffixes)}")
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise ValueError(f"path {path!r}: folder {folder!r} does not exist")
-    return path, folder, suffix
-
-
-class _Writing:
-    """Context manager: yields a temporary path beside ``path``; renames it on success, removes it on failure."""
-
-    def __init__(self, path, folder, suffix):
-        self.path, self.folder, self.suffix = path, folder, suffix
-
-    def __enter__(self):
-        fd, self.tmp = tempfile.mkstemp(prefix=".tmp-", suffix=self.suffix, dir=self.folder)
-        os.close(fd)
-        return self.tmp
-
-    def __exit__(self, kind, value, tb):
-        if kind is None:
-            os.chmod(self.tmp, 0o644)
-            os.replace(self.tmp, self.path)
-        elif os.path.exists(self.tmp):
-            os.remove(self.tmp)
-        return False
-
-
-def save_figure(fig, path, dpi=100):
-    """Write a matplotlib figure to ``path`` (PNG, PDF or SVG) under a temporary name, then rename.
-
-    Parameters
-    ----------
-    fig : matplotlib.figure.Figure
-    path : str or os.PathLike
-        Ends in ``.png``, ``.pdf`` or ``.svg``; its folder must exist.
-    dpi : int
-        Resolution of raster output.
-    """
-    path, folder, suffix = _target(path, (".png", ".pdf", ".svg"))
-    with _Writing(path, folder, suffix) as tmp:
-        fig.savefig(tmp, dpi=dpi, format=suffix[1:])
-
-
-def save_text(path, text):
-    """Write ``text`` to ``path`` (``.md``, ``.json``, ``.txt`` or ``.csv``) under a temporary name, then rename.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-        Its folder must exist.
-    text : str
-    """
-    path, folder, suffix = _target(path, (".md", ".json", ".txt", ".csv"))
-    with _Writing(path, folder, suffix) as tmp:
-        with open(tmp, "w") as fh:
-            fh.write(text)
-
-
-def _figure(width, height, dpi=100):
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(width, height), dpi=dpi)
-    FigureCanvasAgg(fig)
-    return fig
 
 
 # -- panels --------------------------------------------------------------------------------
 class _Panels:
     """A figure of panels (one column per method; a second row of differences) updated frame by frame."""
+
+    @staticmethod
+    def inches(results, diff):
+        """Width and height (inches) of the panels of ``results``: one column each, a row of differences."""
+        oned = results[0].frames.ndim == 2
+        ncol, nrow = len(results), 2 if bool(diff) and len(results) > 1 else 1
+        side = 3.0 if oned else 2.6
+        return side * ncol + (0 if oned else 0.9), side * nrow + 0.5
+
+    @staticmethod
+    def check_size(results, diff, dpi, what):
+        """The resolution, checked, and the pixel size the panels would have (rounded up to 16 pixels)."""
+        dpi = _figures.check_dpi(dpi)
+        width, height = _Panels.inches(results, diff)
+        _figures.check_pixels(-(-width * dpi // 16) * 16 / dpi, -(-height * dpi // 16) * 16 / dpi, dpi, what)
+        return dpi
 
     def __init__(self, names, results, reference, cmap, dpi, diff):
         self.names, self.results = names, results
@@ -172,8 +81,7 @@ class _Panels:
         self.dmax = self.dmax or 1e-12
         self.masses = [r.mass() for r in results]
         ncol, nrow = len(results), 2 if self.diff else 1
-        side = 3.0 if self.oned else 2.6
-        self.fig = _figure(side * ncol + (0 if self.oned else 0.9), side * nrow + 0.5, dpi)
+        self.fig = _figure(*self.inches(results, diff), dpi)
         w, h = self.fig.canvas.get_width_height()
         # even pixel sizes (video codecs need them)
         self.fig.set_size_inches(-(-w // 16) * 16 / dpi, -(-h // 16) * 16 / dpi)
@@ -270,8 +178,11 @@ def animate(source, path, fps=10, cmap="viridis", reference=None, diff=True, dpi
     source : Comparison, Result, dict of str to Result, or list of Result
         The runs; they must have the same saved steps.
     path : str or os.PathLike
-        Output file, ending in ``.gif`` or ``.mp4``; its folder must exist.
-        Written under a temporary name and renamed when complete.
+        Output file, ending in ``.gif`` or ``.mp4``; its folder must exist and
+        be writable (checked before any drawing). Written under a temporary
+        name and renamed when complete; a failed or interrupted write (Ctrl-C,
+        SIGTERM) leaves neither the file nor a temporary file. Mode ``0o666``
+        less the umask.
     fps : float
         Frames per second.
     cmap : str
@@ -280,8 +191,9 @@ def animate(source, path, fps=10, cmap="viridis", reference=None, diff=True, dpi
         Name of the reference run (default: the comparison's reference, or the first run).
     diff : bool
         Draw the row of differences to the reference (when there are several runs).
-    dpi : int
-        Pixels per inch of the frames (a panel is about 2.6 inches wide).
+    dpi : float
+        Pixels per inch of the frames (a panel is about 2.6 inches wide), in
+        ``[10, 1200]``; a frame may not exceed 16384 pixels a side or 2**25 pixels.
     progress : bool
         Show a progress bar.
 
@@ -298,7 +210,9 @@ def animate(source, path, fps=10, cmap="viridis", reference=None, diff=True, dpi
         ``.mp4`` without imageio-ffmpeg (the message names the ``video`` extra).
     """
     names, results, reference = _collect(source, reference)
-    path, folder, suffix = _target(path, (".gif", ".mp4"))
+    path = _io.check_target(path, (".gif", ".mp4"))
+    suffix = os.path.splitext(path)[1].lower()
+    dpi = _Panels.check_size(results, diff, dpi, "animation frame")
     if isinstance(fps, bool) or not isinstance(fps, (int, float)) or not 0 < fps <= 100:
         raise ValueError(f"fps must be a number in (0, 100], got {fps!r}")
     import matplotlib
@@ -314,7 +228,7 @@ def animate(source, path, fps=10, cmap="viridis", reference=None, diff=True, dpi
 
     panels = _Panels(names, results, reference, cmap, dpi, diff)
     n = len(results[0].steps)
-    with _Writing(path, folder, suffix) as tmp, _progress.bar(n, progress, desc="render") as bar:
+    with _io.atomic_path(path) as tmp, _progress.bar(n, progress, desc="render") as bar:
         if suffix == ".gif":
             # fast octree quantiser (PIL method 2): several times faster than median cut, same look
             writer = iio.get_writer(tmp, format="GIF-PIL", mode="I", fps=fps, loop=0, quantizer=2)
@@ -340,8 +254,8 @@ def plot_frame(source, index=-1, path=None, cmap="viridis", reference=None, diff
         Which saved frame (negative counts from the end).
     path : str, optional
         Write the figure there (``.png``, ``.pdf``, ``.svg``).
-    dpi : int
-        Resolution.
+    dpi : float
+        Resolution, in ``[10, 1200]``.
 
     Returns
     -------
@@ -351,6 +265,9 @@ def plot_frame(source, index=-1, path=None, cmap="viridis", reference=None, diff
     n = len(results[0].steps)
     if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not -n <= index < n:
         raise ValueError(f"index must be an integer in [{-n}, {n}), got {index!r}")
+    if path is not None:
+        path = _io.check_target(path, _figures.FIGURE_SUFFIXES)
+    dpi = _Panels.check_size(results, diff, dpi, "figure")
     panels = _Panels(names, results, reference, cmap, dpi, diff)
     panels.draw(int(index) % n)
     if path is not None:
@@ -358,5 +275,4 @@ def plot_frame(source, index=-1, path=None, cmap="viridis", reference=None, diff
     return panels.fig
 
 
-from ._render_plots import plot_convergence, plot_kernel_temperatures, plot_profiles, profile  # noqa: E402,F401
 from ._render_batch import composite, members, plot_feature_maps  # noqa: E402,F401

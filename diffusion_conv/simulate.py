@@ -1,9 +1,6 @@
-"""``simulate()``: the one host driver of every method, and the ``Result`` it returns."""
+"""``simulate()``: the one host driver of every method, and the ``Result`` it returns (see :mod:`.result`)."""
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 import time
 
 import numpy as np
@@ -11,106 +8,13 @@ import numpy as np
 from . import _checks
 from .methods import get as get_method
 from .methods import names as _method_names
+from .result import Result
 from .rollout import frame_steps  # noqa: F401  (re-exported: the frame schedule)
 
 METHODS = _method_names()
 """Every method name :func:`simulate` accepts, besides ``'auto'``."""
 
 STOCHASTIC = tuple(n for n in METHODS if get_method(n).stochastic)
-
-
-class Result:
-    """The frames of one run and what is known about it.
-
-    Attributes
-    ----------
-    method : str
-        The method that ran (``'auto'`` is resolved to the one it picked).
-    steps : ndarray of int, shape ``(F,)``
-        Step index of each frame: ``0, k, 2k, ...`` and the last step.
-    times : ndarray of float, shape ``(F,)``
-        ``steps * dt``.
-    frames : ndarray, shape ``(F, *tank.shape)``
-        Concentration at each saved step. Stochastic frames are particle counts
-        times ``initial mass / N / dx**ndim``.
-    absorbed : ndarray, shape ``(F,)``
-        Running total of the mass absorbed at open edges by each frame (0 at step 0).
-    elapsed : float
-        Wall-clock seconds of the run, compilation included.
-    meta : dict
-        JSON-serialisable details: ``dx``, ``dt``, ``boundary``, ``shape``, ``dtype``,
-        the kernel's moments and method-specific entries.
-    extras : dict of str to ndarray
-        Further arrays some methods return (e.g. tracked particle trajectories).
-    """
-
-    def __init__(self, method, steps, times, frames, absorbed, elapsed, meta, extras=None):
-        self.method = str(method)
-        self.steps = np.asarray(steps, dtype=np.int64)
-        self.times = np.asarray(times, dtype=np.float64)
-        self.frames = np.asarray(frames)
-        self.absorbed = np.asarray(absorbed, dtype=np.float64)
-        self.elapsed = float(elapsed)
-        self.meta = dict(meta)
-        self.extras = dict(extras or {})
-
-    @property
-    def final(self) -> np.ndarray:
-        """The last frame."""
-        return self.frames[-1]
-
-    @property
-    def dx(self) -> float:
-        return float(self.meta.get("dx", 1.0))
-
-    def mass(self) -> np.ndarray:
-        """Mass in the tank at each frame, ``sum(frame) * dx**ndim``, shape ``(F, *batch_shape)``."""
-        ndim = len(self.meta.get("shape", self.frames.shape[1:]))
-        axes = tuple(range(self.frames.ndim - ndim, self.frames.ndim))
-        return self.frames.sum(axis=axes, dtype=np.float64) * self.dx ** ndim
-
-    def __repr__(self):
-        return (
-            f"Result(method={self.method!r}, frames={self.frames.shape}, last step={int(self.steps[-1])}, "
-            f"elapsed={self.elapsed:.3g} s)"
-        )
-
-    def save(self, path) -> None:
-        """Write the result to an ``.npz`` file.
-
-        The file is written under a temporary name in the same folder and
-        renamed when complete, so a failed save leaves no partial file.
-        """
-        path = os.fspath(path)
-        folder = os.path.dirname(os.path.abspath(path))
-        if not os.path.isdir(folder):
-            raise ValueError(f"path {path!r}: folder {folder!r} does not exist")
-        arrays = dict(steps=self.steps, times=self.times, frames=self.frames, absorbed=self.absorbed)
-        for name, value in self.extras.items():
-            arrays[f"extra_{name}"] = np.asarray(value)
-        header = json.dumps({"method": self.method, "elapsed": self.elapsed, "meta": self.meta})
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=folder)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                np.savez(fh, header=np.array(header), **arrays)
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.remove(tmp)
-            raise
-
-    @classmethod
-    def load(cls, path) -> "Result":
-        """Read a result written by :meth:`save`."""
-        with np.load(os.fspath(path), allow_pickle=False) as data:
-            if "header" not in data or "frames" not in data:
-                raise ValueError(f"{os.fspath(path)!r} is not a diffusion_conv result file")
-            header = json.loads(str(data["header"]))
-            extras = {k[len("extra_"):]: data[k] for k in data.files if k.startswith("extra_")}
-            return cls(
-                header["method"], data["steps"], data["times"], data["frames"], data["absorbed"],
-                header["elapsed"], header["meta"], extras,
-            )
 
 
 def check_method(method):

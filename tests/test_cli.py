@@ -102,6 +102,25 @@ def test_bad_input_in_a_subprocess_exits_2_with_one_line(tmp_path):
     (["run", "point", "--steps", "-3"], "-3"),
     (["run", "point", "--steps", "many"], "many"),
     (["run", "point", "--out", "{tmp}/no/such/folder/r.npz"], "does not exist"),
+    (["run", "point", "--out", "{tmp}/a-file/r.npz"], "a-file' is a file, not a folder"),
+    (["run", "point", "--out", "{tmp}/a-file/deeper/r.npz"], "a-file' is a file, not a folder"),
+    (["run", "point", "--out", "/proc/x.npz"], "cannot write in folder '/proc'"),
+    (["run", "point", "--animate", "/proc/x.gif"], "cannot write in folder '/proc'"),
+    (["run", "point", "--animate", "{tmp}/" + "n" * 300 + ".gif"], "at most 255"),
+    (["run", "point", "--out", "{tmp}"], "must end in .npz"),
+    (["demo", "--out", "/proc/demo"], "cannot write in folder '/proc'"),
+    (["demo", "--out", "{tmp}/a-file/demo"], "a-file' is a file, not a folder"),
+    (["run", "point", "--seed", "99999999999999999999999"], "4294967295"),
+    (["run", "point", "--seed", "4294967296"], "4294967295"),
+    (["run", "point", "--method", "propagator", "--steps", "1000000000000"], "2147483647"),
+    (["run", "point", "--method", "spectral", "--steps", "100000000000000000000000"], "2147483647"),
+    (["run", "point", "--method", "spectral", "--steps", "1e23"], "1e23"),
+    (["run", "point", "--save-every", "1000000000000"], "2147483647"),
+    (["run", "point", "--size", "100000000"], "--size 100000000: the run needs about"),
+    (["compare", "point", "--size", "100000000"], "use --size"),
+    (["run", "point", "--size", "100000000", "--save-every", "3"], "--size 100000000"),
+    (["run", "point", "--method", "particles", "--particles", "10000000000000000000"], "or fewer"),
+    (["run", "point", "--steps", "100000000", "--save-every", "1"], "a larger --save-every"),
     (["run", "point", "--out", "{tmp}/r.txt"], ".npz"),
     (["run", "point", "--animate", "{tmp}/a.avi"], ".gif"),
     (["run", "point", "--size", "4"], "--size"),
@@ -112,9 +131,18 @@ def test_bad_input_in_a_subprocess_exits_2_with_one_line(tmp_path):
     (["bench", "bench_nothing"], "bench_nothing"),
     (["frobnicate"], "frobnicate"),
 ])
-def test_bad_input_exits_2_one_line_no_file(tmp_path, capsys, argv, needle):
+def test_bad_input_exits_2_one_line_no_file(tmp_path, capsys, monkeypatch, argv, needle):
     (tmp_path / "a-file").write_text("x")
     argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("the command started working before refusing its input")
+
+    from diffusion_conv import scenarios
+
+    monkeypatch.setattr(scenarios, "get", no_work)  # nothing is built, let alone run
+    monkeypatch.setattr(dc, "simulate", no_work)
+    monkeypatch.setattr(dc, "compare", no_work)
     assert cli.main(argv) == 2
     err = capsys.readouterr().err
     lines = _error_lines(err)
@@ -145,3 +173,44 @@ def test_fit_recovers_the_kernel_of_a_run(tmp_path):
     fit = json.loads(proc.stdout)
     sobel = np.array([[-1.0, 0, 1], [-2, 0, 2], [-1, 0, 1]])
     np.testing.assert_allclose(np.array(fit["weights"]), np.exp(sobel) / np.exp(sobel).sum(), atol=1e-3)
+
+
+def _damaged_files(folder, good):
+    data = good.read_bytes()
+    (folder / "truncated.npz").write_bytes(data[: len(data) // 3])
+    (folder / "empty.npz").write_bytes(b"")
+    (folder / "random.npz").write_bytes(np.random.default_rng(1).bytes(4096))
+    np.savez(folder / "foreign.npz", a=np.ones(3))
+    (folder / "run.gif").write_bytes(b"GIF89a" + bytes(100))
+    return ["truncated.npz", "empty.npz", "random.npz", "foreign.npz", "run.gif"]
+
+
+def test_fit_on_a_damaged_or_foreign_file_exits_2_with_one_line(tmp_path, capsys):
+    good = tmp_path / "good.npz"
+    dc.Result("propagator", [0, 1], [0.0, 1.0], np.ones((2, 8, 8)), np.zeros(2), 0.0, {}).save(good)
+    for name in _damaged_files(tmp_path, good):
+        assert cli.main(["fit", str(tmp_path / name)]) == 2, name
+        lines = _error_lines(capsys.readouterr().err)
+        assert len(lines) == 1 and name in lines[0] and "pickle" not in lines[0], lines
+        assert "not a diffusion_conv result file" in lines[0] or "damaged" in lines[0] or "empty" in lines[0]
+
+
+def test_run_summary_counts_one_frame_in_the_singular(capsys):
+    assert cli.main(["run", "point", "--size", "16", "--steps", "0", "--method", "propagator"]) == 0
+    out = capsys.readouterr().out
+    assert "0 steps, 1 frame of (16, 16)" in out
+
+
+def test_fit_prints_standard_errors_with_their_magnitude(tmp_path, capsys):
+    pytest.importorskip("diffusion_conv.learn")
+    npz = tmp_path / "frames.npz"
+    assert cli.main(["run", "drift", "--size", "16", "--steps", "4", "--save-every", "1", "--method", "propagator",
+                     "--out", str(npz)]) == 0
+    capsys.readouterr()
+    assert cli.main(["fit", str(npz)]) == 0
+    out = capsys.readouterr().out
+    # exact frames: errors of rounding size, which six fixed decimals printed as [0. 0.]
+    assert "+- [0. 0.]" not in out
+    line = next(s for s in out.splitlines() if s.startswith("mean jump"))
+    errors = [float(x) for x in line.split("+-")[1].strip(" []").split()]
+    assert all(0 < e < 1e-3 for e in errors), line

@@ -143,9 +143,12 @@ def test_fit_file_reads_spacing_boundary_and_units(tmp_path):
         ("frames.npz", {}, TypeError, "frames must be a sequence"),
         # nothing moves: every kernel explains constant frames equally well
         ([np.ones((8, 8))] * 3, {}, ValueError, "nothing moves"),
-        # 4 cells, 1 transition: fewer informative cells than the 6 free weights of a radius-3 kernel
+        # 4 cells: a radius-3 kernel (7 cells wide) is wider than the frames
         ([np.array([0.0, 1.0, 2.0, 3.0]), np.array([1.0, 1.0, 2.0, 2.0])], {"radius": 3}, ValueError,
-         "fewer than the 6 free weights"),
+         r"too wide for frames of shape \(4,\).*at most 1"),
+        # one bump in a corner: 16 cells see it within radius 3, fewer than the 48 free weights
+        ([np.pad([[1.0]], ((0, 15), (0, 15))), np.pad([[0.5, 0.2], [0.2, 0.1]], ((0, 14), (0, 14)))],
+         {"radius": 3}, ValueError, "48 free weights, but only 16 cells"),
         # periodic, varying along axis 1 only: nothing tells the jumps along axis 0 apart
         ([np.tile(np.arange(16.0), (16, 1)), np.tile(np.arange(16.0) ** 1.5, (16, 1))],
          {"boundary": "periodic"}, ValueError,
@@ -155,3 +158,21 @@ def test_fit_file_reads_spacing_boundary_and_units(tmp_path):
 def test_bad_input_is_refused(frames, kwargs, error, match):
     with pytest.raises(error, match=match):
         fit_propagator(frames, **kwargs)
+
+
+@pytest.mark.parametrize("frames, radius, match", [
+    (np.stack([np.pad(np.ones((4, 4)), 6), np.pad(np.full((6, 6), 0.4), 5)]), 10, "too wide"),
+    (np.stack([np.pad(np.ones((4, 4)), 6), np.pad(np.full((6, 6), 0.4), 5)]), 20, "too wide"),
+    ([np.pad([[1.0]], ((0, 15), (0, 15))), np.pad([[0.5, 0.2], [0.2, 0.1]], ((0, 14), (0, 14)))], 3,
+     "only 16 cells"),
+], ids=["radius-10-on-16x16", "radius-20-on-16x16", "corner-bump"])
+def test_undeterminable_radius_is_refused_before_any_jax_work(monkeypatch, frames, radius, match):
+    from diffusion_conv import learn
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("the fit started computing before refusing the radius")
+
+    monkeypatch.setattr(learn, "_design", no_work)
+    monkeypatch.setattr(learn, "_value_and_grad", no_work)
+    with pytest.raises(ValueError, match=match):
+        fit_propagator(frames, radius=radius)

@@ -173,3 +173,20 @@ def test_save_text_writes_whole_files_or_nothing(tmp_path):
     with pytest.raises(TypeError):
         render.save_text(tmp_path / "broken.md", None)  # fails while writing: nothing is left behind
     assert sorted(p.name for p in tmp_path.iterdir()) == ["table.md"]
+
+
+def test_render_and_its_plots_do_not_import_each_other():
+    # the plots draw and save through the shared helpers alone; render re-exports them
+    code = ("import sys, numpy as np; from diffusion_conv import _render_plots as p; "
+            "p.plot_convergence({'a': ([1, 2, 4], [1.0, 0.5, 0.25])}); "
+            "print('diffusion_conv.render' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["False"]
+    import inspect
+
+    from diffusion_conv import _figures, _render_plots
+
+    assert "from .render" not in inspect.getsource(_render_plots)
+    assert "render" not in {name.split(".")[-1] for name in _figures.__dict__ if not name.startswith("__")}
+    assert render.save_figure is _figures.save_figure and render.plot_profiles is _render_plots.plot_profiles

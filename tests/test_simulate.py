@@ -138,3 +138,22 @@ def test_compare_table_against_reference(problem):
     assert data["reference"] == "propagator" and len(data["table"]) == 2
     with pytest.raises(ValueError, match="method 'nope' is unknown"):
         dc.compare(tank, prop, 5, methods=("nope",))
+
+
+@pytest.mark.parametrize("kwargs, exc, match", [
+    (dict(methods=("propagator", "particles"), n_particles=100, key=3), TypeError,
+     r"key must be a JAX random key \(jax.random.key\(seed\)\), got int"),
+    (dict(methods=None), TypeError, r"methods must be a method name or a non-empty list of them \(allowed: "
+                                    r"propagator, spectral"),
+    (dict(methods=()), TypeError, "non-empty list"),
+    (dict(methods=("propagator", "warp")), ValueError, "method 'warp' is unknown"),
+])
+def test_compare_names_its_bad_arguments(problem, kwargs, exc, match):
+    tank, prop = problem
+    with pytest.raises(exc, match=match):
+        dc.compare(tank, prop, 2, **kwargs)
+
+
+def test_propagate_refuses_a_bare_kernel():
+    with pytest.raises(TypeError, match=r"prop must be a diffusion_conv.Propagator .*got ndarray"):
+        dc.propagate(np.ones(8), np.ones(3) / 3, 2)

@@ -1,0 +1,148 @@
+"""What :mod:`diffusion_conv.render` and its plots share: inputs, figures, sizes and safe saving.
+
+Both ``render`` and ``_render_plots`` import this module, and it imports
+neither. matplotlib is imported only inside the functions.
+"""
+from __future__ import annotations
+
+import numbers
+import os
+
+import numpy as np
+
+from . import _io
+
+DPI_RANGE = (10, 1200)
+"""Resolutions (dots per inch) that figures and animations accept."""
+
+MAX_SIDE = 16384
+"""Largest width or height of a figure, in pixels."""
+
+MAX_PIXELS = 2**25
+"""Largest figure area in pixels (about 33 million: 128 MiB of RGBA)."""
+
+FIGURE_SUFFIXES = (".png", ".pdf", ".svg")
+TEXT_SUFFIXES = (".md", ".json", ".txt", ".csv")
+
+
+def check_dpi(dpi, what: str = "dpi") -> float:
+    """A resolution in :data:`DPI_RANGE`; ValueError or TypeError naming ``what`` otherwise."""
+    if isinstance(dpi, bool) or not isinstance(dpi, (numbers.Real, np.floating, np.integer)):
+        raise TypeError(f"{what} must be a number of dots per inch, got {dpi!r} ({type(dpi).__name__})")
+    lo, hi = DPI_RANGE
+    if not lo <= float(dpi) <= hi:
+        raise ValueError(f"{what} must be between {lo} and {hi} dots per inch, got {dpi!r}")
+    return float(dpi)
+
+
+def check_pixels(width_in: float, height_in: float, dpi: float, what: str = "figure") -> tuple[int, int]:
+    """Pixel size of a ``width_in`` x ``height_in`` inch figure at ``dpi``; ValueError when absurd."""
+    w, h = int(round(width_in * dpi)), int(round(height_in * dpi))
+    if w < 1 or h < 1 or w > MAX_SIDE or h > MAX_SIDE or w * h > MAX_PIXELS:
+        raise ValueError(f"the {what} would be {w} x {h} pixels ({width_in:.3g} x {height_in:.3g} inches at "
+                         f"dpi={dpi:g}); at most {MAX_SIDE} pixels a side and {MAX_PIXELS} in all are allowed: "
+                         f"lower dpi or draw fewer panels")
+    return w, h
+
+
+def new_figure(width, height, dpi=100):
+    """A matplotlib ``Figure`` of ``width`` x ``height`` inches on the Agg canvas (no pyplot state)."""
+    dpi = check_dpi(dpi)
+    check_pixels(width, height, dpi)
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), dpi=dpi)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def save_figure(fig, path, dpi=100):
+    """Write a matplotlib figure to ``path`` (PNG, PDF or SVG) under a temporary name, then rename.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+    path : str or os.PathLike
+        Ends in ``.png``, ``.pdf`` or ``.svg``; its folder must exist and be writable.
+    dpi : float
+        Resolution of raster output, in :data:`DPI_RANGE`; the figure at that
+        resolution must stay within :data:`MAX_SIDE` and :data:`MAX_PIXELS`.
+
+    Raises
+    ------
+    ValueError, TypeError
+        Bad path or resolution, before anything is written.
+    """
+    path = _io.check_target(path, FIGURE_SUFFIXES)
+    dpi = check_dpi(dpi)
+    if not hasattr(fig, "savefig") or not hasattr(fig, "get_size_inches"):
+        raise TypeError(f"fig must be a matplotlib Figure, got {type(fig).__name__}")
+    check_pixels(*fig.get_size_inches(), dpi)
+    suffix = os.path.splitext(path)[1].lower()
+    with _io.atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=dpi, format=suffix[1:])
+
+
+def save_text(path, text):
+    """Write ``text`` to ``path`` (``.md``, ``.json``, ``.txt`` or ``.csv``) under a temporary name, then rename.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Its folder must exist and be writable.
+    text : str
+
+    Raises
+    ------
+    ValueError, TypeError
+        Bad path, or ``text`` not a string, before anything is written.
+    """
+    path = _io.check_target(path, TEXT_SUFFIXES)
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a str, got {type(text).__name__}")
+    with _io.atomic_path(path) as tmp:
+        with open(tmp, "w") as fh:
+            fh.write(text)
+
+
+def collect(source, reference=None):
+    """``(names, results, reference)`` from a Comparison, a dict, a list of Results or one Result."""
+    from .compare import Comparison
+    from .result import Result
+
+    if isinstance(source, Comparison):
+        items, reference = list(source.results.items()), reference or source.reference
+    elif isinstance(source, Result):
+        items = [(source.method, source)]
+    elif isinstance(source, dict):
+        items = list(source.items())
+    elif isinstance(source, (list, tuple)):
+        items, seen = [], {}
+        for res in source:
+            name = getattr(res, "method", "?")
+            seen[name] = seen.get(name, 0) + 1
+            items.append((name if seen[name] == 1 else f"{name} #{seen[name]}", res))
+    else:
+        raise TypeError(f"source must be a Comparison, a Result, a dict or a list of Results, "
+                        f"got {type(source).__name__}")
+    if not items or not all(isinstance(r, Result) for _, r in items):
+        raise TypeError("source must hold at least one diffusion_conv.Result and nothing else")
+    names = [str(n) for n, _ in items]
+    results = [r for _, r in items]
+    if reference is None:
+        reference = names[0]
+    if reference not in names:
+        raise ValueError(f"reference {reference!r} is not among the results {names}")
+    first = results[0]
+    for name, res in zip(names, results):
+        if res.frames.shape != first.frames.shape or not np.array_equal(res.steps, first.steps):
+            raise ValueError(f"result {name!r} has frames {res.frames.shape} at other steps than "
+                             f"{names[0]!r} {first.frames.shape}; animate needs the same saved steps")
+    return names, results, reference
+
+
+def view(frame):
+    """What is drawn of a frame: 1-D and 2-D as they are, 3-D as the middle slice along axis 0."""
+    frame = np.asarray(frame)
+    return frame[frame.shape[0] // 2] if frame.ndim == 3 else frame

@@ -1,0 +1,226 @@
+"""``Result``: the frames of one run, what is known about it, and its ``.npz`` file."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import numbers
+import os
+import zipfile
+import zlib
+
+import numpy as np
+
+from . import _io
+
+_ARRAYS = ("steps", "times", "frames", "absorbed")
+_ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
+_KINDS = {"i": "integers", "u": "integers", "f": "real numbers", "b": "booleans"}
+
+
+@dataclasses.dataclass(eq=False, repr=False)
+class Result:
+    """The frames of one run (or of a batch of runs) and what is known about it.
+
+    Attributes
+    ----------
+    method : str
+        The method that ran (``'auto'`` is resolved to the one it picked).
+    steps : ndarray of int, shape ``(F,)``
+        Step index of each frame: ``0, k, 2k, ...`` and the last step.
+    times : ndarray of float, shape ``(F,)``
+        ``steps * dt``.
+    frames : ndarray, shape ``(F, *batch_shape, *tank.shape)``
+        Concentration at each saved step. Stochastic frames are particle counts
+        times ``initial mass / N / dx**ndim``.
+    absorbed : ndarray, shape ``(F, *batch_shape)``
+        Running total of the mass absorbed at open edges by each frame (0 at step 0).
+    elapsed : float
+        Wall-clock seconds of the run, compilation included.
+    meta : dict
+        JSON-serialisable details: ``dx``, ``dt``, ``boundary``, ``shape``, ``dtype``,
+        the kernel's moments and method-specific entries.
+    extras : dict of str to ndarray
+        Further arrays some methods return (e.g. tracked particle trajectories).
+
+    Raises
+    ------
+    ValueError
+        When ``steps``, ``times``, ``frames`` and ``absorbed`` do not hold one
+        entry per frame.
+    """
+
+    method: str
+    steps: np.ndarray
+    times: np.ndarray
+    frames: np.ndarray
+    absorbed: np.ndarray
+    elapsed: float
+    meta: dict
+    extras: dict = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self):
+        method, steps, times, frames, absorbed, elapsed, meta, extras = (
+            self.method, self.steps, self.times, self.frames, self.absorbed, self.elapsed, self.meta, self.extras)
+        self.method = str(method)
+        self.steps = np.asarray(steps, dtype=np.int64)
+        self.times = np.asarray(times, dtype=np.float64)
+        self.frames = np.asarray(frames)
+        self.absorbed = np.asarray(absorbed, dtype=np.float64)
+        self.elapsed = float(elapsed)
+        self.meta = dict(meta)
+        self.extras = dict(extras or {})
+        if self.frames.ndim < 2:
+            raise ValueError(f"frames must have shape (F, *grid), got shape {self.frames.shape}")
+        n = self.frames.shape[0]
+        lengths = {"steps": self.steps.shape, "times": self.times.shape, "absorbed": self.absorbed.shape[:1]}
+        if self.steps.ndim != 1 or self.times.ndim != 1 or any(s != (n,) for s in lengths.values()):
+            raise ValueError(f"steps, times and absorbed must hold one entry per frame ({n} frames); got "
+                             + ", ".join(f"{k} of shape {v}" for k, v in
+                                         (("steps", self.steps.shape), ("times", self.times.shape),
+                                          ("absorbed", self.absorbed.shape))))
+
+    @property
+    def final(self) -> np.ndarray:
+        """The last frame."""
+        return self.frames[-1]
+
+    @property
+    def dx(self) -> float:
+        """Cell width (``meta['dx']``, 1 when absent)."""
+        return float(self.meta.get("dx", 1.0))
+
+    @property
+    def batch_shape(self) -> tuple:
+        """The batch axes of the frames (``()`` for one run): ``frames`` is ``(F, *batch_shape, *grid)``."""
+        return tuple(self.meta.get("batch_shape", ()))
+
+    def mass(self) -> np.ndarray:
+        """Mass in the tank at each frame, ``sum(frame) * dx**ndim``, shape ``(F, *batch_shape)``."""
+        ndim = self.frames.ndim - 1 - len(self.batch_shape)
+        axes = tuple(range(self.frames.ndim - ndim, self.frames.ndim))
+        return self.frames.sum(axis=axes, dtype=np.float64) * self.dx ** ndim
+
+    def __repr__(self):
+        return (
+            f"Result(method={self.method!r}, frames={self.frames.shape}, last step={int(self.steps[-1])}, "
+            f"elapsed={self.elapsed:.3g} s)"
+        )
+
+    def save(self, path) -> None:
+        """Write the result to an ``.npz`` file that :meth:`load` reads back.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The file; its folder must exist and be writable (checked first).
+
+        Notes
+        -----
+        The file is written under a temporary name in the same folder and
+        renamed when complete, so a failed or interrupted save (an exception,
+        Ctrl-C, SIGTERM) leaves no partial file and no temporary file. Its mode
+        is ``0o666`` less the umask.
+        """
+        path = _io.check_target(path, what="path")
+        arrays = dict(steps=self.steps, times=self.times, frames=self.frames, absorbed=self.absorbed)
+        for name, value in self.extras.items():
+            arrays[f"extra_{name}"] = np.asarray(value)
+        header = json.dumps({"method": self.method, "elapsed": self.elapsed, "meta": self.meta})
+        with _io.atomic_path(path, suffix=".npz") as tmp:
+            with open(tmp, "wb") as fh:
+                np.savez(fh, header=np.array(header), **arrays)
+
+    @classmethod
+    def load(cls, path) -> "Result":
+        """Read a result written by :meth:`save`.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+
+        Returns
+        -------
+        Result
+
+        Raises
+        ------
+        ValueError
+            Naming the file and what is wrong: it is missing, empty, not an
+            ``.npz`` archive, truncated or corrupt, not a result file (no
+            header, or arrays missing), or its arrays disagree (not one step,
+            time and absorbed total per frame, steps not increasing).
+        """
+        if not isinstance(path, (str, bytes, os.PathLike)):
+            raise TypeError(f"path must be a path (str or os.PathLike), got {type(path).__name__}")
+        path = os.fsdecode(os.fspath(path))
+        if not os.path.isfile(path):
+            raise ValueError(f"{path!r} does not exist or is not a file")
+        with open(path, "rb") as fh:
+            head = fh.read(4)
+        if not head:
+            raise ValueError(f"{path!r} is empty, not a diffusion_conv result file")
+        if head not in _ZIP_MAGIC:
+            raise ValueError(f"{path!r} is not a diffusion_conv result file: not an .npz archive "
+                             f"(it starts with {head!r})")
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                names = list(data.files)
+                if "header" not in names:
+                    raise _Bad(f"not a diffusion_conv result file: it has no header (its arrays: "
+                               f"{', '.join(names) or 'none'})")
+                missing = [k for k in _ARRAYS if k not in names]
+                if missing:
+                    raise _Bad(f"not a complete result file: the arrays {', '.join(missing)} are missing")
+                arrays = {k: data[k] for k in ("header",) + _ARRAYS}
+                extras = {k[len("extra_"):]: data[k] for k in names if k.startswith("extra_")}
+        except _Bad as exc:
+            raise ValueError(f"{path!r} is {exc}") from None
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, KeyError, ValueError) as exc:
+            raise ValueError(f"{path!r} is damaged (truncated or corrupt): {exc}") from None
+        header = _header(path, arrays.pop("header"))
+        _check_arrays(path, arrays)
+        return cls(header["method"], arrays["steps"], arrays["times"], arrays["frames"], arrays["absorbed"],
+                   header["elapsed"], header["meta"], extras)
+
+
+class _Bad(Exception):
+    """What is wrong with a file, inside :meth:`Result.load`."""
+
+
+def _header(path, array) -> dict:
+    if array.shape != () or array.dtype.kind != "U":
+        raise ValueError(f"{path!r} has a header that is not a text entry (shape {array.shape}, dtype {array.dtype})")
+    try:
+        header = json.loads(str(array))
+    except ValueError as exc:
+        raise ValueError(f"{path!r} has a header that is not valid JSON: {exc}") from None
+    ok = (isinstance(header, dict) and isinstance(header.get("method"), str)
+          and isinstance(header.get("elapsed"), numbers.Real) and isinstance(header.get("meta"), dict))
+    if not ok:
+        raise ValueError(f"{path!r} has a header without the method (text), elapsed (number) and meta "
+                         f"(object) of a result")
+    return header
+
+
+def _check_arrays(path, arrays) -> None:
+    kinds = {"steps": "iu", "times": "iuf", "frames": "iufb", "absorbed": "iuf"}
+    for name, allowed in kinds.items():
+        a = arrays[name]
+        if a.dtype.kind not in allowed:
+            wanted = " or ".join(sorted({_KINDS[k] for k in allowed}))
+            raise ValueError(f"{path!r}: {name} must hold {wanted}, got dtype {a.dtype}")
+    frames = arrays["frames"]
+    if frames.ndim < 2 or frames.shape[0] == 0:
+        raise ValueError(f"{path!r}: frames must have shape (F, *grid) with F >= 1, got {frames.shape}")
+    n = frames.shape[0]
+    for name in ("steps", "times"):
+        if arrays[name].ndim != 1:
+            raise ValueError(f"{path!r}: {name} must be 1-D, got shape {arrays[name].shape}")
+    lengths = {k: (arrays[k].shape[0] if arrays[k].ndim else 0) for k in ("steps", "times", "absorbed")}
+    if any(v != n for v in lengths.values()):
+        raise ValueError(f"{path!r} is inconsistent: {n} frames but "
+                         + ", ".join(f"{v} {k}" for k, v in lengths.items())
+                         + "; a result has one step, time and absorbed total per frame")
+    steps = arrays["steps"]
+    if steps[0] < 0 or np.any(np.diff(steps) <= 0):
+        raise ValueError(f"{path!r}: steps must be >= 0 and increasing, got {steps.tolist()[:10]}")
