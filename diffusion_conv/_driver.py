@@ -108,54 +108,73 @@ class Frames:
         self.pos += count
 
 
+_RATES: dict = {}
+"""Seconds per step measured for each compiled problem, kept across runs (the next run sizes its calls at once)."""
+
+
+class _Clock:
+    """Seconds per step of the compiled programs, measured on calls after each program's first (compiling) one."""
+
+    def __init__(self, key):
+        self.key = key
+        self.rate = _RATES.get(key)
+        self.seen = set()
+
+    def time(self, program, steps, fn):
+        t0 = time.perf_counter()
+        out = fn()
+        elapsed = time.perf_counter() - t0
+        if (program in self.seen or self.key in _RATES) and steps > 0 and elapsed > 2e-3:
+            self.rate = _RATES[self.key] = elapsed / steps
+        self.seen.add(program)
+        return out
+
+    def steps_for(self, seconds):
+        """Steps that take about ``seconds`` at the measured rate (None before a measurement)."""
+        return None if self.rate is None else max(1, int(seconds / max(self.rate, 1e-12)))
+
+
 def run_compiled(m, state, save_steps, store, bar, cap, units):
-    """Advance a compiled state through ``save_steps``, storing every frame; returns the final state."""
+    """Advance a compiled state through ``save_steps``, storing every frame; returns the final state.
+
+    Calls are kept near :data:`TARGET_S`: the first ones are a step or two (to
+    compile and to measure), later ones as many frames, or pieces of a long gap
+    where the method composes exactly, as fit the target.
+    """
+    from ._interrupt import wait
     from .rollout import intervals
 
-    rate = None  # seconds per step, measured on calls after the first
-    first = True
+    leaves = jax.tree_util.tree_leaves(state)
+    clock = _Clock((m.name, jax.tree_util.tree_structure(state), tuple((x.shape, str(x.dtype)) for x in leaves)))
+    stepwise = bool(m.stepwise(state))
     for gap, count in intervals(save_steps):
         done = 0
         while done < count:
-            whole = rate is None or gap * rate <= 2 * TARGET_S or not _stepwise(m, state)
-            if not whole:  # a long gap: pieces, then the frame
-                piece = max(1, int(TARGET_S / rate))
-                left = gap
-                while left > piece:
-                    t0 = time.perf_counter()
-                    state = advance(state, piece, m)
-                    jax.block_until_ready(state)
-                    rate = (time.perf_counter() - t0) / piece
+            budget = clock.steps_for(TARGET_S)
+            if stepwise and (budget is None or gap > 2 * budget) and gap > 2:
+                left = gap  # a long gap: pieces without frames, then the frame
+                piece = 1
+                while True:
+                    piece = 2 * piece if budget is None else budget  # grow until a call is long enough to time
+                    if piece >= left:
+                        break
+                    state = clock.time("advance", piece, lambda st=state, p=piece: wait(advance(st, p, m)))
                     left -= piece
-                    bar.update(piece if units == "step" else 0)
-                t0 = time.perf_counter()
-                state, f, a, e = chunk(state, left, 1, m, cap)
-                store.put(f, a, e, 1)
-                rate = (time.perf_counter() - t0) / max(left, 1) if left > piece // 4 else rate
-                bar.update(left if units == "step" else 1)
-                done += 1
-                continue
-            n = 1 if first or rate is None else int(max(1, min(cap, count - done, TARGET_S / max(gap * rate, 1e-12))))
-            n = min(n, cap, count - done)
-            t0 = time.perf_counter()
-            state, f, a, e = chunk(state, gap, n, m, cap)
-            store.put(f, a, e, n)  # np.asarray waits for the chunk: the bar shows work done
-            elapsed = time.perf_counter() - t0
-            if not first:
-                rate = elapsed / max(1, n * gap)
-            elif rate is None:
-                rate = None if first else rate
-            first = False
+                    if units == "step":
+                        bar.update(piece)
+                    budget = clock.steps_for(TARGET_S)
+                n, gap_now = 1, left
+            else:
+                gap_now = gap
+                n = 1 if budget is None else int(max(1, min(cap, count - done, budget // max(gap, 1))))
+            size = 1 if n == 1 else cap  # two programs: one frame (no unused buffer), or up to cap frames
+            out = clock.time(("chunk", size), n * gap_now,
+                             lambda st=state, g=gap_now, k=n, c=size: wait(chunk(st, g, k, m, c)))
+            state = out[0]
+            store.put(out[1], out[2], out[3], n)
             done += n
-            bar.update(n * gap if units == "step" else n)
+            bar.update(n * gap_now if units == "step" else n)
     return state
-
-
-def _stepwise(m, state):
-    try:
-        return bool(m.stepwise(jax.tree_util.tree_map(lambda x: x, state)))
-    except Exception:  # a method's own check that cannot look at a batched state
-        return False
 
 
 def run_host(impl, state, save_steps, store, bar, units):

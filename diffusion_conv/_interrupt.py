@@ -136,8 +136,10 @@ def wait(tree, poll: float = 0.02):
 
     leaves = [x for x in jax.tree_util.tree_leaves(tree) if hasattr(x, "is_ready")]
     for x in leaves:
+        pause = 1e-4  # short first pauses: most results are ready at once or within a millisecond
         while not x.is_ready():
-            time.sleep(poll)
+            time.sleep(pause)
+            pause = min(2 * pause, poll)
     return tree
 
 
