@@ -128,6 +128,18 @@ def collect(source, reference=None):
                         f"got {type(source).__name__}")
     if not items or not all(isinstance(r, Result) for _, r in items):
         raise TypeError("source must hold at least one diffusion_conv.Result and nothing else")
+    if any(r.batch_shape for _, r in items):  # a batch: one panel per member
+        from ._render_batch import members
+
+        expanded, first_member = [], {}
+        for name, r in items:
+            parts = [(name if not r.batch_shape else f"{name}{label[len(r.method):]}", member)
+                     for label, member in members(r)]
+            first_member[str(name)] = parts[0][0]
+            expanded += parts
+        if reference is not None:
+            reference = first_member.get(str(reference), reference)
+        items = expanded
     names = [str(n) for n, _ in items]
     results = [r for _, r in items]
     if reference is None:

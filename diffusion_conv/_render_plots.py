@@ -53,7 +53,8 @@ def profile(frame, axis=-1, reduce="mean"):
     return moved[tuple(s // 2 for s in moved.shape[:-1])]
 
 
-def plot_profiles(source, path=None, axis=-1, times=None, exact=None, reduce="mean", dpi=100):
+def plot_profiles(source, path=None, axis=-1, times=None, exact=None, reduce="mean", dpi=100, panels=False,
+                  title=None):
     """Profiles through the tank at several times for every method, and a closed form.
 
     Parameters
@@ -73,6 +74,12 @@ def plot_profiles(source, path=None, axis=-1, times=None, exact=None, reduce="me
         How the other axes are reduced (see :func:`profile`).
     dpi : int
         Resolution.
+    panels : bool
+        One panel per method (on one shared scale) instead of every method on one
+        axis told apart by line style; the stochastic methods are then readable
+        beside the smooth ones.
+    title : str, optional
+        The figure's title.
 
     Returns
     -------
@@ -90,30 +97,40 @@ def plot_profiles(source, path=None, axis=-1, times=None, exact=None, reduce="me
         raise TypeError(f"exact must be a callable exact(t) -> profile, got {type(exact).__name__}")
     import matplotlib
 
-    fig = _figure(7.5, 4.2, dpi)
-    ax = fig.subplots()
+    groups = [[j] for j in range(len(names))] if panels else [list(range(len(names)))]
+    fig = _figure(3.2 * len(groups) + 1.8 if panels else 7.5, 3.4 if panels else 4.2, dpi)
+    axes = np.atleast_1d(fig.subplots(1, len(groups), sharey=True, squeeze=False)[0])
     colours = matplotlib.colormaps["viridis"](np.linspace(0.0, 0.9, len(times)))
-    styles = ["-", "--", ":", "-.", (0, (5, 1)), (0, (1, 1))]
+    styles = ["-", "--", ":", "-.", (0, (5, 1)), (0, (1, 1))] if not panels else ["-"]
     dx = results[0].dx
-    for k, i in enumerate(times):
-        t = float(results[0].times[i])
-        for j, (name, res) in enumerate(zip(names, results)):
-            p = profile(res.frames[i], axis, reduce)
-            ax.plot((np.arange(p.size) + 0.5) * dx, p, color=colours[k], ls=styles[j % len(styles)], lw=1.3)
-        if exact is not None:
-            e = np.asarray(exact(t), dtype=np.float64)
-            ax.plot((np.arange(e.size) + 0.5) * dx, e, color="k", ls=(0, (2, 2)), lw=0.9)
-    # legend: line style = method, colour = time
-    for j, name in enumerate(names):
-        ax.plot([], [], color="0.3", ls=styles[j % len(styles)], label=name)
+    for ax, group in zip(axes, groups):
+        for k, i in enumerate(times):
+            t = float(results[0].times[i])
+            for j in group:
+                p = profile(results[j].frames[i], axis, reduce)
+                noisy = "n_particles" in results[j].meta  # a stochastic run: drawn light, the smooth ones read through
+                ax.plot((np.arange(p.size) + 0.5) * dx, p, color=colours[k], ls=styles[j % len(styles)],
+                        lw=0.7 if noisy else 1.1, alpha=0.45 if noisy else 1.0)
+            if exact is not None:
+                e = np.asarray(exact(t), dtype=np.float64)
+                ax.plot((np.arange(e.size) + 0.5) * dx, e, color="k", ls=(0, (2, 2)), lw=0.9)
+        ax.set_xlabel(f"position along axis {axis % results[0].frames[0].ndim}", fontsize=8)
+        ax.tick_params(labelsize=7)
+        if panels:
+            ax.set_title(names[group[0]], fontsize=9)
+    axes[0].set_ylabel("concentration" + (" (mean over the other axes)" if reduce == "mean" and
+                                          results[0].frames.ndim > 2 else ""), fontsize=8)
+    legend_ax = axes[-1]
+    if not panels:  # line style = method
+        for j, name in enumerate(names):
+            legend_ax.plot([], [], color="0.3", ls=styles[j % len(styles)], label=name)
     if exact is not None:
-        ax.plot([], [], color="k", ls=(0, (2, 2)), lw=0.9, label="closed form")
-    for k, i in enumerate(times):
-        ax.plot([], [], color=colours[k], lw=4, label=f"t = {float(results[0].times[i]):.4g}")
-    ax.set_xlabel(f"position along axis {axis % results[0].frames[0].ndim}")
-    ax.set_ylabel("concentration" + (" (mean over the other axes)" if reduce == "mean" and
-                                     results[0].frames.ndim > 2 else ""))
-    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
+        legend_ax.plot([], [], color="k", ls=(0, (2, 2)), lw=0.9, label="closed form")
+    for k, i in enumerate(times):  # colour = time
+        legend_ax.plot([], [], color=colours[k], lw=4, label=f"t = {float(results[0].times[i]):.4g}")
+    legend_ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    if title:
+        fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return _save(fig, path, dpi)
 

@@ -16,13 +16,17 @@ import json
 import os
 import sys
 
+import numpy as np
+
 PROG = "diffusion-conv"
 MAX_STEPS = 2**31 - 1
 """Largest ``--steps`` and ``--save-every``: the methods count steps in 32-bit integers on the device."""
 MAX_SEED = 2**32 - 1
 """Largest ``--seed``: without JAX's x64 mode a key keeps the low 32 bits of its seed, so larger seeds
 would silently repeat smaller ones."""
-DEMO_METHODS = ("propagator", "particles", "image", "heat")
+DEMO_METHODS = ("propagator", "spectral", "particles", "image", "heat")
+"""The methods the demo runs: every method but ``counts``, whose first compilation (about 30 s for the
+256x256 tank on two cores) alone would take half the demo's minute."""
 BENCHMARKS = ("bench_propagator", "bench_spectral", "bench_stochastic", "bench_render", "bench_learn")
 
 
@@ -63,6 +67,45 @@ def _seed(text):
     return _integer(text, 0, MAX_SEED, f"an integer from 0 to {MAX_SEED}")
 
 
+def _temperatures(text):
+    values = []
+    for part in text.split(","):
+        try:
+            t = float(part)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected comma-separated positive numbers, got {text!r}") from None
+        if not (np.isfinite(t) and 1e-6 <= t <= 1e6):
+            raise argparse.ArgumentTypeError(f"each temperature must be a number in [1e-6, 1e6], got {part!r}")
+        values.append(t)
+    if not values or len(values) > 64:
+        raise argparse.ArgumentTypeError(f"give 1 to 64 temperatures, got {len(values)}")
+    return values
+
+
+def _batched(args, sc):
+    """The scenario's tank and kernel with the batch options applied: ``(tank, prop, labels)``."""
+    from . import scenarios
+    from .propagator import Propagator
+    from .tank import Tank
+
+    tank, prop, labels = sc.tank, sc.propagator, None
+    if getattr(args, "channels", False):
+        if sc.name != "image":
+            raise UsageError(f"--channels applies to the image scenario (a colour picture), not to {sc.name!r}")
+        size = None if args.size is None else args.size
+        tank = Tank.from_image(scenarios.TEST_IMAGE_RGB, size=size, channels=True)
+    temps = getattr(args, "temperatures", None)
+    if temps:
+        w = np.asarray(prop.weights, dtype=np.float64)
+        if np.any(w <= 0):
+            raise UsageError(f"--temperatures needs a kernel with no zero weights (a softmax); {sc.name!r} has some")
+        prop = Propagator.stack([Propagator.from_logits(np.log(w), temperature=t) for t in temps])
+        if tank.batch_shape:
+            tank = tank.reshape_batch(tank.batch_shape + (1,))
+        labels = [f"T={t:g}" for t in temps]
+    return tank, prop, labels
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``diffusion-conv`` command."""
     from . import __version__
@@ -79,12 +122,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
-    p = sub.add_parser("demo", parents=[common], help="the 256x256 partitioned tank through every method")
+    p = sub.add_parser("demo", parents=[common],
+                       help="the 256x256 partitioned tank through five methods (all but counts)")
     p.add_argument("--out", default="diffusion-conv-demo", metavar="DIR",
                    help="output folder (default ./diffusion-conv-demo)")
     p.add_argument("--smoke", action="store_true", help=argparse.SUPPRESS)
 
-    p = sub.add_parser("run", parents=[common], help="run one method on a scenario")
+    batch = argparse.ArgumentParser(add_help=False)
+    batch.add_argument("--channels", action="store_true",
+                       help="the image scenario in colour: one tank per channel (red, green, blue) in one run")
+    batch.add_argument("--temperatures", default=None, metavar="T1,T2,...", type=_temperatures,
+                       help="a bank of kernels: the scenario's kernel as a softmax at each temperature, in one run")
+
+    p = sub.add_parser("run", parents=[common, batch], help="run one method on a scenario")
     p.add_argument("scenario", help="scenario name (see `diffusion-conv scenarios`)")
     p.add_argument("--method", default="auto", help="propagator, spectral, particles, counts, image, heat or auto")
     p.add_argument("--steps", type=_steps, default=None,
@@ -95,7 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--animate", default=None, metavar="FILE", help="write an animation (.gif, or .mp4)")
     p.add_argument("--json", action="store_true", help="print a JSON summary")
 
-    p = sub.add_parser("compare", parents=[common], help="run several methods on a scenario and compare them")
+    p = sub.add_parser("compare", parents=[common, batch],
+                       help="run several methods on a scenario and compare them")
     p.add_argument("scenario", help="scenario name")
     p.add_argument("--methods", default=None, help="comma-separated methods (default: all that apply)")
     p.add_argument("--reference", default=None, help="the method the others are measured against")
@@ -309,7 +360,8 @@ def cmd_run(args, guard):
     steps = sc.steps if args.steps is None else args.steps
     save_every = args.save_every or max(1, steps // 40)
     _check_memory_of_scenario(args, methods, sc, steps, save_every)
-    res = simulate(sc.tank, sc.propagator, steps, method=args.method, save_every=save_every, progress=True,
+    tank, prop, _ = _batched(args, sc)
+    res = simulate(tank, prop, steps, method=args.method, save_every=save_every, progress=True,
                    **_stochastic_kw(args.method, args, sc.n_particles))
     if out:
         res.save(out)
@@ -321,14 +373,18 @@ def cmd_run(args, guard):
         guard.output(anim)
     mass = res.mass()
     summary = {"scenario": sc.name, "method": res.method, "steps": int(res.steps[-1]), "frames": len(res.steps),
-               "shape": list(sc.tank.shape), "elapsed_s": res.elapsed, "initial_mass": float(mass[0]),
-               "final_mass": float(mass[-1]), "absorbed": float(res.absorbed[-1]),
-               "final_max": float(np.max(res.final)), "out": out, "animation": anim}
+               "shape": list(tank.shape), "batch_shape": list(res.batch_shape), "elapsed_s": res.elapsed,
+               "initial_mass": mass[0].tolist(), "final_mass": mass[-1].tolist(),
+               "absorbed": res.absorbed[-1].tolist(), "final_max": float(np.max(res.final)), "out": out,
+               "animation": anim}
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
+        batch = f" x {_plural(int(np.prod(res.batch_shape)), 'member')} {tuple(res.batch_shape)}" \
+            if res.batch_shape else ""
         print(f"{sc.name}: {res.method}, {_plural(summary['steps'], 'step')}, {_plural(summary['frames'], 'frame')} "
-              f"of {tuple(sc.tank.shape)} in {res.elapsed:.2f} s; mass {mass[0]:.6g} -> {mass[-1]:.6g}")
+              f"of {tuple(tank.shape)}{batch} in {res.elapsed:.2f} s; mass {np.sum(mass[0]):.6g} -> "
+              f"{np.sum(mass[-1]):.6g}" + (" (all members)" if batch else ""))
         for label, path in (("result", out), ("animation", anim)):
             if path:
                 print(f"{label}: {path}")
@@ -364,7 +420,8 @@ def cmd_compare(args, guard):
     steps = sc.steps if args.steps is None else args.steps
     save_every = args.save_every or max(1, steps // 40)
     _check_memory_of_scenario(args, list(dict.fromkeys([reference] + methods)), sc, steps, save_every)
-    cmp = compare(sc.tank, sc.propagator, steps, methods=methods, reference=reference, save_every=save_every,
+    tank, prop, _ = _batched(args, sc)
+    cmp = compare(tank, prop, steps, methods=methods, reference=reference, save_every=save_every,
                   n_particles=args.particles or sc.n_particles if any(m in ("particles", "counts") for m in methods)
                   else None, seed=args.seed, progress=True)
     if anim:
@@ -376,20 +433,39 @@ def cmd_compare(args, guard):
     return 0
 
 
+def demo_problem(smoke=False, seed=0):
+    """The demo's problem: the 256x256 tank split into 16 x 16 compartments of random concentration, the box blur.
+
+    Returns ``(tank, prop, steps, save_at)``: frames at logarithmically spaced steps
+    (1, 2, 3, ... up to ``steps``), so that the motion shows through the whole
+    animation, from the first steps that blur the boards to the last that even
+    out the tank.
+    """
+    import numpy as np
+
+    from .propagator import Propagator
+    from .tank import Tank
+
+    size, steps, nframes = (32, 40, 12) if smoke else (256, 1000, 40)
+    values = np.random.default_rng(seed).random((16, 16))
+    tank = Tank.partitioned(values, cell=size // 16)
+    save_at = np.unique(np.round(np.geomspace(1, steps, nframes)).astype(int))[:-1].tolist()
+    return tank, Propagator.box(3, ndim=2), steps, save_at
+
+
 def cmd_demo(args, guard):
-    from . import _io, compare, render, scenarios
+    from . import _io, compare, render
 
     try:
         out, exists = _io.check_folder(args.out, "--out")
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    size, steps, save_every = (32, 12, 3) if args.smoke else (256, 100, 4)
-    sc = scenarios.get("partitions", size=size, seed=args.seed)
+    tank, prop, steps, save_at = demo_problem(args.smoke, args.seed)
     methods = [m for m in DEMO_METHODS if _available(m)]
-    n_particles = args.particles or (10**4 if args.smoke else 10**6)
-    print(f"demo: the {size}x{size} tank, every cell its own concentration, {steps} steps of the box blur "
-          f"(m = 9) by {', '.join(methods)}", file=sys.stderr)
-    cmp = compare(sc.tank, sc.propagator, steps, methods=methods, reference="propagator", save_every=save_every,
+    n_particles = args.particles or (10**4 if args.smoke else 5 * 10**5)
+    print(f"demo: the {tank.shape[0]}x{tank.shape[1]} tank split into 16 x 16 compartments, {steps} steps of the "
+          f"box blur (m = 9) by {', '.join(methods)}; frames at logarithmically spaced steps", file=sys.stderr)
+    cmp = compare(tank, prop, steps, methods=methods, reference="propagator", save_at=save_at,
                   n_particles=n_particles if "particles" in methods else None, seed=args.seed, progress=True)
     if not exists:
         os.makedirs(out, exist_ok=True)
@@ -404,10 +480,11 @@ def cmd_demo(args, guard):
     render.save_text(os.path.join(out, "comparison.json"), cmp.to_json() + "\n")
     written("comparison.json")
     nframes = len(cmp.results["propagator"].steps)
-    render.plot_profiles(cmp, os.path.join(out, "profiles.png"), reduce="middle",
-                         times=sorted({1, min(3, nframes - 1), nframes // 2, nframes - 1}))
+    render.plot_profiles(cmp, os.path.join(out, "profiles.png"), reduce="middle", panels=True,
+                         times=sorted({0, nframes // 4, nframes // 2, (3 * nframes) // 4, nframes - 1}),
+                         title=f"the middle row of the tank at five times ({steps} steps of the box blur)")
     written("profiles.png")
-    render.animate(cmp, os.path.join(out, "tank.gif"), fps=8, dpi=60 if not args.smoke else 40, progress=True)
+    render.animate(cmp, os.path.join(out, "tank.gif"), fps=6, dpi=100 if not args.smoke else 40, progress=True)
     written("tank.gif")
     print(cmp.to_markdown())
     print(f"\nwritten to {out}: tank.gif, comparison.md, comparison.json, profiles.png")

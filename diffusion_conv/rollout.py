@@ -136,20 +136,30 @@ def resolve(method, tank, prop, **kwargs):
     return get_method(method)
 
 
-def flatten_batch(m, tank, prop, key, batch, options):
-    """The broadcast batch flattened to one leading axis: ``(conc, weights, keys, prepared)``.
+class Group:
+    """Members of a flattened batch that take one path: their flat indices and their inputs (leading axis)."""
 
-    ``prepared`` is the method's host-side preparation (:meth:`Method.prepare`)
-    of the concrete inputs, laid out the same way (None where nothing is prepared).
+    def __init__(self, index, conc, weights, keys, prepared):
+        self.index, self.conc, self.weights, self.keys, self.prepared = index, conc, weights, keys, prepared
+
+    @property
+    def size(self) -> int:
+        return len(self.index)
+
+
+def flatten_batch(m, tank, prop, key, batch, options) -> list[Group]:
+    """The broadcast batch flattened to one leading axis, in groups of members that take one path.
+
+    Members whose kernels need different paths (:meth:`Method.signature`: a
+    separable kernel beside a non-separable one) run in separate groups, so each
+    member computes exactly what its own run computes. Each group carries the
+    method's host-side preparation (:meth:`Method.prepare`) of its concrete
+    inputs (None where nothing is prepared).
     """
     size = int(np.prod(batch, dtype=np.int64))
 
     def flat(x, lead):
         x = jnp.broadcast_to(x, batch + x.shape[lead:])
-        return x.reshape((size,) + x.shape[len(batch):])
-
-    def flat_np(x):
-        x = np.broadcast_to(x, batch + x.shape[len(batch):])
         return x.reshape((size,) + x.shape[len(batch):])
 
     conc = flat(tank.concentration, tank._batch)
@@ -158,10 +168,22 @@ def flatten_batch(m, tank, prop, key, batch, options):
     if key is not None:
         k = key if jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key) else jax.random.wrap_key_data(key)
         keys = jnp.broadcast_to(k, batch).reshape((size,))
-    prepared = m.prepare(tank, prop, batch, options)
-    if prepared is not None:
-        prepared = jax.tree_util.tree_map(flat_np, prepared)
-    return conc, weights, keys, prepared
+    concrete = _checks.is_concrete(prop.weights) and _checks.is_concrete(tank.concentration)
+    if not concrete:
+        return [Group(np.arange(size), conc, weights, keys, None)]
+    w_members = np.asarray(prop.weights).reshape((-1,) + prop.kernel_shape)
+    one = tank[(0,) * tank._batch] if tank._batch else tank
+    sig_of_member = [m.signature(one, w, options) for w in w_members]
+    which = np.broadcast_to(np.arange(len(w_members)).reshape(prop.batch_shape), batch).ravel()
+    sigs = [sig_of_member[i] for i in which]
+    groups = []
+    for sig in dict.fromkeys(sigs):
+        index = np.array([i for i, s_ in enumerate(sigs) if s_ == sig], dtype=np.int64)
+        c, w = conc[index], weights[index]
+        prepared = m.prepare(tank.like(np.asarray(c), 1), Propagator._trusted(np.asarray(w), 1), (len(index),),
+                             options)
+        groups.append(Group(index, c, w, None if keys is None else keys[index], prepared))
+    return groups
 
 
 def init_members(m, tank, conc, weights, keys, prepared, n_particles, options):
@@ -278,16 +300,25 @@ def rollout(tank, prop, steps, method="propagator", save_every=None, key=None, n
     if not batch:
         frames, absorbed, _, _ = trajectory(m, tank, prop, save_steps, key=key, n_particles=n_particles, **options)
         return frames, absorbed
-    conc, weights, keys, prepared = flatten_batch(m, tank, prop, key, batch, options)
+    groups = flatten_batch(m, tank, prop, key, batch, options)
 
     def one(c, w, k, p):
-        t = tank.like(c)
-        f, a, _, _ = trajectory(m, t, Propagator._trusted(w), save_steps, key=k, n_particles=n_particles,
+        f, a, _, _ = trajectory(m, tank.like(c), Propagator._trusted(w), save_steps, key=k, n_particles=n_particles,
                                 prepared=p, **options)
         return f, a
 
-    axes = (0, 0, None if keys is None else 0, None if prepared is None else 0)
-    frames, absorbed = jax.vmap(one, in_axes=axes, out_axes=1)(conc, weights, keys, prepared)
+    size = int(np.prod(batch, dtype=np.int64))
+    frames = absorbed = None
+    for g in groups:
+        axes = (0, 0, None if g.keys is None else 0, None if g.prepared is None else 0)
+        f, a = jax.vmap(one, in_axes=axes, out_axes=1)(g.conc, g.weights, g.keys, g.prepared)
+        if len(groups) == 1:
+            frames, absorbed = f, a
+            break
+        if frames is None:
+            frames = jnp.zeros(f.shape[:1] + (size,) + f.shape[2:], f.dtype)
+            absorbed = jnp.zeros(a.shape[:1] + (size,), a.dtype)
+        frames, absorbed = frames.at[:, g.index].set(f), absorbed.at[:, g.index].set(a)
     return frames.reshape(frames.shape[:1] + batch + frames.shape[2:]), absorbed.reshape(absorbed.shape[:1] + batch)
 
 

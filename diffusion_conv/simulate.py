@@ -161,17 +161,33 @@ def run(plan, progress=False) -> Result:
         absorbed = np.stack([s.absorbed[:, 0] for s in stores], axis=1)
         extras, summary = {}, {}
     else:
-        conc, weights, keys, prepared = flatten_batch(m, tank, prop, plan.key if m.stochastic else None,
-                                                      plan.batch, plan.options)
-        state, first, extras0 = _driver.init(m, tank, conc, weights, keys, prepared, plan.n_particles, plan.options)
-        store = _driver.Frames(len(plan.save_steps), first, extras0)
+        groups = flatten_batch(m, tank, prop, plan.key if m.stochastic else None, plan.batch, plan.options)
+        nframes = len(plan.save_steps)
+        frames = absorbed = None
+        extras, summary = {}, {}
         frame_bytes = int(np.prod(tank.shape)) * np.dtype(tank.dtype).itemsize
-        cap = _driver.capacity(frame_bytes, plan.members)
-        with _progress.bar(total, progress, desc=m.name, unit=units) as bar:
-            state = _driver.run_compiled(m, state, plan.save_steps, store, bar, cap, units)
-        summary = {k: np.asarray(v) for k, v in _driver.summary(state, m).items()}
-        frames, absorbed, extras = store.frames, store.absorbed, store.extras
-        jax.block_until_ready(state)
+        with _progress.bar(total * len(groups), progress, desc=m.name, unit=units) as bar:
+            for g in groups:  # members that take one path run together
+                state, first, extras0 = _driver.init(m, tank, g.conc, g.weights, g.keys, g.prepared,
+                                                     plan.n_particles, plan.options)
+                store = _driver.Frames(nframes, first, extras0)
+                cap = _driver.capacity(frame_bytes, g.size)
+                state = _driver.run_compiled(m, state, plan.save_steps, store, bar, cap, units)
+                part = {k: np.asarray(v) for k, v in _driver.summary(state, m).items()}
+                if len(groups) == 1:
+                    frames, absorbed, extras, summary = store.frames, store.absorbed, store.extras, part
+                    break
+                if frames is None:
+                    frames = np.empty((nframes, plan.members) + store.frames.shape[2:], store.frames.dtype)
+                    absorbed = np.empty((nframes, plan.members), np.float64)
+                    extras = {k: np.empty((nframes, plan.members) + v.shape[2:], v.dtype)
+                              for k, v in store.extras.items()}
+                    summary = {k: np.empty((plan.members,) + v.shape[1:], v.dtype) for k, v in part.items()}
+                frames[:, g.index], absorbed[:, g.index] = store.frames, store.absorbed
+                for k, v in store.extras.items():
+                    extras[k][:, g.index] = v
+                for k, v in part.items():
+                    summary[k][g.index] = v
     elapsed = time.perf_counter() - start
     batch = plan.batch
     frames = frames.reshape((len(plan.save_steps),) + batch + tank.shape)

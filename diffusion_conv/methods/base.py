@@ -158,6 +158,10 @@ class Method(abc.ABC):
         """``(frame, absorbed)`` of a state."""
 
     # -- optional hooks with defaults -------------------------------------------------------
+    def signature(self, tank, weights, options):
+        """A hashable summary of the path one kernel takes (members of a batch that differ run apart)."""
+        return None
+
     def prepare(self, tank, prop, batch, options):
         """Host-side preparation from concrete inputs (None: nothing to prepare, or inputs are traced)."""
         return None

@@ -127,6 +127,9 @@ class CountsMethod(Method):
     def order(self, tank, prop):
         return sampling_order()
 
+    def signature(self, tank, weights, options):
+        return tank.walls is None and tank.ndim > 1 and separable_factors(weights) is not None
+
     def prepare(self, tank, prop, batch, options):
         factors = None
         if tank.walls is None and tank.ndim > 1 and _checks.is_concrete(prop.weights):

@@ -146,6 +146,10 @@ class PropagatorMethod(Method):
 
         return declared_order(tank, prop)
 
+    def signature(self, tank, weights, options):
+        return tank.walls is None and halo_applies(tank.shape, [k // 2 for k in np.shape(weights)],
+                                                   separable_factors(weights), None)
+
     def prepare(self, tank, prop, batch, options):
         if tank.walls is not None or not _checks.is_concrete(prop.weights):
             return None
