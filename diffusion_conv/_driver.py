@@ -19,6 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ._devices import to_host
 from .tank import Tank
 
 TARGET_S = 0.25
@@ -30,19 +31,71 @@ _MAX_CAPACITY = 64
 
 
 # -- members and batches ---------------------------------------------------------------------
-@functools.partial(jax.jit, static_argnames=("m", "n_particles", "frozen", "boundary", "walls", "dx"))
-def _init(conc, weights, keys, prepared, m, n_particles, frozen, boundary, walls, dx):
+def _over(mesh, fn, in_specs, out_specs):
+    """``fn`` (which works on a leading axis of members) run on every device's share of the members."""
+    if mesh is None:
+        return fn
+    return jax.shard_map(fn, mesh=mesh, in_specs=in_specs, out_specs=out_specs, check_vma=False)
+
+
+def _specs():
+    from jax.sharding import PartitionSpec as P
+
+    from ._split import AXIS
+
+    return P(AXIS), P(None, AXIS), P()
+
+
+@functools.partial(jax.jit, static_argnames=("m", "n_particles", "frozen", "boundary", "walls", "dx", "mesh"))
+def _init(conc, weights, keys, prepared, m, n_particles, frozen, boundary, walls, dx, mesh=None):
     from .rollout import init_members
 
-    tank = Tank._trusted(conc, boundary, walls, dx, 1)
-    state = init_members(m, tank, conc, weights, keys, prepared, n_particles, dict(frozen))
-    return state, jax.vmap(m.observe)(state), jax.vmap(m.extras)(state)
+    def members(conc, weights, keys, prepared):
+        if keys is not None and not jax.dtypes.issubdtype(keys.dtype, jax.dtypes.prng_key):
+            keys = jax.random.wrap_key_data(keys)
+        tank = Tank._trusted(conc, boundary, walls, dx, 1)
+        state = init_members(m, tank, conc, weights, keys, prepared, n_particles, dict(frozen))
+        return state, jax.vmap(m.observe)(state), jax.vmap(m.extras)(state)
+
+    lead, _, _ = _specs()
+    return _over(mesh, members, (lead, lead, lead, lead), (lead, lead, lead))(conc, weights, keys, prepared)
 
 
-def init(m, tank, conc, weights, keys, prepared, n_particles, options):
+def init(m, tank, conc, weights, keys, prepared, n_particles, options, mesh=None):
     """Compiled ``init`` and the first frame of every member: ``(state, (frame, absorbed), extras)``."""
     frozen = tuple(sorted(options.items()))
-    return _init(conc, weights, keys, prepared, m, n_particles, frozen, tank.boundary, tank.wall_mask, tank.dx)
+    if mesh is not None:
+        from ._devices import place
+
+        keys = None if keys is None else jax.random.key_data(keys)
+        conc, weights, keys, prepared = place((conc, weights, keys, prepared), mesh)
+    return _init(conc, weights, keys, prepared, m, n_particles, frozen, tank.boundary, tank.wall_mask, tank.dx,
+                 mesh=mesh)
+
+
+@functools.partial(jax.jit, static_argnames=("impl", "static", "mesh"))
+def _init_split(arrays, impl, static, mesh):
+    def members(arrays):
+        def one(a):
+            if "key" in a:
+                a = dict(a, key=jax.random.wrap_key_data(a["key"]))
+            if "keys" in a:
+                a = dict(a, keys=jax.random.wrap_key_data(a["keys"]))
+            st = impl.init(static, **a)
+            return st, impl.observe(st), impl.extras(st)
+
+        return jax.vmap(one)(arrays)
+
+    lead, _, _ = _specs()
+    return _over(mesh, members, (lead,), (lead, lead, lead))(arrays)
+
+
+def init_split(impl, static, arrays, mesh):
+    """The slab states of a grid split across ``mesh`` (one member per device) and the first frame."""
+    from ._devices import place
+
+    raw = {k: (jax.random.key_data(v) if k in ("key", "keys") else v) for k, v in arrays.items()}
+    return _init_split(place(raw, mesh), impl, static, mesh)
 
 
 def capacity(frame_bytes: int, batch: int) -> int:
@@ -50,40 +103,47 @@ def capacity(frame_bytes: int, batch: int) -> int:
     return int(max(1, min(_MAX_CAPACITY, _FRAME_BYTES // max(1, frame_bytes * batch))))
 
 
-@functools.partial(jax.jit, static_argnames=("m", "cap"), donate_argnums=(0,))
-def chunk(state, gap, count, m, cap):
+@functools.partial(jax.jit, static_argnames=("m", "cap", "mesh"), donate_argnums=(0,))
+def chunk(state, gap, count, m, cap, mesh=None):
     """``count`` frames (at most ``cap``), ``gap`` steps apart: ``(state, frames, absorbed, extras)``.
 
     Frames beyond ``count`` are left at zero; the caller keeps the first ``count``.
     """
-    def advance_observe(st):
-        st = m.advance(st, gap)
-        frame, absorbed = m.observe(st)
-        return st, frame, absorbed, m.extras(st)
+    def members(state, gap, count):
+        def advance_observe(st):
+            st = m.advance(st, gap)
+            frame, absorbed = m.observe(st)
+            return st, frame, absorbed, m.extras(st)
 
-    vstep = jax.vmap(advance_observe)
-    shapes = jax.eval_shape(vstep, state)[1:]
-    bufs = jax.tree_util.tree_map(lambda s: jnp.zeros((cap,) + s.shape, s.dtype), shapes)
+        vstep = jax.vmap(advance_observe)
+        shapes = jax.eval_shape(vstep, state)[1:]
+        bufs = jax.tree_util.tree_map(lambda s: jnp.zeros((cap,) + s.shape, s.dtype), shapes)
 
-    def body(i, carry):
-        st, bufs = carry
-        st, *out = vstep(st)
-        bufs = jax.tree_util.tree_map(lambda b, o: jax.lax.dynamic_update_index_in_dim(b, o, i, 0), bufs, tuple(out))
-        return st, bufs
+        def body(i, carry):
+            st, bufs = carry
+            st, *out = vstep(st)
+            bufs = jax.tree_util.tree_map(lambda b, o: jax.lax.dynamic_update_index_in_dim(b, o, i, 0), bufs,
+                                          tuple(out))
+            return st, bufs
 
-    state, bufs = jax.lax.fori_loop(0, count, body, (state, bufs))
-    return (state,) + tuple(bufs)
+        state, bufs = jax.lax.fori_loop(0, count, body, (state, bufs))
+        return (state,) + tuple(bufs)
+
+    lead, second, rep = _specs()
+    return _over(mesh, members, (lead, rep, rep), (lead, second, second, second))(state, gap, count)
 
 
-@functools.partial(jax.jit, static_argnames=("m",), donate_argnums=(0,))
-def advance(state, n, m):
+@functools.partial(jax.jit, static_argnames=("m", "mesh"), donate_argnums=(0,))
+def advance(state, n, m, mesh=None):
     """``n`` steps with nothing recorded (a piece of a long gap)."""
-    return jax.vmap(lambda st: m.advance(st, n))(state)
+    lead, _, rep = _specs()
+    return _over(mesh, lambda st, n: jax.vmap(lambda s: m.advance(s, n))(st), (lead, rep), lead)(state, n)
 
 
-@functools.partial(jax.jit, static_argnames=("m",))
-def summary(state, m):
-    return jax.vmap(m.summary)(state)
+@functools.partial(jax.jit, static_argnames=("m", "mesh"))
+def summary(state, m, mesh=None):
+    lead, _, _ = _specs()
+    return _over(mesh, lambda st: jax.vmap(m.summary)(st), (lead,), lead)(state)
 
 
 # -- the run loop ------------------------------------------------------------------------------
@@ -91,20 +151,30 @@ class Frames:
     """Host buffers of a run: frames ``(F, B, *grid)``, absorbed ``(F, B)`` and extras, filled frame by frame."""
 
     def __init__(self, nframes, first, extras0):
-        frame, absorbed = (np.asarray(x) for x in first)
+        frame, absorbed = (to_host(x) for x in first)
         self.frames = np.empty((nframes,) + frame.shape, frame.dtype)
         self.absorbed = np.zeros((nframes,) + absorbed.shape, np.float64)
-        self.extras = {k: np.empty((nframes,) + np.shape(v), np.asarray(v).dtype) for k, v in extras0.items()}
+        extras0 = {k: to_host(v) for k, v in extras0.items()}
+        self.extras = {k: np.empty((nframes,) + v.shape, v.dtype) for k, v in extras0.items()}
         self.pos = 0
-        self.put(frame[None], absorbed[None], {k: np.asarray(v)[None] for k, v in extras0.items()}, 1)
+        self.put(frame[None], absorbed[None], {k: v[None] for k, v in extras0.items()}, 1)
+
+    split = None
+    """With a grid split across devices: frames arrive as slabs ``(cap, D, s, ...)`` and absorbed as ``(cap, D)``."""
 
     def put(self, frames, absorbed, extras, count):
         sl = slice(self.pos, self.pos + count)
         # to the host first, then sliced: slicing a device array would compile a program per count
-        self.frames[sl] = np.asarray(frames)[:count]
-        self.absorbed[sl] = np.asarray(absorbed)[:count]
+        frames, absorbed = to_host(frames)[:count], to_host(absorbed)[:count]
+        extras = {k: to_host(v)[:count] for k, v in extras.items()}
+        if self.split:  # slabs -> the whole grid (C order: slab d holds rows d s .. (d + 1) s - 1)
+            frames = frames.reshape((count,) + self.frames.shape[1:])
+            absorbed = absorbed[:, :1]  # every device holds the total
+            extras = {k: v.reshape((count,) + self.extras[k].shape[1:]) for k, v in extras.items()}
+        self.frames[sl] = frames
+        self.absorbed[sl] = absorbed
         for k, v in extras.items():
-            self.extras[k][sl] = np.asarray(v)[:count]
+            self.extras[k][sl] = v
         self.pos += count
 
 
@@ -134,7 +204,7 @@ class _Clock:
         return None if self.rate is None else max(1, int(seconds / max(self.rate, 1e-12)))
 
 
-def run_compiled(m, state, save_steps, store, bar, cap, units):
+def run_compiled(m, state, save_steps, store, bar, cap, units, mesh=None):
     """Advance a compiled state through ``save_steps``, storing every frame; returns the final state.
 
     Calls are kept near :data:`TARGET_S`: the first ones are a step or two (to
@@ -158,7 +228,7 @@ def run_compiled(m, state, save_steps, store, bar, cap, units):
                     piece = 2 * piece if budget is None else budget  # grow until a call is long enough to time
                     if piece >= left:
                         break
-                    state = clock.time("advance", piece, lambda st=state, p=piece: wait(advance(st, p, m)))
+                    state = clock.time("advance", piece, lambda st=state, p=piece: wait(advance(st, p, m, mesh)))
                     left -= piece
                     if units == "step":
                         bar.update(piece)
@@ -169,7 +239,7 @@ def run_compiled(m, state, save_steps, store, bar, cap, units):
                 n = 1 if budget is None else int(max(1, min(cap, count - done, budget // max(gap, 1))))
             size = 1 if n == 1 else cap  # two programs: one frame (no unused buffer), or up to cap frames
             out = clock.time(("chunk", size), n * gap_now,
-                             lambda st=state, g=gap_now, k=n, c=size: wait(chunk(st, g, k, m, c)))
+                             lambda st=state, g=gap_now, k=n, c=size: wait(chunk(st, g, k, m, c, mesh)))
             state = out[0]
             store.put(out[1], out[2], out[3], n)
             done += n

@@ -27,7 +27,8 @@ def check_method(method):
 class Plan:
     """A checked run: the method, its options, the frame schedule and the batch (built before any work)."""
 
-    def __init__(self, tank, prop, steps, method, save_every, save_at, dt, n_particles, key, options):
+    def __init__(self, tank, prop, steps, method, save_every, save_at, dt, n_particles, key, options, devices=None):
+        from ._devices import mesh_of
         from .rollout import batch_shapes, check_problem, check_schedule, first_key, resolve
 
         check_problem(tank, prop)
@@ -42,6 +43,15 @@ class Plan:
         self.method.check_steps(tank, prop, self.save_steps, self.options)
         self.requested, self.tank, self.prop, self.key, self.n_particles = method, tank, prop, key, n_particles
         self.members = int(np.prod(self.batch, dtype=np.int64))
+        self.mesh = mesh_of(devices)
+        if self.mesh is not None:
+            if not self.method.traceable:
+                raise ValueError(f"method {self.method.name!r} runs on the host (scipy) and cannot use devices; "
+                                 f"leave devices=None")
+            if not self.batch:
+                from ._split import check
+
+                check(self.method, tank, prop, self.mesh.size, self.options)
         itemsize = np.dtype(tank.dtype).itemsize
         cells = int(np.prod(tank.shape, dtype=np.int64))
         self.memory = self.method_memory(cells, itemsize)
@@ -66,7 +76,7 @@ class Plan:
 
 
 def simulate(tank, prop, steps, method="propagator", save_every=None, dt=1.0, n_particles=None, key=None,
-             progress=False, save_at=None, **options) -> Result:
+             progress=False, save_at=None, devices=None, **options) -> Result:
     """Run one method on a tank (or a batch of them) and return its frames.
 
     Parameters
@@ -100,6 +110,13 @@ def simulate(tank, prop, steps, method="propagator", save_every=None, dt=1.0, n_
     save_at : sequence of int, optional
         Save frames at these steps instead (strictly increasing, in ``[0, steps]``;
         0 and ``steps`` are always saved), e.g. logarithmically spaced steps.
+    devices : None, 'all', int, list of jax devices, or jax.sharding.Mesh, optional
+        Run on these devices (``jax.devices()`` lists every device of every
+        process after ``jax.distributed.initialize``): the members of a batch are
+        spread over them; with no batch, ``propagator``, ``counts`` and
+        ``particles`` split the grid along axis 0 (``spectral`` and ``heat``
+        refuse: batch instead). The same key gives the same numbers on any number
+        of devices. See the "Scaling out" page of the docs.
     **options
         Method-specific options (e.g. ``track`` for ``particles``).
 
@@ -116,84 +133,22 @@ def simulate(tank, prop, steps, method="propagator", save_every=None, dt=1.0, n_
         On bad input, naming the argument, before any work is done; also when the
         run would not fit the memory available (with the estimate and the fix).
     """
-    plan = Plan(tank, prop, steps, method, save_every, save_at, dt, n_particles, key, options)
+    plan = Plan(tank, prop, steps, method, save_every, save_at, dt, n_particles, key, options, devices)
     return run(plan, progress)
 
 
 def run(plan, progress=False) -> Result:
     """Carry out a checked :class:`Plan`: initial state, frame chunks, progress, host frames, ``Result``."""
-    import jax
+    from . import _run
 
-    from . import _driver, _progress
-    from .rollout import flatten_batch
-
-    m, tank, prop = plan.method, plan.tank, plan.prop
     start = time.perf_counter()
-    impl = None if m.traceable else m
-    if m.traceable and not plan.batch:
-        impl = m.host(tank, prop, plan.options)
-    elif m.traceable:  # a batch on a host path: one member at a time, where the method has one
-        impl = m.host(tank[(0,) * len(tank.batch_shape)] if tank.batch_shape else tank,
-                      prop[(0,) * len(prop.batch_shape)] if prop.batch_shape else prop, plan.options)
-    units = m.units
-    total = int(plan.save_steps[-1]) if units == "step" else len(plan.save_steps) - 1
-    if impl is not None:  # a host implementation: one member at a time
-        from .propagator import Propagator
-        from .tank import Tank
-
-        batch = plan.batch
-        conc = np.broadcast_to(np.asarray(tank.concentration), batch + tank.shape).reshape((-1,) + tank.shape)
-        weights = np.broadcast_to(np.asarray(prop.weights), batch + prop.kernel_shape)
-        weights = weights.reshape((-1,) + prop.kernel_shape)
-        stores = []
-        with _progress.bar(total * plan.members, progress, desc=m.name, unit=units) as bar:
-            for c, w in zip(conc, weights):
-                t1 = tank.like(np.array(c))
-                p1 = Propagator._trusted(w)
-                impl_i = (m.host(t1, p1, plan.options) or m) if m.traceable else m
-                st = impl_i.init(t1, p1, **plan.options)
-                frame, absorbed = impl_i.observe(st)
-                store = _driver.Frames(len(plan.save_steps), (np.asarray(frame)[None], np.asarray(absorbed)[None]),
-                                       {})
-                _driver.run_host(impl_i, st, plan.save_steps, store, bar, units)
-                stores.append(store)
-        frames = np.stack([s.frames[:, 0] for s in stores], axis=1)
-        absorbed = np.stack([s.absorbed[:, 0] for s in stores], axis=1)
-        extras, summary = {}, {}
-    else:
-        groups = flatten_batch(m, tank, prop, plan.key if m.stochastic else None, plan.batch, plan.options)
-        nframes = len(plan.save_steps)
-        frames = absorbed = None
-        extras, summary = {}, {}
-        frame_bytes = int(np.prod(tank.shape)) * np.dtype(tank.dtype).itemsize
-        with _progress.bar(total * len(groups), progress, desc=m.name, unit=units) as bar:
-            for g in groups:  # members that take one path run together
-                state, first, extras0 = _driver.init(m, tank, g.conc, g.weights, g.keys, g.prepared,
-                                                     plan.n_particles, plan.options)
-                store = _driver.Frames(nframes, first, extras0)
-                cap = _driver.capacity(frame_bytes, g.size)
-                state = _driver.run_compiled(m, state, plan.save_steps, store, bar, cap, units)
-                part = {k: np.asarray(v) for k, v in _driver.summary(state, m).items()}
-                if len(groups) == 1:
-                    frames, absorbed, extras, summary = store.frames, store.absorbed, store.extras, part
-                    break
-                if frames is None:
-                    frames = np.empty((nframes, plan.members) + store.frames.shape[2:], store.frames.dtype)
-                    absorbed = np.empty((nframes, plan.members), np.float64)
-                    extras = {k: np.empty((nframes, plan.members) + v.shape[2:], v.dtype)
-                              for k, v in store.extras.items()}
-                    summary = {k: np.empty((plan.members,) + v.shape[1:], v.dtype) for k, v in part.items()}
-                frames[:, g.index], absorbed[:, g.index] = store.frames, store.absorbed
-                for k, v in store.extras.items():
-                    extras[k][:, g.index] = v
-                for k, v in part.items():
-                    summary[k][g.index] = v
+    frames, absorbed, extras, summary = _run.run(plan, progress)
     elapsed = time.perf_counter() - start
-    batch = plan.batch
-    frames = frames.reshape((len(plan.save_steps),) + batch + tank.shape)
-    absorbed = absorbed.reshape((len(plan.save_steps),) + batch)
-    extras = {k: v.reshape((len(plan.save_steps),) + batch + v.shape[2:]) for k, v in extras.items()}
-    return Result(m.name, plan.save_steps, plan.save_steps * plan.dt, frames, absorbed, elapsed,
+    n, batch, tank = len(plan.save_steps), plan.batch, plan.tank
+    frames = frames.reshape((n,) + batch + tank.shape)
+    absorbed = absorbed.reshape((n,) + batch)
+    extras = {k: v.reshape((n,) + batch + v.shape[2:]) for k, v in extras.items()}
+    return Result(plan.method.name, plan.save_steps, plan.save_steps * plan.dt, frames, absorbed, elapsed,
                   _meta(plan, frames, summary), extras)
 
 

@@ -33,9 +33,9 @@ from __future__ import annotations
 
 from .boundaries import (ABSORB, BOUNDARIES, PERIODIC, REFLECT, Boundary, boundary, fold_index,
                          normalize_boundary, symmetric_along)
-from .transport import axis_slice, fold_axis, fold_extended, offsets, separable_factors, transport
+from .transport import axis_slice, fold_axis, fold_extended, offsets, separable_factors, spread, transport
 from .walls import Walls, blocked_masks, check_walls
 
 __all__ = ["ABSORB", "BOUNDARIES", "PERIODIC", "REFLECT", "Boundary", "Walls", "axis_slice", "blocked_masks",
            "boundary", "check_walls", "fold_axis", "fold_extended", "fold_index", "normalize_boundary", "offsets",
-           "separable_factors", "symmetric_along", "transport"]
+           "separable_factors", "spread", "symmetric_along", "transport"]

@@ -123,35 +123,14 @@ def fold_extended(ext, radius: Sequence[int], bnd: Sequence[str]):
     return ext, absorbed
 
 
-def transport(amounts, radius: Sequence[int], bnd: Sequence[str], blocked=None, weights=None):
-    """Move mass by every jump offset with the shared boundary and wall rules.
+def spread(amounts, radius: Sequence[int], blocked=None, weights=None):
+    """The mass moved by every jump, laid out on the unfolded lattice, and what refused jumps keep in place.
 
-    Parameters
-    ----------
-    amounts : array, shape ``(K, *shape)``, or ``(*shape)`` with ``weights``
-        ``amounts[k, x]`` is the mass (or particle count) leaving cell ``x`` by
-        offset ``offsets(radius)[k]``. With ``weights`` given, ``amounts`` is the
-        field itself and ``amounts[k] = weights[k] * field``.
-    radius, bnd : sequences, one entry per axis
-    blocked : bool array ``(K, *shape)`` or None
-        From :func:`blocked_masks`; refused jumps stay in ``x``.
-    weights : array ``(K,)``, optional
-        Jump probabilities in the order of :func:`offsets` (the propagator method).
-
-    Returns
-    -------
-    field : array of the tank's shape
-        ``field[y] = sum_k amounts[k, x]`` over every ``x`` whose jump lands in ``y``
-        (a convolution, not a cross-correlation).
-    absorbed : scalar
-        The total that left through absorbing edges.
-
-    Notes
-    -----
-    The moved mass is laid out on the unfolded lattice (each axis extended by
-    ``r`` cells on both sides) as a sum of static slices of one zero-padded
-    array, then folded with :func:`fold_extended`. Under ``jax.jit`` this is one
-    fused loop per step.
+    Parameters are those of :func:`transport`. Returns ``(ext, stay)``: ``ext``
+    has each axis extended by ``r`` cells on both sides (unfolded coordinates
+    ``[-r, n + r)``), ``stay`` is the field of refused jumps (None without walls).
+    :func:`transport` folds ``ext``; a grid split across devices folds the local
+    axes and exchanges the strips of the split one.
     """
     import jax.numpy as jnp
 
@@ -180,6 +159,39 @@ def transport(amounts, radius: Sequence[int], bnd: Sequence[str], blocked=None, 
         if weights is not None:
             term = weights[k] * term
         ext = term if ext is None else ext + term
+    return ext, stay
+
+
+def transport(amounts, radius: Sequence[int], bnd: Sequence[str], blocked=None, weights=None):
+    """Move mass by every jump offset with the shared boundary and wall rules.
+
+    Parameters
+    ----------
+    amounts : array, shape ``(K, *shape)``, or ``(*shape)`` with ``weights``
+        ``amounts[k, x]`` is the mass (or particle count) leaving cell ``x`` by
+        offset ``offsets(radius)[k]``. With ``weights`` given, ``amounts`` is the
+        field itself and ``amounts[k] = weights[k] * field``.
+    radius, bnd : sequences, one entry per axis
+    blocked : bool array ``(K, *shape)`` or None
+        From :func:`blocked_masks`; refused jumps stay in ``x``.
+    weights : array ``(K,)``, optional
+        Jump probabilities in the order of :func:`offsets` (the propagator method).
+
+    Returns
+    -------
+    field : array of the tank's shape
+        ``field[y] = sum_k amounts[k, x]`` over every ``x`` whose jump lands in ``y``
+        (a convolution, not a cross-correlation).
+    absorbed : scalar
+        The total that left through absorbing edges.
+
+    Notes
+    -----
+    The moved mass is laid out on the unfolded lattice by :func:`spread` (a sum
+    of static slices of one zero-padded array), then folded with
+    :func:`fold_extended`. Under ``jax.jit`` this is one fused loop per step.
+    """
+    ext, stay = spread(amounts, radius, blocked, weights)
     field, absorbed = fold_extended(ext, radius, bnd)
     if stay is not None:
         field = field + stay

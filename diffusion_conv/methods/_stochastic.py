@@ -34,3 +34,14 @@ def to_concentration(counts, absorbed_counts, unit, cell):
     initial mass.
     """
     return (counts.astype(unit.dtype) * (unit / cell), absorbed_counts.astype(unit.dtype) * unit)
+
+
+def host_mass(tank):
+    """The initial mass of each member of a (concrete) tank, ``sum(c) * dx**ndim``, summed on the host in float64.
+
+    The stochastic methods' mass per particle comes from it whichever program
+    runs them (one run, a batch, a grid split across devices), so their frames
+    agree to the last bit.
+    """
+    c = np.asarray(tank.concentration, dtype=np.float64)
+    return c.reshape(c.shape[: c.ndim - tank.ndim] + (-1,)).sum(axis=-1) * tank.dx ** tank.ndim

@@ -34,7 +34,7 @@ import numpy as np
 from .. import _checks
 from ..lattice import separable_factors, transport
 from ._sampling import binomial, check_key, check_n_particles, count_dtype, max_exact_count, multinomial
-from ._stochastic import check_stochastic_tank, sampling_order, to_concentration
+from ._stochastic import check_stochastic_tank, host_mass, sampling_order, to_concentration
 from .base import Method, State, lead, members, register
 
 
@@ -142,7 +142,8 @@ class CountsMethod(Method):
         if _checks.is_concrete(tank.concentration):
             c = np.reshape(np.asarray(tank.concentration, np.float64), tank.batch_shape + (-1,))
             p_left = lead(_split_shares(c), tank.batch_shape, batch)
-        return State((factors is not None,), factors=factors, p_left=p_left)
+        mass = None if not _checks.is_concrete(tank.concentration) else lead(host_mass(tank), tank.batch_shape, batch)
+        return State((factors is not None,), factors=factors, p_left=p_left, mass=mass)
 
     def init(self, tank, prop, key=None, n_particles=None, prepared=None):
         key = check_key(key)
@@ -154,7 +155,8 @@ class CountsMethod(Method):
         factors = None if prepared.factors is None else tuple(jnp.asarray(f) for f in prepared.factors)
         p_left = _split_shares(jnp.ravel(tank.concentration)) if prepared.p_left is None else prepared.p_left
         counts = _place(k_place, jnp.asarray(p_left), tank.shape, n_particles).astype(count_dtype())
-        mass = jnp.sum(tank.concentration).astype(tank.dtype) * tank.dx ** tank.ndim
+        mass = jnp.sum(tank.concentration).astype(tank.dtype) * tank.dx ** tank.ndim if prepared.mass is None else \
+            jnp.asarray(prepared.mass, tank.dtype)
         return State((prop.radius, tuple(tank.boundary), tank.dx ** tank.ndim), counts=counts,
                      absorbed=jnp.zeros((), counts.dtype), step=jnp.zeros((), _checks.step_dtype()), key=k_walk,
                      weights=jnp.ravel(prop.weights), factors=factors, blocked=blocked,

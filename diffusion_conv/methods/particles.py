@@ -31,7 +31,7 @@ import numpy as np
 from .. import _checks
 from ._sampling import check_key, check_n_particles, count_dtype, multinomial, random_bits, x64_enabled
 from .base import Method, State, lead, register
-from ._stochastic import check_stochastic_tank, sampling_order, to_concentration
+from ._stochastic import check_stochastic_tank, host_mass, sampling_order, to_concentration
 
 SKIP_MIN_GAP = 500
 """With ``skip_ahead=None`` (automatic), intervals of at least this many steps are skipped: one
@@ -66,9 +66,13 @@ def thresholds(weights):
     return jnp.clip(jnp.floor(cdf * 2.0**31), 0, 2**31).astype(jnp.uint32)
 
 
-def categories(key, stream, thr, n):
-    """``n`` category indices drawn with the probabilities encoded by ``thr``."""
-    bits = random_bits(key, n, stream) >> jnp.uint32(1)
+def categories(key, stream, thr, n, offset=0):
+    """``n`` category indices drawn with the probabilities encoded by ``thr``.
+
+    Entry ``j`` uses the random word of global index ``offset + j``, so a part
+    of a population draws what it would draw in the whole.
+    """
+    bits = random_bits(key, n, stream, offset=offset) >> jnp.uint32(1)
     if thr.shape[0] <= 32:
         k = jnp.zeros((n,), jnp.int32)
         for j in range(thr.shape[0]):
@@ -84,11 +88,11 @@ def _flat(coords, shape):
     return flat
 
 
-def _jump(st, key, step, shape, bnd):
+def _jump(st, key, step, shape, bnd, offset=0):
     """One jump of every particle: refused by walls, folded, absorbed at open edges."""
     coords, alive, disp = st["coords"], st["alive"], st["disp"]
     n = coords.shape[1]
-    k = categories(key, step, st["thr"], n)
+    k = categories(key, step, st["thr"], n, offset)
     d = st["offs"][:, k]  # (ndim, n)
     target = jnp.stack([bnd[a].fold(coords[a] + d[a], shape[a], jnp) for a in range(len(shape))])
     moved = jnp.ones((n,), bool)
@@ -105,7 +109,7 @@ def _jump(st, key, step, shape, bnd):
     return {**st, "coords": coords, "alive": alive, "disp": disp}
 
 
-def _skip(st, key, gap, shape):
+def _skip(st, key, gap, shape, offset=0):
     """``gap`` free steps at once: one multinomial draw of the jump counts per particle (in exact pieces)."""
     coords, disp = st["coords"], st["disp"]
     n = coords.shape[1]
@@ -116,7 +120,7 @@ def _skip(st, key, gap, shape):
     def body(carry):
         done, net = carry
         g = jnp.minimum(gap - done, piece).astype(cd)
-        jumps = multinomial(jax.random.fold_in(key, done), jnp.full((n,), g, cd), st["weights"])
+        jumps = multinomial(jax.random.fold_in(key, done), jnp.full((n,), g, cd), st["weights"], offset=offset)
         return done + g.astype(done.dtype), net + st["offs"].astype(jumps.dtype) @ jumps
 
     zero = jnp.zeros((), gap.dtype)
@@ -167,7 +171,8 @@ class ParticlesMethod(Method):
         return State((), thr=None if not _checks.is_concrete(w) else
                      lead(thresholds(np.reshape(w, prop.batch_shape + (-1,))), prop.batch_shape, batch),
                      place=None if not _checks.is_concrete(c) else
-                     lead(thresholds(np.reshape(c, tank.batch_shape + (-1,))), tank.batch_shape, batch))
+                     lead(thresholds(np.reshape(c, tank.batch_shape + (-1,))), tank.batch_shape, batch),
+                     mass=None if not _checks.is_concrete(c) else lead(host_mass(tank), tank.batch_shape, batch))
 
     def init(self, tank, prop, key=None, n_particles=None, prepared=None, track=0, skip_ahead=None):
         key = check_key(key)
@@ -183,7 +188,8 @@ class ParticlesMethod(Method):
         blocked = None if blocked is None else jnp.asarray(blocked).ravel()
         track = int(track or 0)
         fdt = tank.dtype
-        mass = jnp.sum(tank.concentration).astype(fdt) * tank.dx ** tank.ndim
+        mass = jnp.sum(tank.concentration).astype(fdt) * tank.dx ** tank.ndim if prepared.mass is None else \
+            jnp.asarray(prepared.mass, fdt)
         st = dict(coords=coords, alive=jnp.ones((n,), bool) if not all(b.conserves for b in tank.boundary) else None,
                   disp=jnp.zeros((len(shape), track), count_dtype()) if track else None,
                   start=coords[:, :track].T.astype(fdt) if track else None,
@@ -195,15 +201,20 @@ class ParticlesMethod(Method):
         return State((shape, tuple(tank.boundary), skip, bool(skip_ahead), tank.dx ** tank.ndim, n), **st)
 
     def advance(self, state, n):
+        return self.advance_at(state, n, 0)
+
+    @staticmethod
+    def advance_at(state, n, offset):
+        """:meth:`advance` for particles whose global indices start at ``offset`` (a part of the population)."""
         shape, bnd, skip, always, _, _ = state.static
         st = dict(state.arrays)
         step0 = st["step"]
 
         def walk(st):
-            return jax.lax.fori_loop(0, n, lambda i, s: _jump(s, s["k_walk"], step0 + i, shape, bnd), st)
+            return jax.lax.fori_loop(0, n, lambda i, s: _jump(s, s["k_walk"], step0 + i, shape, bnd, offset), st)
 
         def jump_ahead(st):
-            return _skip(st, jax.random.fold_in(st["k_skip"], step0 + n), n, shape)
+            return _skip(st, jax.random.fold_in(st["k_skip"], step0 + n), n, shape, offset)
 
         if not skip:
             st = walk(st)

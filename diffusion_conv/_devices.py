@@ -1,0 +1,92 @@
+"""Runs on many devices and many processes: the mesh, the placement of inputs, the return of frames.
+
+``simulate(..., devices=...)`` takes a list of devices (``jax.devices()``, which
+lists every device of every process after ``jax.distributed.initialize``), a
+one-axis ``jax.sharding.Mesh``, ``'all'``, or a number of devices. Batch members
+are spread over the mesh axis; one grid is cut into slabs along axis 0
+(:mod:`diffusion_conv._split`). Inputs become global arrays placed shard by
+shard (each process supplies its own devices' shards, from the same host
+values every process computed), and frames come back to the host chunk by
+chunk, gathered from every process.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ._split import AXIS
+
+
+def mesh_of(devices):
+    """A one-axis mesh (axis :data:`diffusion_conv._split.AXIS`) from ``devices``; None for None.
+
+    Parameters
+    ----------
+    devices : None, 'all', int, sequence of jax devices, or jax.sharding.Mesh
+        ``'all'``: every device of every process; an int ``k``: the first ``k``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        For anything else, or a mesh with more than one axis.
+    """
+    import jax
+    from jax.sharding import Mesh
+
+    if devices is None:
+        return None
+    if isinstance(devices, Mesh):
+        if len(devices.axis_names) != 1:
+            raise ValueError(f"devices as a Mesh must have one axis, got axes {devices.axis_names}")
+        return Mesh(devices.devices.reshape(-1), (AXIS,))
+    if isinstance(devices, str):
+        if devices != "all":
+            raise ValueError(f"devices must be 'all', a number, a list of devices or a Mesh, got {devices!r}")
+        devices = jax.devices()
+    elif isinstance(devices, (int, np.integer)) and not isinstance(devices, bool):
+        available = jax.devices()
+        if not 1 <= devices <= len(available):
+            raise ValueError(f"devices must be between 1 and the {len(available)} devices available, got {devices}")
+        devices = available[: int(devices)]
+    else:
+        try:
+            devices = list(devices)
+        except TypeError:
+            raise TypeError(f"devices must be 'all', a number, a list of devices or a Mesh, "
+                            f"got {type(devices).__name__}") from None
+        if not devices or not all(hasattr(d, "platform") and hasattr(d, "id") for d in devices):
+            raise TypeError("devices must be a non-empty list of jax devices (e.g. jax.devices())")
+    return Mesh(np.array(devices), (AXIS,))
+
+
+def place(tree, mesh):
+    """Host arrays (numpy, or concrete JAX arrays) as global arrays sharded along their leading axis over ``mesh``."""
+    import jax
+    from jax.sharding import NamedSharding, PartitionSpec
+
+    sharding = NamedSharding(mesh, PartitionSpec(AXIS))
+
+    def one(x):
+        if x is None:
+            return None
+        if hasattr(x, "dtype") and jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key):
+            raise TypeError("keys travel as their raw data (jax.random.key_data)")
+        host = np.asarray(x)
+        return jax.make_array_from_callback(host.shape, sharding, lambda index: host[index])
+
+    return jax.tree_util.tree_map(one, tree, is_leaf=lambda x: x is None)
+
+
+def to_host(x):
+    """A (possibly multi-process) JAX array as one numpy array on this host."""
+    import jax
+
+    if jax.process_count() > 1 and hasattr(x, "is_fully_addressable") and not x.is_fully_addressable:
+        from jax.experimental import multihost_utils
+
+        return np.asarray(multihost_utils.process_allgather(x, tiled=True))
+    return np.asarray(x)
+
+
+def pad(n: int, devices: int) -> int:
+    """The smallest multiple of ``devices`` that is at least ``n``."""
+    return -(-n // devices) * devices
