@@ -177,23 +177,49 @@ def _stirling_tail(k):
     return out
 
 
+_INVERSION_ROUNDS = 128
+"""Bound on the steps of the CDF walk. A walk only goes past the value it returns while the float
+CDF still grows, so it takes ``k + 1`` steps for a draw ``k``; for ``n q < 10`` the Chernoff bound
+``P(k >= K) <= exp(-n q) (e n q / K)**K`` gives ``P(k >= 128) < 1e-90``, and in practice the float
+CDF stops growing (see :func:`_inversion`) before ``k`` = 40 (float32) or 60 (float64)."""
+
+
 def _inversion(key, n, q):
-    """Binomial(n, q), q <= 1/2, by walking the CDF from 0 (used where n q < 10)."""
+    """Binomial(n, q), q <= 1/2, by walking the CDF from 0 (used where n q < 10).
+
+    Returns the first ``k`` whose float CDF exceeds the uniform ``u``. The
+    CDF is a float sum, so it can end a few ulp below 1 and below ``u``:
+    once a term no longer changes it (the terms only shrink past the mode,
+    so it never grows again), the walk stops at the last ``k`` that changed
+    it. That puts the mass of ``u`` between the float CDF and 1 (a few ulp:
+    about ``1e-7`` in float32, ``1e-16`` in float64) on a value whose own
+    probability is of that size; a walk that reached ``_INVERSION_ROUNDS``
+    (probability below ``1e-90``) returns the ``k`` it reached. Either way the
+    draw is an integer in ``[0, n]``.
+
+    The loop carries which entries are still walking: the condition asks
+    whether any is, and the body moves only those, so every round advances
+    or retires each walking entry and the loop ends within
+    ``_INVERSION_ROUNDS`` rounds.
+    """
     u = uniform(key, n.shape, n.dtype, 0)
     s = q / (1 - q)
     pmf = jnp.exp(n * jnp.log1p(-q))
 
     def cond(c):
-        k, pmf, cdf = c
-        return jnp.any((cdf <= u) & (k < n) & (pmf > 0))
+        i, _, _, _, walking = c
+        return (i < _INVERSION_ROUNDS) & jnp.any(walking)
 
     def body(c):
-        k, pmf, cdf = c
+        i, k, pmf, cdf, walking = c
         nxt = pmf * (n - k) / (k + 1) * s
-        active = (cdf <= u) & (k < n) & (nxt > 0)  # stop where the tail underflows
-        return jnp.where(active, k + 1, k), jnp.where(active, nxt, pmf), cdf + jnp.where(active, nxt, 0)
+        grown = cdf + nxt
+        step = walking & (grown > cdf)  # a term too small to change the float CDF ends the walk
+        k, pmf, cdf = jnp.where(step, k + 1, k), jnp.where(step, nxt, pmf), jnp.where(step, grown, cdf)
+        return i + 1, k, pmf, cdf, step & (cdf <= u) & (k < n)
 
-    return jax.lax.while_loop(cond, body, (jnp.zeros_like(n), pmf, pmf))[0]
+    walking = (pmf <= u) & (n > 0)
+    return jax.lax.while_loop(cond, body, (jnp.int32(0), jnp.zeros_like(n), pmf, pmf, walking))[1]
 
 
 def _inversion_sparse(key, n, q):
@@ -286,6 +312,13 @@ def _compact(mask, size):
     return jnp.full((size,), total, jnp.int32).at[target].set(jnp.arange(total, dtype=jnp.int32), mode="drop")
 
 
+_BTRS_PROPOSALS = 256
+"""Bound on the BTRS proposals of one draw. The squeeze alone accepts a proposal with probability
+``P(us >= 0.07) P(v <= v_r) = 0.86 v_r``, and ``v_r = 0.92 - 4.2 / b >= 0.303`` since
+``b = 1.15 + 2.53 sqrt(n q (1 - q)) >= 6.8`` where ``n q >= 10``, ``q <= 1/2``; so a draw is still open
+after 256 proposals with probability below ``0.74**256 < 1e-33``."""
+
+
 def _btrs(key, n, q, done):
     """Binomial(n, q), q <= 1/2, n q >= 10: transformed rejection with squeeze (Hormann 1993).
 
@@ -297,6 +330,13 @@ def _btrs(key, n, q, done):
     ``(level + 1) << 16 | round``, counter = position in the level's set), so
     the result is exact and reproducible, and the work is about 1.3 proposals
     per draw instead of the rounds the slowest draw of the whole array needs.
+
+    Every open draw proposes in every round, so all open draws have made the
+    same number of proposals, counted across levels. No draw makes more than
+    ``_BTRS_PROPOSALS``: each level's loop also stops there, and a draw still
+    open then (probability below ``1e-33``) takes the mode
+    ``floor((n + 1) q)``, an integer in ``[0, n]``. A level's loop asks how
+    many draws are open, and its body changes only open draws.
     """
     shape = n.shape
     n, q, done = jnp.ravel(n), jnp.ravel(q), jnp.ravel(done)
@@ -307,6 +347,7 @@ def _btrs(key, n, q, done):
     const = _btrs_constants(jnp.where(done, 100.0, n).astype(n.dtype), jnp.where(done, 0.25, q).astype(q.dtype))
     where, k_l, d_l = None, jnp.zeros_like(n), done  # where: global index of each entry (None: identity)
     k_out = None
+    made = jnp.uint32(0)  # proposals made so far by each open draw
     for level, size in enumerate(sizes):
         if level:
             local = _compact(~d_l, size)
@@ -316,15 +357,19 @@ def _btrs(key, n, q, done):
         target = sizes[level + 1] if level + 1 < len(sizes) else 0
 
         def cond(carry, target=target):
-            return jnp.sum(~carry[2]) > target
+            made, _, d_l, i = carry
+            return (made < _BTRS_PROPOSALS) & (jnp.sum(~d_l) > target)
 
         def body(carry, const=const, level=level):
-            i, k_l, d_l = carry
+            made, k_l, d_l, i = carry
             k, accept = _btrs_attempt(key, const, jnp.uint32((level + 1) << 16) | i)
-            return i + 1, jnp.where(accept & ~d_l, k, k_l), d_l | accept
+            accept = accept & ~d_l & (made < _BTRS_PROPOSALS)
+            return made + 1, jnp.where(accept, k, k_l), d_l | accept, i + 1
 
-        carry = body((jnp.uint32(0), k_l, d_l))  # one proposal for all, then more while too many are open
-        _, k_l, d_l = jax.lax.while_loop(cond, body, carry)
+        carry = body((made, k_l, d_l, jnp.uint32(0)))  # one proposal for all, then more while too many are open
+        made, k_l, d_l, _ = jax.lax.while_loop(cond, body, carry)
+        spent = ~d_l & (made >= _BTRS_PROPOSALS)
+        k_l, d_l = jnp.where(spent, const["m"], k_l), d_l | spent
         # draws still open hold 0 here and are overwritten by a later level
         k_out = k_l if where is None else k_out.at[where].set(k_l, mode="drop")
     return k_out.reshape(shape)
