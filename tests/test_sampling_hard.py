@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from scipy import stats
+from scipy import special, stats
 
 from diffusion_conv.methods import _sampling as smp
 
@@ -174,3 +174,22 @@ def test_a_shifted_sampler_fails_the_pmf_check():
     """The check can fail: draws of Binomial(2**24, 0.5) shifted by a tenth of a standard deviation."""
     x = np.random.default_rng(1).binomial(2**24, 0.5, size=100_003) + 205
     assert _chi2_pvalue(x, 2**24, 0.5) < 1e-4
+
+
+@pytest.mark.parametrize("dtype,tol", [(np.float32, 3e-3), (np.float64, 1e-6)])
+@pytest.mark.parametrize("n,q", [(2**24, 0.5), (2**24 - 1, 0.37), (2**24, 1e-6), (2**20, 0.5), (3000, 0.3), (21, 0.5)])
+def test_btrs_acceptance_bound_is_the_log_pmf_ratio_at_large_n(dtype, tol, n, q):
+    """BTRS accepts k where log v' <= log(f(k) / f(m)): that log must be right to well below 1 over +-6 sd.
+
+    The sum of Stirling terms of size n used to cancel to a value off by about 1 in float32 at n = 2**24.
+    """
+    nf, qf = dtype(n), dtype(q)
+    m = np.floor((nf + dtype(1)) * qf)
+    sd = np.sqrt(n * q * (1 - q))
+    k = np.clip(np.round(m + np.linspace(-6, 6, 1001) * sd), 0, n).astype(dtype)  # one shape: one program
+    const = smp._btrs_constants(jnp.full(k.shape, nf), jnp.full(k.shape, qf))
+    got = np.asarray(jax.jit(smp._log_pmf_ratio)(const, jnp.asarray(k)), np.float64)
+    nn, qq, mm, kk = float(nf), float(qf), float(m), k.astype(np.float64)
+    want = (special.gammaln(mm + 1) + special.gammaln(nn - mm + 1) - special.gammaln(kk + 1) - special.gammaln(nn - kk + 1)
+            + (kk - mm) * np.log(qq / (1 - qq)))
+    assert np.abs(got - want).max() < tol + 1e-15 * nn

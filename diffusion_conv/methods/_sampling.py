@@ -388,6 +388,20 @@ def _inversion_sparse(words, n, q, g):
     return k.reshape(shape)
 
 
+def _log1p(x):
+    """``log(1 + x)`` for ``x > -1``, accurate to a few ulp also for small ``|x|``.
+
+    float64: ``log(u) x / (u - 1)`` with ``u = 1 + x`` rounded (the quotient
+    corrects the rounding of ``u``), ``x`` where ``u == 1``, with :func:`_log`;
+    float32 uses ``jnp.log1p``.
+    """
+    if x.dtype != jnp.float64:
+        return jnp.log1p(x)
+    u = 1 + x
+    one = u == 1
+    return jnp.where(one, x, _log(u) * (x / jnp.where(one, 2, u - 1)))
+
+
 def _btrs_constants(n, q):
     """Per-draw constants of BTRS for Binomial(n, q), q <= 1/2, n q >= 10."""
     stddev = jnp.sqrt(n * q * (1 - q))
@@ -395,9 +409,53 @@ def _btrs_constants(n, q):
     a = -0.0873 + 0.0248 * b + 0.01 * q
     r = q / (1 - q)
     m = jnp.floor((n + 1) * q)
-    tail_m = (m + 0.5) * _log((m + 1) / (r * (n - m + 1))) + _stirling_tail(m) + _stirling_tail(n - m)
-    return dict(n=n, a=a, b=b, c=n * q + 0.5, v_r=0.92 - 4.2 / b, r=r, alpha=(2.83 + 5.1 / b) * stddev,
-                m=m, tail_m=tail_m)
+    tails = _stirling_tail(m) + _stirling_tail(n - m)
+    return dict(n=n, q=q, inv_1q=1 / (1 - q), a=a, b=b, c=n * q + 0.5, v_r=0.92 - 4.2 / b, r=r,
+                alpha=(2.83 + 5.1 / b) * stddev, m=m, tails_m=tails,
+                tail_m=(m + 0.5) * _log((m + 1) / (r * (n - m + 1))) + tails)
+
+
+_DIRECT_LIMIT = {np.dtype(np.float32): 2.0**12, np.dtype(np.float64): 2.0**36}
+"""Largest ``n`` whose log pmf ratio BTRS sums directly: that sum of terms of size ``n`` is off by
+about ``eps n`` (below ``3e-4`` here); larger ``n`` use the rearranged sum."""
+
+
+def _log_pmf_ratio(const, k):
+    """``log(f(k) / f(m))`` for the Binomial(n, q) pmf ``f`` and ``m`` the mode ``floor((n + 1) q)``.
+
+    Stirling's series. Directly summed (as in Hormann's BTRS) its terms are
+    of size ``n`` and cancel to ``O(d**2 / n)``, ``d = k - m``, so the sum is
+    off by about ``eps n``: about 1 in float32 at ``n = 2**24``, a factor
+    ``e`` in the acceptance test. Draws with ``n`` above ``_DIRECT_LIMIT``
+    use it rearranged: with ``A = n - m + 1``, ``B = n - k + 1``,
+    ``M = m + 1``, ``K = k + 1`` and ``L(x) = log(1 + x) - x``,
+
+    ``d ((d - 1/2) / B + (d + 1/2) / K) + (A - 1/2) L(d / B) + (M - 1/2) L(-d / K)
+    + d log1p(t) + tails``, ``t = (q (n + 2) - K) / ((1 - q) K)``,
+
+    which is ``(A - 1/2) log A - (B - 1/2) log B + (M - 1/2) log M - (K - 1/2) log K
+    + d log(q / (1 - q)) + tails``: the large factors multiply only ``L`` of
+    ratios exact to rounding, and the error is about ``eps |d|`` (below
+    ``2e-3`` in float32 at ``n = 2**24``). That form costs about twice as
+    much, so it is computed only where a draw of the set needs it; each
+    draw's value depends on its own ``n`` only.
+    """
+    n, q, m = const["n"], const["q"], const["m"]
+    direct = (const["tail_m"] + (n + 1) * _log((n - m + 1) / (n - k + 1))
+              + (k + 0.5) * _log(const["r"] * (n - k + 1) / (k + 1)) - _stirling_tail(k) - _stirling_tail(n - k))
+    large = n > _DIRECT_LIMIT[np.dtype(n.dtype)]
+
+    def rearranged():
+        d = k - m
+        inv_b, inv_k = 1.0 / (n - k + 1), 1.0 / (k + 1)
+        x, y = d * inv_b, -d * inv_k
+        t = (q * n + 2 * q - (k + 1)) * inv_k * const["inv_1q"]
+        out = (d * ((d - 0.5) * inv_b + (d + 0.5) * inv_k) + (n - m + 0.5) * (_log1p(x) - x)
+               + (m + 0.5) * (_log1p(y) - y) + d * _log1p(t)
+               + const["tails_m"] - _stirling_tail(k) - _stirling_tail(n - k))
+        return jnp.where(large, out, direct)
+
+    return jax.lax.cond(jnp.any(large), rearranged, lambda: direct)
 
 
 def _btrs_attempt(words, const, g, attempt):
@@ -405,7 +463,7 @@ def _btrs_attempt(words, const, g, attempt):
 
     It reads the draw's uniforms ``2 + 2 attempt`` (``u``) and ``3 + 2 attempt`` (``v``).
     """
-    n, a, b, m = const["n"], const["a"], const["b"], const["m"]
+    n, a, b = const["n"], const["a"], const["b"]
     u, v = _uniform_pair_at(words, g, jnp.uint32(2) + jnp.uint32(2) * attempt, n.dtype)
     u = u - 0.5
     us = 0.5 - jnp.abs(u)
@@ -413,9 +471,7 @@ def _btrs_attempt(words, const, g, attempt):
     ok = (k >= 0) & (k <= n)
     ks = jnp.clip(k, 0, n)
     lv = _log(v * const["alpha"] / (a / (us * us) + b))
-    ub = (const["tail_m"] + (n + 1) * _log((n - m + 1) / (n - ks + 1))
-          + (ks + 0.5) * _log(const["r"] * (n - ks + 1) / (ks + 1)) - _stirling_tail(ks) - _stirling_tail(n - ks))
-    accept = ((us >= 0.07) & (v <= const["v_r"])) | (ok & (lv <= ub))
+    accept = ((us >= 0.07) & (v <= const["v_r"])) | (ok & (lv <= _log_pmf_ratio(const, ks)))
     return k, accept
 
 
