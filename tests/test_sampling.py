@@ -29,8 +29,113 @@ def test_both_hash_layouts_give_the_same_words(n):
 def test_random_bits_do_not_depend_on_how_many_are_drawn():
     key = jax.random.key(3)
     long, short = np.asarray(smp.random_bits(key, 1001, 5)), np.asarray(smp.random_bits(key, 7, 5))
-    np.testing.assert_array_equal(long[:3], short[:3])  # the first words of both halves are the same pairs
+    np.testing.assert_array_equal(long[:7], short)
     assert not np.array_equal(np.asarray(smp.random_bits(key, 7, 6)), short)
+
+
+def test_random_bits_follow_the_documented_counter_layout():
+    """Word g of stream s is word g % 2 of threefry-2x32 of the counter pair (g // 2, s)."""
+    key = jax.random.key(8)
+    g = np.arange(37, 37 + 101)
+    pairs = np.unique(g // 2).astype(np.uint32)
+    y = np.asarray(threefry_2x32(jax.random.key_data(key), jnp.concatenate([pairs, jnp.full(pairs.shape, 4, jnp.uint32)])))
+    words = np.stack([y[:pairs.size], y[pairs.size:]], axis=1)  # (pair, half)
+    want = words[g // 2 - pairs[0], g % 2]
+    for unrolled in (False, True):
+        np.testing.assert_array_equal(np.asarray(smp.random_bits(key, 101, 4, offset=37, unrolled=unrolled)), want)
+
+
+@pytest.mark.parametrize("m", [1, 2, 500, 997])
+def test_random_bits_of_a_slab_are_the_words_of_the_whole(m):
+    """Per-particle streams: word j at step s depends only on (key, j, s), for odd and even offsets, traced or not."""
+    key = jax.random.key(12)
+    whole = np.asarray(smp.random_bits(key, 1000, 17))
+    head = np.asarray(smp.random_bits(key, m, 17))
+    tail = np.asarray(jax.jit(lambda off: smp.random_bits(key, 1000 - m, 17, offset=off))(m))
+    np.testing.assert_array_equal(np.concatenate([head, tail]), whole)
+    np.testing.assert_array_equal(np.asarray(smp.random_bits(key, 1000 - m, 17, offset=m)), tail)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_uniform_follows_the_documented_counter_layout(dtype):
+    """Uniform r of entry g: float32 word r % 2 of the hash of (g, r // 2); float64 53 bits of the hash of (g, r)."""
+    key = jax.random.key(9)
+    g = np.arange(5, 5 + 64, dtype=np.uint32)
+    for r in (0, 3, 6):
+        s = r // 2 if dtype == np.float32 else r
+        y = np.asarray(threefry_2x32(jax.random.key_data(key), jnp.concatenate([g, jnp.full(g.shape, s, jnp.uint32)])))
+        y0, y1 = y[:64], y[64:]
+        if dtype == np.float32:
+            want = ((y0, y1)[r % 2] >> 9).astype(np.float64) * 2.0**-23
+        else:
+            want = ((y0 >> 11).astype(np.float64) * 2.0**32 + y1) * 2.0**-53
+        got = np.asarray(smp.uniform(key, (8, 8), dtype, r, offset=5))
+        assert got.dtype == dtype
+        np.testing.assert_array_equal(got.ravel(), want.astype(dtype))
+
+
+def _mixed_inputs(size, dtype, seed):
+    """Counts and probabilities over both branches: zeros, small counts (inversion), large (rejection), p in {0, 1}."""
+    rng = np.random.default_rng(seed)
+    n = np.choose(rng.integers(0, 4, size), [np.zeros(size), rng.integers(1, 30, size),
+                                             rng.integers(30, 5000, size), rng.integers(5000, 2**20, size)])
+    p = np.choose(rng.integers(0, 5, size), [rng.random(size), rng.random(size) * 1e-3, 1 - rng.random(size) * 1e-3,
+                                             np.zeros(size), np.ones(size)])
+    return jnp.asarray(n, dtype), jnp.asarray(p, dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_binomial_of_a_slab_with_its_offset_is_the_slab_of_the_whole(dtype):
+    """An entry's draw is a function of (key, global index, n, p): the split of the array does not matter."""
+    with jax.enable_x64(dtype == np.float64):  # float32 as the library runs by default, x64 off
+        _check_binomial_slabs(dtype)
+
+
+def _check_binomial_slabs(dtype):
+    n, p = _mixed_inputs(2000, dtype, 4)
+    key = jax.random.key(21)
+    whole = np.asarray(jax.jit(smp.binomial)(key, n, p))
+    small = np.asarray(n * jnp.minimum(p, 1 - p) < 10)
+    assert 0.2 < small.mean() < 0.8 and np.all(whole <= np.asarray(n))  # both branches hold many entries
+    slab = jax.jit(lambda n, p, off: smp.binomial(key, n, p, offset=off))  # one program for every offset
+    halves = [np.asarray(slab(n[:1000], p[:1000], 0)), np.asarray(slab(n[1000:], p[1000:], 1000))]
+    np.testing.assert_array_equal(np.concatenate(halves), whole)
+    for m in (1, 2, 651, 999):
+        np.testing.assert_array_equal(np.asarray(slab(n[m:m + 1000], p[m:m + 1000], m)), whole[m:m + 1000],
+                                      err_msg=f"m={m}")
+    # a static offset, and a slab of another shape: the offset counts entries in row-major order
+    two_d = jax.jit(lambda n, p: smp.binomial(key, n, p, offset=2))
+    np.testing.assert_array_equal(np.asarray(two_d(n[2:].reshape(111, 18), p[2:].reshape(111, 18))).ravel(), whole[2:])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_multinomial_of_a_slab_with_its_offset_is_the_slab_of_the_whole(dtype):
+    with jax.enable_x64(dtype == np.float64):  # the multinomial computes in the default float dtype
+        _check_multinomial_slabs(dtype)
+
+
+def _check_multinomial_slabs(dtype):
+    n, _ = _mixed_inputs(2000, dtype, 5)
+    n = n.astype(jnp.int64 if dtype == np.float64 else jnp.int32)
+    w = jnp.asarray([0.05, 0.2, 0.5, 0.2, 0.05], dtype)
+    key = jax.random.key(22)
+    whole = np.asarray(jax.jit(smp.multinomial)(key, n, w))
+    np.testing.assert_array_equal(whole.sum(axis=0), np.asarray(n))
+    slab = jax.jit(lambda n, off: smp.multinomial(key, n, w, offset=off))
+    halves = [np.asarray(slab(n[:1000], 0)), np.asarray(slab(n[1000:], 1000))]
+    np.testing.assert_array_equal(np.concatenate(halves, axis=1), whole)
+    for m in (1, 999):
+        np.testing.assert_array_equal(np.asarray(slab(n[m:m + 1000], m)), whole[:, m:m + 1000], err_msg=f"m={m}")
+
+
+def test_offset_out_of_range_is_refused():
+    key, n = jax.random.key(0), jnp.ones(10)
+    with pytest.raises(ValueError, match="offset"):
+        smp.binomial(key, n, 0.5, offset=-1)
+    with pytest.raises(ValueError, match="offset"):
+        smp.binomial(key, n, 0.5, offset=2**32 - 5)
+    with pytest.raises(TypeError, match="offset"):
+        smp.binomial(key, n, 0.5, offset=1.5)
 
 
 def test_log_is_within_four_ulp_of_numpy():
