@@ -217,9 +217,20 @@ def run_compiled(m, state, save_steps, store, bar, cap, units, mesh=None):
     leaves = jax.tree_util.tree_leaves(state)
     clock = _Clock((m.name, jax.tree_util.tree_structure(state), tuple((x.shape, str(x.dtype)) for x in leaves)))
     stepwise = bool(m.stepwise(state))
+    # several processes run one program together: every process must make the same calls, so the calls are
+    # sized by the schedule alone (a process's own timing would differ from the others')
+    together = jax.process_count() > 1
     for gap, count in intervals(save_steps):
         done = 0
         while done < count:
+            if together:
+                n = int(min(cap, count - done))
+                out = chunk(state, gap, n, m, 1 if n == 1 else cap, mesh)
+                state = out[0]
+                store.put(out[1], out[2], out[3], n)
+                done += n
+                bar.update(n * gap if units == "step" else n)
+                continue
             budget = clock.steps_for(TARGET_S)
             if stepwise and (budget is None or gap > 2 * budget) and gap > 2:
                 left = gap  # a long gap: pieces without frames, then the frame

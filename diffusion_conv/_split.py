@@ -251,13 +251,13 @@ class _Particles:
                   "weights": _replicated(np.asarray(prop.weights).ravel(), devices),
                   "offs": _replicated(prop.offsets.T.astype(np.int32), devices),
                   "blocked": None if blocked is None else _replicated(blocked.ravel(), devices),
-                  "unit": _replicated(np.asarray(prepared.unit, fdt), devices)}
+                  "mass": _replicated(np.asarray(prepared.mass, fdt), devices)}
         skip = is_free(tank) and plan.options.get("skip_ahead") is not False
         static = (tank.shape, tuple(tank.boundary), skip, bool(plan.options.get("skip_ahead")), tank.dx ** tank.ndim,
                   n, local, devices)
         return static, arrays
 
-    def init(self, static, thr_c, thr_w, keys, weights, offs, blocked, unit):
+    def init(self, static, thr_c, thr_w, keys, weights, offs, blocked, mass):
         from .methods.particles import categories
 
         shape, n, local = static[0], static[5], static[6]
@@ -267,7 +267,7 @@ class _Particles:
         alive = start + jnp.arange(local) < n  # the padding is never alive
         return base.State(static, coords=coords, alive=alive, disp=None, start=None,
                           step=jnp.zeros((), _checks.step_dtype()), k_walk=keys[1], k_skip=keys[2], thr=thr_w,
-                          weights=weights, offs=offs, blocked=blocked, unit=unit)
+                          weights=weights, offs=offs, blocked=blocked, unit=mass / n)
 
     def advance(self, state, n):
         from .methods.particles import ParticlesMethod

@@ -67,6 +67,46 @@ def _seed(text):
     return _integer(text, 0, MAX_SEED, f"an integer from 0 to {MAX_SEED}")
 
 
+def _nonnegative(text):
+    return _integer(text, 0, 2**31 - 1, "an integer >= 0")
+
+
+def _devices_arg(args):
+    """``--devices`` as ``simulate`` takes it (None, 'all' or a count), after the processes of a job are joined."""
+    coordinator = getattr(args, "coordinator", None)
+    parts = (coordinator, getattr(args, "num_processes", None), getattr(args, "process_id", None))
+    if any(p is not None for p in parts):
+        if any(p is None for p in parts):
+            raise UsageError("--coordinator, --num-processes and --process-id go together (the arguments of "
+                             "jax.distributed.initialize)")
+        host, _, port = coordinator.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise UsageError(f"--coordinator must be HOST:PORT, got {coordinator!r}")
+        if args.process_id >= args.num_processes:
+            raise UsageError(f"--process-id must be below --num-processes ({args.num_processes}), got "
+                             f"{args.process_id}")
+        import jax
+
+        jax.distributed.initialize(coordinator_address=coordinator, num_processes=args.num_processes,
+                                   process_id=args.process_id)
+    text = getattr(args, "devices", None)
+    if text is None:
+        return "all" if coordinator is not None else None
+    if text == "all":
+        return "all"
+    try:
+        return _integer(text, 1, 2**20, "'all' or a number of devices")
+    except argparse.ArgumentTypeError as exc:
+        raise UsageError(f"--devices: {exc}") from None
+
+
+def _writes():
+    """Whether this process writes the outputs: process 0 of a job (every single process is one)."""
+    import jax
+
+    return jax.process_index() == 0
+
+
 def _temperatures(text):
     values = []
     for part in text.split(","):
@@ -128,13 +168,23 @@ def build_parser() -> argparse.ArgumentParser:
                    help="output folder (default ./diffusion-conv-demo)")
     p.add_argument("--smoke", action="store_true", help=argparse.SUPPRESS)
 
+    scale = argparse.ArgumentParser(add_help=False)
+    scale.add_argument("--devices", default=None, metavar="all|N",
+                       help="run on these devices: 'all' (every device of every process) or the first N; a batch is "
+                            "spread over them, one grid split along axis 0 (propagator, counts, particles)")
+    scale.add_argument("--coordinator", default=None, metavar="HOST:PORT",
+                       help="one job over several processes or hosts: the address of process 0 "
+                            "(jax.distributed.initialize); process 0 writes every output")
+    scale.add_argument("--num-processes", type=_positive, default=None, metavar="N", help="processes in the job")
+    scale.add_argument("--process-id", type=_nonnegative, default=None, metavar="I", help="this process (0 .. N-1)")
+
     batch = argparse.ArgumentParser(add_help=False)
     batch.add_argument("--channels", action="store_true",
                        help="the image scenario in colour: one tank per channel (red, green, blue) in one run")
     batch.add_argument("--temperatures", default=None, metavar="T1,T2,...", type=_temperatures,
                        help="a bank of kernels: the scenario's kernel as a softmax at each temperature, in one run")
 
-    p = sub.add_parser("run", parents=[common, batch], help="run one method on a scenario")
+    p = sub.add_parser("run", parents=[common, batch, scale], help="run one method on a scenario")
     p.add_argument("scenario", help="scenario name (see `diffusion-conv scenarios`)")
     p.add_argument("--method", default="auto", help="propagator, spectral, particles, counts, image, heat or auto")
     p.add_argument("--steps", type=_steps, default=None,
@@ -145,7 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--animate", default=None, metavar="FILE", help="write an animation (.gif, or .mp4)")
     p.add_argument("--json", action="store_true", help="print a JSON summary")
 
-    p = sub.add_parser("compare", parents=[common, batch],
+    p = sub.add_parser("compare", parents=[common, batch, scale],
                        help="run several methods on a scenario and compare them")
     p.add_argument("scenario", help="scenario name")
     p.add_argument("--methods", default=None, help="comma-separated methods (default: all that apply)")
@@ -352,8 +402,10 @@ def cmd_run(args, guard):
     _check_methods([args.method], "auto")
     if args.method != "auto" and not _available(args.method):
         raise UsageError(f"method {args.method!r} is not available in this installation")
-    out = _check_file(args.out, (".npz",), "--out")
-    anim = _check_file(args.animate, (".gif", ".mp4"), "--animate")
+    devices = _devices_arg(args)  # a job of several processes is joined first
+    writer = _writes()
+    out = _check_file(args.out, (".npz",), "--out") if writer else None
+    anim = _check_file(args.animate, (".gif", ".mp4"), "--animate") if writer else None
     methods = [args.method if args.method != "auto" else "spectral"]
     _check_memory_of_args(args, methods)
     sc = _scenario(args)
@@ -361,8 +413,10 @@ def cmd_run(args, guard):
     save_every = args.save_every or max(1, steps // 40)
     _check_memory_of_scenario(args, methods, sc, steps, save_every)
     tank, prop, _ = _batched(args, sc)
-    res = simulate(tank, prop, steps, method=args.method, save_every=save_every, progress=True,
+    res = simulate(tank, prop, steps, method=args.method, save_every=save_every, progress=writer, devices=devices,
                    **_stochastic_kw(args.method, args, sc.n_particles))
+    if not writer:
+        return 0
     if out:
         res.save(out)
         guard.output(out)
@@ -411,7 +465,9 @@ def cmd_compare(args, guard):
         raise UsageError(f"methods {missing} are not available in this installation")
     if args.reference is not None:
         _check_methods([args.reference], "")
-    anim = _check_file(args.animate, (".gif", ".mp4"), "--animate")
+    devices = _devices_arg(args)  # a job of several processes is joined first
+    writer = _writes()
+    anim = _check_file(args.animate, (".gif", ".mp4"), "--animate") if writer else None
     # before building: the methods named, or at least one (the scenario says which apply once built)
     _check_memory_of_args(args, list(dict.fromkeys((methods or ["propagator"]) + [args.reference or "propagator"])))
     sc = _scenario(args)
@@ -423,7 +479,9 @@ def cmd_compare(args, guard):
     tank, prop, _ = _batched(args, sc)
     cmp = compare(tank, prop, steps, methods=methods, reference=reference, save_every=save_every,
                   n_particles=args.particles or sc.n_particles if any(m in ("particles", "counts") for m in methods)
-                  else None, seed=args.seed, progress=True)
+                  else None, seed=args.seed, progress=writer, devices=devices)
+    if not writer:
+        return 0
     if anim:
         from . import render
 

@@ -98,7 +98,8 @@ class Comparison:
 
 
 def compare(tank, prop, steps, methods=("propagator", "particles", "image", "heat"), reference="propagator",
-            save_every=None, n_particles=None, dt=1.0, seed=0, key=None, progress=False, save_at=None) -> Comparison:
+            save_every=None, n_particles=None, dt=1.0, seed=0, key=None, progress=False, save_at=None,
+            devices=None) -> Comparison:
     """Run several methods on the same tank and propagator and compare them.
 
     Every method is checked against the problem before any of them runs, so a
@@ -106,8 +107,8 @@ def compare(tank, prop, steps, methods=("propagator", "particles", "image", "hea
 
     Parameters
     ----------
-    tank, prop, steps, save_every, save_at, dt, progress
-        As in :func:`diffusion_conv.simulate`.
+    tank, prop, steps, save_every, save_at, dt, progress, devices
+        As in :func:`diffusion_conv.simulate` (every method on the same devices).
     methods : sequence of str
         Method names; the reference is added when missing.
     reference : str
@@ -165,7 +166,7 @@ def compare(tank, prop, steps, methods=("propagator", "particles", "image", "hea
     plans = {}
     for m in methods:  # every check before any work
         kw = dict(n_particles=n_particles, key=keys[m]) if m in STOCHASTIC else dict(n_particles=None, key=None)
-        plans[m] = Plan(tank, prop, steps, m, save_every, save_at, dt, options={}, **kw)
+        plans[m] = Plan(tank, prop, steps, m, save_every, save_at, dt, options={}, devices=devices, **kw)
     results = {}
     for m, plan in plans.items():
         results[m] = run(plan, progress)
