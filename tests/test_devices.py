@@ -41,12 +41,12 @@ SPLIT_GRID = """
     sc = dc.scenarios.get("slit", size=32)
     walls = sc.tank.walls
     out = {}
-    for boundary in ["reflect", "periodic", "absorb", ("absorb", "periodic")]:
+    runs = [("propagator", {}, "all"), ("counts", dict(n_particles=30000, key=jax.random.key(3)), "all"),
+            ("particles", dict(n_particles=30001, key=jax.random.key(4)), 8)]
+    for boundary in ["reflect", "periodic", ("absorb", "periodic")]:
         tank = dc.Tank(np.asarray(sc.tank.concentration), boundary=boundary, walls=walls)
-        for method, kw, devices in [("propagator", {}, "all"), ("propagator", {}, 2),
-                                    ("counts", dict(n_particles=30000, key=jax.random.key(3)), "all"),
-                                    ("particles", dict(n_particles=30001, key=jax.random.key(4)), 8),
-                                    ("particles", dict(n_particles=30001, key=jax.random.key(4)), 4)]:
+        extra = [("propagator", {}, 2), ("particles", dict(n_particles=30001, key=jax.random.key(4)), 4)]
+        for method, kw, devices in runs + (extra if boundary == "reflect" else []):
             one = dc.simulate(tank, sc.propagator, 40, method=method, save_every=8, **kw)
             many = dc.simulate(tank, sc.propagator, 40, method=method, save_every=8, devices=devices, **kw)
             out[f"{boundary}|{method}|{devices}"] = [float(np.max(np.abs(one.frames - many.frames))),
@@ -58,7 +58,7 @@ SPLIT_GRID = """
 
 def test_one_grid_split_over_devices_gives_the_one_device_numbers():
     out = _python(SPLIT_GRID)
-    assert len(out) == 20
+    assert len(out) == 11
     for name, (frames, absorbed, equal) in out.items():
         if "propagator" in name:
             assert frames <= 1e-13 and absorbed <= 1e-11, (name, frames, absorbed)
@@ -74,7 +74,7 @@ BATCHES = """
     stack = dc.Tank.stack([dc.Tank(rng.random((12, 10)), boundary="periodic") for _ in range(5)])
     bank = dc.Propagator.stack([dc.Propagator.gaussian(0.7, radius=1), dc.Propagator.from_logits(rng.normal(size=(3, 3)))])
     out = {}
-    for method in ["propagator", "spectral", "heat", "counts", "particles"]:
+    for method in ["propagator", "spectral", "heat", "counts"]:
         kw = dict(n_particles=2000, key=jax.random.key(1)) if method in ("counts", "particles") else {}
         prop = bank if method != "spectral" else bank[0]
         tanks = stack.reshape_batch((5, 1)) if method != "spectral" else stack
@@ -98,7 +98,7 @@ def test_batches_spread_over_devices_give_the_one_device_numbers():
     out = _python(BATCHES)
     for method in ["propagator", "spectral", "heat"]:
         assert out[method][0] <= 1e-13, (method, out[method])
-    for method in ["counts", "particles", "ensemble"]:
+    for method in ["counts", "ensemble"]:
         assert out[method][1], method
     assert out["propagator"][2] == [4, 5, 2, 12, 10] and out["ensemble"][2] == [2, 3, 12, 10]
     assert "batch" in out["spectral refuses a split grid"]
