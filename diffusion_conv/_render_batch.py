@@ -48,12 +48,17 @@ def members(result, labels=None, limit=48):
     return out
 
 
-def composite(channels):
-    """An RGB picture ``(H, W, 3)`` in [0, 1] from three fields ``(3, H, W)``, on one shared scale."""
+def composite(channels, percentile=98):
+    """An RGB picture ``(H, W, 3)`` in [0, 1] from three fields ``(3, H, W)``, on one shared scale.
+
+    The scale is the ``percentile`` of all three channels together (100: their
+    maximum), so a few piled-up cells do not darken the rest; the channels keep
+    their proportions (the colours stay true).
+    """
     c = np.asarray(channels, dtype=np.float64)
     if c.ndim != 3 or c.shape[0] != 3:
         raise ValueError(f"an RGB composite needs three 2-D channels (3, H, W), got shape {c.shape}")
-    top = float(np.max(c)) or 1.0
+    top = float(np.percentile(c, percentile)) or float(np.max(c)) or 1.0
     return np.clip(np.moveaxis(c, 0, -1) / top, 0.0, 1.0)
 
 
@@ -74,7 +79,7 @@ def plot_feature_maps(result, path=None, index=-1, row_labels=None, col_labels=N
     rgb : bool
         The first batch axis holds three colour channels: add a row of RGB composites.
     cmap : str
-        Colour map of the panels (one scale per panel row).
+        Colour map of the panels (each on its own scale, to its 98th percentile).
     dpi : int
         Resolution.
 
@@ -108,9 +113,9 @@ def plot_feature_maps(result, path=None, index=-1, row_labels=None, col_labels=N
     fig = _figure(side * cols + 0.6, side * nrow + 0.6, dpi)
     axes = np.array(fig.subplots(nrow, cols, squeeze=False))
     for r in range(rows):
-        lo, hi = float(frames[r].min()), float(frames[r].max())
         for c in range(cols):
             ax = axes[r, c]
+            lo, hi = float(frames[r, c].min()), float(np.percentile(frames[r, c], 98))
             ax.imshow(frames[r, c], cmap=cmap, vmin=lo, vmax=hi if hi > lo else lo + 1, interpolation="nearest")
             ax.set_xticks([])
             ax.set_yticks([])
