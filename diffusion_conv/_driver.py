@@ -25,12 +25,27 @@ from .tank import Tank
 TARGET_S = 0.25
 """Seconds of work per compiled call the driver aims at."""
 
-_FRAME_BYTES = 64 * 2**20
+_FRAME_BYTES = 8 * 2**20
 """Frames recorded per call stay below this size (and at most :data:`_MAX_CAPACITY`)."""
-_MAX_CAPACITY = 64
+_MAX_CAPACITY = 32
 
 
 # -- members and batches ---------------------------------------------------------------------
+def each(fn, *args, in_axes=0):
+    """``jax.vmap(fn, in_axes)(*args)`` over a leading axis of members, or, for one member, ``fn`` on it directly.
+
+    One member is the common case (a single run, a slab on each device); calling
+    ``fn`` without ``vmap`` spares tracing the batching rules of every loop of
+    the method (half the time it takes to compile a stochastic method).
+    """
+    axes = in_axes if isinstance(in_axes, tuple) else (in_axes,) * len(args)
+    sizes = {x.shape[0] for a, ax in zip(args, axes) if ax == 0 for x in jax.tree_util.tree_leaves(a)}
+    if sizes == {1}:
+        squeezed = [jax.tree_util.tree_map(lambda x: x[0], a) if ax == 0 else a for a, ax in zip(args, axes)]
+        return jax.tree_util.tree_map(lambda x: x[None], fn(*squeezed))
+    return jax.vmap(fn, in_axes=axes)(*args)
+
+
 def _over(mesh, fn, in_specs, out_specs):
     """``fn`` (which works on a leading axis of members) run on every device's share of the members."""
     if mesh is None:
@@ -55,7 +70,7 @@ def _init(conc, weights, keys, prepared, m, n_particles, frozen, boundary, walls
             keys = jax.random.wrap_key_data(keys)
         tank = Tank._trusted(conc, boundary, walls, dx, 1)
         state = init_members(m, tank, conc, weights, keys, prepared, n_particles, dict(frozen))
-        return state, jax.vmap(m.observe)(state), jax.vmap(m.extras)(state)
+        return state, each(m.observe, state), each(m.extras, state)
 
     lead, _, _ = _specs()
     return _over(mesh, members, (lead, lead, lead, lead), (lead, lead, lead))(conc, weights, keys, prepared)
@@ -84,7 +99,7 @@ def _init_split(arrays, impl, static, mesh):
             st = impl.init(static, **a)
             return st, impl.observe(st), impl.extras(st)
 
-        return jax.vmap(one)(arrays)
+        return each(one, arrays)
 
     lead, _, _ = _specs()
     return _over(mesh, members, (lead,), (lead, lead, lead))(arrays)
@@ -104,24 +119,31 @@ def capacity(frame_bytes: int, batch: int) -> int:
 
 
 @functools.partial(jax.jit, static_argnames=("m", "cap", "mesh"), donate_argnums=(0,))
-def chunk(state, gap, count, m, cap, mesh=None):
-    """``count`` frames (at most ``cap``), ``gap`` steps apart: ``(state, frames, absorbed, extras)``.
+def chunk(state, first, gap, count, m, cap, mesh=None):
+    """``count`` frames (at most ``cap``): the first ``first`` steps on, the others ``gap`` steps apart.
 
-    Frames beyond ``count`` are left at zero; the caller keeps the first ``count``.
+    Returns ``(state, frames, absorbed, extras)``; frames beyond ``count`` are
+    left at zero and the caller keeps the first ``count``. One program serves
+    every call of a problem (``first``, ``gap`` and ``count`` are traced): a
+    piece of a long gap is a call with ``count = 1`` whose frame is not kept.
     """
-    def members(state, gap, count):
-        def advance_observe(st):
-            st = m.advance(st, gap)
+    def members(state, first, gap, count):
+        def advance_observe(st, n):
+            st = m.advance(st, n)
             frame, absorbed = m.observe(st)
             return st, frame, absorbed, m.extras(st)
 
-        vstep = jax.vmap(advance_observe)
-        shapes = jax.eval_shape(vstep, state)[1:]
+        def seen(st):
+            frame, absorbed = m.observe(st)
+            return frame, absorbed, m.extras(st)
+
+        shapes = jax.eval_shape(lambda st: each(seen, st), state)  # without tracing a step
         bufs = jax.tree_util.tree_map(lambda s: jnp.zeros((cap,) + s.shape, s.dtype), shapes)
 
         def body(i, carry):
             st, bufs = carry
-            st, *out = vstep(st)
+            # one call site: one copy of the step in the program
+            st, *out = each(advance_observe, st, jnp.where(i == 0, first, gap), in_axes=(0, None))
             bufs = jax.tree_util.tree_map(lambda b, o: jax.lax.dynamic_update_index_in_dim(b, o, i, 0), bufs,
                                           tuple(out))
             return st, bufs
@@ -130,20 +152,13 @@ def chunk(state, gap, count, m, cap, mesh=None):
         return (state,) + tuple(bufs)
 
     lead, second, rep = _specs()
-    return _over(mesh, members, (lead, rep, rep), (lead, second, second, second))(state, gap, count)
-
-
-@functools.partial(jax.jit, static_argnames=("m", "mesh"), donate_argnums=(0,))
-def advance(state, n, m, mesh=None):
-    """``n`` steps with nothing recorded (a piece of a long gap)."""
-    lead, _, rep = _specs()
-    return _over(mesh, lambda st, n: jax.vmap(lambda s: m.advance(s, n))(st), (lead, rep), lead)(state, n)
+    return _over(mesh, members, (lead, rep, rep, rep), (lead, second, second, second))(state, first, gap, count)
 
 
 @functools.partial(jax.jit, static_argnames=("m", "mesh"))
 def summary(state, m, mesh=None):
     lead, _, _ = _specs()
-    return _over(mesh, lambda st: jax.vmap(m.summary)(st), (lead,), lead)(state)
+    return _over(mesh, lambda st: each(m.summary, st), (lead,), lead)(state)
 
 
 # -- the run loop ------------------------------------------------------------------------------
@@ -225,7 +240,7 @@ def run_compiled(m, state, save_steps, store, bar, cap, units, mesh=None):
         while done < count:
             if together:
                 n = int(min(cap, count - done))
-                out = chunk(state, gap, n, m, 1 if n == 1 else cap, mesh)
+                out = chunk(state, gap, gap, n, m, cap, mesh)
                 state = out[0]
                 store.put(out[1], out[2], out[3], n)
                 done += n
@@ -239,7 +254,8 @@ def run_compiled(m, state, save_steps, store, bar, cap, units, mesh=None):
                     piece = 2 * piece if budget is None else budget  # grow until a call is long enough to time
                     if piece >= left:
                         break
-                    state = clock.time("advance", piece, lambda st=state, p=piece: wait(advance(st, p, m, mesh)))
+                    state = clock.time("chunk", piece,
+                                       lambda st=state, p=piece: wait(chunk(st, p, p, 1, m, cap, mesh)[0]))
                     left -= piece
                     if units == "step":
                         bar.update(piece)
@@ -248,13 +264,12 @@ def run_compiled(m, state, save_steps, store, bar, cap, units, mesh=None):
             else:
                 gap_now = gap
                 n = 1 if budget is None else int(max(1, min(cap, count - done, budget // max(gap, 1))))
-            size = 1 if n == 1 else cap  # two programs: one frame (no unused buffer), or up to cap frames
-            out = clock.time(("chunk", size), n * gap_now,
-                             lambda st=state, g=gap_now, k=n, c=size: wait(chunk(st, g, k, m, c, mesh)))
+            out = clock.time("chunk", gap_now + (n - 1) * gap,
+                             lambda st=state, f=gap_now, k=n: wait(chunk(st, f, gap, k, m, cap, mesh)))
             state = out[0]
             store.put(out[1], out[2], out[3], n)
             done += n
-            bar.update(n * gap_now if units == "step" else n)
+            bar.update(gap_now + (n - 1) * gap if units == "step" else n)
     return state
 
 

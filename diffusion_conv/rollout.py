@@ -192,8 +192,10 @@ def init_members(m, tank, conc, weights, keys, prepared, n_particles, options):
         t = tank.like(c)
         return m.init(t, Propagator._trusted(w), key=k, n_particles=n_particles, prepared=p, **options)
 
+    from ._driver import each
+
     axes = (0, 0, None if keys is None else 0, None if prepared is None else 0)
-    return jax.vmap(one, in_axes=axes)(conc, weights, keys, prepared)
+    return each(one, conc, weights, keys, prepared, in_axes=axes)
 
 
 def trajectory(method, tank, prop, save_steps, key=None, n_particles=None, collect=None, prepared=None, **options):

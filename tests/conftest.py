@@ -1,7 +1,12 @@
 """Test configuration: float64 on, strict dtype promotion, numpy errors raise, Agg backend."""
 import os
+import tempfile
 
 os.environ.setdefault("MPLBACKEND", "Agg")
+# one persistent compilation cache for this test session and the processes it starts (the CLI, the
+# scripts, the device checks): a program compiled once is read back, not compiled again
+os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", tempfile.mkdtemp(prefix="diffusion-conv-jax-cache-"))
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "1")
 
 import jax  # noqa: E402
 import numpy as np  # noqa: E402

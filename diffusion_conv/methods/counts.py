@@ -96,16 +96,34 @@ def _place(key, shares, shape, n_particles):
 
 
 def _one_step(c, key, weights, factors, blocked, radius, bnd):
-    """One step of the counts: split every cell's count among the jumps and move them."""
+    """One step of the counts: split every cell's count among the jumps and move them.
+
+    A separable kernel is split one axis at a time, in a loop over the axes
+    (``lax.scan``, with the axis's move chosen by ``lax.switch``) so that the
+    compiled step holds one copy of the sampler, not one per axis. The factors
+    are padded with zero weights to one length: the padded categories draw
+    nothing and the real ones draw what they would unpadded, bit for bit.
+    """
     if factors is None:
         return transport(multinomial(key, c, weights), radius, bnd, blocked)
-    absorbed = jnp.zeros((), c.dtype)
-    for axis, f in enumerate(factors):
-        if radius[axis] == 0:
-            continue
-        rad = tuple(r if b == axis else 0 for b, r in enumerate(radius))
-        c, da = transport(multinomial(jax.random.fold_in(key, axis), c, f), rad, bnd)
-        absorbed = absorbed + da
+    axes = [a for a in range(len(radius)) if radius[a]]
+    if not axes:
+        return c, jnp.zeros((), c.dtype)
+    size = max(2 * radius[a] + 1 for a in axes)
+    table = jnp.stack([jnp.pad(factors[a], (0, size - factors[a].shape[0])) for a in axes])
+
+    def move(a):
+        rad = tuple(r if b == a else 0 for b, r in enumerate(radius))
+        return lambda amounts: transport(amounts[: 2 * radius[a] + 1], rad, bnd)
+
+    def body(carry, xs):
+        c, absorbed = carry
+        i, axis, f = xs
+        c, da = jax.lax.switch(i, [move(a) for a in axes], multinomial(jax.random.fold_in(key, axis), c, f))
+        return (c, absorbed + da), None
+
+    (c, absorbed), _ = jax.lax.scan(body, (c, jnp.zeros((), c.dtype)),
+                                    (jnp.arange(len(axes)), jnp.asarray(axes), table))
     return c, absorbed
 
 
