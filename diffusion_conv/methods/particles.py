@@ -265,7 +265,10 @@ class ParticlesMethod(Method):
 
     def summary(self, state):
         n = state.static[5]
-        alive = n if state.alive is None else jnp.sum(state.alive, axis=-1, dtype=count_dtype())
+        if state.alive is None:
+            alive = jnp.asarray(n, count_dtype())
+        else:
+            alive = jnp.sum(state.alive, axis=-1, dtype=count_dtype())
         return {"particles_remaining": alive, "particles_absorbed": n - alive}
 
     def stepwise(self, state):
