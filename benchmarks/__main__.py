@@ -15,8 +15,8 @@ import os
 import sys
 import time
 
-MODULES = ("bench_propagator", "bench_spectral", "bench_stochastic", "bench_render", "bench_learn",
-           "bench_suite", "bench_scaling", "bench_limits")
+from benchmarks import MODULES
+
 BEGIN = "<!-- generated results: begin -->"
 END = "<!-- generated results: end -->"
 

@@ -47,29 +47,25 @@ def main(argv=None) -> dict:
     from scipy import ndimage
 
     import diffusion_conv as dc
-    from diffusion_conv.methods import propagator as prop_method
-    from diffusion_conv.methods import spectral
 
     n, steps, long_steps, repeats = (64, 100, 10_000, 3) if args.quick else (256, 1000, 100_000, 5)
     field = np.random.default_rng(0).random((n, n))
     prop = dc.Propagator.gaussian(0.7, ndim=2, radius=1)
     w = np.asarray(prop.weights)
     tank = dc.Tank(field, boundary="reflect")
-    save = np.array([0, steps])
-    save_long = np.array([0, long_steps])
     out = {"shape": [n, n], "steps": steps, "dtype": "float64", "boundary": "reflect"}
 
     t = time.perf_counter()
-    spectral.run(tank, prop, save)
+    dc.simulate(tank, prop, steps, method="spectral", save_every=steps)
     out["spectral_compile_s"] = time.perf_counter() - t
     # a spectral run takes milliseconds: ten times the repeats for a steady median
-    out["spectral_s"] = _median(lambda: spectral.run(tank, prop, save), 10 * repeats)
-    out["spectral_long_s"] = _median(lambda: spectral.run(tank, prop, save_long), 10 * repeats)
+    out["spectral_s"] = _median(lambda: dc.simulate(tank, prop, steps, method="spectral", save_every=steps), 10 * repeats)
+    out["spectral_long_s"] = _median(lambda: dc.simulate(tank, prop, long_steps, method="spectral", save_every=long_steps), 10 * repeats)
 
     t = time.perf_counter()
-    prop_method.run(tank, prop, save)
+    dc.simulate(tank, prop, steps, save_every=steps)
     out["propagator_compile_s"] = time.perf_counter() - t
-    out["propagator_s"] = _median(lambda: prop_method.run(tank, prop, save), repeats)
+    out["propagator_s"] = _median(lambda: dc.simulate(tank, prop, steps, save_every=steps), repeats)
 
     def scipy_loop():
         c = field.copy()
@@ -79,7 +75,7 @@ def main(argv=None) -> dict:
 
     out["scipy_loop_s"] = _median(scipy_loop, max(1, repeats // 2))
     ref = scipy_loop()
-    out["max_abs_diff_vs_scipy"] = float(np.max(np.abs(spectral.run(tank, prop, save).frames[-1] - ref)))
+    out["max_abs_diff_vs_scipy"] = float(np.max(np.abs(dc.simulate(tank, prop, steps, method="spectral", save_every=steps).frames[-1] - ref)))
 
     out["ratio_scipy_over_spectral"] = out["scipy_loop_s"] / out["spectral_s"]
     out["ratio_propagator_over_spectral"] = out["propagator_s"] / out["spectral_s"]

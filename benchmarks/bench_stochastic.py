@@ -35,7 +35,6 @@ import jax
 jax.config.update("jax_enable_x64", True)
 import numpy as np
 import diffusion_conv as dc
-from diffusion_conv.methods import particles
 
 
 
@@ -43,7 +42,7 @@ n, n_particles, steps = (int(a) for a in sys.argv[1:4])
 tank = dc.Tank(np.random.default_rng(0).random((n, n)), boundary="reflect")
 prop = dc.Propagator.gaussian(0.7, ndim=2, radius=1)
 base = peak_kib()
-particles.run(tank, prop, np.array([0, steps]), n_particles=n_particles, key=jax.random.key(0))
+dc.simulate(tank, prop, steps, method="particles", save_every=steps, n_particles=n_particles, key=jax.random.key(0))
 peak = peak_kib()
 print(json.dumps({"peak_rss_mb": peak / 1024, "rss_before_run_mb": base / 1024}))
 """
@@ -125,7 +124,6 @@ def main(argv=None) -> dict:
 
     jax.config.update("jax_enable_x64", True)  # int64 counts for 10^9 particles
     import diffusion_conv as dc
-    from diffusion_conv.methods import counts, particles
 
     if args.quick:
         n, n_part, steps, long_steps, n_counts, repeats = 32, 10**4, 20, 2000, 10**7, 1
@@ -136,11 +134,10 @@ def main(argv=None) -> dict:
     prop = dc.Propagator.gaussian(0.7, ndim=2, radius=1)
     w = np.asarray(prop.weights, np.float64)
     tank = dc.Tank(field, boundary="reflect")
-    save = np.array([0, steps])
     key = jax.random.key(0)
 
     # particles against the numpy walk
-    run_p = lambda: particles.run(tank, prop, save, n_particles=n_part, key=key)
+    run_p = lambda: dc.simulate(tank, prop, steps, method="particles", save_every=steps, n_particles=n_part, key=key)
     out["particles_compile_s"] = first_call(run_p)
     out["particles_s"] = median_time(run_p, repeats, warmup=0)
     rng = np.random.default_rng(0)
@@ -151,9 +148,12 @@ def main(argv=None) -> dict:
 
     # skip-ahead: a free (periodic) tank, long against short
     free = dc.Tank(field, boundary="periodic")
-    short = lambda: particles.run(free, prop, np.array([0, steps]), n_particles=n_part, key=key, skip_ahead=True)
-    walk = lambda: particles.run(free, prop, np.array([0, steps]), n_particles=n_part, key=key, skip_ahead=False)
-    long = lambda: particles.run(free, prop, np.array([0, long_steps]), n_particles=n_part, key=key)
+    short = lambda: dc.simulate(free, prop, steps, method="particles", save_every=steps, n_particles=n_part, key=key,
+                                skip_ahead=True)
+    walk = lambda: dc.simulate(free, prop, steps, method="particles", save_every=steps, n_particles=n_part, key=key,
+                               skip_ahead=False)
+    long = lambda: dc.simulate(free, prop, long_steps, method="particles", save_every=long_steps, n_particles=n_part,
+                               key=key)
     out["skip_compile_s"] = first_call(short) + first_call(long) + first_call(walk)
     out["skip_used_long"] = bool(long().meta["skip_ahead"])
     out["skip_short_s"] = median_time(short, repeats, warmup=0)
@@ -164,7 +164,7 @@ def main(argv=None) -> dict:
     out["ratio_skip_long_over_stepping_short"] = out["skip_long_s"] / out["stepping_short_s"]
 
     # counts against numpy's multinomial splitting
-    run_c = lambda: counts.run(tank, prop, save, n_particles=n_counts, key=key)
+    run_c = lambda: dc.simulate(tank, prop, steps, method="counts", save_every=steps, n_particles=n_counts, key=key)
     out["counts_n_particles"] = n_counts
     out["counts_compile_s"] = first_call(run_c)
     out["counts_s"] = median_time(run_c, repeats, warmup=0)

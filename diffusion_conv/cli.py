@@ -27,7 +27,6 @@ would silently repeat smaller ones."""
 DEMO_METHODS = ("propagator", "spectral", "particles", "image", "heat")
 """The methods the demo runs: every method but ``counts``, whose first compilation (about 30 s for the
 256x256 tank on two cores) alone would take half the demo's minute."""
-BENCHMARKS = ("bench_propagator", "bench_spectral", "bench_stochastic", "bench_render", "bench_learn")
 
 
 class UsageError(Exception):
@@ -217,7 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the fit as JSON")
 
     p = sub.add_parser("bench", help="run the benchmarks (needs a source checkout)")
-    p.add_argument("names", nargs="*", help=f"which ones (default all: {', '.join(BENCHMARKS)})")
+    p.add_argument("names", nargs="*", help="which ones (default all: the list in benchmarks/__init__.py of a source checkout)")
     p.add_argument("--quick", action="store_true", help="small sizes")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
     return parser
@@ -572,12 +571,13 @@ def cmd_bench(args, guard):
     if root is None:
         raise UsageError("the benchmarks are not installed with the package; run `diffusion-conv bench` from a "
                          "source checkout installed with `pip install -e .`")
-    names = args.names or list(BENCHMARKS)
-    for n in names:
-        if n not in BENCHMARKS:
-            raise UsageError(f"benchmark {n!r} is unknown; valid: {', '.join(BENCHMARKS)}")
     if root not in sys.path:
         sys.path.insert(0, root)
+    known = importlib.import_module("benchmarks").MODULES
+    names = args.names or list(known)
+    for n in names:
+        if n not in known:
+            raise UsageError(f"benchmark {n!r} is unknown; valid: {', '.join(known)}")
     results = {}
     for n in names:
         if not os.path.isfile(os.path.join(root, "benchmarks", f"{n}.py")):

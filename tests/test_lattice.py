@@ -92,3 +92,44 @@ def test_offsets_order_matches_weights_ravel():
     np.testing.assert_array_equal(offs[0], [-1, -2])
     np.testing.assert_array_equal(offs[7], [0, 0])
     np.testing.assert_array_equal(offs[8], [0, 1])
+
+
+PATCH_CASES = [
+    # shape, kernel radius, boundary, walls: a board with a gap (it meets two edges), a board near an edge
+    # (open at one end), a block; the patch path needs the walls' patch to be a small part of the tank
+    ((32, 12), 1, ("reflect", "absorb"), "board"),
+    ((56, 10), 2, ("periodic", "periodic"), "board"),
+    ((32, 14), 1, ("absorb", "reflect"), "edge"),
+    ((16, 14, 12), 1, ("reflect", "periodic", "absorb"), "block"),
+    ((64,), 2, ("periodic",), "block"),
+]
+
+
+@pytest.mark.parametrize("shape, r, boundary, kind", PATCH_CASES)
+def test_separable_kernels_with_walls_take_the_patch_path_and_match_the_naive_process(shape, r, boundary, kind):
+    rng = np.random.default_rng(sum(shape) + r)
+    walls = np.zeros(shape, bool)
+    if kind == "board":
+        walls[shape[0] // 2] = True
+        walls[shape[0] // 2, 4:6] = False
+    elif kind == "edge":
+        walls[4, :-3] = True
+    else:
+        walls[tuple(slice(n // 2 - 1, n // 2 + 1) for n in shape)] = True
+    factors = [rng.random(2 * r + 1) + 0.1 for _ in shape]
+    weights = factors[0]
+    for f in factors[1:]:
+        weights = np.multiply.outer(weights, f)
+    weights /= weights.sum()
+    field = rng.random(shape)
+    field[walls] = 0.0
+    tank = dc.Tank(field, boundary=boundary, walls=walls)
+    res = dc.simulate(tank, dc.Propagator(weights), 6, save_every=3)
+    assert res.meta["path"] == "halo" and res.meta["walls"] == "patch"
+    P = transition_matrix(shape, weights, lattice.normalize_boundary(boundary, len(shape)), walls)
+    expected = field.ravel()
+    for _ in range(6):
+        expected = P @ expected
+    np.testing.assert_allclose(res.final, expected.reshape(shape), rtol=1e-13, atol=1e-14)
+    np.testing.assert_array_equal(res.final[walls], 0.0)
+    np.testing.assert_allclose(res.absorbed[-1], field.sum() - expected.sum(), atol=1e-13)

@@ -172,7 +172,7 @@ def test_compare_checks_every_method_before_running_any(monkeypatch):
     assert ran == []
     with pytest.raises(TypeError, match="key must be a JAX random key"):
         dc.compare(tank, dc.Propagator.box(3), 10, methods=("counts",), n_particles=100, key=3)
-    with pytest.raises(TypeError, match="methods must be a sequence"):
+    with pytest.raises(TypeError, match="methods must be a method name or a non-empty list of them"):
         dc.compare(tank, dc.Propagator.box(3), 10, methods=None)
 
 

@@ -169,9 +169,9 @@ class ParticlesMethod(Method):
     def prepare(self, tank, prop, batch, options):
         w, c = prop.weights, tank.concentration
         return State((), thr=None if not _checks.is_concrete(w) else
-                     lead(thresholds(np.reshape(w, prop.batch_shape + (-1,))), prop.batch_shape, batch),
+                     lead(thresholds(np.reshape(np.asarray(w), prop.batch_shape + (-1,))), prop.batch_shape, batch),
                      place=None if not _checks.is_concrete(c) else
-                     lead(thresholds(np.reshape(c, tank.batch_shape + (-1,))), tank.batch_shape, batch),
+                     lead(thresholds(np.reshape(np.asarray(c), tank.batch_shape + (-1,))), tank.batch_shape, batch),
                      mass=None if not _checks.is_concrete(c) else lead(host_mass(tank), tank.batch_shape, batch))
 
     def init(self, tank, prop, key=None, n_particles=None, prepared=None, track=0, skip_ahead=None):

@@ -14,6 +14,14 @@ Paths (``Result.meta['path']``):
     into the interior of the next buffer and folds the few cells that leave (the
     edge strips) back with the boundary's :meth:`~diffusion_conv.lattice.Boundary.fold_chunk`,
     the same fold :func:`~diffusion_conv.lattice.transport` applies.
+    With walls (a board, a partition) the same step is taken over the whole
+    field and corrected on the patch the walls touch: the cells whose jumps a
+    wall refuses (:func:`wall_patch`). The correction takes back every refused
+    jump (landing within the kernel's radius of its source, folded by the
+    boundary where the patch meets an edge) and keeps it at its source, so the
+    result is the general path's to rounding at the cost of the fast step plus
+    a pass over the patch. Walls spread over much of the tank take the general
+    path.
 ``general``
     Every other case: :func:`diffusion_conv.lattice.transport` of the weighted
     field with the wall masks.
@@ -25,7 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .. import _checks
-from ..lattice import axis_slice, separable_factors, transport
+from ..lattice import axis_slice, fold_axis, separable_factors, spread, transport
 from .base import Method, State, lead, members, register
 
 
@@ -47,9 +55,77 @@ def step(field, weights, radius, bnd, blocked=None, factors=None):
 
 
 # -- the halo path -------------------------------------------------------------------------
+PATCH_FRACTION = 0.25  # walls whose patch covers more of the tank take the general path
+
+
 def halo_applies(shape, radius, factors, walls) -> bool:
-    """Whether the halo path applies: separable weights, no walls, ``2 r <= n`` on every axis."""
-    return factors is not None and walls is None and all(2 * r <= n for n, r in zip(shape, radius))
+    """Whether the halo path applies: separable weights, ``2 r <= n`` on every axis, walls on a small patch."""
+    return factors is not None and all(2 * r <= n for n, r in zip(shape, radius)) and \
+        (walls is None or wall_patch(walls, radius) is not None)
+
+
+def wall_patch(tank, radius):
+    """The box the walls' correction reads, as ``((lo, hi, full), ...)`` per axis, or None.
+
+    The cells whose jumps a wall refuses lie in a box ``S``; the cells whose value
+    differs from a step without walls lie within the kernel's radius of it, and
+    their sources within twice the radius. Along an axis where that reach stays
+    inside the tank the box is ``S`` widened by ``2 r``; where it meets an edge the
+    box spans the whole axis (``full``) and the boundary folds it. None when the
+    tank has no walls or the box covers more than ``PATCH_FRACTION`` of the tank.
+    """
+    blocked = tank.blocked(radius)
+    if blocked is None:
+        return None
+    support = np.any(blocked, axis=0)
+    box = []
+    for axis, (n, r) in enumerate(zip(support.shape, radius)):
+        hit = np.flatnonzero(np.any(support, axis=tuple(a for a in range(support.ndim) if a != axis)))
+        lo, hi = int(hit[0]) - 2 * r, int(hit[-1]) + 1 + 2 * r
+        box.append((0, n, True) if lo < 0 or hi > n else (lo, hi, False))
+    if np.prod([hi - lo for lo, hi, _ in box]) > PATCH_FRACTION * support.size:
+        return None
+    return tuple(box)
+
+
+def _patch_state(tank, weights, radius, patch):
+    """The wall masks on the patch's box, and (where an absorbing edge meets it) the refused weights."""
+    box = tuple(slice(lo, hi) for lo, hi, _ in patch)
+    blocked = tank.blocked(radius)[(slice(None),) + box]
+    out = {"blocked": jnp.asarray(blocked), "weights": jnp.ravel(weights)}
+    if any(full and b.name == "absorb" for (_, _, full), b in zip(patch, tank.boundary)):
+        w = out["weights"].reshape((-1,) + (1,) * tank.ndim)
+        out["refused"] = jnp.where(out["blocked"], w, jnp.zeros((), w.dtype))
+    return out
+
+
+def _patch_correct(before, after, fix, radius, bnd, patch, at):
+    """``after`` (a step of ``before`` that ignored the walls) with the cells near the walls stepped again.
+
+    The cells within the kernel's radius of a refused jump are recomputed from
+    their sources by the general path's own sums (so their values are its
+    values: walls stay dry, nothing turns negative) and written over ``after``.
+    ``before`` and ``after`` hold the field from index ``at`` on (a halo buffer).
+    Returns ``(after, absorbed)``: ``absorbed`` is what the step without walls had
+    let out through an absorbing edge by jumps the walls refuse.
+    """
+    src = before[tuple(slice(a + lo, a + hi) for (lo, hi, _), a in zip(patch, at))]
+    ext, stay = spread(src, radius, fix["blocked"], fix["weights"])
+    absorbed = jnp.zeros((), before.dtype)
+    for axis, ((lo, hi, full), r) in enumerate(zip(patch, radius)):
+        if full:
+            ext, _ = fold_axis(ext, axis, r, bnd[axis], hi - lo)
+    inner = tuple(slice(0, hi - lo) if full else slice(2 * r, hi - lo) for (lo, hi, full), r in zip(patch, radius))
+    region = ext[inner] + stay[tuple(slice(0, hi - lo) if full else slice(r, hi - lo - r)
+                                     for (lo, hi, full), r in zip(patch, radius))]
+    if "refused" in fix:
+        back, _ = spread(fix["refused"] * src, radius)
+        for axis, ((lo, hi, full), r) in enumerate(zip(patch, radius)):
+            if full:
+                back, da = fold_axis(back, axis, r, bnd[axis], hi - lo)
+                absorbed = absorbed + da
+    starts = tuple(a + (lo if full else lo + r) for (lo, _, full), r, a in zip(patch, radius, at))
+    return jax.lax.dynamic_update_slice(after, region, starts), absorbed
 
 
 def _window(buf, axis, r, lo, hi):
@@ -147,14 +223,15 @@ class PropagatorMethod(Method):
         return declared_order(tank, prop)
 
     def signature(self, tank, weights, options):
-        return tank.walls is None and halo_applies(tank.shape, [k // 2 for k in np.shape(weights)],
-                                                   separable_factors(weights), None)
+        radius = [k // 2 for k in np.shape(weights)]
+        return halo_applies(tank.shape, radius, separable_factors(weights), tank if tank.walls is not None else None)
 
     def prepare(self, tank, prop, batch, options):
-        if tank.walls is not None or not _checks.is_concrete(prop.weights):
+        if not _checks.is_concrete(prop.weights):
             return None
         fs = [separable_factors(w) for w in members(prop.weights, prop.batch_shape)]
-        if any(f is None for f in fs) or not halo_applies(tank.shape, prop.radius, fs[0], None):
+        walls = tank if tank.walls is not None else None
+        if any(f is None for f in fs) or not halo_applies(tank.shape, prop.radius, fs[0], walls):
             return None
         dtype = np.dtype(tank.dtype)
         factors = tuple(lead(np.stack([f[a] for f in fs]).astype(dtype).reshape(prop.batch_shape + (-1,)),
@@ -170,19 +247,27 @@ class PropagatorMethod(Method):
             prepared = self.prepare(tank, prop, (), {})
         if prepared is not None:
             f = tuple(jnp.asarray(a, field.dtype) for a in prepared.factors)
-            return State(("halo", radius, bnd, cell), bufs=_halo_buffers(field, radius), factors=f, absorbed=zero)
+            patch = wall_patch(tank, radius) if tank.walls is not None else None
+            fix = None if patch is None else _patch_state(tank, jnp.asarray(prop.weights, field.dtype), radius, patch)
+            return State(("halo", radius, bnd, cell, patch), bufs=_halo_buffers(field, radius), factors=f,
+                         absorbed=zero, fix=fix)
         blocked = tank.blocked(radius)
         blocked = None if blocked is None else jnp.asarray(blocked)
-        return State(("general", radius, bnd, cell), field=field, weights=jnp.ravel(prop.weights).astype(field.dtype),
+        return State(("general", radius, bnd, cell, None), field=field, weights=jnp.ravel(prop.weights).astype(field.dtype),
                      blocked=blocked, absorbed=zero)
 
     def advance(self, state, n):
-        path, radius, bnd, _ = state.static
+        path, radius, bnd, _, patch = state.static
         if path == "halo":
+            at = (radius[0],) + (0,) * (len(radius) - 1)
+
             def body(_, carry):
                 bufs, a = carry
-                bufs, da = _halo_step(bufs, state.factors, radius, bnd)
-                return bufs, a + da
+                new, da = _halo_step(bufs, state.factors, radius, bnd)
+                if patch is not None:
+                    fixed, back = _patch_correct(bufs[0], new[0], state.fix, radius, bnd, patch, at)
+                    new, da = (fixed,) + new[1:], da - back
+                return new, a + da
 
             bufs, absorbed = jax.lax.fori_loop(0, n, body, (state.bufs, state.absorbed))
             return state.replace(bufs=bufs, absorbed=absorbed)
@@ -196,11 +281,12 @@ class PropagatorMethod(Method):
         return state.replace(field=field, absorbed=absorbed)
 
     def observe(self, state):
-        path, radius, _, cell = state.static
+        path, radius, _, cell, _ = state.static
         field = axis_slice(state.bufs[0], 0, radius[0], state.bufs[0].shape[0] - radius[0]) if path == "halo" \
             else state.field
         return field, state.absorbed * cell
 
     def meta(self, tank, prop, save_steps, options):
         path = "general" if self.prepare(tank, prop, prop.batch_shape, options) is None else "halo"
-        return {"separable": path == "halo", "path": path}
+        walls = None if tank.walls is None else "patch" if path == "halo" else "masks"
+        return {"separable": path == "halo", "path": path, "walls": walls}
