@@ -28,12 +28,14 @@ Paths (``Result.meta['path']``):
 """
 from __future__ import annotations
 
+import itertools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from .. import _checks
-from ..lattice import axis_slice, fold_axis, separable_factors, spread, transport
+from ..lattice import axis_slice, fold_axis, offsets, separable_factors, spread, transport
 from .base import Method, State, lead, members, register
 
 
@@ -60,7 +62,7 @@ PATCH_FRACTION = 0.25  # walls whose patch covers more of the tank take the gene
 
 def halo_applies(shape, radius, factors, walls) -> bool:
     """Whether the halo path applies: separable weights, ``2 r <= n`` on every axis, walls on a small patch."""
-    return factors is not None and all(2 * r <= n for n, r in zip(shape, radius)) and \
+    return factors is not None and direct_applies(shape, radius) and \
         (walls is None or wall_patch(walls, radius) is not None)
 
 
@@ -205,6 +207,82 @@ def _halo_step(bufs, factors, radius, bnd):
     return tuple(bufs), absorbed
 
 
+# -- the direct path: any kernel, one pass ---------------------------------------------------
+def direct_applies(shape, radius) -> bool:
+    """Whether a kernel of ``radius`` can take a direct (or halo) step: ``2 r <= n`` on every axis."""
+    return all(2 * r <= n for n, r in zip(shape, radius))
+
+
+def _sources(buf, radius, lo, hi):
+    """The field on ``[lo - r, hi + r)`` per axis (tank coordinates) from a buffer holding ``[-r, n + r)``."""
+    idx, pad = [], []
+    for a, r in enumerate(radius):
+        a0, a1, size = lo[a], hi[a] + 2 * r, buf.shape[a]
+        idx.append(slice(max(a0, 0), min(a1, size)))
+        pad.append((max(0, -a0), max(0, a1 - size)))
+    piece = buf[tuple(idx)]
+    return jnp.pad(piece, pad) if any(p != (0, 0) for p in pad) else piece
+
+
+def _stencil(src, w, offs, radius, shape):
+    """``out[y] = sum_k w[k] src[y + r - d_k]``: the mass arriving at ``shape`` cells from sources ``src``."""
+    out = None
+    for k, d in enumerate(offs):
+        term = w[k] * src[tuple(slice(r - int(da), r - int(da) + m) for r, da, m in zip(radius, d, shape))]
+        out = term if out is None else out + term
+    return out
+
+
+def _direct_step(src, dst, w, radius, bnd):
+    """One step of any kernel from buffer ``src`` into buffer ``dst`` (both with a zero halo ``r`` on every axis).
+
+    The jumps that stay in the tank are one pass over the field written into the
+    interior of ``dst``; those that leave land on the frame of the unfolded
+    lattice (faces, edges and corners, each at most ``r`` cells deep), which is
+    computed piece by piece and folded back by each axis's boundary with small
+    in-place additions. Returns ``(dst, absorbed)``.
+    """
+    offs = offsets(radius)
+    shape = tuple(m - 2 * r for m, r in zip(src.shape, radius))
+    dst = jax.lax.dynamic_update_slice(dst, _stencil(src, w, offs, radius, shape), tuple(radius))
+    absorbed = jnp.zeros((), src.dtype)
+    for sides in itertools.product((0, -1, 1), repeat=len(shape)):
+        if not any(sides):
+            continue
+        lo = [0 if s == 0 else -r if s < 0 else n for s, r, n in zip(sides, radius, shape)]
+        hi = [n if s == 0 else 0 if s < 0 else n + r for s, r, n in zip(sides, radius, shape)]
+        if any(b <= a for a, b in zip(lo, hi)):
+            continue
+        values = _stencil(_sources(src, radius, lo, hi), w, offs, radius, [b - a for a, b in zip(lo, hi)])
+        starts = []
+        for axis, (k, z0, r, n) in enumerate(zip(sides, lo, radius, shape)):
+            where = None if k == 0 else bnd[axis].fold_chunk(k, n)
+            if k == 0:
+                starts.append(r)
+            elif where is None:
+                break
+            elif where[0]:
+                values = jnp.flip(values, axis)
+                starts.append(r + (k + 1) * n - (z0 + r))
+            else:
+                starts.append(r + z0 - where[1])
+        if len(starts) < len(shape):  # absorbed at an edge
+            absorbed = absorbed + jnp.sum(values)
+        else:
+            dst = _add_at(dst, values, starts)
+    return dst, absorbed
+
+
+def takes_direct(tank, radius) -> bool:
+    """Whether a kernel that does not factor takes the direct path (else the general one)."""
+    return direct_applies(tank.shape, radius) and (tank.walls is None or wall_patch(tank, radius) is not None)
+
+
+def _direct_buffers(field, radius):
+    padded = jnp.pad(field, tuple((r, r) for r in radius))
+    return padded, jnp.zeros_like(padded)
+
+
 # -- the method ------------------------------------------------------------------------------
 @register
 class PropagatorMethod(Method):
@@ -225,6 +303,7 @@ class PropagatorMethod(Method):
     def signature(self, tank, weights, options):
         radius = [k // 2 for k in np.shape(weights)]
         return halo_applies(tank.shape, radius, separable_factors(weights), tank if tank.walls is not None else None)
+
 
     def prepare(self, tank, prop, batch, options):
         if not _checks.is_concrete(prop.weights):
@@ -251,6 +330,12 @@ class PropagatorMethod(Method):
             fix = None if patch is None else _patch_state(tank, jnp.asarray(prop.weights, field.dtype), radius, patch)
             return State(("halo", radius, bnd, cell, patch), bufs=_halo_buffers(field, radius), factors=f,
                          absorbed=zero, fix=fix)
+        if takes_direct(tank, radius):
+            patch = wall_patch(tank, radius) if tank.walls is not None else None
+            w = jnp.ravel(prop.weights).astype(field.dtype)
+            fix = None if patch is None else _patch_state(tank, w, radius, patch)
+            return State(("direct", radius, bnd, cell, patch), bufs=_direct_buffers(field, radius), weights=w,
+                         absorbed=zero, fix=fix)
         blocked = tank.blocked(radius)
         blocked = None if blocked is None else jnp.asarray(blocked)
         return State(("general", radius, bnd, cell, None), field=field, weights=jnp.ravel(prop.weights).astype(field.dtype),
@@ -271,6 +356,17 @@ class PropagatorMethod(Method):
 
             bufs, absorbed = jax.lax.fori_loop(0, n, body, (state.bufs, state.absorbed))
             return state.replace(bufs=bufs, absorbed=absorbed)
+        if path == "direct":
+            def body(_, carry):
+                (src, dst), a = carry
+                new, da = _direct_step(src, dst, state.weights, radius, bnd)
+                if patch is not None:
+                    new, back = _patch_correct(src, new, state.fix, radius, bnd, patch, tuple(radius))
+                    da = da - back
+                return (new, src), a + da
+
+            bufs, absorbed = jax.lax.fori_loop(0, n, body, (state.bufs, state.absorbed))
+            return state.replace(bufs=bufs, absorbed=absorbed)
 
         def body(_, carry):
             c, a = carry
@@ -282,11 +378,16 @@ class PropagatorMethod(Method):
 
     def observe(self, state):
         path, radius, _, cell, _ = state.static
-        field = axis_slice(state.bufs[0], 0, radius[0], state.bufs[0].shape[0] - radius[0]) if path == "halo" \
-            else state.field
+        if path == "halo":
+            field = axis_slice(state.bufs[0], 0, radius[0], state.bufs[0].shape[0] - radius[0])
+        elif path == "direct":
+            field = state.bufs[0][tuple(slice(r, m - r) for r, m in zip(radius, state.bufs[0].shape))]
+        else:
+            field = state.field
         return field, state.absorbed * cell
 
     def meta(self, tank, prop, save_steps, options):
-        path = "general" if self.prepare(tank, prop, prop.batch_shape, options) is None else "halo"
-        walls = None if tank.walls is None else "patch" if path == "halo" else "masks"
-        return {"separable": path == "halo", "path": path, "walls": walls}
+        halo = self.prepare(tank, prop, prop.batch_shape, options) is not None
+        path = "halo" if halo else "direct" if takes_direct(tank, prop.radius) else "general"
+        walls = None if tank.walls is None else "masks" if path == "general" else "patch"
+        return {"separable": halo, "path": path, "walls": walls}
