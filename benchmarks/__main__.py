@@ -88,7 +88,11 @@ def main(argv=None) -> dict:
             results[name] = f"could not be imported ({exc})"
             print(results[name])
             continue
-        results[name] = module.main(["--quick"] if args.quick else [])
+        try:
+            results[name] = module.main(["--quick"] if args.quick else [])
+        except Exception as exc:  # one broken benchmark does not lose the others' figures
+            results[name] = f"failed: {type(exc).__name__}: {exc}"
+            print(results[name])
     if not args.no_write:
         write_doc(args.doc, render_markdown(results, args.quick))
         print(f"wrote {os.path.normpath(args.doc)}")

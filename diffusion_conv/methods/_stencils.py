@@ -1,0 +1,260 @@
+"""The propagator method's steps: the halo path (separable kernels), the direct path (any kernel), the wall patch.
+
+Every path moves the same mass by the same jumps as
+:func:`diffusion_conv.lattice.transport` (the general path), folded by the same
+:meth:`~diffusion_conv.lattice.Boundary.fold_chunk`; they differ in how few
+passes over memory a step takes. See :mod:`diffusion_conv.methods.propagator`.
+"""
+from __future__ import annotations
+
+import itertools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ..lattice import axis_slice, fold_axis, offsets, spread, transport
+
+
+def step(field, weights, radius, bnd, blocked=None, factors=None):
+    """One step of the propagator on a field: returns ``(new_field, absorbed_mass_in_cells)``.
+
+    With ``factors`` (see :func:`diffusion_conv.lattice.separable_factors`; no walls)
+    the step is taken one axis at a time: the same jumps, boundaries and absorption.
+    """
+    if factors is not None and blocked is None:
+        absorbed = jnp.zeros((), field.dtype)
+        for axis, f in enumerate(factors):
+            rad = tuple(r if a == axis else 0 for a, r in enumerate(radius))
+            field, da = transport(field, rad, bnd, weights=f.astype(field.dtype))
+            absorbed = absorbed + da
+        return field, absorbed
+    w = jnp.ravel(weights).astype(field.dtype)
+    return transport(field, radius, bnd, blocked, weights=w)
+
+
+# -- the halo path -------------------------------------------------------------------------
+PATCH_FRACTION = 0.25  # walls whose patch covers more of the tank take the general path
+
+
+def halo_applies(shape, radius, factors, walls) -> bool:
+    """Whether the halo path applies: separable weights, ``2 r <= n`` on every axis, walls on a small patch."""
+    return factors is not None and direct_applies(shape, radius) and \
+        (walls is None or wall_patch(walls, radius) is not None)
+
+
+def wall_patch(tank, radius):
+    """The box the walls' correction reads, as ``((lo, hi, full), ...)`` per axis, or None.
+
+    The cells whose jumps a wall refuses lie in a box ``S``; the cells whose value
+    differs from a step without walls lie within the kernel's radius of it, and
+    their sources within twice the radius. Along an axis where that reach stays
+    inside the tank the box is ``S`` widened by ``2 r``; where it meets an edge the
+    box spans the whole axis (``full``) and the boundary folds it. None when the
+    tank has no walls or the box covers more than ``PATCH_FRACTION`` of the tank.
+    """
+    blocked = tank.blocked(radius)
+    if blocked is None:
+        return None
+    support = np.any(blocked, axis=0)
+    box = []
+    for axis, (n, r) in enumerate(zip(support.shape, radius)):
+        hit = np.flatnonzero(np.any(support, axis=tuple(a for a in range(support.ndim) if a != axis)))
+        lo, hi = int(hit[0]) - 2 * r, int(hit[-1]) + 1 + 2 * r
+        box.append((0, n, True) if lo < 0 or hi > n else (lo, hi, False))
+    if np.prod([hi - lo for lo, hi, _ in box]) > PATCH_FRACTION * support.size:
+        return None
+    return tuple(box)
+
+
+def _patch_state(tank, weights, radius, patch):
+    """The wall masks on the patch's box, and (where an absorbing edge meets it) the refused weights."""
+    box = tuple(slice(lo, hi) for lo, hi, _ in patch)
+    blocked = tank.blocked(radius)[(slice(None),) + box]
+    out = {"blocked": jnp.asarray(blocked), "weights": jnp.ravel(weights)}
+    if any(full and b.name == "absorb" for (_, _, full), b in zip(patch, tank.boundary)):
+        w = out["weights"].reshape((-1,) + (1,) * tank.ndim)
+        out["refused"] = jnp.where(out["blocked"], w, jnp.zeros((), w.dtype))
+    return out
+
+
+def _patch_correct(before, after, fix, radius, bnd, patch, at):
+    """``after`` (a step of ``before`` that ignored the walls) with the cells near the walls stepped again.
+
+    The cells within the kernel's radius of a refused jump are recomputed from
+    their sources by the general path's own sums (so their values are its
+    values: walls stay dry, nothing turns negative) and written over ``after``.
+    ``before`` and ``after`` hold the field from index ``at`` on (a halo buffer).
+    Returns ``(after, absorbed)``: ``absorbed`` is what the step without walls had
+    let out through an absorbing edge by jumps the walls refuse.
+    """
+    src = before[tuple(slice(a + lo, a + hi) for (lo, hi, _), a in zip(patch, at))]
+    ext, stay = spread(src, radius, fix["blocked"], fix["weights"])
+    absorbed = jnp.zeros((), before.dtype)
+    for axis, ((lo, hi, full), r) in enumerate(zip(patch, radius)):
+        if full:
+            ext, _ = fold_axis(ext, axis, r, bnd[axis], hi - lo)
+    inner = tuple(slice(0, hi - lo) if full else slice(2 * r, hi - lo) for (lo, hi, full), r in zip(patch, radius))
+    region = ext[inner] + stay[tuple(slice(0, hi - lo) if full else slice(r, hi - lo - r)
+                                     for (lo, hi, full), r in zip(patch, radius))]
+    if "refused" in fix:
+        back, _ = spread(fix["refused"] * src, radius)
+        for axis, ((lo, hi, full), r) in enumerate(zip(patch, radius)):
+            if full:
+                back, da = fold_axis(back, axis, r, bnd[axis], hi - lo)
+                absorbed = absorbed + da
+    starts = tuple(a + (lo if full else lo + r) for (lo, _, full), r, a in zip(patch, radius, at))
+    return jax.lax.dynamic_update_slice(after, region, starts), absorbed
+
+
+def _window(buf, axis, r, lo, hi):
+    """The field at coordinates ``[lo, hi)`` along ``axis`` from a buffer holding ``[-r, n + r)``."""
+    a, b = lo + r, hi + r
+    size = buf.shape[axis]
+    piece = axis_slice(buf, axis, max(a, 0), min(b, size))
+    if a >= 0 and b <= size:
+        return piece
+    width = [(0, 0)] * buf.ndim
+    width[axis] = (max(0, -a), max(0, b - size))
+    return jnp.pad(piece, width)
+
+
+def _taps(win, f, axis, r, length):
+    """``out[i] = sum_k f[k] win[i + 2 r - k]``: mass arriving from the window (a convolution)."""
+    out = None
+    for k in range(2 * r + 1):
+        term = f[k] * axis_slice(win, axis, 2 * r - k, 2 * r - k + length)
+        out = term if out is None else out + term
+    return out
+
+
+def _add_at(buf, values, starts):
+    region = jax.lax.dynamic_slice(buf, starts, values.shape)
+    return jax.lax.dynamic_update_slice(buf, region + values, starts)
+
+
+def _axis_pass(src, dst, f, axis, r, bnd, dst_axis, dst_r):
+    """One axis of a separable step: ``src`` (halo along ``axis``) into the interior of ``dst``."""
+    n = src.shape[axis] - 2 * r
+    absorbed = jnp.zeros((), src.dtype)
+    starts = [0] * src.ndim
+    starts[dst_axis] = dst_r
+    dst = jax.lax.dynamic_update_slice(dst, _taps(src, f, axis, r, n), starts)
+    if r == 0:
+        return dst, absorbed
+    strips = {-1: _taps(_window(src, axis, r, -2 * r, r), f, axis, r, r),  # mass landing on [-r, 0)
+              1: _taps(_window(src, axis, r, n - r, n + 2 * r), f, axis, r, r)}  # ... on [n, n + r)
+    for k, values in strips.items():
+        where = bnd.fold_chunk(k, n)
+        if where is None:
+            absorbed = absorbed + jnp.sum(values)
+            continue
+        flip, shift = where
+        z0 = -r if k < 0 else n
+        if flip:
+            values, start = jnp.flip(values, axis), (k + 1) * n - (z0 + r)
+        else:
+            start = z0 - shift
+        s = list(starts)
+        s[axis] += start
+        dst = _add_at(dst, values, s)
+    return dst, absorbed
+
+
+def _halo_buffers(field, radius):
+    """One buffer per axis, zero halo of that axis's radius; the first holds the field."""
+    bufs = []
+    for a, r in enumerate(radius):
+        width = [(0, 0)] * field.ndim
+        width[a] = (r, r)
+        padded = jnp.pad(field, width)
+        bufs.append(padded if a == 0 else jnp.zeros(padded.shape, field.dtype))
+    return tuple(bufs)
+
+
+def _halo_step(bufs, factors, radius, bnd):
+    """One step on the halo buffers: returns ``(bufs, absorbed)``."""
+    ndim = len(bufs)
+    bufs = list(bufs)
+    absorbed = jnp.zeros((), bufs[0].dtype)
+    for a in range(ndim):
+        b = (a + 1) % ndim
+        bufs[b], da = _axis_pass(bufs[a], bufs[b], factors[a], a, radius[a], bnd[a], b, radius[b])
+        absorbed = absorbed + da
+    return tuple(bufs), absorbed
+
+
+# -- the direct path: any kernel, one pass ---------------------------------------------------
+def direct_applies(shape, radius) -> bool:
+    """Whether a kernel of ``radius`` can take a direct (or halo) step: ``2 r <= n`` on every axis."""
+    return all(2 * r <= n for n, r in zip(shape, radius))
+
+
+def _sources(buf, radius, lo, hi):
+    """The field on ``[lo - r, hi + r)`` per axis (tank coordinates) from a buffer holding ``[-r, n + r)``."""
+    idx, pad = [], []
+    for a, r in enumerate(radius):
+        a0, a1, size = lo[a], hi[a] + 2 * r, buf.shape[a]
+        idx.append(slice(max(a0, 0), min(a1, size)))
+        pad.append((max(0, -a0), max(0, a1 - size)))
+    piece = buf[tuple(idx)]
+    return jnp.pad(piece, pad) if any(p != (0, 0) for p in pad) else piece
+
+
+def _stencil(src, w, offs, radius, shape):
+    """``out[y] = sum_k w[k] src[y + r - d_k]``: the mass arriving at ``shape`` cells from sources ``src``."""
+    out = None
+    for k, d in enumerate(offs):
+        term = w[k] * src[tuple(slice(r - int(da), r - int(da) + m) for r, da, m in zip(radius, d, shape))]
+        out = term if out is None else out + term
+    return out
+
+
+def _direct_step(src, dst, w, radius, bnd):
+    """One step of any kernel from buffer ``src`` into buffer ``dst`` (both with a zero halo ``r`` on every axis).
+
+    The jumps that stay in the tank are one pass over the field written into the
+    interior of ``dst``; those that leave land on the frame of the unfolded
+    lattice (faces, edges and corners, each at most ``r`` cells deep), which is
+    computed piece by piece and folded back by each axis's boundary with small
+    in-place additions. Returns ``(dst, absorbed)``.
+    """
+    offs = offsets(radius)
+    shape = tuple(m - 2 * r for m, r in zip(src.shape, radius))
+    dst = jax.lax.dynamic_update_slice(dst, _stencil(src, w, offs, radius, shape), tuple(radius))
+    absorbed = jnp.zeros((), src.dtype)
+    for sides in itertools.product((0, -1, 1), repeat=len(shape)):
+        if not any(sides):
+            continue
+        lo = [0 if s == 0 else -r if s < 0 else n for s, r, n in zip(sides, radius, shape)]
+        hi = [n if s == 0 else 0 if s < 0 else n + r for s, r, n in zip(sides, radius, shape)]
+        if any(b <= a for a, b in zip(lo, hi)):
+            continue
+        values = _stencil(_sources(src, radius, lo, hi), w, offs, radius, [b - a for a, b in zip(lo, hi)])
+        starts = []
+        for axis, (k, z0, r, n) in enumerate(zip(sides, lo, radius, shape)):
+            where = None if k == 0 else bnd[axis].fold_chunk(k, n)
+            if k == 0:
+                starts.append(r)
+            elif where is None:
+                break
+            elif where[0]:
+                values = jnp.flip(values, axis)
+                starts.append(r + (k + 1) * n - (z0 + r))
+            else:
+                starts.append(r + z0 - where[1])
+        if len(starts) < len(shape):  # absorbed at an edge
+            absorbed = absorbed + jnp.sum(values)
+        else:
+            dst = _add_at(dst, values, starts)
+    return dst, absorbed
+
+
+def takes_direct(tank, radius) -> bool:
+    """Whether a kernel that does not factor takes the direct path (else the general one)."""
+    return direct_applies(tank.shape, radius) and (tank.walls is None or wall_patch(tank, radius) is not None)
+
+
+def _direct_buffers(field, radius):
+    padded = jnp.pad(field, tuple((r, r) for r in radius))
+    return padded, jnp.zeros_like(padded)
