@@ -47,8 +47,10 @@ def host(plan, progress):
             store = _driver.Frames(len(plan.save_steps), (np.asarray(frame)[None], np.asarray(absorbed)[None]), {})
             _driver.run_host(impl, st, plan.save_steps, store, bar, m.units)
             stores.append(store)
-    frames = np.stack([s.frames[:, 0] for s in stores], axis=1)
-    absorbed = np.stack([s.absorbed[:, 0] for s in stores], axis=1)
+    if len(stores) == 1:  # no copy of a single member's frames
+        return stores[0].frames, stores[0].absorbed, {}, {}
+    frames = np.concatenate([s.frames for s in stores], axis=1)
+    absorbed = np.concatenate([s.absorbed for s in stores], axis=1)
     return frames, absorbed, {}, {}
 
 

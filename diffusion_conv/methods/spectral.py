@@ -213,12 +213,14 @@ class _SpectralHost:
         return {"bnd": bnd, "shape": tank.shape, "cell": tank.dx ** tank.ndim, "workers": workers,
                 "coeffs": fourier.forward(field, bnd, host=True, workers=workers),
                 "parts": host_parts(prop.weights, tank.shape, bnd), "s": 0, "dtype": field.dtype,
-                "mass0": field.sum(dtype=np.float64)}
+                "mass0": field.sum(dtype=np.float64), "field0": field}
 
     def advance(self, state, n):
         return {**state, "s": state["s"] + int(n)}
 
     def observe(self, state):
+        if state["s"] == 0:  # the initial field itself: no transform there and back
+            return np.array(state["field0"]), 0.0
         p = power(state["parts"], state["s"], np)
         c = state["coeffs"] * p.astype(_coeff_dtype(state["dtype"], state["bnd"]), copy=False)
         frame = np.asarray(fourier.inverse(c, state["bnd"], state["shape"], host=True, workers=state["workers"]),
