@@ -26,7 +26,7 @@ TEXT_SUFFIXES = (".md", ".json", ".txt", ".csv")
 
 
 def check_dpi(dpi, what: str = "dpi") -> float:
-    """A resolution in :data:`DPI_RANGE`; ValueError or TypeError naming ``what`` otherwise."""
+    """A resolution in ``DPI_RANGE``; ValueError or TypeError naming ``what`` otherwise."""
     if isinstance(dpi, bool) or not isinstance(dpi, (numbers.Real, np.floating, np.integer)):
         raise TypeError(f"{what} must be a number of dots per inch, got {dpi!r} ({type(dpi).__name__})")
     lo, hi = DPI_RANGE
@@ -66,8 +66,8 @@ def save_figure(fig, path, dpi=100):
     path : str or os.PathLike
         Ends in ``.png``, ``.pdf`` or ``.svg``; its folder must exist and be writable.
     dpi : float
-        Resolution of raster output, in :data:`DPI_RANGE`; the figure at that
-        resolution must stay within :data:`MAX_SIDE` and :data:`MAX_PIXELS`.
+        Resolution of raster output, in ``DPI_RANGE`` (10 to 1200); the figure at that
+        resolution must stay within ``MAX_SIDE`` and ``MAX_PIXELS``.
 
     Raises
     ------

@@ -81,7 +81,7 @@ class Propagator:
         ``weights[r + d]`` is the probability of the jump by offset ``d`` (cells).
         Non-negative and finite; the sum must be 1 to the rounding of the dtype
         (``4 K eps``, ``K`` the number of entries). The weights are stored in the
-        default float dtype after an exact renormalisation (see :func:`normalise`),
+        default float dtype after an exact renormalisation (``diffusion_conv.propagator.normalise``),
         so every method, stochastic or not, uses the same distribution.
 
     Notes

@@ -2,7 +2,7 @@
 
 ``dc.rollout(tank, prop, steps, method=...)`` returns ``(frames, absorbed)`` as
 JAX arrays. It composes a method's ``init``, ``advance`` and ``observe``
-(:mod:`diffusion_conv.methods.base`) with ``lax.scan`` over the saved frames,
+(:mod:`diffusion_conv.methods`) with ``lax.scan`` over the saved frames,
 so it runs under ``jax.jit``, ``jax.vmap`` (over fields, logits and keys) and,
 for the deterministic methods, ``jax.grad``. It gives the same numbers as
 :func:`diffusion_conv.simulate`: bit for bit for the stochastic methods with the

@@ -99,7 +99,7 @@ def third_cumulant(weights) -> np.ndarray:
 def declared_order(tank, prop) -> Order:
     """The declared order of the lattice walk against ``heat`` for this kernel and these boundaries.
 
-    Returns an :class:`~diffusion_conv.methods.base.Order` with exponent ``-1`` (zero
+    Returns an :class:`~diffusion_conv.methods.Order` with exponent ``-1`` (zero
     third cumulant, jumps of at most one cell across absorbing edges) or ``-1/2``
     (a skewed kernel, or a kernel jumping further across an absorbing edge).
     """
