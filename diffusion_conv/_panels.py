@@ -14,8 +14,8 @@ import numpy as np
 from . import _figures
 from ._figures import new_figure, view
 
-SIDE = 2.7
-"""Inches per panel (2-D fields): at 100 dpi a panel is 270 pixels wide."""
+SIDE = 3.6
+"""Inches per column (2-D fields): at 100 dpi the image in a panel is about 260 pixels wide."""
 
 
 class Panels:
@@ -49,7 +49,7 @@ class Panels:
         self.vmax = max(float(np.max(r.frames)) for r in results)
         if self.vmax <= self.vmin:
             self.vmax = self.vmin + 1.0
-        # each difference on its own scale: its largest value over all frames, one frame at a time
+        # each difference on its own symmetric scale: the largest |difference| of the frame shown
         self.err = np.zeros((len(results), nframes))
         if self.diff:
             for i in range(nframes):
@@ -130,6 +130,9 @@ class Panels:
             self.labels[j].set_text(f"mass {self.masses[j][i]:.6g}")
         for j, art in self.bottom:
             self._set(art, view(self.results[j].frames[i]) - ref)
+            if not self.oned:  # each difference on its own symmetric scale, this frame's largest value
+                lim = self.err[j, i] or float(self.err[j].max()) or 1e-12
+                art.set_clim(-lim, lim)
         for j, note in self.notes:
             note.set_text(f"max |diff| {self.err[j, i]:.2e}")
         if self.diff:

@@ -190,3 +190,19 @@ def test_render_and_its_plots_do_not_import_each_other():
     assert "from .render" not in inspect.getsource(_render_plots)
     assert "render" not in {name.split(".")[-1] for name in _figures.__dict__ if not name.startswith("__")}
     assert render.save_figure is _figures.save_figure and render.plot_profiles is _render_plots.plot_profiles
+
+
+def test_each_difference_panel_is_scaled_to_its_own_error_in_every_frame():
+    from diffusion_conv._panels import Panels
+
+    base = _ramp((12, 10))
+    scale = np.array([0.0, 1.0, 1e-2, 1e-4, 1e-6, 1e-8])[:, None, None]  # the error shrinks frame by frame
+    a = _result(base, "propagator")
+    b = _result(base + scale * np.sin(np.arange(120.0)).reshape(12, 10), "image")
+    panels = Panels(["propagator", "image"], [a, b], "propagator", "viridis", 40, diff=True)
+    (j, art), = panels.bottom
+    for i in range(1, 6):
+        panels.draw(i)
+        err = float(np.max(np.abs(b.frames[i] - a.frames[i])))
+        assert art.get_clim() == pytest.approx((-err, err), rel=1e-6)
+        assert f"{err:.2e}" in panels.notes[0][1].get_text()
