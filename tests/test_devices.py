@@ -75,7 +75,7 @@ BATCHES = """
     stack = dc.Tank.stack([dc.Tank(rng.random((12, 10)), boundary="periodic") for _ in range(5)])
     bank = dc.Propagator.stack([dc.Propagator.gaussian(0.7, radius=1), dc.Propagator.from_logits(rng.normal(size=(3, 3)))])
     out = {}
-    for method in ["propagator", "spectral", "heat", "counts"]:
+    for method in ["propagator", "spectral", "heat"]:  # the stochastic methods: the ensemble below
         kw = dict(n_particles=2000, key=jax.random.key(1)) if method in ("counts", "particles") else {}
         prop = bank if method != "spectral" else bank[0]
         tanks = stack.reshape_batch((5, 1)) if method != "spectral" else stack
@@ -99,8 +99,7 @@ def test_batches_spread_over_devices_give_the_one_device_numbers():
     out = _python(BATCHES)
     for method in ["propagator", "spectral", "heat"]:
         assert out[method][0] <= 1e-13, (method, out[method])
-    for method in ["counts", "ensemble"]:
-        assert out[method][1], method
+    assert out["ensemble"][1]
     assert out["propagator"][2] == [4, 5, 2, 12, 10] and out["ensemble"][2] == [2, 3, 12, 10]
     assert "batch" in out["spectral refuses a split grid"]
 

@@ -189,3 +189,22 @@ def test_memory_does_not_grow_with_steps():
         assert mem is not None, "the CPU backend reports a memory analysis"
         sizes.append(mem.temp_size_in_bytes)
     assert sizes[1] - sizes[0] < 4 * n, sizes  # N x steps would be 4 * n * 990 bytes more
+
+
+def test_categories_of_a_slab_with_its_offset_are_the_slab_of_the_whole_and_follow_the_weights():
+    from scipy import stats
+
+    from diffusion_conv.methods import particles as pm
+
+    w = np.array([0.05, 0.2, 0.3, 0.15, 0.3])
+    thr = jnp.asarray(pm.thresholds(w))
+    key = jax.random.key(8)
+    whole = np.asarray(pm.categories(key, 3, thr, 50_001))
+    for start, size in [(0, 17), (1, 1000), (12_345, 20_000), (50_000, 1)]:
+        part = np.asarray(pm.categories(key, 3, thr, size, offset=start))
+        np.testing.assert_array_equal(part, whole[start:start + size])
+    traced = jax.jit(lambda o: pm.categories(key, 3, thr, 1000, offset=o))(jnp.uint32(7))
+    np.testing.assert_array_equal(np.asarray(traced), whole[7:1007])
+    assert not np.array_equal(np.asarray(pm.categories(key, 4, thr, 1000)), whole[:1000])  # another stream
+    counts = np.bincount(whole, minlength=len(w))
+    assert stats.chisquare(counts, w * whole.size).pvalue > 1e-4

@@ -134,8 +134,7 @@ def random_bits(key, n: int, stream=0, *, offset=0, unrolled=False):
         Hash with :func:`_threefry2x32` in two halves inside a scan (the same
         words): the loop keeps XLA from recomputing the hash inside every
         fusion that reads a word, faster where many computations read the
-        words; where one fused computation reads them (the particle walk)
-        JAX's own rolled hash is.
+        words; where one fused computation reads them JAX's own rolled hash is.
 
     Returns
     -------

@@ -29,7 +29,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from .. import _checks
-from ._sampling import check_key, check_n_particles, count_dtype, multinomial, random_bits, x64_enabled
+from ._sampling import (_key_words, _threefry2x32, check_key, check_n_particles, count_dtype, global_index,
+                        multinomial, x64_enabled)
 from .base import Method, State, lead, register
 from ._stochastic import check_stochastic_tank, host_mass, sampling_order, to_concentration
 
@@ -66,19 +67,37 @@ def thresholds(weights):
     return jnp.clip(jnp.floor(cdf * 2.0**31), 0, 2**31).astype(jnp.uint32)
 
 
-def categories(key, stream, thr, n, offset=0):
+def _bits(key, stream, n, offset):
+    g = global_index(offset, n)
+    stream = jnp.broadcast_to(jnp.asarray(stream).astype(jnp.uint32), g.shape)
+    return _threefry2x32(_key_words(key), g, stream)[0] >> jnp.uint32(1)
+
+
+def categories(key, stream, thr, n, offset=0, offs=None):
     """``n`` category indices drawn with the probabilities encoded by ``thr``.
 
-    Entry ``j`` uses the random word of global index ``offset + j``, so a part
-    of a population draws what it would draw in the whole.
+    Entry ``j`` uses one random word: the first word of the threefry-2x32 hash
+    of its global index ``offset + j`` and the stream, so a part of a population
+    draws what it would draw in the whole. The hash is written out round by
+    round and fused with the comparisons that read it: one hash per particle,
+    no array of random words in memory. With ``offs`` (``(ndim, K)``, the jump
+    of each category) returns ``(k, offs[:, k])``, the jumps summed from the
+    same comparisons (XLA's CPU gather of a small table, fused with the draw,
+    is many times slower).
     """
-    bits = random_bits(key, n, stream, offset=offset) >> jnp.uint32(1)
-    if thr.shape[0] <= 32:
-        k = jnp.zeros((n,), jnp.int32)
-        for j in range(thr.shape[0]):
-            k = k + (bits >= thr[j]).astype(jnp.int32)
-        return k
-    return jnp.searchsorted(thr, bits, side="right").astype(jnp.int32)
+    bits = _bits(key, stream, n, offset)
+    if thr.shape[0] > 32:
+        k = jnp.searchsorted(thr, bits, side="right").astype(jnp.int32)
+        return k if offs is None else (k, jnp.take(offs, k, axis=1))
+    k = jnp.zeros((n,), jnp.int32)
+    d = None if offs is None else [jnp.full((n,), offs[a, 0], offs.dtype) for a in range(offs.shape[0])]
+    zero = None if offs is None else jnp.zeros((), offs.dtype)
+    for j in range(thr.shape[0]):
+        hit = bits >= thr[j]
+        k = k + hit.astype(jnp.int32)
+        if d is not None:
+            d = [da + jnp.where(hit, offs[a, j + 1] - offs[a, j], zero) for a, da in enumerate(d)]
+    return k if offs is None else (k, jnp.stack(d))
 
 
 def _flat(coords, shape):
@@ -92,8 +111,7 @@ def _jump(st, key, step, shape, bnd, offset=0):
     """One jump of every particle: refused by walls, folded, absorbed at open edges."""
     coords, alive, disp = st["coords"], st["alive"], st["disp"]
     n = coords.shape[1]
-    k = categories(key, step, st["thr"], n, offset)
-    d = st["offs"][:, k]  # (ndim, n)
+    k, d = categories(key, step, st["thr"], n, offset, offs=st["offs"])  # d: (ndim, n)
     target = jnp.stack([bnd[a].fold(coords[a] + d[a], shape[a], jnp) for a in range(len(shape))])
     moved = jnp.ones((n,), bool)
     if st["blocked"] is not None:
