@@ -72,6 +72,35 @@ def write_doc(path: str, block: str) -> None:
             fh.write(text)
 
 
+def _sections(block):
+    """``(head, {name: text})`` of a generated block: the text before the first ``### `` and each section."""
+    parts = block.split("\n### ")
+    return parts[0], {p.split("\n", 1)[0]: "### " + p for p in parts[1:]}
+
+
+def _current_block(path):
+    if not os.path.exists(path):
+        return None
+    with open(path) as fh:
+        text = fh.read()
+    if BEGIN not in text or END not in text:
+        return None
+    return BEGIN + text.split(BEGIN, 1)[1].split(END, 1)[0] + END
+
+
+def merge(old, new):
+    """``new``'s sections in place of ``old``'s of the same name (the others kept, each with its date line)."""
+    if old is None:
+        return new
+    _, old_sections = _sections(old.replace("\n" + END, ""))
+    head, new_sections = _sections(new.replace("\n" + END, ""))
+    date = head.split("Measured ", 1)[1].split(".", 1)[0] if "Measured " in head else "?"
+    merged = {k: v.rstrip() + "\n" for k, v in old_sections.items()}
+    for k, v in new_sections.items():
+        merged[k] = v.rstrip() + f"\n\n(this section measured {date})\n"
+    return head.rstrip() + "\n\n" + "\n".join(merged[k] for k in merged) + "\n" + END
+
+
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes and few repeats")
@@ -94,7 +123,10 @@ def main(argv=None) -> dict:
             results[name] = f"failed: {type(exc).__name__}: {exc}"
             print(results[name])
     if not args.no_write:
-        write_doc(args.doc, render_markdown(results, args.quick))
+        block = render_markdown(results, args.quick)
+        if args.only:  # a partial run replaces its own sections and keeps the others' figures
+            block = merge(_current_block(args.doc), block)
+        write_doc(args.doc, block)
         print(f"wrote {os.path.normpath(args.doc)}")
     return results
 
