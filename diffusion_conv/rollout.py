@@ -159,7 +159,8 @@ def flatten_batch(m, tank, prop, key, batch, options) -> list[Group]:
     size = int(np.prod(batch, dtype=np.int64))
 
     def flat(x, lead):
-        x = jnp.broadcast_to(x, batch + x.shape[lead:])
+        xp = np if _checks.is_concrete(x) else jnp  # concrete inputs stay concrete under an outer jit
+        x = xp.broadcast_to(xp.asarray(x), batch + x.shape[lead:])
         return x.reshape((size,) + x.shape[len(batch):])
 
     conc = flat(tank.concentration, tank._batch)

@@ -126,3 +126,12 @@ def test_compare_runs_a_batch():
     rows = {r["method"]: r for r in cmp.table}
     assert rows["image"]["max_abs_error"] < 1e-12
     assert cmp.results["counts"].frames.shape == (2, 2, 9, 8)
+
+
+def test_rollout_of_a_key_batch_under_jit_is_the_ensemble():
+    tank = _tanks(1, boundary="reflect")[0]
+    prop = dc.Propagator.gaussian(0.8, radius=1)
+    keys = jax.random.split(jax.random.key(5), 3)
+    frames = jax.jit(lambda ks: dc.rollout(tank, prop, 4, method="particles", n_particles=2000, key=ks)[0])(keys)
+    res = dc.simulate(tank, prop, 4, method="particles", n_particles=2000, key=keys)
+    np.testing.assert_array_equal(np.asarray(frames), res.frames)
