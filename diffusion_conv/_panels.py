@@ -64,7 +64,7 @@ class Panels:
         axes = np.array(self.fig.subplots(nrow, ncol, squeeze=False))
         self.fig.subplots_adjust(left=0.05 if self.oned else 0.02, right=0.97 if self.oned else 0.9,
                                  top=0.86 if nrow == 2 else 0.8, bottom=0.07, wspace=0.35, hspace=0.32)
-        self.top, self.bottom, self.labels, self.notes = [], [], [], []
+        self.top, self.bottom, self.labels, self.notes, self.scales = [], [], [], [], []
         for j, (name, res) in enumerate(zip(names, results)):
             ax = axes[0, j]
             self.top.append(self._artist(ax, view(res.frames[0]), cmap, self.vmin, self.vmax))
@@ -85,6 +85,7 @@ class Panels:
                                               fontsize=7)))
                 if not self.oned:
                     cb = self.fig.colorbar(art, ax=bx, fraction=0.046, pad=0.03)
+                    self.scales.append(cb.ax)  # its scale changes with the frame: drawn with it
                     cb.ax.tick_params(labelsize=6)
                     cb.ax.yaxis.get_offset_text().set_fontsize(6)
         if not self.oned:
@@ -145,6 +146,7 @@ class Panels:
     def _dynamic(self):
         """The artists that change from frame to frame."""
         out = list(self.top) + [a for _, a in self.bottom] + list(self.labels) + [n for _, n in self.notes]
+        out += self.scales
         if self.diff:
             out.append(self.marker)
         return out + [self.title]

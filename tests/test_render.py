@@ -206,3 +206,21 @@ def test_each_difference_panel_is_scaled_to_its_own_error_in_every_frame():
         err = float(np.max(np.abs(b.frames[i] - a.frames[i])))
         assert art.get_clim() == pytest.approx((-err, err), rel=1e-6)
         assert f"{err:.2e}" in panels.notes[0][1].get_text()
+
+
+def test_the_difference_scale_bar_is_drawn_with_each_frame(tmp_path):
+    # frames whose difference shrinks 100x a frame: the scale bar's labels must change with it
+    base = _ramp((24, 20))
+    scale = np.array([0.0, 1.0, 1e-2, 1e-4, 1e-6, 1e-8])[:, None, None]
+    a = _result(base, "propagator")
+    b = _result(base + scale * np.sin(np.arange(480.0)).reshape(24, 20), "image")
+    path = tmp_path / "d.gif"
+    render.animate([a, b], path, dpi=60)
+    frames = iio.imread(path, index=None).astype(int)
+    from diffusion_conv._panels import Panels
+
+    panels = Panels(["propagator", "image"], [a, b], "propagator", "viridis", 60, diff=True)
+    box = panels.scales[0].get_tightbbox(panels.fig.canvas.get_renderer())
+    h = frames.shape[1]
+    x0, x1, y0, y1 = int(box.x0), int(box.x1) + 8, int(h - box.y1), int(h - box.y0)  # the bar and its labels
+    assert np.abs(frames[2, y0:y1, x0:x1] - frames[3, y0:y1, x0:x1]).sum() > 0
