@@ -127,6 +127,20 @@ class _Periodic(Boundary):
         return None  # the FFT carries drift and the full tensor
 
 
+def _real_transform(c, axes, host, workers, scipy_name, kind, jax_name):
+    """An orthonormal real transform along ``axes``: scipy's ``scipy_name`` (type ``kind``) on the host,
+    else :mod:`diffusion_conv.fourier`'s one-axis ``jax_name`` axis after axis."""
+    if host:
+        from scipy import fft
+
+        return getattr(fft, scipy_name)(c, type=kind, axes=axes, norm="ortho", workers=workers)
+    from .. import fourier
+
+    for a in axes:
+        c = getattr(fourier, jax_name)(c, a)
+    return c
+
+
 class _Reflect(Boundary):
     name = "reflect"
     scipy_mode, numpy_pad, transform = "reflect", "symmetric", "dct-ii"
@@ -142,26 +156,10 @@ class _Reflect(Boundary):
         return np.pi * np.arange(n) / n
 
     def forward(self, c, axes, host=False, workers=1):
-        if host:
-            from scipy import fft
-
-            return fft.dctn(c, type=2, axes=axes, norm="ortho", workers=workers)
-        from ..fourier import dct2
-
-        for a in axes:
-            c = dct2(c, a)
-        return c
+        return _real_transform(c, axes, host, workers, "dctn", 2, "dct2")
 
     def inverse(self, c, axes, shape, host=False, workers=1):
-        if host:
-            from scipy import fft
-
-            return fft.idctn(c, type=2, axes=axes, norm="ortho", workers=workers)
-        from ..fourier import idct2
-
-        for a in axes:
-            c = idct2(c, a)
-        return c
+        return _real_transform(c, axes, host, workers, "idctn", 2, "idct2")
 
     def spectral_reason(self, w, axis):
         if not symmetric_along(w, axis):
@@ -185,15 +183,7 @@ class _Absorb(Boundary):
         return np.pi * np.arange(1, n + 1) / (n + 1)
 
     def forward(self, c, axes, host=False, workers=1):
-        if host:
-            from scipy import fft
-
-            return fft.dstn(c, type=1, axes=axes, norm="ortho", workers=workers)
-        from ..fourier import dst1
-
-        for a in axes:
-            c = dst1(c, a)
-        return c
+        return _real_transform(c, axes, host, workers, "dstn", 1, "dst1")
 
     def inverse(self, c, axes, shape, host=False, workers=1):
         return self.forward(c, axes, host, workers)  # the orthonormal DST-I is its own inverse
