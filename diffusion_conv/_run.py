@@ -40,7 +40,7 @@ def host(plan, progress):
     stores = []
     with _progress.bar(_total(plan) * plan.members, progress, desc=m.name, unit=m.units) as bar:
         for c, w in zip(conc, weights):
-            t1, p1 = tank.like(np.array(c)), Propagator._trusted(w)
+            t1, p1 = tank.like(np.ascontiguousarray(c)), Propagator._trusted(w)
             impl = (m.host(t1, p1, plan.options) or m) if m.traceable else m
             st = impl.init(t1, p1, **plan.options)
             frame, absorbed = impl.observe(st)

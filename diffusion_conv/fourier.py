@@ -104,11 +104,15 @@ def forward(field, bnd, host: bool = False, workers: int = 1):
     return c
 
 
-def inverse(coeffs, bnd, shape, host: bool = False, workers: int = 1):
-    """Inverse of :func:`forward`; ``shape`` is the field's shape. Returns a real array."""
+def inverse(coeffs, bnd, shape, host: bool = False, workers: int = 1, overwrite: bool = False):
+    """Inverse of :func:`forward`; ``shape`` is the field's shape. Returns a real array.
+
+    ``overwrite=True`` (with ``host``) lets scipy use ``coeffs`` as scratch space
+    (its contents are then undefined): for coefficients made for this call only.
+    """
     c = coeffs
-    for kind, axes in reversed(_kinds(bnd)):
-        c = kind.inverse(c, axes, shape, host, workers)
+    for i, (kind, axes) in enumerate(reversed(_kinds(bnd))):
+        c = kind.inverse(c, axes, shape, host, workers, overwrite=overwrite or i > 0)
     return c
 
 

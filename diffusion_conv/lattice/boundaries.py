@@ -68,8 +68,9 @@ class Boundary(str):
         """
         raise NotImplementedError
 
-    def inverse(self, c, axes, shape, host: bool = False, workers: int = 1):
-        """The inverse of :meth:`forward`; ``shape`` is the field's shape."""
+    def inverse(self, c, axes, shape, host: bool = False, workers: int = 1, overwrite: bool = False):
+        """The inverse of :meth:`forward`; ``shape`` is the field's shape (``overwrite``: scipy may use ``c`` as
+        scratch space)."""
         raise NotImplementedError
 
     def spectral_reason(self, w, axis: int) -> str | None:
@@ -113,12 +114,12 @@ class _Periodic(Boundary):
 
         return jnp.fft.rfftn(c, axes=axes)
 
-    def inverse(self, c, axes, shape, host=False, workers=1):
+    def inverse(self, c, axes, shape, host=False, workers=1, overwrite=False):
         s = [shape[a] for a in axes]
         if host:
             from scipy import fft
 
-            return fft.irfftn(c, s=s, axes=axes, workers=workers)
+            return fft.irfftn(c, s=s, axes=axes, workers=workers, overwrite_x=overwrite)
         import jax.numpy as jnp
 
         return jnp.fft.irfftn(c, s=s, axes=axes)
@@ -127,13 +128,13 @@ class _Periodic(Boundary):
         return None  # the FFT carries drift and the full tensor
 
 
-def _real_transform(c, axes, host, workers, scipy_name, kind, jax_name):
+def _real_transform(c, axes, host, workers, scipy_name, kind, jax_name, overwrite=False):
     """An orthonormal real transform along ``axes``: scipy's ``scipy_name`` (type ``kind``) on the host,
     else :mod:`diffusion_conv.fourier`'s one-axis ``jax_name`` axis after axis."""
     if host:
         from scipy import fft
 
-        return getattr(fft, scipy_name)(c, type=kind, axes=axes, norm="ortho", workers=workers)
+        return getattr(fft, scipy_name)(c, type=kind, axes=axes, norm="ortho", workers=workers, overwrite_x=overwrite)
     from .. import fourier
 
     for a in axes:
@@ -158,8 +159,8 @@ class _Reflect(Boundary):
     def forward(self, c, axes, host=False, workers=1):
         return _real_transform(c, axes, host, workers, "dctn", 2, "dct2")
 
-    def inverse(self, c, axes, shape, host=False, workers=1):
-        return _real_transform(c, axes, host, workers, "idctn", 2, "idct2")
+    def inverse(self, c, axes, shape, host=False, workers=1, overwrite=False):
+        return _real_transform(c, axes, host, workers, "idctn", 2, "idct2", overwrite)
 
     def spectral_reason(self, w, axis):
         if not symmetric_along(w, axis):
@@ -185,8 +186,9 @@ class _Absorb(Boundary):
     def forward(self, c, axes, host=False, workers=1):
         return _real_transform(c, axes, host, workers, "dstn", 1, "dst1")
 
-    def inverse(self, c, axes, shape, host=False, workers=1):
-        return self.forward(c, axes, host, workers)  # the orthonormal DST-I is its own inverse
+    def inverse(self, c, axes, shape, host=False, workers=1, overwrite=False):
+        # the orthonormal DST-I is its own inverse
+        return _real_transform(c, axes, host, workers, "dstn", 1, "dst1", overwrite)
 
     def spectral_reason(self, w, axis):
         w = np.asarray(w)

@@ -119,22 +119,27 @@ def host_parts(weights, shape, bnd):
     return _host_parts(w.tobytes(), w.shape, tuple(shape), tuple(str(b) for b in bnd))
 
 
-def power(parts, s, xp, dtype=None):
-    """``lambda ** s`` from :func:`host_parts` (an outer product of per-axis powers when separable)."""
+def scaled(coeffs, parts, s, xp):
+    """``coeffs * lambda ** s`` from :func:`host_parts` (per-axis powers broadcast one axis at a time when separable).
+
+    On numpy the product is formed in one new array and scaled in place: no
+    array of the powers' full size is made (each fresh array of the field's
+    size costs about what a multiply does, in page faults).
+    """
     ndim = len(parts)
+    dtype = coeffs.dtype
     if ndim == 1 or parts[0][0].ndim > 1:
-        out = fourier.symbol_power(parts[0], s, xp)
-    else:
-        out = None
-        for a, p in enumerate(parts):
-            pa = fourier.symbol_power(p, s, xp).reshape([-1 if b == a else 1 for b in range(ndim)])
-            out = pa if out is None else out * pa
-    return out if dtype is None else out.astype(dtype)
-
-
-def _coeff_dtype(field_dtype, bnd):
-    rd = np.dtype(field_dtype)
-    return np.result_type(rd, np.complex64) if any(b.wraps for b in bnd) else rd
+        return coeffs * fourier.symbol_power(parts[0], s, xp).astype(dtype)
+    out = None
+    for a, p in enumerate(parts):
+        pa = fourier.symbol_power(p, s, xp).astype(dtype).reshape([-1 if b == a else 1 for b in range(ndim)])
+        if out is None:
+            out = coeffs * pa
+        elif xp is np:
+            out *= pa
+        else:
+            out = out * pa
+    return out
 
 
 @register
@@ -177,8 +182,7 @@ class SpectralMethod(Method):
 
     def observe(self, state):
         bnd, shape, cell = state.static
-        p = power(state.parts, state.s, jnp, state.coeffs.dtype)
-        frame = fourier.inverse(state.coeffs * p, bnd, shape).astype(state.mass0.dtype)
+        frame = fourier.inverse(scaled(state.coeffs, state.parts, state.s, jnp), bnd, shape).astype(state.mass0.dtype)
         return frame, deficit_absorbed(state.mass0, frame, bnd) * cell
 
     def host(self, tank, prop, options):
@@ -219,12 +223,11 @@ class _SpectralHost:
         return {**state, "s": state["s"] + int(n)}
 
     def observe(self, state):
-        if state["s"] == 0:  # the initial field itself: no transform there and back
-            return np.array(state["field0"]), 0.0
-        p = power(state["parts"], state["s"], np)
-        c = state["coeffs"] * p.astype(_coeff_dtype(state["dtype"], state["bnd"]), copy=False)
-        frame = np.asarray(fourier.inverse(c, state["bnd"], state["shape"], host=True, workers=state["workers"]),
-                           dtype=state["dtype"])
+        if state["s"] == 0:  # the initial field itself (read-only: the driver copies frames into its own)
+            return state["field0"], 0.0
+        c = scaled(state["coeffs"], state["parts"], state["s"], np)
+        frame = np.asarray(fourier.inverse(c, state["bnd"], state["shape"], host=True, workers=state["workers"],
+                                           overwrite=True), dtype=state["dtype"])
         if all(b.conserves for b in state["bnd"]):
             return frame, 0.0
         return frame, float(state["mass0"] - frame.sum(dtype=np.float64)) * state["cell"]
