@@ -78,19 +78,24 @@ def _patch_state(tank, weights, radius, patch):
     return out
 
 
-def _patch_correct(before, after, fix, radius, bnd, patch, at):
-    """``after`` (a step of ``before`` that ignored the walls) with the cells near the walls stepped again.
+def _patch_source(buf, patch, at):
+    """The field on the patch's box, from a buffer holding the field from index ``at`` on."""
+    return buf[tuple(slice(a + lo, a + hi) for (lo, hi, _), a in zip(patch, at))]
 
+
+def _patch_correct(src, after, fix, radius, bnd, patch, at):
+    """``after`` (a step that ignored the walls) with the cells near the walls stepped again.
+
+    ``src`` is the field before the step on the patch's box (:func:`_patch_source`).
     The cells within the kernel's radius of a refused jump are recomputed from
     their sources by the general path's own sums (so their values are its
-    values: walls stay dry, nothing turns negative) and written over ``after``.
-    ``before`` and ``after`` hold the field from index ``at`` on (a halo buffer).
+    values: walls stay dry, nothing turns negative) and written over ``after``,
+    which holds the field from index ``at`` on (a halo buffer).
     Returns ``(after, absorbed)``: ``absorbed`` is what the step without walls had
     let out through an absorbing edge by jumps the walls refuse.
     """
-    src = before[tuple(slice(a + lo, a + hi) for (lo, hi, _), a in zip(patch, at))]
     ext, stay = spread(src, radius, fix["blocked"], fix["weights"])
-    absorbed = jnp.zeros((), before.dtype)
+    absorbed = jnp.zeros((), src.dtype)
     for axis, ((lo, hi, full), r) in enumerate(zip(patch, radius)):
         if full:
             ext, _ = fold_axis(ext, axis, r, bnd[axis], hi - lo)
@@ -210,19 +215,33 @@ def _stencil(src, w, offs, radius, shape):
     return out
 
 
-def _direct_step(src, dst, w, radius, bnd):
-    """One step of any kernel from buffer ``src`` into buffer ``dst`` (both with a zero halo ``r`` on every axis).
+def _interior(buf, w, radius):
+    """``out[y] = sum_d w[d] field[y - d]`` over the tank from a buffer with a zero halo ``r``: one convolution.
 
-    The jumps that stay in the tank are one pass over the field written into the
-    interior of ``dst``; those that leave land on the frame of the unfolded
-    lattice (faces, edges and corners, each at most ``r`` cells deep), which is
-    computed piece by piece and folded back by each axis's boundary with small
-    in-place additions. Returns ``(dst, absorbed)``.
+    XLA's convolution (Eigen's on the CPU, cuDNN's on a GPU) runs the taps about
+    three times as fast as the same sum of shifted slices does as a fused loop.
+    ``HIGHEST`` precision keeps float32 products exact where a GPU would
+    otherwise round them to TF32.
+    """
+    kernel = jnp.flip(jnp.reshape(w, tuple(2 * r + 1 for r in radius)))  # a convolution, not a correlation
+    out = jax.lax.conv_general_dilated(buf[None, None], kernel[None, None], (1,) * len(radius), "VALID",
+                                       precision=jax.lax.Precision.HIGHEST)
+    return out[0, 0]
+
+
+def _direct_step(buf, w, radius, bnd):
+    """One step of any kernel on a buffer with a zero halo ``r``: returns ``(field, absorbed)``.
+
+    ``field`` is the tank's new field (the caller writes it into the buffer's
+    interior, in place). The jumps that stay in the tank are one convolution;
+    those that leave land on the frame of the unfolded lattice (faces, edges and
+    corners, each at most ``r`` cells deep), which is computed piece by piece and
+    folded back by each axis's boundary with small in-place additions.
     """
     offs = offsets(radius)
-    shape = tuple(m - 2 * r for m, r in zip(src.shape, radius))
-    dst = jax.lax.dynamic_update_slice(dst, _stencil(src, w, offs, radius, shape), tuple(radius))
-    absorbed = jnp.zeros((), src.dtype)
+    shape = tuple(m - 2 * r for m, r in zip(buf.shape, radius))
+    out = _interior(buf, w, radius)
+    absorbed = jnp.zeros((), buf.dtype)
     for sides in itertools.product((0, -1, 1), repeat=len(shape)):
         if not any(sides):
             continue
@@ -230,31 +249,26 @@ def _direct_step(src, dst, w, radius, bnd):
         hi = [n if s == 0 else 0 if s < 0 else n + r for s, r, n in zip(sides, radius, shape)]
         if any(b <= a for a, b in zip(lo, hi)):
             continue
-        values = _stencil(_sources(src, radius, lo, hi), w, offs, radius, [b - a for a, b in zip(lo, hi)])
+        values = _stencil(_sources(buf, radius, lo, hi), w, offs, radius, [b - a for a, b in zip(lo, hi)])
         starts = []
         for axis, (k, z0, r, n) in enumerate(zip(sides, lo, radius, shape)):
             where = None if k == 0 else bnd[axis].fold_chunk(k, n)
             if k == 0:
-                starts.append(r)
+                starts.append(0)
             elif where is None:
                 break
             elif where[0]:
                 values = jnp.flip(values, axis)
-                starts.append(r + (k + 1) * n - (z0 + r))
+                starts.append((k + 1) * n - (z0 + r))
             else:
-                starts.append(r + z0 - where[1])
+                starts.append(z0 - where[1])
         if len(starts) < len(shape):  # absorbed at an edge
             absorbed = absorbed + jnp.sum(values)
         else:
-            dst = _add_at(dst, values, starts)
-    return dst, absorbed
+            out = _add_at(out, values, starts)
+    return out, absorbed
 
 
 def takes_direct(tank, radius) -> bool:
     """Whether a kernel that does not factor takes the direct path (else the general one)."""
     return direct_applies(tank.shape, radius) and (tank.walls is None or wall_patch(tank, radius) is not None)
-
-
-def _direct_buffers(field, radius):
-    padded = jnp.pad(field, tuple((r, r) for r in radius))
-    return padded, jnp.zeros_like(padded)

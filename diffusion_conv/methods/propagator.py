@@ -42,8 +42,8 @@ import numpy as np
 
 from .. import _checks
 from ..lattice import axis_slice, separable_factors
-from ._stencils import (_direct_buffers, _direct_step, _halo_buffers, _halo_step, _patch_correct, _patch_state,
-                        halo_applies, step, takes_direct, wall_patch)
+from ._stencils import (_direct_step, _halo_buffers, _halo_step, _patch_correct, _patch_source,
+                        _patch_state, halo_applies, step, takes_direct, wall_patch)
 from .base import Method, State, lead, members, register
 
 __all__ = ["PropagatorMethod", "step", "halo_applies", "wall_patch", "takes_direct"]
@@ -100,7 +100,8 @@ class PropagatorMethod(Method):
             patch = wall_patch(tank, radius) if tank.walls is not None else None
             w = jnp.ravel(prop.weights).astype(field.dtype)
             fix = None if patch is None else _patch_state(tank, w, radius, patch)
-            return State(("direct", radius, bnd, cell, patch), bufs=_direct_buffers(field, radius), weights=w,
+            return State(("direct", radius, bnd, cell, patch), bufs=(jnp.pad(field, [(r, r) for r in radius]),),
+                         weights=w,
                          absorbed=zero, fix=fix)
         blocked = tank.blocked(radius)
         blocked = None if blocked is None else jnp.asarray(blocked)
@@ -112,24 +113,30 @@ class PropagatorMethod(Method):
         if path == "halo":
             at = (radius[0],) + (0,) * (len(radius) - 1)
 
+            # The patch's sources are carried beside the buffers (read from the step's result), so
+            # the step writes the first buffer in place instead of keeping a copy of it to read.
             def body(_, carry):
-                bufs, a = carry
+                bufs, src, a = carry
                 new, da = _halo_step(bufs, state.factors, radius, bnd)
                 if patch is not None:
-                    fixed, back = _patch_correct(bufs[0], new[0], state.fix, radius, bnd, patch, at)
-                    new, da = (fixed,) + new[1:], da - back
-                return new, a + da
+                    fixed, back = _patch_correct(src, new[0], state.fix, radius, bnd, patch, at)
+                    new, da, src = (fixed,) + new[1:], da - back, _patch_source(fixed, patch, at)
+                return new, src, a + da
 
-            bufs, absorbed = jax.lax.fori_loop(0, n, body, (state.bufs, state.absorbed))
+            src = None if patch is None else _patch_source(state.bufs[0], patch, at)
+            bufs, _, absorbed = jax.lax.fori_loop(0, n, body, (state.bufs, src, state.absorbed))
             return state.replace(bufs=bufs, absorbed=absorbed)
         if path == "direct":
+            # One buffer with a zero halo: the convolution reads it into a new array, the frame and the
+            # patch are added there, and the result is written back into the interior in place.
             def body(_, carry):
-                (src, dst), a = carry
-                new, da = _direct_step(src, dst, state.weights, radius, bnd)
+                (buf,), a = carry
+                new, da = _direct_step(buf, state.weights, radius, bnd)
                 if patch is not None:
-                    new, back = _patch_correct(src, new, state.fix, radius, bnd, patch, tuple(radius))
+                    src = _patch_source(buf, patch, tuple(radius))
+                    new, back = _patch_correct(src, new, state.fix, radius, bnd, patch, (0,) * len(radius))
                     da = da - back
-                return (new, src), a + da
+                return (jax.lax.dynamic_update_slice(buf, new, tuple(radius)),), a + da
 
             bufs, absorbed = jax.lax.fori_loop(0, n, body, (state.bufs, state.absorbed))
             return state.replace(bufs=bufs, absorbed=absorbed)
