@@ -21,11 +21,12 @@ Paths (``Result.meta['path']``):
     for the cost of the fast step and a pass over the patch.
 ``direct``
     Kernels that do not factor (an edge detector, learned or random logits;
-    traced weights too), with ``2 r <= n``: one pass over a buffer with a zero
-    halo of ``r`` on every axis writes the jumps that stay in the tank into the
-    interior of a second buffer; the jumps that leave land on the frame of the
-    unfolded lattice (faces, edges, corners), which is computed piece by piece
-    and folded back with small in-place additions. Walls as on the halo path.
+    traced weights too), with ``2 r <= n``: one XLA convolution of a buffer
+    with a zero halo of ``r`` on every axis gives the jumps that stay in the
+    tank; the jumps that leave land on the frame of the unfolded lattice
+    (faces, edges, corners), which is computed piece by piece and folded back
+    with small in-place additions, and the new field is written back into the
+    buffer's interior in place. Walls as on the halo path.
 ``general``
     Every other case (kernels wider than half the tank, walls over much of it):
     :func:`diffusion_conv.lattice.transport` of the weighted field with the wall
