@@ -3,9 +3,14 @@ import os
 import tempfile
 
 os.environ.setdefault("MPLBACKEND", "Agg")
-# one persistent compilation cache for this test session and the processes it starts (the CLI, the
-# scripts, the device checks): a program compiled once is read back, not compiled again
-os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", tempfile.mkdtemp(prefix="diffusion-conv-jax-cache-"))
+# one persistent compilation cache for this test session, its pytest-xdist workers (one run id) and
+# the processes they start (the CLI, the scripts, the device checks): a program compiled once is read
+# back, not compiled again
+_run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+_cache = os.path.join(tempfile.gettempdir(), f"diffusion-conv-jax-cache-{_run}") if _run else \
+    tempfile.mkdtemp(prefix="diffusion-conv-jax-cache-")
+os.makedirs(_cache, exist_ok=True)
+os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", _cache)
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "1")
 
 import jax  # noqa: E402
