@@ -21,13 +21,20 @@ HANG = 30.0  # seconds: only there so that a broken mechanism fails instead of h
 STARTUP = 240.0  # seconds to reach the computation (import and compile on a loaded machine)
 
 
+def _default_sigint():
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class _Process:
     """A child whose stderr (and stdout) are collected by threads, so that waiting never blocks on them."""
 
     def __init__(self, argv, cwd):
         env = dict(os.environ)
         env.pop("JAX_ENABLE_X64", None)
-        self.proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        # the child starts with Ctrl-C's default action whatever the test runner was started with (a runner
+        # started in the background of a non-interactive shell ignores SIGINT, and children inherit that)
+        self.proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     preexec_fn=_default_sigint)
         self.out, self.err = bytearray(), bytearray()
         self._threads = [threading.Thread(target=self._drain, args=(s, b), daemon=True)
                          for s, b in ((self.proc.stdout, self.out), (self.proc.stderr, self.err))]
