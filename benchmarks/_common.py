@@ -58,6 +58,27 @@ def median_time(fn, repeats: int, warmup: int = 1) -> float:
     return statistics.median(times)
 
 
+def interleaved_medians(fns, repeats: int, warmup: int = 1) -> list:
+    """Median wall times of several callables timed in turn, one call of each per round.
+
+    For comparing paths whose difference is smaller than the machine's drift:
+    alternating spreads a slow spell over all of them instead of one. Results are
+    kept until the next round, as :func:`median_time` does.
+    """
+    kept = [None] * len(fns)
+    for _ in range(warmup):
+        kept = [fn() for fn in fns]
+    times = [[] for _ in fns]
+    for _ in range(repeats):
+        for i, fn in enumerate(fns):
+            t = time.perf_counter()
+            out = fn()
+            times[i].append(time.perf_counter() - t)
+            kept[i] = out
+    del kept
+    return [statistics.median(t) for t in times]
+
+
 def first_call(fn) -> float:
     """Wall time of one call (for the first, compiling call)."""
     t = time.perf_counter()

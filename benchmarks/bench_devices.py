@@ -1,4 +1,4 @@
-"""The sharded paths on one device against the plain path, timed side by side (goal: within 10%).
+"""The sharded paths on one device against the plain path, timed in turn (goal: within 10%).
 
 On forced host devices only correctness is meaningful (they share the cores), so
 this measures what sharding itself costs: a batch of 16 tanks of 64^2 run with
@@ -18,21 +18,21 @@ import sys
 import numpy as np
 
 
-def run(quick=False, repeats=5):
+def run(quick=False, repeats=15):
     import jax
 
     import diffusion_conv as dc
     from diffusion_conv.methods import _stencils
 
-    from ._common import machine, median_time
+    from ._common import interleaved_medians, machine, median_time
 
     out = {"machine": machine()}
     rng = np.random.default_rng(0)
     prop = dc.Propagator.gaussian(0.7, ndim=2, radius=1)
     members, size, steps = (4, 32, 50) if quick else (16, 64, 200)
     stack = dc.Tank.stack([dc.Tank(rng.random((size, size), dtype=np.float32)) for _ in range(members)])
-    plain = median_time(lambda: dc.simulate(stack, prop, steps).final, repeats)
-    sharded = median_time(lambda: dc.simulate(stack, prop, steps, devices=1).final, repeats)
+    plain, sharded = interleaved_medians([lambda: dc.simulate(stack, prop, steps).final,
+                                          lambda: dc.simulate(stack, prop, steps, devices=1).final], repeats)
     out["batch"] = {"members": members, "size": size, "steps": steps, "plain_s": plain, "sharded_s": sharded,
                     "overhead": sharded / plain - 1}
 
@@ -45,12 +45,12 @@ def run(quick=False, repeats=5):
     _stencils.PATCH_FRACTION = -1.0  # the plain run on the general path, the split grid's own step
     jax.clear_caches()  # the path is chosen while tracing
     try:
-        plain = median_time(lambda: dc.simulate(tank, prop, steps).final, repeats)
         general = dc.simulate(tank, prop, steps)
+        plain, split = interleaved_medians([lambda: dc.simulate(tank, prop, steps).final,
+                                            lambda: dc.simulate(tank, prop, steps, devices=1).final], repeats)
     finally:
         _stencils.PATCH_FRACTION = old
         jax.clear_caches()
-    split = median_time(lambda: dc.simulate(tank, prop, steps, devices=1).final, repeats)
     diff = float(np.max(np.abs(general.final - dc.simulate(tank, prop, steps, devices=1).final)))
     free = dc.Tank(np.asarray(tank.concentration, np.float32))
     halo = median_time(lambda: dc.simulate(free, prop, steps).final, repeats)
