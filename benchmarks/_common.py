@@ -1,6 +1,7 @@
 """Timing helpers and a description of the machine, shared by the benchmark scripts."""
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import statistics
@@ -45,25 +46,15 @@ def median_time(fn, repeats: int, warmup: int = 1) -> float:
     come from a page fault costs about 5 us, so a millisecond run of 256^2
     float64 arrays would time about 2 MB of page faults instead of the tool.
     """
-    kept = None
-    for _ in range(warmup):
-        kept = fn()
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t)
-        kept = out  # the previous result is freed here, outside the timing
-    del kept
-    return statistics.median(times)
+    return interleaved_medians([fn], repeats, warmup)[0]
 
 
 def interleaved_medians(fns, repeats: int, warmup: int = 1) -> list:
     """Median wall times of several callables timed in turn, one call of each per round.
 
     For comparing paths whose difference is smaller than the machine's drift:
-    alternating spreads a slow spell over all of them instead of one. Results are
-    kept until the next round, as :func:`median_time` does.
+    alternating spreads a slow spell over all of them instead of one. Each result
+    is kept until that callable's next call has been timed (see :func:`median_time`).
     """
     kept = [None] * len(fns)
     for _ in range(warmup):
@@ -74,7 +65,7 @@ def interleaved_medians(fns, repeats: int, warmup: int = 1) -> list:
             t = time.perf_counter()
             out = fn()
             times[i].append(time.perf_counter() - t)
-            kept[i] = out
+            kept[i] = out  # the previous result is freed here, outside the timing
     del kept
     return [statistics.median(t) for t in times]
 
@@ -167,3 +158,23 @@ def peak_kib():
         pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 """
+
+
+@contextlib.contextmanager
+def general_path():
+    """Within it, every propagator run with walls takes the general path (the wall masks on every jump).
+
+    The path is chosen while tracing, so JAX's caches are cleared on the way in and out.
+    """
+    import jax
+
+    from diffusion_conv.methods import _stencils
+
+    old = _stencils.PATCH_FRACTION
+    _stencils.PATCH_FRACTION = -1.0
+    jax.clear_caches()
+    try:
+        yield
+    finally:
+        _stencils.PATCH_FRACTION = old
+        jax.clear_caches()

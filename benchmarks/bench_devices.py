@@ -19,12 +19,9 @@ import numpy as np
 
 
 def run(quick=False, repeats=15):
-    import jax
-
     import diffusion_conv as dc
-    from diffusion_conv.methods import _stencils
 
-    from ._common import interleaved_medians, machine, median_time
+    from ._common import general_path, interleaved_medians, machine, median_time
 
     out = {"machine": machine()}
     rng = np.random.default_rng(0)
@@ -41,16 +38,10 @@ def run(quick=False, repeats=15):
                                                                      gap=(size // 2 - 8, size // 2 + 8))
     tank = dc.Tank(np.asarray(tank.concentration, np.float32), walls=tank.walls)
     patch = median_time(lambda: dc.simulate(tank, prop, steps).final, repeats)
-    old = _stencils.PATCH_FRACTION
-    _stencils.PATCH_FRACTION = -1.0  # the plain run on the general path, the split grid's own step
-    jax.clear_caches()  # the path is chosen while tracing
-    try:
+    with general_path():  # the plain run on the general path, the split grid's own step
         general = dc.simulate(tank, prop, steps)
         plain, split = interleaved_medians([lambda: dc.simulate(tank, prop, steps).final,
                                             lambda: dc.simulate(tank, prop, steps, devices=1).final], repeats)
-    finally:
-        _stencils.PATCH_FRACTION = old
-        jax.clear_caches()
     diff = float(np.max(np.abs(general.final - dc.simulate(tank, prop, steps, devices=1).final)))
     free = dc.Tank(np.asarray(tank.concentration, np.float32))
     halo = median_time(lambda: dc.simulate(free, prop, steps).final, repeats)

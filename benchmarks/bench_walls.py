@@ -26,9 +26,8 @@ def run(size=256, steps=1000, repeats=5):
 
     jax.config.update("jax_enable_x64", True)
     import diffusion_conv as dc
-    from diffusion_conv.methods import _stencils
 
-    from ._common import machine, median_time
+    from ._common import general_path, machine, median_time
 
     walls = _board(size)
     field = np.zeros((size, size))
@@ -51,16 +50,10 @@ def run(size=256, steps=1000, repeats=5):
         row = {"no_walls_s": timed(free, prop), "walls_s": timed(board, prop)}
         res = dc.simulate(board, prop, steps, save_every=steps)
         row["walls_path"] = f"{res.meta['path']} ({res.meta['walls']})"
-        old = _stencils.PATCH_FRACTION
-        _stencils.PATCH_FRACTION = -1.0  # every walls case on the general path
-        jax.clear_caches()  # the path is chosen while tracing
-        try:
+        with general_path():
             row["walls_general_s"] = timed(board, prop)
             ref = dc.simulate(board, prop, steps, save_every=steps)
             row["walls_general_path"] = ref.meta["path"]
-        finally:
-            _stencils.PATCH_FRACTION = old
-            jax.clear_caches()
         row["max_abs_difference_vs_general"] = float(np.max(np.abs(res.final - ref.final)))
         row["ratio_walls_over_no_walls"] = row["walls_s"] / row["no_walls_s"]
         row["ratio_general_walls_over_no_walls"] = row["walls_general_s"] / row["no_walls_s"]

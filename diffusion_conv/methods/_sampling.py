@@ -175,6 +175,18 @@ def random_bits(key, n: int, stream=0, *, offset=0, unrolled=False):
     return jax.lax.dynamic_slice(w, (lead.astype(jnp.int32),), (n,))
 
 
+def index_words(key, n: int, stream=0, *, offset=0):
+    """The first word of the threefry-2x32 hash of ``(g, stream)`` for each global index ``g = offset + j``.
+
+    No barrier and no scan: for one fused computation that reads each word once
+    (the particle walk), where XLA computes the hash inside that fusion and keeps
+    no array of words in memory.
+    """
+    g = global_index(offset, n)
+    stream = jnp.broadcast_to(jnp.asarray(stream).astype(jnp.uint32), g.shape)
+    return _threefry2x32(_key_words(key), g, stream)[0]
+
+
 def _hash(words, g, stream):
     """Both words of the threefry-2x32 hash of ``(g, stream)`` for each global index ``g``.
 

@@ -29,8 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .. import _checks
-from ._sampling import (_key_words, _threefry2x32, check_key, check_n_particles, count_dtype, global_index,
-                        multinomial, x64_enabled)
+from ._sampling import check_key, check_n_particles, count_dtype, index_words, multinomial, x64_enabled
 from .base import Method, State, lead, register
 from ._stochastic import check_stochastic_tank, host_mass, sampling_order, to_concentration
 
@@ -67,12 +66,6 @@ def thresholds(weights):
     return jnp.clip(jnp.floor(cdf * 2.0**31), 0, 2**31).astype(jnp.uint32)
 
 
-def _bits(key, stream, n, offset):
-    g = global_index(offset, n)
-    stream = jnp.broadcast_to(jnp.asarray(stream).astype(jnp.uint32), g.shape)
-    return _threefry2x32(_key_words(key), g, stream)[0] >> jnp.uint32(1)
-
-
 def categories(key, stream, thr, n, offset=0, offs=None):
     """``n`` category indices drawn with the probabilities encoded by ``thr``.
 
@@ -85,7 +78,7 @@ def categories(key, stream, thr, n, offset=0, offs=None):
     same comparisons (XLA's CPU gather of a small table, fused with the draw,
     is many times slower).
     """
-    bits = _bits(key, stream, n, offset)
+    bits = index_words(key, n, stream, offset=offset) >> jnp.uint32(1)
     if thr.shape[0] > 32:
         k = jnp.searchsorted(thr, bits, side="right").astype(jnp.int32)
         return k if offs is None else (k, jnp.take(offs, k, axis=1))

@@ -102,8 +102,7 @@ class PropagatorMethod(Method):
             w = jnp.ravel(prop.weights).astype(field.dtype)
             fix = None if patch is None else _patch_state(tank, w, radius, patch)
             return State(("direct", radius, bnd, cell, patch), bufs=(jnp.pad(field, [(r, r) for r in radius]),),
-                         weights=w,
-                         absorbed=zero, fix=fix)
+                         weights=w, absorbed=zero, fix=fix)
         blocked = tank.blocked(radius)
         blocked = None if blocked is None else jnp.asarray(blocked)
         return State(("general", radius, bnd, cell, None), field=field, weights=jnp.ravel(prop.weights).astype(field.dtype),

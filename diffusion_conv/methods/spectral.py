@@ -86,11 +86,14 @@ def _kernel_exactness(wbytes, wshape, dtype, bnd):
     return None
 
 
-def deficit_absorbed(mass0, frame, bnd):
-    """Mass absorbed so far (cell units) as the deficit of a frame's mass: for methods that do not step."""
+def deficit_absorbed(mass0, frame, bnd, dtype=None):
+    """Mass absorbed so far (cell units) as the deficit of a frame's mass: for methods that do not step.
+
+    ``dtype``: the frame's sum is taken in it (float64 on the host, without a copy of the frame).
+    """
     if all(b.conserves for b in bnd):
         return jnp.zeros((), frame.dtype) if isinstance(frame, jax.Array) else np.zeros((), frame.dtype)
-    return mass0 - frame.sum()
+    return mass0 - frame.sum(dtype=dtype)
 
 
 # -- the eigenvalues -------------------------------------------------------------------------
@@ -228,6 +231,4 @@ class _SpectralHost:
         c = scaled(state["coeffs"], state["parts"], state["s"], np)
         frame = np.asarray(fourier.inverse(c, state["bnd"], state["shape"], host=True, workers=state["workers"],
                                            overwrite=True), dtype=state["dtype"])
-        if all(b.conserves for b in state["bnd"]):
-            return frame, 0.0
-        return frame, float(state["mass0"] - frame.sum(dtype=np.float64)) * state["cell"]
+        return frame, float(deficit_absorbed(state["mass0"], frame, state["bnd"], np.float64)) * state["cell"]
