@@ -113,9 +113,18 @@ def init_split(impl, static, arrays, mesh):
     return _init_split(place(raw, mesh), impl, static, mesh)
 
 
-def capacity(frame_bytes: int, batch: int) -> int:
-    """Frames per compiled call: below ``_FRAME_BYTES`` in all, between 1 and ``_MAX_CAPACITY``."""
-    return int(max(1, min(_MAX_CAPACITY, _FRAME_BYTES // max(1, frame_bytes * batch))))
+def capacity(frame_bytes: int, batch: int, frames: int | None = None) -> int:
+    """Frames per compiled call: below ``_FRAME_BYTES`` in all, between 1 and ``_MAX_CAPACITY``.
+
+    ``frames``: the frames the run records after the first; the capacity is then
+    no more than the power of two that holds them (a run of one frame does not
+    fill, and the program does not allocate, sixteen; powers of two keep the
+    programs few).
+    """
+    cap = int(max(1, min(_MAX_CAPACITY, _FRAME_BYTES // max(1, frame_bytes * batch))))
+    if frames is not None:
+        cap = min(cap, 1 << max(0, int(frames) - 1).bit_length())
+    return cap
 
 
 @functools.partial(jax.jit, static_argnames=("m", "cap", "mesh"), donate_argnums=(0,))

@@ -27,10 +27,9 @@ A long-running driver loop needs little to be interruptible: it must not
 swallow ``KeyboardInterrupt`` (no bare ``except:`` or ``except BaseException``
 without re-raising), must write files through :func:`diffusion_conv._io.atomic_path`,
 and stops soonest when the main thread comes back to Python often: device calls
-of well under a second each (on the CPU backend a program with a loop, such as a
-``lax.scan`` over steps, runs inside the call that dispatches it), and
-:func:`wait` instead of ``np.asarray`` to block on results dispatched
-asynchronously. Where a call runs longer, the watchdog ends the process.
+of well under a second each, and :func:`wait` instead of ``np.asarray`` to block
+on results dispatched asynchronously. Where a call runs longer, the watchdog ends
+the process.
 """
 from __future__ import annotations
 
@@ -119,28 +118,58 @@ def remove_pending(timeout: float = 0.2) -> None:
 
 
 # -- block on device results without becoming deaf to signals --------------------------------------
+_WAITS: "queue.SimpleQueue | None" = None
+"""Work for the waiter thread: ``(arrays, event)`` pairs; it blocks on the arrays, then sets the event."""
+_WAITS_LOCK = threading.Lock()
+
+
+def _waiter(waits):
+    while True:
+        arrays, done = waits.get()
+        try:
+            for x in arrays:
+                x.block_until_ready()
+        except Exception:  # noqa: BLE001  (the caller's next read of the array raises the error itself)
+            pass
+        finally:
+            done.set()
+
+
+def _waits():
+    global _WAITS
+    with _WAITS_LOCK:
+        if _WAITS is None:
+            import queue
+
+            _WAITS = queue.SimpleQueue()
+            threading.Thread(target=_waiter, args=(_WAITS,), name="diffusion_conv-wait", daemon=True).start()
+    return _WAITS
+
+
 def wait(tree, poll: float = 0.02):
     """Wait until every JAX array in ``tree`` is computed; return ``tree``.
 
     ``np.asarray(x)`` on an array still being computed blocks inside C++ until
-    it is done, and a Python signal handler only runs afterwards. This polls
-    ``is_ready()`` every ``poll`` seconds instead, so a ``KeyboardInterrupt``
-    (or :class:`Terminated`) reaches the caller within about ``poll`` seconds.
-    Leaves without ``is_ready`` (NumPy arrays, numbers) are ready.
+    it is done, and a Python signal handler only runs afterwards. Here a daemon
+    thread blocks on the arrays instead and sets an event; the main thread
+    waits on that event ``poll`` seconds at a time, so it picks the result up
+    the moment it is ready (no polling delay, no wake-ups that take a core
+    from the computation) and a ``KeyboardInterrupt`` (or :class:`Terminated`)
+    still reaches the caller within about ``poll`` seconds. Leaves without
+    ``block_until_ready`` (NumPy arrays, numbers) are ready.
 
-    This helps only for work dispatched asynchronously: on the CPU backend a
-    program with a loop (``lax.scan``, ``fori_loop``) runs inside the call that
-    dispatches it, which returns only when it is done; keep such calls short.
+    This helps for work dispatched asynchronously (JAX's default, on the CPU
+    too); a call that computes before it returns keeps the main thread in C++
+    until it does, so keep device calls short.
     """
     import jax
 
-    leaves = [x for x in jax.tree_util.tree_leaves(tree) if hasattr(x, "is_ready")]
-    start = time.perf_counter()
-    for x in leaves:
-        while not x.is_ready():
-            # Pauses grow with the time waited (a sixteenth of it, at least 0.1 ms, at most ``poll``),
-            # so a result is picked up at most about 6 % after it is ready.
-            time.sleep(min(poll, max(1e-4, (time.perf_counter() - start) / 16)))
+    pending = [x for x in jax.tree_util.tree_leaves(tree) if hasattr(x, "is_ready") and not x.is_ready()]
+    if pending:
+        done = threading.Event()
+        _waits().put((pending, done))
+        while not done.wait(poll):  # signals' handlers run between the waits
+            pass
     return tree
 
 

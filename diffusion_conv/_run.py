@@ -35,8 +35,11 @@ def host(plan, progress):
     from .propagator import Propagator
 
     m, tank, prop, batch = plan.method, plan.tank, plan.prop, plan.batch
-    conc = np.broadcast_to(np.asarray(tank.concentration), batch + tank.shape).reshape((-1,) + tank.shape)
-    weights = np.broadcast_to(np.asarray(prop.weights), batch + prop.kernel_shape).reshape((-1,) + prop.kernel_shape)
+    if batch:
+        conc = np.broadcast_to(np.asarray(tank.concentration), batch + tank.shape).reshape((-1,) + tank.shape)
+        weights = np.broadcast_to(np.asarray(prop.weights), batch + prop.kernel_shape).reshape((-1,) + prop.kernel_shape)
+    else:  # one run: the arrays as they are
+        conc, weights = (np.asarray(tank.concentration),), (np.asarray(prop.weights),)
     stores = []
     with _progress.bar(_total(plan) * plan.members, progress, desc=m.name, unit=m.units) as bar:
         for c, w in zip(conc, weights):
@@ -87,7 +90,7 @@ def compiled(plan, progress):
             inputs = (g.conc, g.weights, g.keys, g.prepared) if mesh is None else _padded(g, mesh.size)
             state, first, extras0 = _driver.init(m, tank, *inputs, plan.n_particles, plan.options, mesh=mesh)
             store = _driver.Frames(nframes, first, extras0)
-            cap = _driver.capacity(frame_bytes, len(inputs[0]) // (1 if mesh is None else mesh.size))
+            cap = _driver.capacity(frame_bytes, len(inputs[0]) // (1 if mesh is None else mesh.size), nframes - 1)
             state = _driver.run_compiled(m, state, plan.save_steps, store, bar, cap, m.units, mesh)
             part = {k: _driver.to_host(v)[:g.size] for k, v in _driver.summary(state, m, mesh).items()}
             f, a = store.frames[:, :g.size], store.absorbed[:, :g.size]
@@ -121,7 +124,7 @@ def split(plan, progress):
                                                          for k, v in extras0.items()})
     store.split = devices  # later frames arrive as slabs
     frame_bytes = int(np.prod(plan.tank.shape)) * np.dtype(plan.tank.dtype).itemsize
-    cap = _driver.capacity(frame_bytes, 1)
+    cap = _driver.capacity(frame_bytes, 1, len(plan.save_steps) - 1)
     with _progress.bar(_total(plan), progress, desc=f"{plan.method.name} on {devices} devices",
                        unit=impl.units) as bar:
         state = _driver.run_compiled(impl, state, plan.save_steps, store, bar, cap, impl.units, plan.mesh)

@@ -1,6 +1,7 @@
 """The propagator: a kernel normalised into the jump distribution of one particle."""
 from __future__ import annotations
 
+import functools
 import math
 
 import jax
@@ -56,6 +57,12 @@ def normalise(w, dtype, shape=None):
         stored[at] = dtype.type(float(stored[at]) + residual)
         out[i] = stored
     return out.reshape(w.shape)
+
+
+@functools.lru_cache(maxsize=64)
+def _host_moments(wkey, radius, batch_shape):
+    w = _checks.from_key(wkey).reshape(batch_shape + (-1,))
+    return moments(w, offsets(radius), np)
 
 
 def moments(weights, offs, xp=np):
@@ -284,9 +291,9 @@ class Propagator:
         return moments(self._flat(), self.offsets, jnp)[1]
 
     def host_moments(self):
-        """``(mean, covariance)`` as float64 numpy arrays, computed on the host (concrete weights)."""
-        w = np.asarray(self.weights, dtype=np.float64).reshape(self.batch_shape + (-1,))
-        return moments(w, self.offsets, np)
+        """``(mean, covariance)`` as float64 numpy arrays, computed on the host (concrete weights; cached per kernel)."""
+        mean, cov = _host_moments(_checks.array_key(self.weights, np.float64), tuple(self.radius), self.batch_shape)
+        return mean.copy(), cov.copy()
 
     @property
     def is_symmetric(self) -> bool:

@@ -115,6 +115,8 @@ def batch_shapes(tank, prop, key, method):
     if shapes["key"] and not method.stochastic:
         raise ValueError(f"a batch of keys of shape {shapes['key']} applies to the stochastic methods only, not to "
                          f"method={method.name!r}")
+    if not any(shapes.values()):
+        return ()
     try:
         return tuple(np.broadcast_shapes(*shapes.values()))
     except ValueError:

@@ -1,6 +1,7 @@
 """``simulate()``: the one host driver of every method, and the ``Result`` it returns (see :mod:`.result`)."""
 from __future__ import annotations
 
+import math
 import time
 
 import numpy as np
@@ -42,7 +43,7 @@ class Plan:
         self.save_steps = frame_steps(steps, save_every, save_at)
         self.method.check_steps(tank, prop, self.save_steps, self.options)
         self.requested, self.tank, self.prop, self.key, self.n_particles = method, tank, prop, key, n_particles
-        self.members = int(np.prod(self.batch, dtype=np.int64))
+        self.members = math.prod(self.batch)
         self.mesh = mesh_of(devices)
         if self.mesh is not None:
             if not self.method.traceable:
@@ -53,7 +54,7 @@ class Plan:
 
                 check(self.method, tank, prop, self.mesh.size, self.options)
         itemsize = np.dtype(tank.dtype).itemsize
-        cells = int(np.prod(tank.shape, dtype=np.int64))
+        cells = math.prod(tank.shape)
         self.memory = self.method_memory(cells, itemsize)
 
     def method_memory(self, cells, itemsize):

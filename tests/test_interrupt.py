@@ -259,6 +259,22 @@ def test_wait_returns_when_the_arrays_are_ready():
     assert _interrupt.wait({"a": x, "b": np.ones(2), "c": 3})["a"] is x
 
 
+def test_wait_blocks_until_an_asynchronous_computation_is_done():
+    import jax
+    import jax.numpy as jnp
+
+    @jax.jit
+    def slow(x):
+        return jax.lax.fori_loop(0, 200, lambda i, y: jnp.sin(y) + y * 1e-3, x)
+
+    x = jnp.ones((256, 256))
+    slow(x).block_until_ready()  # compiled
+    for _ in range(3):
+        out = _interrupt.wait(slow(x))
+        assert out.is_ready()
+        np.testing.assert_array_equal(np.asarray(out), np.asarray(slow(x)))
+
+
 def test_registry_of_temporary_files(tmp_path):
     with _io.atomic_path(tmp_path / "a.txt") as tmp:
         assert tmp in _interrupt.pending()

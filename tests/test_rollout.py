@@ -198,6 +198,30 @@ def test_new_step_counts_compile_nothing_new(method):
     assert _compiles(lambda: dc.simulate(tank, prop, 1000, method=method, save_every=25, progress=True, **kw)) == 0
 
 
+@pytest.mark.parametrize("save_every", [None, 7])
+def test_other_frame_counts_reuse_the_programs_of_their_capacity(save_every):
+    # a run of two frames records one frame per call (capacity 1), not sixteen; other step counts
+    # with the same frames per call compile nothing new
+    tank = dc.Tank(np.random.default_rng(13).random((12, 10)))
+    prop = dc.Propagator.from_logits(np.random.default_rng(14).normal(size=(3, 3)))
+    assert _compiles(lambda: dc.simulate(tank, prop, 300, save_every=save_every)) > 0
+    again = _compiles(lambda: dc.simulate(tank, prop, 400, save_every=save_every))
+    assert again == 0, again
+
+
+def test_frame_capacity_is_the_power_of_two_that_holds_the_run():
+    from diffusion_conv._driver import capacity
+
+    big = capacity(8, 1)
+    assert big == 32  # a small frame: the most frames a call records
+    for frames in range(0, 70):
+        cap = capacity(8, 1, frames)
+        assert 1 <= cap <= big and cap & (cap - 1) == 0  # a power of two, at most the default
+        assert cap >= min(frames, big)  # holds the run's frames, or as many as a call may
+        assert cap == 1 or cap < 2 * frames  # and no more than twice them
+    assert capacity(2**22, 1, 100) == 2  # 8 MB of frames per call at most: two 4 MB frames
+
+
 def test_float32_without_x64_in_process():
     with jax.enable_x64(False):
         tank = dc.Tank(np.random.default_rng(12).random((16, 16)))

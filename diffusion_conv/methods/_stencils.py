@@ -1,4 +1,4 @@
-"""The propagator method's steps: the halo path (separable kernels), the direct path (any kernel), the wall patch.
+"""The propagator method's steps: the halo path (separable kernels), the lattice's step (any kernel), the wall patch.
 
 Every path moves the same mass by the same jumps as
 :func:`diffusion_conv.lattice.transport` (the general path), folded by the same
@@ -7,13 +7,12 @@ passes over memory a step takes. See :mod:`diffusion_conv.methods.propagator`.
 """
 from __future__ import annotations
 
-import itertools
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..lattice import axis_slice, fold_axis, offsets, spread, transport
+from ..lattice import axis_slice, fold_axis, spread, transport
 
 
 def step(field, weights, radius, bnd, blocked=None, factors=None):
@@ -189,86 +188,12 @@ def _halo_step(bufs, factors, radius, bnd):
     return tuple(bufs), absorbed
 
 
-# -- the direct path: any kernel, one pass ---------------------------------------------------
+# -- the direct path: any kernel, the lattice's step without masks ---------------------------
 def direct_applies(shape, radius) -> bool:
     """Whether a kernel of ``radius`` can take a direct (or halo) step: ``2 r <= n`` on every axis."""
     return all(2 * r <= n for n, r in zip(shape, radius))
 
 
-def _sources(buf, radius, lo, hi):
-    """The field on ``[lo - r, hi + r)`` per axis (tank coordinates) from a buffer holding ``[-r, n + r)``."""
-    idx, pad = [], []
-    for a, r in enumerate(radius):
-        a0, a1, size = lo[a], hi[a] + 2 * r, buf.shape[a]
-        idx.append(slice(max(a0, 0), min(a1, size)))
-        pad.append((max(0, -a0), max(0, a1 - size)))
-    piece = buf[tuple(idx)]
-    return jnp.pad(piece, pad) if any(p != (0, 0) for p in pad) else piece
-
-
-def _stencil(src, w, offs, radius, shape):
-    """``out[y] = sum_k w[k] src[y + r - d_k]``: the mass arriving at ``shape`` cells from sources ``src``."""
-    out = None
-    for k, d in enumerate(offs):
-        term = w[k] * src[tuple(slice(r - int(da), r - int(da) + m) for r, da, m in zip(radius, d, shape))]
-        out = term if out is None else out + term
-    return out
-
-
-def _interior(buf, w, radius):
-    """``out[y] = sum_d w[d] field[y - d]`` over the tank from a buffer with a zero halo ``r``: one convolution.
-
-    XLA's convolution (Eigen's on the CPU, cuDNN's on a GPU) runs the taps about
-    three times as fast as the same sum of shifted slices does as a fused loop.
-    ``HIGHEST`` precision keeps float32 products exact where a GPU would
-    otherwise round them to TF32.
-    """
-    kernel = jnp.flip(jnp.reshape(w, tuple(2 * r + 1 for r in radius)))  # a convolution, not a correlation
-    out = jax.lax.conv_general_dilated(buf[None, None], kernel[None, None], (1,) * len(radius), "VALID",
-                                       precision=jax.lax.Precision.HIGHEST)
-    return out[0, 0]
-
-
-def _direct_step(buf, w, radius, bnd):
-    """One step of any kernel on a buffer with a zero halo ``r``: returns ``(field, absorbed)``.
-
-    ``field`` is the tank's new field (the caller writes it into the buffer's
-    interior, in place). The jumps that stay in the tank are one convolution;
-    those that leave land on the frame of the unfolded lattice (faces, edges and
-    corners, each at most ``r`` cells deep), which is computed piece by piece and
-    folded back by each axis's boundary with small in-place additions.
-    """
-    offs = offsets(radius)
-    shape = tuple(m - 2 * r for m, r in zip(buf.shape, radius))
-    out = _interior(buf, w, radius)
-    absorbed = jnp.zeros((), buf.dtype)
-    for sides in itertools.product((0, -1, 1), repeat=len(shape)):
-        if not any(sides):
-            continue
-        lo = [0 if s == 0 else -r if s < 0 else n for s, r, n in zip(sides, radius, shape)]
-        hi = [n if s == 0 else 0 if s < 0 else n + r for s, r, n in zip(sides, radius, shape)]
-        if any(b <= a for a, b in zip(lo, hi)):
-            continue
-        values = _stencil(_sources(buf, radius, lo, hi), w, offs, radius, [b - a for a, b in zip(lo, hi)])
-        starts = []
-        for axis, (k, z0, r, n) in enumerate(zip(sides, lo, radius, shape)):
-            where = None if k == 0 else bnd[axis].fold_chunk(k, n)
-            if k == 0:
-                starts.append(0)
-            elif where is None:
-                break
-            elif where[0]:
-                values = jnp.flip(values, axis)
-                starts.append((k + 1) * n - (z0 + r))
-            else:
-                starts.append(z0 - where[1])
-        if len(starts) < len(shape):  # absorbed at an edge
-            absorbed = absorbed + jnp.sum(values)
-        else:
-            out = _add_at(out, values, starts)
-    return out, absorbed
-
-
 def takes_direct(tank, radius) -> bool:
-    """Whether a kernel that does not factor takes the direct path (else the general one)."""
+    """Whether a kernel that does not factor takes the direct path (no masks; else the general one)."""
     return direct_applies(tank.shape, radius) and (tank.walls is None or wall_patch(tank, radius) is not None)

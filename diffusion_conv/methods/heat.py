@@ -102,18 +102,24 @@ def declared_order(tank, prop) -> Order:
     Returns an :class:`~diffusion_conv.methods.Order` with exponent ``-1`` (zero
     third cumulant, jumps of at most one cell across absorbing edges) or ``-1/2``
     (a skewed kernel, or a kernel jumping further across an absorbing edge).
+    Cached per kernel and boundaries (every run reports it).
     """
-    w = np.asarray(prop.weights, dtype=np.float64)
-    w = w.reshape((-1,) + prop.kernel_shape)
-    skewed = any(np.max(np.abs(third_cumulant(m))) > _tol(np.float64) * max(prop.radius) ** 3 for m in w)
+    key = _checks.array_key(np.reshape(np.asarray(prop.weights, dtype=np.float64), (-1,) + prop.kernel_shape))
+    return _declared_order(key, tuple(prop.radius), tuple(b.conserves for b in tank.boundary))
+
+
+@functools.lru_cache(maxsize=64)
+def _declared_order(wkey, radius, conserves) -> Order:
+    w = _checks.from_key(wkey)
+    skewed = any(np.max(np.abs(third_cumulant(m))) > _tol(np.float64) * max(radius) ** 3 for m in w)
     if skewed:
         return Order(ORDER_SKEWED, "steps", "heat", "a skewed kernel: the heat equation carries no third cumulant")
-    for a, b in enumerate(tank.boundary):
-        if not b.conserves and prop.radius[a] >= 2:
-            far = np.take(w, [i for i in range(prop.kernel_shape[a]) if abs(i - prop.radius[a]) >= 2], axis=a + 1)
+    for a, keeps in enumerate(conserves):
+        if not keeps and radius[a] >= 2:
+            far = np.take(w, [i for i in range(w.shape[a + 1]) if abs(i - radius[a]) >= 2], axis=a + 1)
             if np.any(far > 0):
                 return Order(ORDER_WIDE_ABSORB, "steps", "heat",
-                             f"jumps of {prop.radius[a]} cells across the absorbing edge of axis {a}: the walk's "
+                             f"jumps of {radius[a]} cells across the absorbing edge of axis {a}: the walk's "
                              f"effective absorbing line is not the continuum's half-cell line")
     return Order(ORDER_ZERO_THIRD_CUMULANT, "steps", "heat", "zero third cumulant: the lattice error is O(1/n)")
 

@@ -21,12 +21,11 @@ Paths (``Result.meta['path']``):
     for the cost of the fast step and a pass over the patch.
 ``direct``
     Kernels that do not factor (an edge detector, learned or random logits;
-    traced weights too), with ``2 r <= n``: one XLA convolution of a buffer
-    with a zero halo of ``r`` on every axis gives the jumps that stay in the
-    tank; the jumps that leave land on the frame of the unfolded lattice
-    (faces, edges, corners), which is computed piece by piece and folded back
-    with small in-place additions, and the new field is written back into the
-    buffer's interior in place. Walls as on the halo path.
+    traced weights too), with ``2 r <= n``: one
+    :func:`~diffusion_conv.lattice.transport` step of all ``(2 r + 1)^d`` taps
+    without wall masks, which XLA fuses into one pass over the field (on the
+    CPU about twice as fast as its convolution with the frame folded back
+    piece by piece, at every radius measured). Walls as on the halo path.
 ``general``
     Every other case (kernels wider than half the tank, walls over much of it):
     :func:`diffusion_conv.lattice.transport` of the weighted field with the wall
@@ -43,8 +42,8 @@ import numpy as np
 
 from .. import _checks
 from ..lattice import axis_slice, separable_factors
-from ._stencils import (_direct_step, _halo_buffers, _halo_step, _patch_correct, _patch_source,
-                        _patch_state, halo_applies, step, takes_direct, wall_patch)
+from ._stencils import (_halo_buffers, _halo_step, _patch_correct, _patch_source, _patch_state, halo_applies,
+                        step, takes_direct, wall_patch)
 from .base import Method, State, lead, members, register
 
 __all__ = ["PropagatorMethod", "step", "halo_applies", "wall_patch", "takes_direct"]
@@ -97,16 +96,15 @@ class PropagatorMethod(Method):
             fix = None if patch is None else _patch_state(tank, jnp.asarray(prop.weights, field.dtype), radius, patch)
             return State(("halo", radius, bnd, cell, patch), bufs=_halo_buffers(field, radius), factors=f,
                          absorbed=zero, fix=fix)
+        w = jnp.ravel(prop.weights).astype(field.dtype)
         if takes_direct(tank, radius):
             patch = wall_patch(tank, radius) if tank.walls is not None else None
-            w = jnp.ravel(prop.weights).astype(field.dtype)
             fix = None if patch is None else _patch_state(tank, w, radius, patch)
-            return State(("direct", radius, bnd, cell, patch), bufs=(jnp.pad(field, [(r, r) for r in radius]),),
-                         weights=w, absorbed=zero, fix=fix)
+            return State(("direct", radius, bnd, cell, patch), field=field, weights=w, blocked=None,
+                         absorbed=zero, fix=fix)
         blocked = tank.blocked(radius)
         blocked = None if blocked is None else jnp.asarray(blocked)
-        return State(("general", radius, bnd, cell, None), field=field, weights=jnp.ravel(prop.weights).astype(field.dtype),
-                     blocked=blocked, absorbed=zero)
+        return State(("general", radius, bnd, cell, None), field=field, weights=w, blocked=blocked, absorbed=zero)
 
     def advance(self, state, n):
         path, radius, bnd, _, patch = state.static
@@ -126,25 +124,15 @@ class PropagatorMethod(Method):
             src = None if patch is None else _patch_source(state.bufs[0], patch, at)
             bufs, _, absorbed = jax.lax.fori_loop(0, n, body, (state.bufs, src, state.absorbed))
             return state.replace(bufs=bufs, absorbed=absorbed)
-        if path == "direct":
-            # One buffer with a zero halo: the convolution reads it into a new array, the frame and the
-            # patch are added there, and the result is written back into the interior in place.
-            def body(_, carry):
-                (buf,), a = carry
-                new, da = _direct_step(buf, state.weights, radius, bnd)
-                if patch is not None:
-                    src = _patch_source(buf, patch, tuple(radius))
-                    new, back = _patch_correct(src, new, state.fix, radius, bnd, patch, (0,) * len(radius))
-                    da = da - back
-                return (jax.lax.dynamic_update_slice(buf, new, tuple(radius)),), a + da
+        zeros = (0,) * len(radius)
 
-            bufs, absorbed = jax.lax.fori_loop(0, n, body, (state.bufs, state.absorbed))
-            return state.replace(bufs=bufs, absorbed=absorbed)
-
-        def body(_, carry):
+        def body(_, carry):  # direct and general: the lattice's own step, the patch after it on direct
             c, a = carry
-            c, da = step(c, state.weights, radius, bnd, state.blocked)
-            return c, a + da
+            new, da = step(c, state.weights, radius, bnd, state.blocked)
+            if patch is not None:
+                new, back = _patch_correct(_patch_source(c, patch, zeros), new, state.fix, radius, bnd, patch, zeros)
+                da = da - back
+            return new, a + da
 
         field, absorbed = jax.lax.fori_loop(0, n, body, (state.field, state.absorbed))
         return state.replace(field=field, absorbed=absorbed)
@@ -153,8 +141,6 @@ class PropagatorMethod(Method):
         path, radius, _, cell, _ = state.static
         if path == "halo":
             field = axis_slice(state.bufs[0], 0, radius[0], state.bufs[0].shape[0] - radius[0])
-        elif path == "direct":
-            field = state.bufs[0][tuple(slice(r, m - r) for r, m in zip(radius, state.bufs[0].shape))]
         else:
             field = state.field
         return field, state.absorbed * cell

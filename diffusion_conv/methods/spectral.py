@@ -67,18 +67,17 @@ def exactness(weights, bnd, walls=None) -> str | None:
                 "diagonalises the walk")
     if weights is None:
         return None
-    w = np.ascontiguousarray(weights)
-    return _kernel_exactness(w.tobytes(), w.shape, w.dtype.str, tuple(str(b) for b in bnd))
+    return _kernel_exactness(_checks.array_key(weights), tuple(str(b) for b in bnd))
 
 
 @functools.lru_cache(maxsize=64)
-def _kernel_exactness(wbytes, wshape, dtype, bnd):
+def _kernel_exactness(wkey, bnd):
     """:func:`exactness` without walls, cached per kernel and boundary (it runs on every call)."""
     from ..lattice import boundary
 
-    w = np.frombuffer(wbytes, dtype=dtype).reshape(wshape)
-    lead = len(wshape) - len(bnd)
-    for member in w.reshape((-1,) + wshape[lead:]):
+    w = _checks.from_key(wkey)
+    lead = w.ndim - len(bnd)
+    for member in w.reshape((-1,) + w.shape[lead:]):
         for a, b in enumerate(bnd):
             why = boundary(b).spectral_reason(member, a)
             if why:
@@ -102,9 +101,9 @@ def _line(mu, axis):
 
 
 @functools.lru_cache(maxsize=32)
-def _host_parts(wbytes, wshape, shape, bnd):
+def _host_parts(wkey, shape, bnd):
     """Float64 log parts of the symbol: one array, or one line per axis for a separable kernel."""
-    w = np.frombuffer(wbytes, dtype=np.float64).reshape(wshape)
+    w = _checks.from_key(wkey)
     factors = separable_factors(w) if len(shape) > 1 else None
     if factors is None:
         return (fourier.log_parts(fourier.symbol_minus_one(w, shape, bnd, np)),)
@@ -118,8 +117,7 @@ def _host_parts(wbytes, wshape, shape, bnd):
 
 def host_parts(weights, shape, bnd):
     """:func:`fourier.log_parts` of a concrete kernel on the host in float64 (cached); see the module docstring."""
-    w = np.ascontiguousarray(np.asarray(weights, dtype=np.float64))
-    return _host_parts(w.tobytes(), w.shape, tuple(shape), tuple(str(b) for b in bnd))
+    return _host_parts(_checks.array_key(weights, np.float64), tuple(shape), tuple(str(b) for b in bnd))
 
 
 def scaled(coeffs, parts, s, xp):
@@ -220,7 +218,7 @@ class _SpectralHost:
         return {"bnd": bnd, "shape": tank.shape, "cell": tank.dx ** tank.ndim, "workers": workers,
                 "coeffs": fourier.forward(field, bnd, host=True, workers=workers),
                 "parts": host_parts(prop.weights, tank.shape, bnd), "s": 0, "dtype": field.dtype,
-                "mass0": field.sum(dtype=np.float64), "field0": field}
+                "mass0": None if all(b.conserves for b in bnd) else field.sum(dtype=np.float64), "field0": field}
 
     def advance(self, state, n):
         return {**state, "s": state["s"] + int(n)}
