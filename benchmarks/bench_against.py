@@ -91,9 +91,11 @@ def main(argv=None) -> dict:
     with tempfile.TemporaryDirectory() as scratch:
         procs = {"this": _start(this, cases, scratch), "other": _start(args.other, cases, scratch)}
         try:
-            for _ in range(args.rounds):
+            for r in range(args.rounds):
                 for name in cases:
-                    for side, proc in procs.items():
+                    order = ("this", "other") if r % 2 == 0 else ("other", "this")  # who goes first alternates
+                    for side in order:
+                        proc = procs[side]
                         proc.stdin.write(f"{name} {CASES[name][0]}\n")
                         proc.stdin.flush()
                         times[side][name] += json.loads(proc.stdout.readline())

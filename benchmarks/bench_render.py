@@ -6,8 +6,9 @@ resident memory (``ru_maxrss``) and its wall time. ``animate`` streams: each
 frame is drawn and handed to the writer, so the peak with 200 frames stays
 within 100 MB of the peak with 10 (the frames of the result itself, 200 x
 256 x 256 float32 = 52 MB, are part of both). The alternative, matplotlib's
-``FuncAnimation`` saved with ``PillowWriter``, keeps every frame until the end.
-Both are timed side by side in one run and the ratios printed.
+``FuncAnimation`` saved with ``PillowWriter``, keeps every frame until the end;
+it draws a figure of the size ``animate`` gives one 2-D panel (so both draw the
+same pixels). Both are timed side by side in one run and the ratios printed.
 
     python -m benchmarks.bench_render [--quick] [--json]
 """
@@ -29,6 +30,7 @@ def hwm_kb():  # peak resident memory of this process (VmHWM: reset by exec, unl
         return int(next(line for line in fh if line.startswith("VmHWM")).split()[1])
 
 frames_n, size, which, path = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
+figsize = (float(sys.argv[5]), float(sys.argv[6]))
 x = np.arange(size) - size / 2
 r2 = x[:, None] ** 2 + x[None, :] ** 2
 frames = np.empty((frames_n, size, size), np.float32)  # the run's frames, built one at a time
@@ -49,7 +51,7 @@ if which == "animate":
     res = dc.Result("propagator", steps, steps * 1.0, frames, np.zeros(frames_n), 0.0, {"dx": 1.0})
     dc.render.animate(res, path, fps=20, dpi=80)
 else:
-    fig, ax = plt.subplots(figsize=(3.5, 3.1), dpi=80)
+    fig, ax = plt.subplots(figsize=figsize, dpi=80)
     im = ax.imshow(frames[0], vmin=float(frames.min()), vmax=float(frames.max()))
     ax.set_axis_off()
     title = ax.set_title("")
@@ -64,11 +66,23 @@ print(f"{peak} {base} {elapsed} {os.path.getsize(path)}")
 """
 
 
+def _panel_inches():
+    """The figure size (inches) ``animate`` gives one 2-D field."""
+    import types
+
+    import numpy as np
+
+    from diffusion_conv._panels import Panels
+
+    return Panels.inches([types.SimpleNamespace(frames=np.zeros((1, 2, 2)))], False)
+
+
 def _measure(frames, size, which, folder, timeout=900):
     path = os.path.join(folder, f"{which}-{frames}.gif")
     env = dict(os.environ, MPLBACKEND="Agg")
-    proc = subprocess.run([sys.executable, "-c", CHILD, str(frames), str(size), which, path], capture_output=True,
-                          text=True, timeout=timeout, env=env)
+    width, height = _panel_inches()
+    proc = subprocess.run([sys.executable, "-c", CHILD, str(frames), str(size), which, path, str(width), str(height)],
+                          capture_output=True, text=True, timeout=timeout, env=env)
     if proc.returncode != 0:
         raise RuntimeError(f"{which} with {frames} frames failed:\n{proc.stderr[-2000:]}")
     peak_kb, base_kb, elapsed, nbytes = proc.stdout.split()[-4:]
@@ -81,7 +95,7 @@ def run(frames=(10, 200), size=256):
     """Peak memory and time of both renderers for each frame count; returns the figures as a dict."""
     from ._common import machine
 
-    out = {"machine": machine(), "size": size, "frames": list(frames)}
+    out = {"machine": machine(), "size": size, "frames": list(frames), "figure_inches": list(_panel_inches())}
     with tempfile.TemporaryDirectory() as folder:
         for which in ("animate", "pillowwriter"):
             out[which] = {str(n): _measure(n, size, which, folder) for n in frames}
