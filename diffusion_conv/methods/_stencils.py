@@ -7,6 +7,7 @@ passes over memory a step takes. See :mod:`diffusion_conv.methods.propagator`.
 """
 from __future__ import annotations
 
+import functools
 
 import jax
 import jax.numpy as jnp
@@ -51,8 +52,17 @@ def wall_patch(tank, radius):
     inside the tank the box is ``S`` widened by ``2 r``; where it meets an edge the
     box spans the whole axis (``full``) and the boundary folds it. None when the
     tank has no walls or the box covers more than ``PATCH_FRACTION`` of the tank.
+    Cached per wall mask, radius and boundaries (a run asks several times).
     """
-    blocked = tank.blocked(radius)
+    if tank.wall_mask is None:
+        return None
+    return _wall_patch(tank.wall_mask, tuple(int(r) for r in radius), tuple(str(b) for b in tank.boundary),
+                       PATCH_FRACTION)
+
+
+@functools.lru_cache(maxsize=32)
+def _wall_patch(walls, radius, bnd, fraction):
+    blocked = walls.blocked(radius, bnd)
     if blocked is None:
         return None
     support = np.any(blocked, axis=0)
@@ -61,7 +71,7 @@ def wall_patch(tank, radius):
         hit = np.flatnonzero(np.any(support, axis=tuple(a for a in range(support.ndim) if a != axis)))
         lo, hi = int(hit[0]) - 2 * r, int(hit[-1]) + 1 + 2 * r
         box.append((0, n, True) if lo < 0 or hi > n else (lo, hi, False))
-    if np.prod([hi - lo for lo, hi, _ in box]) > PATCH_FRACTION * support.size:
+    if np.prod([hi - lo for lo, hi, _ in box]) > fraction * support.size:
         return None
     return tuple(box)
 
