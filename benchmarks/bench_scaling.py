@@ -179,6 +179,8 @@ def plots(grid_rows, radius_rows, steps_rows):
         for key, label in (("separable_s_per_step", "stencil, separable"), ("direct_s_per_step", "stencil, generic"),
                            ("fft_s_per_step", "FFT convolution step")):
             ax.loglog(rad, [r[key] for r in radius_rows], marker="o", label=label)
+        ax.set_xticks(rad, [str(r) for r in rad])  # the radii measured, not powers of ten
+        ax.minorticks_off()
         ax.set_xlabel("kernel radius (cells)")
         ax.set_ylabel("seconds per step")
         ax.set_title("time per step against kernel radius")
