@@ -37,6 +37,7 @@ def mesh_of(devices):
     if isinstance(devices, Mesh):
         if len(devices.axis_names) != 1:
             raise ValueError(f"devices as a Mesh must have one axis, got axes {devices.axis_names}")
+        _once_each(list(devices.devices.reshape(-1)))
         return Mesh(devices.devices.reshape(-1), (AXIS,))
     if isinstance(devices, str):
         if devices != "all":
@@ -55,7 +56,18 @@ def mesh_of(devices):
                             f"got {type(devices).__name__}") from None
         if not devices or not all(hasattr(d, "platform") and hasattr(d, "id") for d in devices):
             raise TypeError("devices must be a non-empty list of jax devices (e.g. jax.devices())")
+        _once_each(devices)
     return Mesh(np.array(devices), (AXIS,))
+
+
+def _once_each(devices):
+    """Raise ValueError when a device appears twice in ``devices`` (a mesh holds each device once)."""
+    seen = {}
+    for i, d in enumerate(devices):
+        if d in seen:
+            raise ValueError(f"devices lists {d} twice (positions {seen[d]} and {i}); each device may appear "
+                             f"once (e.g. jax.devices() or a part of it)")
+        seen[d] = i
 
 
 def place(tree, mesh):

@@ -85,6 +85,10 @@ def check_problem(tank, prop):
         raise TypeError(f"prop must be a diffusion_conv.Propagator, got {type(prop).__name__}")
     if prop.ndim != tank.ndim:
         raise ValueError(f"prop is {prop.ndim}-D but the tank is {tank.ndim}-D; they must match")
+    if 0 in tank.batch_shape:
+        raise ValueError(f"tank is an empty batch (batch_shape {tank.batch_shape}); a batch holds at least one tank")
+    if 0 in prop.batch_shape:
+        raise ValueError(f"prop is an empty bank (batch_shape {prop.batch_shape}); a bank holds at least one kernel")
 
 
 def key_batch_shape(key) -> tuple[int, ...]:
@@ -102,10 +106,16 @@ def key_batch_shape(key) -> tuple[int, ...]:
 
 
 def first_key(key):
-    """One key of a batch of keys (for the checks made once per run); ``key`` itself when it is one key."""
+    """One key of a batch of keys (for the checks made once per run); ``key`` itself when it is one key.
+
+    Raises ValueError for an empty batch of keys (``jax.random.split(key, 0)``).
+    """
     batch = key_batch_shape(key)
     if not batch:
         return key
+    if 0 in batch:
+        raise ValueError(f"key is an empty batch of keys (batch shape {batch}); give one key or a batch of at "
+                         f"least one (jax.random.split(key, n) with n >= 1)")
     return key[(0,) * len(batch)]
 
 

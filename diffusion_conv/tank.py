@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping, Set
 
 import jax
 import jax.numpy as jnp
@@ -22,6 +23,23 @@ def _check_cell(dx, ndim, dtype):
                          f"{np.dtype(dtype)}; choose units with dx nearer 1")
 
 
+def _boundary_names(boundary):
+    """``boundary`` if it is a string or a sequence of strings (a list, a tuple, an array of text); TypeError
+    naming what it is otherwise (a mapping or a set would give its keys in an order of their own)."""
+    if isinstance(boundary, str):
+        return boundary
+    if isinstance(boundary, (Mapping, Set, bytes, bytearray)) or not (
+            hasattr(boundary, "__len__") and hasattr(boundary, "__getitem__")):
+        raise TypeError(f"boundary must be a string or a sequence of strings (one per axis), got {boundary!r} "
+                        f"({type(boundary).__name__})")
+    names = list(boundary)
+    for i, name in enumerate(names):
+        if not isinstance(name, str):
+            raise TypeError(f"boundary entries must be strings ('reflect', 'periodic' or 'absorb'), got "
+                            f"{name!r} ({type(name).__name__}) at position {i}")
+    return tuple(names)
+
+
 @jax.tree_util.register_pytree_node_class
 class Tank:
     """A tank of water split into compartments, one per grid cell.
@@ -39,7 +57,8 @@ class Tank:
         beyond its range are refused.
     boundary : str or sequence of str, default ``'reflect'``
         ``'reflect'`` (closed wall, half-cell mirror), ``'periodic'`` or
-        ``'absorb'`` (open edge); one for all axes or one per axis.
+        ``'absorb'`` (open edge); one for all axes or one per axis (a list, a
+        tuple or an array of text; a mapping or a set is refused: TypeError).
     walls : array_like of bool, optional
         Solid cells, same shape as ``concentration``; they must hold no
         concentration. A jump is refused when a wall lies in the box between
@@ -80,7 +99,7 @@ class Tank:
             if not jnp.issubdtype(field.dtype, jnp.floating):
                 field = field.astype(_checks.float_dtype())
         self.concentration = field
-        self.boundary = normalize_boundary(boundary, field.ndim)
+        self.boundary = normalize_boundary(_boundary_names(boundary), field.ndim)
         self._batch = 0
         self._walls = check_walls(walls, field.shape)
         if self._walls is not None and _checks.is_concrete(field) and np.any(np.asarray(field)[self._walls.array] != 0):
@@ -312,10 +331,30 @@ class Tank:
                              len(shape))
 
     def __getitem__(self, index) -> "Tank":
-        """One member (or a sub-batch) of a stack of tanks."""
+        """One member (or a sub-batch) of a stack of tanks.
+
+        The index applies to the batch axes only, by NumPy's rules: an integer out
+        of range (``-n <= i < n`` along an axis of ``n`` members) raises
+        IndexError, slices clip; a selection of no member raises ValueError.
+        A traced index (under ``jax.vmap``/``jax.jit``) cannot be checked and
+        follows JAX's indexing.
+        """
         if not self._batch:
             raise TypeError("indexing applies to a stack of tanks (Tank.stack); this tank has no batch")
-        c = self.concentration[index]
+        parts = index if isinstance(index, tuple) else (index,)
+        if all(_checks.is_concrete(p) for p in parts):
+            bs = self.batch_shape
+            members = np.arange(int(np.prod(bs, dtype=np.int64))).reshape(bs)
+            try:
+                chosen = members[tuple(np.asarray(p) if isinstance(p, jax.Array) else p for p in parts)]
+            except IndexError as exc:
+                raise IndexError(f"index {index!r} does not select members of a stack of tanks with batch_shape "
+                                 f"{bs}: {exc} (an axis of n members takes indices -n to n - 1, and slices)") from None
+            if np.size(chosen) == 0:
+                raise ValueError(f"index {index!r} selects no tank from the stack (batch_shape {bs}); a selection "
+                                 f"holds at least one member")
+        # the grid axes spelled out: an Ellipsis in the index then spans the batch axes only
+        c = self.concentration[parts + (slice(None),) * self.ndim]
         return Tank._trusted(c, self.boundary, self._walls, self.dx, c.ndim - len(self.shape))
 
     def with_board(self, axis, index, gap=None) -> "Tank":
