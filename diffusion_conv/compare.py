@@ -9,15 +9,24 @@ from . import _checks
 from .simulate import METHODS, STOCHASTIC, Result, simulate
 
 
+def _pair(a, b):
+    """``a`` and ``b`` as float64 arrays of one shape; ValueError naming both shapes otherwise."""
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape:
+        raise ValueError(f"a and b must have the same shape, got {a.shape} and {b.shape}")
+    return a, b
+
+
 def max_error(a, b) -> float:
-    """``max |a - b|``."""
-    return float(np.max(np.abs(np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64))))
+    """``max |a - b|`` of two arrays of the same shape."""
+    a, b = _pair(a, b)
+    return float(np.max(np.abs(a - b)))
 
 
 def rel_l2_error(a, b) -> float:
-    """``||a - b||_2 / ||b||_2`` (``b`` is the reference)."""
-    a = np.asarray(a, dtype=np.float64)
-    b = np.asarray(b, dtype=np.float64)
+    """``||a - b||_2 / ||b||_2`` of two arrays of the same shape (``b`` is the reference)."""
+    a, b = _pair(a, b)
     denom = np.linalg.norm(b.ravel())
     return float(np.linalg.norm((a - b).ravel()) / (denom if denom > 0 else 1.0))
 

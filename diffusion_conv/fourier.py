@@ -274,8 +274,14 @@ def convolve_direct(a, kernel, mode="linear"):
     ``mode='circular'``: ``out[x] = sum_d kernel[r + d] a[(x - d) mod n]`` with the
     kernel centred (odd-sized, ``r`` its radius), shape ``a.shape``: one step of the
     lattice walk on a periodic tank.
+
+    The kernel is odd-sized along every axis in both modes, as every kernel of
+    the package is (its centre is offset 0); others raise ValueError.
     """
     _check_conv(a, kernel, mode)
+    if any(s % 2 == 0 for s in np.shape(kernel)):
+        raise ValueError(f"kernel must be odd-sized along every axis (its centre is offset 0), got shape "
+                         f"{np.shape(kernel)}")
     a = np.asarray(a, dtype=np.float64)
     k = np.asarray(kernel, dtype=np.float64)
     if mode == "linear":

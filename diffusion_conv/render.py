@@ -24,6 +24,7 @@ save_text
 """
 from __future__ import annotations
 
+import numbers
 import os
 
 import numpy as np
@@ -66,7 +67,7 @@ def animate(source, path, fps=10, cmap="viridis", reference=None, diff=True, dpi
         SIGTERM) leaves neither the file nor a temporary file. Mode ``0o666``
         less the umask.
     fps : float
-        Frames per second.
+        Frames per second, in ``(0, 100]`` (a Python or NumPy integer or float; not a bool).
     cmap : str
         Matplotlib colour map of the fields.
     reference : str, optional
@@ -95,7 +96,10 @@ def animate(source, path, fps=10, cmap="viridis", reference=None, diff=True, dpi
     path = _io.check_target(path, (".gif", ".mp4"))
     suffix = os.path.splitext(path)[1].lower()
     dpi = _Panels.check_size(results, diff, dpi, "animation frame")
-    if isinstance(fps, bool) or not isinstance(fps, (int, float)) or not 0 < fps <= 100:
+    if isinstance(fps, (bool, np.bool_)) or not isinstance(fps, (numbers.Real, np.integer, np.floating)):
+        raise TypeError(f"fps must be a number in (0, 100], got {fps!r} ({type(fps).__name__})")
+    fps = float(fps)
+    if not 0 < fps <= 100:
         raise ValueError(f"fps must be a number in (0, 100], got {fps!r}")
     import matplotlib
 

@@ -116,6 +116,14 @@ class Result:
 
         Notes
         -----
+        ``meta`` is stored as JSON: NumPy scalars and arrays in it become plain
+        numbers and lists, tuples become lists. Extras that are arrays (NumPy or
+        JAX arrays, NumPy scalars) are stored as arrays; any other extra (a list,
+        a number, text, a dict) is stored as JSON and comes back as the same
+        value. Anything else (a set, a complex number, an object, a dict key that
+        is not a string, an array of Python objects) raises TypeError naming
+        where it is, before the file is touched.
+
         The file is written under a temporary name in the same folder and
         renamed when complete, so a failed or interrupted save (an exception,
         Ctrl-C, SIGTERM) leaves no partial file and no temporary file. Its mode
@@ -123,9 +131,19 @@ class Result:
         """
         path = _io.check_target(path, what="path")
         arrays = dict(steps=self.steps, times=self.times, frames=self.frames, absorbed=self.absorbed)
+        plain_extras = {}
         for name, value in self.extras.items():
-            arrays[f"extra_{name}"] = np.asarray(value)
-        header = json.dumps({"method": self.method, "elapsed": self.elapsed, "meta": self.meta})
+            if not isinstance(name, str):
+                raise TypeError(f"extras has a key {name!r} ({type(name).__name__}); a result file names its "
+                                f"extras by strings")
+            if _is_array(value):
+                arrays[f"extra_{name}"] = _stored_array(value, f"extras[{name!r}]")
+            else:  # lists, numbers, text: kept as they are, in the header
+                plain_extras[name] = _plain(value, f"extras[{name!r}]")
+        head = {"method": self.method, "elapsed": self.elapsed, "meta": _plain(self.meta, "meta")}
+        if plain_extras:
+            head["extras"] = plain_extras
+        header = json.dumps(head)
         with _io.atomic_path(path, suffix=".npz") as tmp:
             with open(tmp, "wb") as fh:
                 np.savez(fh, header=np.array(header), **arrays)
@@ -179,6 +197,7 @@ class Result:
             raise ValueError(f"{path!r} is damaged (truncated or corrupt): {exc}") from None
         header = _header(path, arrays.pop("header"))
         _check_arrays(path, arrays)
+        extras.update(header.get("extras", {}))
         return cls(header["method"], arrays["steps"], arrays["times"], arrays["frames"], arrays["absorbed"],
                    header["elapsed"], header["meta"], extras)
 
@@ -199,7 +218,58 @@ def _header(path, array) -> dict:
     if not ok:
         raise ValueError(f"{path!r} has a header without the method (text), elapsed (number) and meta "
                          f"(object) of a result")
+    if not isinstance(header.get("extras", {}), dict):
+        raise ValueError(f"{path!r} has a header whose extras are not an object (a name for each value)")
     return header
+
+
+_ALLOWED = ("numbers, booleans, text, None, lists, tuples, dicts with string keys, and NumPy scalars and arrays of "
+            "those")
+
+
+def _is_array(value) -> bool:
+    """NumPy arrays and scalars and JAX arrays (stored as arrays); lists and Python values are not."""
+    import sys
+
+    if isinstance(value, (np.ndarray, np.generic)):
+        return True
+    jax = sys.modules.get("jax")  # a JAX array exists only where JAX was imported
+    return jax is not None and isinstance(value, jax.Array)
+
+
+def _stored_array(value, where: str) -> np.ndarray:
+    a = np.asarray(value)
+    if a.dtype.kind not in "biufcUS":
+        raise TypeError(f"{where} is an array of dtype {a.dtype}, which a result file cannot store (it is read "
+                        f"without pickle); give numbers or text, or a list of plain values")
+    return a
+
+
+def _plain(value, where: str):
+    """``value`` with NumPy and JAX scalars and arrays made plain Python values (JSON's); TypeError naming
+    ``where`` the first value JSON cannot hold is."""
+    if value is None or isinstance(value, (bool, str)):
+        return str(value) if isinstance(value, str) else value
+    if isinstance(value, numbers.Integral) and not isinstance(value, np.generic):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    if isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            if not isinstance(k, str):
+                raise TypeError(f"{where} has a key {k!r} ({type(k).__name__}); a result file stores "
+                                f"{_ALLOWED}")
+            out[str(k)] = _plain(v, f"{where}[{k!r}]")
+        return out
+    if isinstance(value, (list, tuple)):
+        return [_plain(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if _is_array(value):
+        a = np.asarray(value)
+        if a.dtype.kind in "biufU":
+            return a.tolist()
+    raise TypeError(f"{where} holds {value!r} ({type(value).__name__}), which a result file cannot store; "
+                    f"allowed: {_ALLOWED}")
 
 
 def _check_arrays(path, arrays) -> None:

@@ -41,6 +41,11 @@ class Plan:
         self.batch = batch_shapes(tank, prop, key, self.method)
         self.options = self.method.validate(tank, prop, **kwargs)
         self.save_steps = frame_steps(steps, save_every, save_at)
+        last = float(self.save_steps[-1]) * self.dt
+        if not np.isfinite(last):
+            raise ValueError(f"dt={self.dt!r} puts the last step, steps={steps}, at time steps * dt = {last}, "
+                             f"beyond the largest float ({np.finfo(np.float64).max:.4g}); choose a smaller dt "
+                             f"(other time units)")
         self.method.check_steps(tank, prop, self.save_steps, self.options)
         self.requested, self.tank, self.prop, self.key, self.n_particles = method, tank, prop, key, n_particles
         self.members = math.prod(self.batch)
@@ -99,7 +104,8 @@ def simulate(tank, prop, steps, method="propagator", save_every=None, dt=1.0, n_
         Save a frame every this many steps (step 0 and the last step always);
         ``None`` (and no ``save_at``) saves steps 0 and ``steps`` only.
     dt : float
-        Duration of a step; sets ``Result.times``.
+        Duration of a step (finite, > 0); sets ``Result.times``, whose last entry
+        ``steps * dt`` must be finite too.
     n_particles : int, optional
         Number of particles; required by (and only allowed for) the stochastic methods.
     key : jax.random key, or a batch of keys, optional
