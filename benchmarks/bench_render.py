@@ -72,7 +72,7 @@ def _panel_inches():
 
     import numpy as np
 
-    from diffusion_conv._panels import Panels
+    from diffusion_conv.render.panels import Panels
 
     return Panels.inches([types.SimpleNamespace(frames=np.zeros((1, 2, 2)))], False)
 

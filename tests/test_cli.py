@@ -159,7 +159,7 @@ def test_interrupted_run_leaves_no_partial_file(tmp_path, capsys, monkeypatch):
     def interrupted(self, i):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(render._Panels, "rgb", interrupted)
+    monkeypatch.setattr(render.panels.Panels, "rgb", interrupted)
     gif = tmp_path / "run.gif"
     code = cli.main(["run", "point", "--size", "16", "--steps", "4", "--method", "propagator", "--animate", str(gif)])
     assert code == 130

@@ -192,7 +192,7 @@ if what == "save":
     np.savez = half_written
     res.save(os.path.join(folder, "run.npz"))
 else:
-    render._Panels.rgb = lambda self, i: stall()
+    render.panels.Panels.rgb = lambda self, i: stall()
     render.animate(res, os.path.join(folder, "run.gif"), dpi=30)
 """
 
@@ -229,7 +229,7 @@ def test_an_interrupted_command_removes_the_outputs_it_had_completed(tmp_path, c
     def interrupted(self, i):
         raise _interrupt.Terminated()
 
-    monkeypatch.setattr(render._Panels, "rgb", interrupted)
+    monkeypatch.setattr(render.panels.Panels, "rgb", interrupted)
     before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
     code = cli.main(["run", "point", "--size", "16", "--steps", "4", "--method", "propagator",
                      "--out", str(tmp_path / "run.npz"), "--animate", str(tmp_path / "run.gif")])

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 import diffusion_conv as dc
-from diffusion_conv import _figures, _interrupt, _io, render
+from diffusion_conv import _interrupt, _io, render
+from diffusion_conv.render import figures as _figures
 
 
 def _result(n=4, shape=(8, 8)):
@@ -59,7 +60,7 @@ def test_unwritable_targets_are_refused_before_any_work_and_leave_nothing(tmp_pa
     def no_drawing(*args, **kwargs):
         raise AssertionError("work started before the target was checked")
 
-    monkeypatch.setattr(render._Panels, "__init__", no_drawing)
+    monkeypatch.setattr(render.panels.Panels, "__init__", no_drawing)
     monkeypatch.setattr(np, "savez", no_drawing)
     with pytest.raises(ValueError, match=match):
         _writers(target)[writer]()
@@ -113,9 +114,10 @@ def test_atomic_path_registers_its_temporary_file_and_renames_it(tmp_path):
 def test_the_writers_share_one_atomic_writer():
     import inspect
 
-    from diffusion_conv import _render_plots, result
+    from diffusion_conv import result
+    from diffusion_conv.render import animation, plots
 
-    for module in (render, _render_plots, result, _figures):
+    for module in (animation, plots, result, _figures):
         source = inspect.getsource(module)
         assert "mkstemp" not in source and "os.replace" not in source, module.__name__
     assert not hasattr(render, "_Writing")

@@ -73,7 +73,7 @@ def test_animate_accepts_a_comparison(tmp_path):
 def test_failing_render_leaves_no_file(tmp_path, monkeypatch):
     res = _result(_ramp((8, 8), n=8))
     calls = {"n": 0}
-    original = render._Panels.rgb
+    original = render.panels.Panels.rgb
 
     def failing(self, i):
         calls["n"] += 1
@@ -81,7 +81,7 @@ def test_failing_render_leaves_no_file(tmp_path, monkeypatch):
             raise KeyboardInterrupt  # as if interrupted halfway
         return original(self, i)
 
-    monkeypatch.setattr(render._Panels, "rgb", failing)
+    monkeypatch.setattr(render.panels.Panels, "rgb", failing)
     old = tmp_path / "keep.gif"
     old.write_bytes(b"old contents")
     with pytest.raises(KeyboardInterrupt):
@@ -175,25 +175,8 @@ def test_save_text_writes_whole_files_or_nothing(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["table.md"]
 
 
-def test_render_and_its_plots_do_not_import_each_other():
-    # the plots draw and save through the shared helpers alone; render re-exports them
-    code = ("import sys, numpy as np; from diffusion_conv import _render_plots as p; "
-            "p.plot_convergence({'a': ([1, 2, 4], [1.0, 0.5, 0.25])}); "
-            "print('diffusion_conv.render' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.split() == ["False"]
-    import inspect
-
-    from diffusion_conv import _figures, _render_plots
-
-    assert "from .render" not in inspect.getsource(_render_plots)
-    assert "render" not in {name.split(".")[-1] for name in _figures.__dict__ if not name.startswith("__")}
-    assert render.save_figure is _figures.save_figure and render.plot_profiles is _render_plots.plot_profiles
-
-
 def test_each_difference_panel_is_scaled_to_its_own_error_in_every_frame():
-    from diffusion_conv._panels import Panels
+    from diffusion_conv.render.panels import Panels
 
     base = _ramp((12, 10))
     scale = np.array([0.0, 1.0, 1e-2, 1e-4, 1e-6, 1e-8])[:, None, None]  # the error shrinks frame by frame
@@ -217,7 +200,7 @@ def test_the_difference_scale_bar_is_drawn_with_each_frame(tmp_path):
     path = tmp_path / "d.gif"
     render.animate([a, b], path, dpi=60)
     frames = iio.imread(path, index=None).astype(int)
-    from diffusion_conv._panels import Panels
+    from diffusion_conv.render.panels import Panels
 
     panels = Panels(["propagator", "image"], [a, b], "propagator", "viridis", 60, diff=True)
     box = panels.scales[0].get_tightbbox(panels.fig.canvas.get_renderer())

@@ -1,8 +1,4 @@
-"""What :mod:`diffusion_conv.render` and its plots share: inputs, figures, sizes and safe saving.
-
-Both ``render`` and ``_render_plots`` import this module, and it imports
-neither. matplotlib is imported only inside the functions.
-"""
+"""What every picture shares: figure sizes, new figures and safe saving (matplotlib imported inside the functions)."""
 from __future__ import annotations
 
 import numbers
@@ -10,7 +6,7 @@ import os
 
 import numpy as np
 
-from . import _io
+from .. import _io
 
 DPI_RANGE = (10, 1200)
 """Resolutions (dots per inch) that figures and animations accept."""
@@ -104,57 +100,3 @@ def save_text(path, text):
     with _io.atomic_path(path) as tmp:
         with open(tmp, "w") as fh:
             fh.write(text)
-
-
-def collect(source, reference=None):
-    """``(names, results, reference)`` from a Comparison, a dict, a list of Results or one Result."""
-    from .compare import Comparison
-    from .result import Result
-
-    if isinstance(source, Comparison):
-        items, reference = list(source.results.items()), reference or source.reference
-    elif isinstance(source, Result):
-        items = [(source.method, source)]
-    elif isinstance(source, dict):
-        items = list(source.items())
-    elif isinstance(source, (list, tuple)):
-        items, seen = [], {}
-        for res in source:
-            name = getattr(res, "method", "?")
-            seen[name] = seen.get(name, 0) + 1
-            items.append((name if seen[name] == 1 else f"{name} #{seen[name]}", res))
-    else:
-        raise TypeError(f"source must be a Comparison, a Result, a dict or a list of Results, "
-                        f"got {type(source).__name__}")
-    if not items or not all(isinstance(r, Result) for _, r in items):
-        raise TypeError("source must hold at least one diffusion_conv.Result and nothing else")
-    if any(r.batch_shape for _, r in items):  # a batch: one panel per member
-        from ._render_batch import members
-
-        expanded, first_member = [], {}
-        for name, r in items:
-            parts = [(name if not r.batch_shape else f"{name}{label[len(r.method):]}", member)
-                     for label, member in members(r)]
-            first_member[str(name)] = parts[0][0]
-            expanded += parts
-        if reference is not None:
-            reference = first_member.get(str(reference), reference)
-        items = expanded
-    names = [str(n) for n, _ in items]
-    results = [r for _, r in items]
-    if reference is None:
-        reference = names[0]
-    if reference not in names:
-        raise ValueError(f"reference {reference!r} is not among the results {names}")
-    first = results[0]
-    for name, res in zip(names, results):
-        if res.frames.shape != first.frames.shape or not np.array_equal(res.steps, first.steps):
-            raise ValueError(f"result {name!r} has frames {res.frames.shape} at other steps than "
-                             f"{names[0]!r} {first.frames.shape}; animate needs the same saved steps")
-    return names, results, reference
-
-
-def view(frame):
-    """What is drawn of a frame: 1-D and 2-D as they are, 3-D as the middle slice along axis 0."""
-    frame = np.asarray(frame)
-    return frame[frame.shape[0] // 2] if frame.ndim == 3 else frame

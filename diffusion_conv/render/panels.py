@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _figures
-from ._figures import new_figure, view
+from . import figures as _figures
+from .figures import new_figure
+from .sources import view
 
 SIDE = 3.6
 """Inches per column (2-D fields): at 100 dpi the image in a panel is about 260 pixels wide."""

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _io
-from ._figures import FIGURE_SUFFIXES, check_dpi, collect, save_figure
-from ._figures import new_figure as _figure
+from .. import _io
+from ..compare import fit_order
+from ..propagator import Propagator
+from .figures import FIGURE_SUFFIXES, check_dpi, save_figure
+from .figures import new_figure as _figure
+from .sources import collect
 
 
 def _target(path, dpi):
@@ -154,7 +157,6 @@ def plot_convergence(series, path=None, xlabel="steps", ylabel="error", title=No
     -------
     matplotlib.figure.Figure
     """
-    from .compare import fit_order
 
     if not isinstance(series, dict) or not series:
         raise TypeError("series must be a non-empty dict {label: (sizes, errors)}")
@@ -206,7 +208,6 @@ def plot_kernel_temperatures(kernel, temperatures=(0.25, 1.0, 4.0), path=None, t
     -------
     matplotlib.figure.Figure
     """
-    from .propagator import Propagator
 
     kernel = np.asarray(kernel, dtype=np.float64)
     if kernel.ndim not in (1, 2):

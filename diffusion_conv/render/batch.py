@@ -11,41 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-
-def members(result, labels=None, limit=48):
-    """``[(label, Result), ...]``: one unbatched Result per member of a batched one (the result itself if unbatched).
-
-    Parameters
-    ----------
-    result : Result
-    labels : sequence of str, optional
-        One per member (C order); default ``"method[i, j]"``.
-    limit : int
-        Refuse batches with more members than this (a picture of thousands of panels helps no one).
-    """
-    from .simulate import Result
-
-    batch = tuple(result.meta.get("batch_shape", ()))
-    if not batch:
-        return [(result.method, result)]
-    size = int(np.prod(batch))
-    if size > limit:
-        raise ValueError(f"the batch has {size} members, more than the {limit} panels drawn at most; select "
-                         f"members first (Result frames are (F, *batch_shape, *grid))")
-    if labels is not None and len(labels) != size:
-        raise ValueError(f"labels must have one entry per member ({size}), got {len(labels)}")
-    out = []
-    for k, idx in enumerate(np.ndindex(*batch)):
-        meta = dict(result.meta, batch_shape=[])
-        for name in ("particles_remaining", "particles_absorbed"):
-            if name in meta and isinstance(meta[name], list):
-                meta[name] = np.asarray(meta[name])[idx].item()
-        sel = (slice(None),) + idx
-        member = Result(result.method, result.steps, result.times, result.frames[sel], result.absorbed[sel],
-                        result.elapsed, meta, {k2: v[sel] for k2, v in result.extras.items()})
-        label = labels[k] if labels is not None else f"{result.method}[{', '.join(map(str, idx))}]"
-        out.append((label, member))
-    return out
+from .figures import new_figure, save_figure
 
 
 def composite(channels, percentile=98):
@@ -87,7 +53,6 @@ def plot_feature_maps(result, path=None, index=-1, row_labels=None, col_labels=N
     -------
     matplotlib.figure.Figure
     """
-    from .render import _figure, save_figure
 
     batch = tuple(result.meta.get("batch_shape", ()))
     if len(batch) not in (1, 2):
@@ -110,7 +75,7 @@ def plot_feature_maps(result, path=None, index=-1, row_labels=None, col_labels=N
             raise ValueError(f"{name} must have {size} entries, got {len(labels)}")
     nrow = rows + (1 if rgb else 0)
     side = 1.9
-    fig = _figure(side * cols + 0.6, side * nrow + 0.6, dpi)
+    fig = new_figure(side * cols + 0.6, side * nrow + 0.6, dpi)
     axes = np.array(fig.subplots(nrow, cols, squeeze=False))
     for r in range(rows):
         for c in range(cols):

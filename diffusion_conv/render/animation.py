@@ -1,27 +1,4 @@
-"""Pictures of runs: animations (GIF, MP4) and plots.
-
-matplotlib is imported only inside the functions that draw, so importing the
-package stays light. Figures are built on ``matplotlib.figure.Figure`` with the
-Agg canvas (no pyplot state); every file is written under a temporary name in
-the target folder and renamed when complete.
-
-Functions
----------
-animate
-    Side-by-side panels, one per method, with its difference to the reference.
-plot_frame
-    The same panels at one saved frame, as a figure.
-plot_profiles
-    Profiles through the tank at several times for every method, and a closed form.
-plot_convergence
-    Error against resolution on log-log axes, with the fitted slope.
-plot_kernel_temperatures
-    A kernel beside its softmax propagator at several temperatures.
-save_figure
-    Write a figure safely (temporary name, then rename).
-save_text
-    Write a text file (a table, a report) the same way.
-"""
+"""Animations of runs (GIF, MP4) and the same panels at one frame as a figure."""
 from __future__ import annotations
 
 import numbers
@@ -29,16 +6,10 @@ import os
 
 import numpy as np
 
-from . import _figures, _io, _progress
-from ._figures import collect as _collect
-from ._figures import new_figure as _figure
-from ._figures import save_figure, save_text
-from ._figures import view as _view
-from ._panels import Panels as _Panels
-from ._render_plots import plot_convergence, plot_kernel_temperatures, plot_profiles, profile
-
-__all__ = ["VIDEO_HINT", "animate", "plot_convergence", "plot_frame", "plot_kernel_temperatures", "plot_profiles",
-           "profile", "save_figure", "save_text"]
+from .. import _io, _progress
+from .figures import FIGURE_SUFFIXES, save_figure
+from .panels import Panels
+from .sources import collect
 
 VIDEO_HINT = 'MP4 output needs imageio-ffmpeg; install it with: pip install "diffusion-conv[video]"'
 
@@ -92,10 +63,10 @@ def animate(source, path, fps=10, cmap="viridis", reference=None, diff=True, dpi
     ImportError
         ``.mp4`` without imageio-ffmpeg (the message names the ``video`` extra).
     """
-    names, results, reference = _collect(source, reference)
+    names, results, reference = collect(source, reference)
     path = _io.check_target(path, (".gif", ".mp4"))
     suffix = os.path.splitext(path)[1].lower()
-    dpi = _Panels.check_size(results, diff, dpi, "animation frame")
+    dpi = Panels.check_size(results, diff, dpi, "animation frame")
     if isinstance(fps, (bool, np.bool_)) or not isinstance(fps, (numbers.Real, np.integer, np.floating)):
         raise TypeError(f"fps must be a number in (0, 100], got {fps!r} ({type(fps).__name__})")
     fps = float(fps)
@@ -112,7 +83,7 @@ def animate(source, path, fps=10, cmap="viridis", reference=None, diff=True, dpi
             raise ImportError(VIDEO_HINT) from None
     import imageio.v2 as iio
 
-    panels = _Panels(names, results, reference, cmap, dpi, diff)
+    panels = Panels(names, results, reference, cmap, dpi, diff)
     n = len(results[0].steps)
     with _io.atomic_path(path) as tmp, _progress.bar(n, progress, desc="render", unit="image") as bar:
         if suffix == ".gif":
@@ -147,18 +118,16 @@ def plot_frame(source, index=-1, path=None, cmap="viridis", reference=None, diff
     -------
     matplotlib.figure.Figure
     """
-    names, results, reference = _collect(source, reference)
+    names, results, reference = collect(source, reference)
     n = len(results[0].steps)
     if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not -n <= index < n:
         raise ValueError(f"index must be an integer in [{-n}, {n}), got {index!r}")
     if path is not None:
-        path = _io.check_target(path, _figures.FIGURE_SUFFIXES)
-    dpi = _Panels.check_size(results, diff, dpi, "figure")
-    panels = _Panels(names, results, reference, cmap, dpi, diff)
+        path = _io.check_target(path, FIGURE_SUFFIXES)
+    dpi = Panels.check_size(results, diff, dpi, "figure")
+    panels = Panels(names, results, reference, cmap, dpi, diff)
     panels.draw(int(index) % n)
     if path is not None:
         save_figure(panels.fig, path, dpi=dpi)
     return panels.fig
 
-
-from ._render_batch import composite, members, plot_feature_maps  # noqa: E402,F401
