@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import axis_transforms
+
 
 def symmetric_along(w, axis: int) -> bool:
     """Whether ``w`` equals its mirror along ``axis`` to a few units of rounding of its dtype."""
@@ -130,15 +132,13 @@ class _Periodic(Boundary):
 
 def _real_transform(c, axes, host, workers, scipy_name, kind, jax_name, overwrite=False):
     """An orthonormal real transform along ``axes``: scipy's ``scipy_name`` (type ``kind``) on the host,
-    else :mod:`diffusion_conv.fourier`'s one-axis ``jax_name`` axis after axis."""
+    else the one-axis ``jax_name`` of :mod:`.axis_transforms` axis after axis."""
     if host:
         from scipy import fft
 
         return getattr(fft, scipy_name)(c, type=kind, axes=axes, norm="ortho", workers=workers, overwrite_x=overwrite)
-    from .. import fourier
-
     for a in axes:
-        c = getattr(fourier, jax_name)(c, a)
+        c = getattr(axis_transforms, jax_name)(c, a)
     return c
 
 
