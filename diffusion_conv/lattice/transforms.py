@@ -1,4 +1,4 @@
-"""Transforms that diagonalise one step of the lattice walk, mixed per axis, per axis.
+"""Transforms that diagonalise one step of the lattice walk, mixed per axis.
 
 Each boundary has its transform (all orthonormal along their axis):
 
