@@ -12,6 +12,7 @@ from . import _interrupt
 
 _interrupt.start_early()  # only in the diffusion-conv process: Ctrl-C works before JAX is imported
 
+from .cache import enable_compile_cache
 from .fourier import convolve_direct, convolve_fft
 from .compare import Comparison, compare, fit_order, max_error, rel_l2_error
 from .learn import Fit, fit_file, fit_propagator
@@ -48,6 +49,7 @@ __all__ = [
     "compare",
     "convolve_direct",
     "convolve_fft",
+    "enable_compile_cache",
     "fit_file",
     "fit_order",
     "fit_propagator",
