@@ -85,7 +85,7 @@ def compiled(plan, progress):
     frames = absorbed = None
     extras, summary = {}, {}
     frame_bytes = int(np.prod(tank.shape)) * np.dtype(tank.dtype).itemsize
-    with _progress.bar(_total(plan) * len(groups), progress, desc=m.name, unit=m.units) as bar:
+    with _progress.bar(_total(plan) * len(groups), progress, desc=m.name, unit=m.units, compiles=True) as bar:
         for g in groups:  # members that take one path run together
             inputs = (g.conc, g.weights, g.keys, g.prepared) if mesh is None else _padded(g, mesh.size)
             state, first, extras0 = _driver.init(m, tank, *inputs, plan.n_particles, plan.options, mesh=mesh)
@@ -126,7 +126,7 @@ def split(plan, progress):
     frame_bytes = int(np.prod(plan.tank.shape)) * np.dtype(plan.tank.dtype).itemsize
     cap = _driver.capacity(frame_bytes, 1, len(plan.save_steps) - 1)
     with _progress.bar(_total(plan), progress, desc=f"{plan.method.name} on {devices} devices",
-                       unit=impl.units) as bar:
+                       unit=impl.units, compiles=True) as bar:
         state = _driver.run_compiled(impl, state, plan.save_steps, store, bar, cap, impl.units, plan.mesh)
     part = {k: _driver.to_host(v)[:1] for k, v in _driver.summary(state, impl, plan.mesh).items()}
     return store.frames, store.absorbed, store.extras, part
