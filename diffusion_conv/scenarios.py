@@ -5,12 +5,17 @@ import time and JAX's x64 switch can still be set first):
 
 ===================  ==========================================================
 ``two-compartment``  salt water beside fresh water in a closed tank
-``partitions``       the 256x256 tank, every cell its own random concentration
+``partitions``       the tank split by boards into 16 x 16 compartments of random concentration, boards pulled
+``noise``            every cell its own random concentration (white noise) evening out
 ``image``            a picture as the tank (a small generated test image)
 ``slit``             a board with a gap between salt and fresh water
 ``drift``            a softmax of a Sobel kernel: diffusion with drift, closed tank
 ``point``            a point source spreading into a Gaussian (periodic tank)
 ===================  ==========================================================
+
+:func:`details` gives each one's default size, steps and the method ``auto``
+runs, without building anything; :func:`temperature_bank` makes a bank of
+kernels from a scenario's kernel at several softmax temperatures.
 
 Examples
 --------
@@ -85,62 +90,111 @@ class Scenario:
     notes: str = ""
 
 
-def _two_compartment(n):
+COMPARTMENTS = 16
+"""Compartments per side of the ``partitions`` tank (the demo's tank)."""
+
+
+def _side_steps(n):
+    return max(4, (n * n) // 8)
+
+
+def _two_compartment(n, seed):
     tank = Tank.two_compartment((n // 2, n), left=1.0, right=0.0, axis=1, boundary="reflect")
-    steps = max(4, (n * n) // 8)
-    return dict(tank=tank, propagator=Propagator.gaussian(1.0, ndim=2), steps=steps, methods=_all(),
+    return dict(tank=tank, propagator=Propagator.gaussian(1.0, ndim=2), methods=_all(),
                 notes="the profile along axis 1 follows the closed-tank cosine series")
 
 
+def partitioned_tank(n, seed=0, compartments=COMPARTMENTS):
+    """The ``partitions`` tank: ``n x n`` cells in ``compartments`` x ``compartments`` blocks of random concentration.
+
+    Each block holds one concentration drawn uniformly from [0, 1) (NumPy's
+    ``default_rng(seed)``); blocks are ``n / compartments`` cells wide (as even as
+    the grid allows). The boards between them are pulled at step 0: a closed tank,
+    no walls.
+    """
+    n = _checks.integer("n", n, minimum=1)
+    k = min(_checks.integer("compartments", compartments, minimum=1), n)
+    values = np.random.default_rng(seed).random((k, k))
+    block = (np.arange(n) * k) // n  # the compartment of each row (and column)
+    return Tank(values[block[:, None], block[None, :]], boundary="reflect")
+
+
 def _partitions(n, seed):
+    return dict(tank=partitioned_tank(n, seed), propagator=Propagator.box(3, ndim=2), methods=_all(),
+                notes=f"{COMPARTMENTS} x {COMPARTMENTS} compartments, each its own concentration; the box blur "
+                      f"(m = 9) dissolves the boards' pattern once the spread sqrt(2 D t) passes a compartment's "
+                      f"width")
+
+
+def _partition_steps(n):
+    width = max(1, n // COMPARTMENTS)
+    return max(4, 4 * width * width)
+
+
+def _noise(n, seed):
     values = np.random.default_rng(seed).random((n, n))
-    return dict(tank=Tank.partitioned(values, cell=1), propagator=Propagator.box(3, ndim=2),
-                steps=max(4, n // 2), methods=_all(),
-                notes="every cell starts at its own concentration; the box blur (m = 9) evens it out")
+    return dict(tank=Tank.partitioned(values, cell=1), propagator=Propagator.box(3, ndim=2), methods=_all(),
+                notes="every cell starts at its own concentration (white noise); the box blur (m = 9) evens it out")
 
 
-def _image(n):
+def _image(n, seed):
     tank = Tank.from_image(TEST_IMAGE, size=None if n == 128 else n)
-    return dict(tank=tank, propagator=Propagator.box(3, ndim=2), steps=max(4, n // 4), methods=_all(),
+    return dict(tank=tank, propagator=Propagator.box(3, ndim=2), methods=_all(),
                 notes="repeated box blur of a picture is diffusion of its brightness")
 
 
-def _slit(n):
+def _slit(n, seed):
     half = n // 2
     tank = Tank.two_compartment((n, n), left=1.0, right=0.0, axis=1, boundary="reflect")
     gap = (max(0, half - max(1, n // 16)), min(n, half + max(1, n // 16)))
     tank = tank.with_board(axis=1, index=half, gap=gap)
-    return dict(tank=tank, propagator=Propagator.gaussian(1.0, ndim=2), steps=max(4, (n * n) // 8),
+    return dict(tank=tank, propagator=Propagator.gaussian(1.0, ndim=2),
                 methods=("propagator", "particles", "counts"),
                 notes="salt leaks through the gap only; walls rule out spectral, image and heat")
 
 
-def _drift(n):
+def _drift(n, seed):
     field = np.zeros((n, n))
     q = max(1, n // 8)
     field[n // 2 - q:n // 2 + q, n // 4 - q:n // 4 + q] = 1.0
     prop = Propagator.from_kernel(SOBEL, normalize="softmax", temperature=1.0)
-    return dict(tank=Tank(field, boundary="reflect"), propagator=prop, steps=max(4, n), methods=(
+    return dict(tank=Tank(field, boundary="reflect"), propagator=prop, methods=(
         "propagator", "particles", "counts", "image"),
         notes="the softmax of a Sobel kernel drifts toward +axis 1 and piles salt against the wall; "
               "'image' (a gather) loses mass there, spectral and heat refuse drift at closed walls")
 
 
-def _point(n):
+def _point(n, seed):
     field = np.zeros((n, n))
     field[n // 2, n // 2] = 1.0
     return dict(tank=Tank(field, boundary="periodic"), propagator=Propagator.gaussian(1.0, ndim=2),
-                steps=max(4, (n * n) // 64), methods=_all(),
-                notes="a unit mass spreads into a Gaussian of variance 2 D t per axis")
+                methods=_all(), notes="a unit mass spreads into a Gaussian of variance 2 D t per axis")
+
+
+@dataclasses.dataclass(frozen=True)
+class _Spec:
+    description: str
+    size: int
+    build: object
+    steps: object  # steps(n): the default number of steps at grid side n
+    method: str  # what method='auto' runs on this problem
+    shape: object = None  # shape(n), when the tank is not n x n
 
 
 _REGISTRY = {
-    "two-compartment": ("salt water beside fresh water in a closed tank", 128, _two_compartment),
-    "partitions": ("the 256x256 tank, every cell its own random concentration", 256, _partitions),
-    "image": ("a picture as the tank: its brightness diffuses under the box blur", 128, _image),
-    "slit": ("a board with a gap between salt and fresh water (walls)", 96, _slit),
-    "drift": ("an asymmetric softmax-of-Sobel kernel: drift in a closed tank", 64, _drift),
-    "point": ("a point source spreading into a Gaussian in a periodic tank", 128, _point),
+    "two-compartment": _Spec("salt water beside fresh water in a closed tank", 128, _two_compartment,
+                             _side_steps, "spectral", lambda n: (n // 2, n)),
+    "partitions": _Spec(f"the tank split into {COMPARTMENTS} x {COMPARTMENTS} compartments of random "
+                        f"concentration, boards pulled", 256, _partitions, _partition_steps, "spectral"),
+    "noise": _Spec("every cell its own random concentration (white noise) evening out", 256, _noise,
+                   lambda n: max(4, n // 2), "spectral"),
+    "image": _Spec("a picture as the tank: its brightness diffuses under the box blur", 128, _image,
+                   lambda n: max(4, n // 4), "spectral"),
+    "slit": _Spec("a board with a gap between salt and fresh water (walls)", 96, _slit, _side_steps, "propagator"),
+    "drift": _Spec("an asymmetric softmax-of-Sobel kernel: drift in a closed tank", 64, _drift,
+                   lambda n: max(4, n), "propagator"),
+    "point": _Spec("a point source spreading into a Gaussian in a periodic tank", 128, _point,
+                   lambda n: max(4, (n * n) // 64), "spectral"),
 }
 
 
@@ -151,12 +205,41 @@ def names() -> tuple[str, ...]:
 
 def describe() -> dict[str, str]:
     """``{name: one-line description}`` without building anything."""
-    return {name: spec[0] for name, spec in _REGISTRY.items()}
+    return {name: spec.description for name, spec in _REGISTRY.items()}
+
+
+def details(size: int | None = None) -> dict[str, dict]:
+    """What each scenario runs by default, without building anything.
+
+    Parameters
+    ----------
+    size : int, optional
+        The grid side to describe (as ``get(name, size)``); default each scenario's own.
+
+    Returns
+    -------
+    dict of str to dict
+        ``{name: {"description", "size", "shape", "steps", "save_every", "frames", "method"}}``:
+        the grid side and shape in cells, the default steps, the frame spacing and
+        number of saved frames, and the method ``method='auto'`` (the ``run``
+        command's default) runs on it (``spectral`` where it is exact, otherwise
+        ``propagator``).
+    """
+    out = {}
+    for name, spec in _REGISTRY.items():
+        n = spec.size if size is None else _checks.integer("size", size, minimum=8)
+        steps = int(spec.steps(n))
+        every = max(1, steps // 40)
+        out[name] = {"description": spec.description, "size": n,
+                     "shape": list(spec.shape(n) if spec.shape else (n, n)), "steps": steps,
+                     "save_every": every, "frames": steps // every + 1 + (steps % every != 0),
+                     "method": spec.method}
+    return out
 
 
 def default_size(name: str) -> int:
     """The default grid side of scenario ``name`` (cells)."""
-    return _spec(name)[1]
+    return _spec(name).size
 
 
 def _spec(name):
@@ -177,7 +260,7 @@ def get(name: str, size: int | None = None, seed: int = 0) -> Scenario:
         which is ``size // 2`` by ``size``); at least 8. The default steps
         scale with it. Defaults to the scenario's own size.
     seed : int, default 0
-        Seed of the random concentrations of ``partitions``.
+        Seed of the random concentrations of ``partitions`` and ``noise``.
 
     Returns
     -------
@@ -188,10 +271,62 @@ def get(name: str, size: int | None = None, seed: int = 0) -> Scenario:
     ValueError
         For an unknown name (listing the valid ones) or a size below 8.
     """
-    description, default, build = _spec(name)
-    size = default if size is None else _checks.integer("size", size, minimum=8)
+    spec = _spec(name)
+    size = spec.size if size is None else _checks.integer("size", size, minimum=8)
     seed = _checks.integer("seed", seed, minimum=0)
-    kw = build(size, seed) if name == "partitions" else build(size)
-    steps = int(kw.pop("steps"))
-    return Scenario(name=name, description=description, steps=steps, save_every=max(1, steps // 40),
+    kw = spec.build(size, seed)
+    steps = int(spec.steps(size))
+    return Scenario(name=name, description=spec.description, steps=steps, save_every=max(1, steps // 40),
                     n_particles=10 * int(np.prod(kw["tank"].shape)), **kw)
+
+
+def temperature_bank(propagator, temperatures):
+    """A bank of kernels: ``propagator``'s weights as logits, a softmax at each temperature.
+
+    ``softmax(log(w) / T)`` is ``propagator`` itself at ``T = 1``, sharper below
+    and flatter above. A kernel whose weights are all equal (the box blur) is
+    uniform at every temperature: the bank's members are then identical, and a
+    ``UserWarning`` says so (a run of the bank repeats one run).
+
+    Parameters
+    ----------
+    propagator : Propagator
+        One kernel (no batch) with no zero weights.
+    temperatures : sequence of float
+        Positive temperatures, at least one.
+
+    Returns
+    -------
+    (Propagator, list of str)
+        The bank (``batch_shape == (len(temperatures),)``) and one label per
+        member, ``"T = 0.5"``.
+
+    Raises
+    ------
+    ValueError, TypeError
+        A batched propagator, a kernel with zero weights, or temperatures that are
+        not positive numbers.
+    """
+    import warnings
+
+    if not isinstance(propagator, Propagator):
+        raise TypeError(f"propagator must be a Propagator, got {type(propagator).__name__}")
+    if propagator.batch_shape:
+        raise ValueError(f"propagator must be one kernel, got a bank of batch shape {propagator.batch_shape}")
+    if isinstance(temperatures, (str, bytes)) or not hasattr(temperatures, "__len__") or not len(temperatures):
+        raise TypeError(f"temperatures must be a non-empty sequence of positive numbers, got {temperatures!r}")
+    temps = [_checks.positive_float("temperatures", t) for t in temperatures]
+    w = np.asarray(propagator.weights, dtype=np.float64)
+    if np.any(w <= 0):
+        raise ValueError("a temperature bank needs a kernel with no zero weights (a softmax of its logs); this "
+                         f"kernel has {int(np.sum(w <= 0))} zero weights")
+    bank = Propagator.stack([Propagator.from_logits(np.log(w), temperature=t) for t in temps])
+    labels = [f"T = {t:g}" for t in temps]
+    if len(temps) > 1:
+        weights = np.asarray(bank.weights, dtype=np.float64).reshape(len(temps), -1)
+        if np.allclose(weights, weights[0], rtol=1e-6, atol=0.0):
+            warnings.warn(f"the kernel bank's {len(temps)} members are identical: the kernel's weights are all "
+                          f"equal (a uniform kernel is uniform at every temperature), so temperatures "
+                          f"{', '.join(f'{t:g}' for t in temps)} give one run {len(temps)} times", UserWarning,
+                          stacklevel=2)
+    return bank, labels

@@ -11,7 +11,7 @@ import pytest
 import diffusion_conv as dc
 from diffusion_conv import cli
 
-NAMES = ("two-compartment", "partitions", "image", "slit", "drift", "point")
+NAMES = ("two-compartment", "partitions", "noise", "image", "slit", "drift", "point")
 
 
 def _cli(*args, cwd=None, timeout=300):
