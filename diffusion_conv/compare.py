@@ -6,7 +6,7 @@ import json
 import numpy as np
 
 from . import _checks
-from .simulate import METHODS, STOCHASTIC, Result, simulate
+from .simulate import METHODS, STOCHASTIC
 
 
 def _pair(a, b):
@@ -50,6 +50,47 @@ def fit_order(sizes, errors):
     return float(slope), float(intercept)
 
 
+def sampling_variance(expected, initial_mass, n_particles, dx=1.0, ndim=None):
+    """Variance of each cell of an ``n_particles`` frame whose expectation is ``expected``.
+
+    A stochastic frame is ``count * initial_mass / N / dx**ndim`` with the count of
+    a cell binomial with ``N`` trials and probability ``p = expected * dx**ndim /
+    initial_mass``, so its variance is ``expected * (1 - p) * initial_mass / (N *
+    dx**ndim)`` (zero where the expectation is zero).
+
+    Parameters
+    ----------
+    expected : array_like
+        The expectation of the frame (the ``propagator`` frame), shape ``(*batch, *grid)``.
+    initial_mass : float or array_like
+        The initial mass, one per batch member (broadcast against ``expected``'s batch axes).
+    n_particles : int
+    dx : float
+    ndim : int, optional
+        Dimensions of the grid (default: every axis of ``expected``).
+    """
+    c = np.clip(np.asarray(expected, dtype=np.float64), 0.0, None)
+    ndim = c.ndim if ndim is None else int(ndim)
+    m0 = np.asarray(initial_mass, dtype=np.float64).reshape(np.shape(initial_mass) + (1,) * ndim)
+    cell = float(dx) ** ndim
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = np.where(m0 > 0, c * cell / np.where(m0 > 0, m0, 1.0), 0.0)
+    return c * np.clip(1.0 - p, 0.0, 1.0) * np.abs(m0) / (float(n_particles) * cell)
+
+
+def _noise_variance(res, expected, m0):
+    """Sampling variance of each cell of a stochastic ``res`` (0 for a deterministic one)."""
+    n = res.meta.get("n_particles")
+    if n is None:
+        return 0.0
+    ndim = res.frames.ndim - 1 - len(res.batch_shape)
+    return sampling_variance(expected, m0, n, res.dx, ndim)
+
+
+def _stochastic(res) -> bool:
+    return res.meta.get("n_particles") is not None
+
+
 class Comparison:
     """Results of several methods on the same problem, and their errors against a reference.
 
@@ -57,53 +98,101 @@ class Comparison:
     ----------
     results : dict of str to Result
     reference : str
+    initial_mass : float
+        The initial mass (all members of a batch together).
     table : list of dict
-        One row per method: ``method``, ``elapsed_s``, ``max_abs_error`` and
-        ``rel_l2_error`` of the final frame against the reference's, ``mass``
-        (final), ``absorbed`` (final) and ``mass_balance_error``
-        (``|mass + absorbed - initial mass|``). For a batch the errors are over
-        every member, ``mass`` and ``absorbed`` are totals over the members and
-        ``mass_balance_error`` is the largest member's.
+        One row per method, measured on the final frame against the reference's:
+
+        ``method``, ``elapsed_s`` (wall-clock seconds, compilation included);
+        ``rel_max_error`` (``max |f - ref| / max |ref|``) and ``rel_l2_error``
+        (``||f - ref||_2 / ||ref||_2``); ``noise_rel_l2``: the relative L2 error that
+        sampling alone gives a stochastic method (or a stochastic reference), from
+        the binomial variance of each cell around the deterministic frame (see
+        :func:`sampling_variance`; ``None`` where neither is stochastic);
+        ``mass`` and ``absorbed`` at the end (mass units: concentration times
+        ``dx**ndim``); ``mass_balance_rel``: ``|mass + absorbed - initial mass| /
+        initial mass`` (the largest member's, for a batch).
+
+        The absolute forms stay beside them for scripts: ``max_abs_error``
+        (``max |f - ref|``, concentration units) and ``mass_balance_error``
+        (``|mass + absorbed - initial mass|``, mass units). For a batch the errors
+        are over every member, ``mass`` and ``absorbed`` are totals over the members.
     """
 
-    COLUMNS = ("method", "elapsed_s", "max_abs_error", "rel_l2_error", "mass", "absorbed", "mass_balance_error")
+    COLUMNS = ("method", "elapsed_s", "rel_max_error", "rel_l2_error", "noise_rel_l2", "mass", "absorbed",
+               "mass_balance_rel")
+    """The columns of :meth:`to_markdown`, in order (every row holds them, and the absolute forms)."""
 
     def __init__(self, results: dict, reference: str, initial_mass):
         self.results = dict(results)
         self.reference = reference
         initial = np.asarray(initial_mass, dtype=np.float64)
         self.initial_mass = float(initial.sum())
-        ref = self.results[reference].final
+        ref_res = self.results[reference]
+        ref = np.asarray(ref_res.final, dtype=np.float64)
+        top = float(np.max(np.abs(ref)))
+        deterministic = next((r for r in self.results.values() if not _stochastic(r)), None)
+        expected = ref if deterministic is None or not _stochastic(ref_res) else \
+            np.asarray(deterministic.final, dtype=np.float64)  # the expectation of the stochastic frames
+        norm = float(np.linalg.norm(ref.ravel()))
         self.table = []
         for name, res in self.results.items():
             masses, lost = res.mass()[-1], res.absorbed[-1]
             mass, absorbed = float(np.sum(masses)), float(np.sum(lost))
-            balance = float(np.max(np.abs(masses + lost - np.broadcast_to(initial, np.shape(masses)))))
+            start = np.broadcast_to(initial, np.shape(masses))
+            balance = np.abs(masses + lost - start)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                balance_rel = np.where(start != 0, balance / np.abs(np.where(start != 0, start, 1.0)), balance)
+            noise = None
+            if name != reference and (_stochastic(res) or _stochastic(ref_res)):
+                var = _noise_variance(res, expected, start) + _noise_variance(ref_res, expected, start)
+                noise = float(np.sqrt(np.sum(var)) / (norm if norm > 0 else 1.0))
+            err = max_error(res.final, ref)
             self.table.append({
                 "method": res.method if res.method == name else f"{name} ({res.method})",
                 "elapsed_s": res.elapsed,
-                "max_abs_error": max_error(res.final, ref),
+                "rel_max_error": err / top if top > 0 else err,
                 "rel_l2_error": rel_l2_error(res.final, ref),
+                "noise_rel_l2": noise,
                 "mass": mass,
                 "absorbed": absorbed,
-                "mass_balance_error": balance,
+                "mass_balance_rel": float(np.max(balance_rel)),
+                "max_abs_error": err,
+                "mass_balance_error": float(np.max(balance)),
             })
 
+    def legend(self) -> str:
+        """One line saying what the columns of :meth:`to_markdown` measure."""
+        return (f"Final frame against `{self.reference}`: errors relative to its largest value (rel_max_error) and "
+                f"to its L2 norm (rel_l2_error); noise_rel_l2 = the rel_l2_error that sampling alone gives "
+                f"N particles (a stochastic error near it is noise, far above it a fault); mass and absorbed in "
+                f"mass units (initial mass {self.initial_mass:.10g}); mass_balance_rel = |mass + absorbed - "
+                f"initial| / initial; elapsed_s includes compilation.")
+
     def to_markdown(self) -> str:
-        """The table as GitHub Markdown (errors against ``reference``)."""
+        """The table as GitHub Markdown: a one-line legend, then one row per method (:attr:`COLUMNS`)."""
         head = "| " + " | ".join(self.COLUMNS) + " |"
         rule = "|" + "|".join(["---"] + ["---:"] * (len(self.COLUMNS) - 1)) + "|"
         rows = []
         for row in self.table:
-            cells = [row["method"]] + [f"{row[c]:.3e}" if c != "elapsed_s" else f"{row[c]:.3f}"
-                                       for c in self.COLUMNS[1:]]
+            cells = [row["method"]]
+            for c in self.COLUMNS[1:]:
+                v = row[c]
+                if v is None:
+                    cells.append("")
+                elif c == "elapsed_s":
+                    cells.append(f"{v:.3f}")
+                elif c in ("mass", "absorbed"):
+                    cells.append(f"{v:#.10g}")  # enough digits to show float32 rounding (1e-7 of the mass)
+                else:
+                    cells.append(f"{v:.2e}")
             rows.append("| " + " | ".join(cells) + " |")
-        return "\n".join([f"Errors of the final frame against `{self.reference}`.", "", head, rule] + rows)
+        return "\n".join([self.legend(), "", head, rule] + rows)
 
     def to_json(self) -> str:
-        """The table and the reference as a JSON string."""
-        return json.dumps({"reference": self.reference, "initial_mass": self.initial_mass, "table": self.table},
-                          indent=2)
+        """The table, the legend, the reference and the initial mass as a JSON string."""
+        return json.dumps({"reference": self.reference, "initial_mass": self.initial_mass, "legend": self.legend(),
+                           "columns": list(self.COLUMNS), "table": self.table}, indent=2)
 
 
 def compare(tank, prop, steps, methods=("propagator", "particles", "image", "heat"), reference="propagator",
