@@ -20,6 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ._devices import to_host
+from .rollout import each, init_members, intervals
 from .tank import Tank
 
 TARGET_S = 0.25
@@ -31,21 +32,6 @@ _MAX_CAPACITY = 32
 
 
 # -- members and batches ---------------------------------------------------------------------
-def each(fn, *args, in_axes=0):
-    """``jax.vmap(fn, in_axes)(*args)`` over a leading axis of members, or, for one member, ``fn`` on it directly.
-
-    One member is the common case (a single run, a slab on each device); calling
-    ``fn`` without ``vmap`` spares tracing the batching rules of every loop of
-    the method (half the time it takes to compile a stochastic method).
-    """
-    axes = in_axes if isinstance(in_axes, tuple) else (in_axes,) * len(args)
-    sizes = {x.shape[0] for a, ax in zip(args, axes) if ax == 0 for x in jax.tree_util.tree_leaves(a)}
-    if sizes == {1}:
-        squeezed = [jax.tree_util.tree_map(lambda x: x[0], a) if ax == 0 else a for a, ax in zip(args, axes)]
-        return jax.tree_util.tree_map(lambda x: x[None], fn(*squeezed))
-    return jax.vmap(fn, in_axes=axes)(*args)
-
-
 def _over(mesh, fn, in_specs, out_specs):
     """``fn`` (which works on a leading axis of members) run on every device's share of the members."""
     if mesh is None:
@@ -63,8 +49,6 @@ def _specs():
 
 @functools.partial(jax.jit, static_argnames=("m", "n_particles", "frozen", "boundary", "walls", "dx", "mesh"))
 def _init(conc, weights, keys, prepared, m, n_particles, frozen, boundary, walls, dx, mesh=None):
-    from .rollout import init_members
-
     def members(conc, weights, keys, prepared):
         if keys is not None and not jax.dtypes.issubdtype(keys.dtype, jax.dtypes.prng_key):
             keys = jax.random.wrap_key_data(keys)
@@ -236,8 +220,6 @@ def run_compiled(m, state, save_steps, store, bar, cap, units, mesh=None):
     where the method composes exactly, as fit the target.
     """
     from ._interrupt import wait
-    from .rollout import intervals
-
     leaves = jax.tree_util.tree_leaves(state)
     clock = _Clock((m.name, jax.tree_util.tree_structure(state), tuple((x.shape, str(x.dtype)) for x in leaves)))
     stepwise = bool(m.stepwise(state))
@@ -284,8 +266,6 @@ def run_compiled(m, state, save_steps, store, bar, cap, units, mesh=None):
 
 def run_host(impl, state, save_steps, store, bar, units):
     """Advance a host implementation (numpy, scipy) through ``save_steps``, storing every frame."""
-    from .rollout import intervals
-
     for gap, count in intervals(save_steps):
         for _ in range(count):
             state = impl.advance(state, gap)

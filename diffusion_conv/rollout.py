@@ -199,13 +199,26 @@ def flatten_batch(m, tank, prop, key, batch, options) -> list[Group]:
     return groups
 
 
+def each(fn, *args, in_axes=0):
+    """``jax.vmap(fn, in_axes)(*args)`` over a leading axis of members, or, for one member, ``fn`` on it directly.
+
+    One member is the common case (a single run, a slab on each device); calling
+    ``fn`` without ``vmap`` spares tracing the batching rules of every loop of
+    the method (half the time it takes to compile a stochastic method).
+    """
+    axes = in_axes if isinstance(in_axes, tuple) else (in_axes,) * len(args)
+    sizes = {x.shape[0] for a, ax in zip(args, axes) if ax == 0 for x in jax.tree_util.tree_leaves(a)}
+    if sizes == {1}:
+        squeezed = [jax.tree_util.tree_map(lambda x: x[0], a) if ax == 0 else a for a, ax in zip(args, axes)]
+        return jax.tree_util.tree_map(lambda x: x[None], fn(*squeezed))
+    return jax.vmap(fn, in_axes=axes)(*args)
+
+
 def init_members(m, tank, conc, weights, keys, prepared, n_particles, options):
     """``vmap`` of the method's ``init`` over the members of a flattened batch."""
     def one(c, w, k, p):
         t = tank.like(c)
         return m.init(t, Propagator._trusted(w), key=k, n_particles=n_particles, prepared=p, **options)
-
-    from ._driver import each
 
     axes = (0, 0, None if keys is None else 0, None if prepared is None else 0)
     return each(one, conc, weights, keys, prepared, in_axes=axes)
