@@ -38,6 +38,7 @@ class Result:
         Wall-clock seconds of the run, compilation included.
     meta : dict
         JSON-serialisable details: ``dx``, ``dt``, ``boundary``, ``shape``, ``dtype``,
+        ``wall_cells`` (flat C-order indices of the tank's wall cells, or None),
         the kernel's moments and method-specific entries.
     extras : dict of str to ndarray
         Further arrays some methods return (e.g. tracked particle trajectories).

@@ -169,6 +169,8 @@ def _meta(plan, frames, summary):
         "shape": list(tank.shape),
         "batch_shape": list(plan.batch),
         "walls": None if tank.walls is None else int(tank.walls.sum()),
+        # where the walls are (flat C-order indices of the grid): the pictures draw them
+        "wall_cells": None if tank.walls is None else np.flatnonzero(np.asarray(tank.walls)).tolist(),
         "dtype": str(frames.dtype),
         "kernel_shape": list(prop.kernel_shape),
         "kernel_mean": mean.tolist(),

@@ -175,34 +175,46 @@ def test_save_text_writes_whole_files_or_nothing(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["table.md"]
 
 
-def test_each_difference_panel_is_scaled_to_its_own_error_in_every_frame():
-    from diffusion_conv.render.panels import Panels
-
-    base = _ramp((12, 10))
+def _shrinking_pair(shape):
+    base = _ramp(shape)
     scale = np.array([0.0, 1.0, 1e-2, 1e-4, 1e-6, 1e-8])[:, None, None]  # the error shrinks frame by frame
     a = _result(base, "propagator")
-    b = _result(base + scale * np.sin(np.arange(120.0)).reshape(12, 10), "image")
-    panels = Panels(["propagator", "image"], [a, b], "propagator", "viridis", 40, diff=True)
-    (j, art), = panels.bottom
-    for i in range(1, 6):
-        panels.draw(i)
-        err = float(np.max(np.abs(b.frames[i] - a.frames[i])))
-        assert art.get_clim() == pytest.approx((-err, err), rel=1e-6)
-        assert f"{err:.2e}" in panels.notes[0][1].get_text()
+    b = _result(base + scale * np.sin(np.arange(float(np.prod(shape)))).reshape(shape), "image")
+    return a, b
 
 
-def test_the_difference_scale_bar_is_drawn_with_each_frame(tmp_path):
-    # frames whose difference shrinks 100x a frame: the scale bar's labels must change with it
-    base = _ramp((24, 20))
-    scale = np.array([0.0, 1.0, 1e-2, 1e-4, 1e-6, 1e-8])[:, None, None]
-    a = _result(base, "propagator")
-    b = _result(base + scale * np.sin(np.arange(480.0)).reshape(24, 20), "image")
-    path = tmp_path / "d.gif"
-    render.animate([a, b], path, dpi=60)
-    frames = iio.imread(path, index=None).astype(int)
+def _panels(results, dpi=40, **kw):
     from diffusion_conv.render.panels import Panels
+    from diffusion_conv.render.sources import columns
 
-    panels = Panels(["propagator", "image"], [a, b], "propagator", "viridis", 60, diff=True)
+    cols, _ = columns(results)
+    return Panels(cols, "viridis", dpi, True, **kw)
+
+
+def test_the_difference_scale_is_held_over_the_run_unless_each_frame_is_asked_for():
+    a, b = _shrinking_pair((12, 10))
+    errors = [float(np.max(np.abs(b.frames[i] - a.frames[i]))) for i in range(6)]
+    held = _panels([a, b])
+    own = _panels([a, b], diff_scale="frame")
+    (_, art), = held.bottom
+    (_, art_own), = own.bottom
+    for i in range(1, 6):
+        held.draw(i)
+        own.draw(i)
+        assert art.get_clim() == pytest.approx((-max(errors), max(errors)), rel=1e-9)  # steady: the run's largest
+        assert art_own.get_clim() == pytest.approx((-errors[i], errors[i]), rel=1e-6)
+        assert f"{errors[i]:.1e}" in held.notes[0][1].get_text()
+    with pytest.raises(ValueError, match="diff_scale"):
+        render.animate([a, b], "never.gif", diff_scale="frames")
+
+
+def test_a_per_frame_difference_scale_bar_is_drawn_with_each_frame(tmp_path):
+    # frames whose difference shrinks 100x a frame: with diff_scale='frame' the bar's labels change with it
+    a, b = _shrinking_pair((24, 20))
+    path = tmp_path / "d.gif"
+    render.animate([a, b], path, dpi=60, diff_scale="frame")
+    frames = iio.imread(path, index=None).astype(int)
+    panels = _panels([a, b], dpi=60, diff_scale="frame")
     box = panels.scales[0].get_tightbbox(panels.fig.canvas.get_renderer())
     h = frames.shape[1]
     x0, x1, y0, y1 = int(box.x0), int(box.x1) + 8, int(h - box.y1), int(h - box.y0)  # the bar and its labels

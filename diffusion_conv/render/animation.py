@@ -7,36 +7,70 @@ import os
 import numpy as np
 
 from .. import _io, _progress
+from .differences import DIFF_SCALES
 from .figures import FIGURE_SUFFIXES, save_figure
 from .panels import Panels
-from .sources import collect
+from .scales import check_scale
+from .sources import columns
+from .writers import DIFF_LEVELS, FIELD_LEVELS, GifWriter, PngFrames, palette
 
 VIDEO_HINT = 'MP4 output needs imageio-ffmpeg; install it with: pip install "diffusion-conv[video]"'
 
 
-def animate(source, path, fps=10, cmap="viridis", reference=None, diff=True, dpi=80, progress=False):
-    """Write an animation of one or several runs: GIF, or MP4 with imageio-ffmpeg.
+SUFFIXES = (".gif", ".mp4", ".png")
+"""What :func:`animate` writes: a GIF, an MP4 (imageio-ffmpeg), or numbered PNG frames."""
 
-    Each method gets a panel of its field (one colour scale shared by all
-    panels and frames) and, below it, its difference to the reference, on its
-    own symmetric scale with the frame's largest difference written on it;
-    below the reference, every run's relative mass change against time. The
-    title gives the step, the time and the mass. A batched Result is drawn as
-    one panel per member.
-    1-D tanks are drawn as profiles, 3-D tanks as the middle slice along axis 0.
-    Frames are drawn and handed to the writer one at a time, so memory does
+
+def _check_common(source, reference, labels, channels, cmap, scale, limits, diff_scale):
+    """The columns and the checked options shared by :func:`animate` and :func:`plot_frame`."""
+    import matplotlib
+
+    cols, reference = columns(source, reference, labels=labels, channels=channels)
+    if not isinstance(cmap, str) or cmap not in matplotlib.colormaps:
+        raise ValueError(f"cmap {cmap!r} is not a matplotlib colour map")
+    check_scale(scale, limits)
+    if diff_scale not in DIFF_SCALES:
+        raise ValueError(f"diff_scale must be one of {', '.join(map(repr, DIFF_SCALES))}, got {diff_scale!r}")
+    return cols
+
+
+def animate(source, path, fps=10, cmap="viridis", reference=None, diff=True, dpi=80, progress=False,
+            scale="auto", limits="auto", diff_scale="run", walls=None, labels=None, channels=None):
+    """Write an animation of one or several runs: GIF, MP4 (with imageio-ffmpeg) or numbered PNG frames.
+
+    Each run gets a panel of its field and, below it, its difference to the
+    reference; below the reference, every run's relative mass change against the
+    step. The fields share one colour scale per frame, chosen from the
+    deterministic runs (a sampled run's noise does not set it): linear over the
+    whole run when the peak stays within a factor of ten, otherwise frame by frame,
+    and logarithmic when the peak falls by more than a hundred (a point source);
+    the colour bar names the quantity and its units. Walls are drawn solid grey in
+    every panel. A difference panel says how large the difference is against what
+    is expected of it: rounding for two lattice methods (below that it is drawn
+    flat and says "agrees to rounding"), the sampling noise for particles and
+    counts, the declared order for the heat equation; its colour scale is held
+    over the run. A batched Result is drawn as one panel per member (each compared
+    with the same member of the reference), or, with ``channels``, as colour
+    pictures. 1-D tanks are drawn as profiles, 3-D tanks as the middle slice along
+    axis 0. Frames are drawn and handed to the writer one at a time, so memory does
     not grow with the number of frames.
+
+    GIFs are written on one fixed palette of 256 colours that holds the colour
+    maps at 128 (fields) and 64 (differences) levels, so smooth gradients stay
+    smooth (an adaptive palette per frame bands them); colour pictures of channels
+    are dithered instead. MP4 and PNG frames keep every colour.
 
     Parameters
     ----------
     source : Comparison, Result, dict of str to Result, or list of Result
         The runs; they must have the same saved steps.
     path : str or os.PathLike
-        Output file, ending in ``.gif`` or ``.mp4``; its folder must exist and
-        be writable (checked before any drawing). Written under a temporary
+        Output file, ending in ``.gif``, ``.mp4``, or ``.png`` for numbered frames
+        ``stem_0000.png``, ``stem_0001.png``, ... beside it; its folder must exist
+        and be writable (checked before any drawing). Written under a temporary
         name and renamed when complete; a failed or interrupted write (Ctrl-C,
-        SIGTERM) leaves neither the file nor a temporary file. Mode ``0o666``
-        less the umask.
+        SIGTERM) leaves neither the file nor a temporary file (nor any PNG frame).
+        Mode ``0o666`` less the umask.
     fps : float
         Frames per second, in ``(0, 100]`` (a Python or NumPy integer or float; not a bool).
     cmap : str
@@ -46,15 +80,31 @@ def animate(source, path, fps=10, cmap="viridis", reference=None, diff=True, dpi
     diff : bool
         Draw the row of differences to the reference (when there are several runs).
     dpi : float
-        Pixels per inch of the frames (a panel is about 2.6 inches wide), in
+        Pixels per inch of the frames (a panel is about 3.6 inches wide), in
         ``[10, 1200]``; a frame may not exceed 16384 pixels a side or 2**25 pixels.
     progress : bool
         Show a progress bar.
+    scale : {'auto', 'linear', 'log', 'symlog'}
+        The fields' colour scale (``auto``: see above).
+    limits : {'auto', 'run', 'frame'} or (low, high)
+        One pair of colour limits for the run, one per frame, or fixed numbers.
+    diff_scale : {'run', 'frame'}
+        The differences' colour scale: held over the run, or each frame's own largest difference.
+    walls : bool array, optional
+        Wall cells to draw (default: those the runs record in ``meta['wall_cells']``).
+    labels : sequence, optional
+        Labels of a batch's members: one entry per batch axis, each a list of
+        labels for that axis (``[["T = 0.5", "T = 1"]]``, ``[None, ["key 0", "key 1"]]``)
+        or None (numbered).
+    channels : int, optional
+        The batch axis that holds colour channels (red, green, blue): drawn as one
+        colour picture per member of the other axes.
 
     Returns
     -------
     str
-        The path written.
+        The path written (for PNG frames, the printf pattern of their names,
+        ``stem_%04d.png``).
 
     Raises
     ------
@@ -63,50 +113,73 @@ def animate(source, path, fps=10, cmap="viridis", reference=None, diff=True, dpi
     ImportError
         ``.mp4`` without imageio-ffmpeg (the message names the ``video`` extra).
     """
-    names, results, reference = collect(source, reference)
-    path = _io.check_target(path, (".gif", ".mp4"))
+    cols = _check_common(source, reference, labels, channels, cmap, scale, limits, diff_scale)
+    path = _io.check_target(path, SUFFIXES)
     suffix = os.path.splitext(path)[1].lower()
-    dpi = Panels.check_size(results, diff, dpi, "animation frame")
+    diff_row = bool(diff) and any(c.ref is not None for c in cols)
+    dpi = Panels.check_size([c.result for c in cols], diff_row, dpi, "animation frame")
     if isinstance(fps, (bool, np.bool_)) or not isinstance(fps, (numbers.Real, np.integer, np.floating)):
         raise TypeError(f"fps must be a number in (0, 100], got {fps!r} ({type(fps).__name__})")
     fps = float(fps)
     if not 0 < fps <= 100:
         raise ValueError(f"fps must be a number in (0, 100], got {fps!r}")
-    import matplotlib
-
-    if cmap not in matplotlib.colormaps:
-        raise ValueError(f"cmap {cmap!r} is not a matplotlib colour map")
     if suffix == ".mp4":
         try:
             import imageio_ffmpeg  # noqa: F401
         except ImportError:
             raise ImportError(VIDEO_HINT) from None
-    import imageio.v2 as iio
+    gif = suffix == ".gif"
+    colour_pictures = any(c.channels for c in cols)
+    levels = (FIELD_LEVELS, DIFF_LEVELS) if gif and not colour_pictures else None
+    panels = Panels(cols, cmap, dpi, diff, scale=scale, limits=limits, diff_scale=diff_scale, walls=walls,
+                    levels=levels)
+    n = len(cols[0].result.steps)
+    colours = palette(cmap) if levels is not None else None
+    return write_frames(panels.rgb, n, path, fps, colours, progress)
 
-    panels = Panels(names, results, reference, cmap, dpi, diff)
-    n = len(results[0].steps)
+
+def write_frames(draw, n, path, fps, colours=None, progress=False):
+    """Hand ``draw(i)`` (an RGB uint8 frame) for ``i < n`` to the writer ``path``'s suffix names; return the path.
+
+    GIF frames are mapped onto ``colours`` (a fixed palette) or, without one, each
+    quantised with dithering; a failure leaves no file behind.
+    """
+    suffix = os.path.splitext(path)[1].lower()
+    if suffix == ".png":
+        frames = PngFrames(path, n)
+        try:
+            with _progress.bar(n, progress, desc="render", unit="image") as bar:
+                for i in range(n):
+                    frames.append_data(draw(i))
+                    bar.update(1)
+        except BaseException:
+            frames.discard()
+            raise
+        return frames.pattern
     with _io.atomic_path(path) as tmp, _progress.bar(n, progress, desc="render", unit="image") as bar:
         if suffix == ".gif":
-            # fast octree quantiser (PIL method 2): several times faster than median cut, same look
-            writer = iio.get_writer(tmp, format="GIF-PIL", mode="I", fps=fps, loop=0, quantizer=2)
+            writer = GifWriter(tmp, fps, colours)
         else:
+            import imageio.v2 as iio
+
             writer = iio.get_writer(tmp, format="FFMPEG", mode="I", fps=fps, macro_block_size=16)
         try:
             for i in range(n):
-                writer.append_data(panels.rgb(i))
+                writer.append_data(draw(i))
                 bar.update(1)
         finally:
             writer.close()
     return path
 
 
-def plot_frame(source, index=-1, path=None, cmap="viridis", reference=None, diff=True, dpi=100):
+def plot_frame(source, index=-1, path=None, cmap="viridis", reference=None, diff=True, dpi=100, scale="auto",
+               limits="auto", diff_scale="run", walls=None, labels=None, channels=None):
     """The panels of :func:`animate` at one saved frame, as a figure (saved when ``path`` is given).
 
     Parameters
     ----------
-    source, cmap, reference, diff
-        As in :func:`animate`.
+    source, cmap, reference, diff, scale, limits, diff_scale, walls, labels, channels
+        As in :func:`animate` (the colour scales are those of the whole run).
     index : int
         Which saved frame (negative counts from the end).
     path : str, optional
@@ -118,16 +191,16 @@ def plot_frame(source, index=-1, path=None, cmap="viridis", reference=None, diff
     -------
     matplotlib.figure.Figure
     """
-    names, results, reference = collect(source, reference)
-    n = len(results[0].steps)
+    cols = _check_common(source, reference, labels, channels, cmap, scale, limits, diff_scale)
+    n = len(cols[0].result.steps)
     if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not -n <= index < n:
         raise ValueError(f"index must be an integer in [{-n}, {n}), got {index!r}")
     if path is not None:
         path = _io.check_target(path, FIGURE_SUFFIXES)
-    dpi = Panels.check_size(results, diff, dpi, "figure")
-    panels = Panels(names, results, reference, cmap, dpi, diff)
+    diff_row = bool(diff) and any(c.ref is not None for c in cols)
+    dpi = Panels.check_size([c.result for c in cols], diff_row, dpi, "figure")
+    panels = Panels(cols, cmap, dpi, diff, scale=scale, limits=limits, diff_scale=diff_scale, walls=walls)
     panels.draw(int(index) % n)
     if path is not None:
         save_figure(panels.fig, path, dpi=dpi)
     return panels.fig
-

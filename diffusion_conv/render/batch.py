@@ -14,6 +14,13 @@ import numpy as np
 from .figures import new_figure, save_figure
 
 
+def composite_scaled(channels, low, high):
+    """An RGB picture ``(H, W, 3)`` in [0, 1] from three fields ``(3, H, W)`` on the scale ``[low, high]``."""
+    c = np.asarray(channels, dtype=np.float64)
+    span = float(high) - float(low)
+    return np.clip((np.moveaxis(c, 0, -1) - float(low)) / (span if span > 0 else 1.0), 0.0, 1.0)
+
+
 def composite(channels, percentile=98):
     """An RGB picture ``(H, W, 3)`` in [0, 1] from three fields ``(3, H, W)``, on one shared scale.
 
