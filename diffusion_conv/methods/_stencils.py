@@ -8,6 +8,7 @@ passes over memory a step takes. See :mod:`diffusion_conv.methods.propagator`.
 from __future__ import annotations
 
 import functools
+import math
 
 import jax
 import jax.numpy as jnp
@@ -31,6 +32,57 @@ def step(field, weights, radius, bnd, blocked=None, factors=None):
         return field, absorbed
     w = jnp.ravel(weights).astype(field.dtype)
     return transport(field, radius, bnd, blocked, weights=w)
+
+
+def unit_sum(weights, dtype):
+    """The kernel ``weights`` stored in ``dtype`` with entries whose exact sum is 1.
+
+    A kernel normalised in ``dtype`` sums to 1 only as closely as its centre
+    weight's last place allows (up to 1.5e-8 in float32); summed as products
+    every step, that remainder is a mass drift linear in the steps. Here the
+    remainder goes to the largest entry that it moves (by at least half a unit
+    in that entry's last place), rounded to ``dtype``, and again with what is
+    left, until the sum (``math.fsum`` of the entries, exact to float64) is 1 or
+    what is left moves no entry. An entry moves by at most the first remainder
+    plus a unit in the last place of the largest entry. Entries that mirror each
+    other along an axis the kernel is symmetric in move together, so every
+    symmetry is kept; zero entries stay zero. Host-side (concrete weights).
+    """
+    dtype = np.dtype(dtype)
+    w = np.asarray(weights).astype(dtype)
+    group = np.zeros(w.shape, np.int64)  # each entry's group: the flat index of its image in the lower half
+    size = np.ones(w.shape, np.int64)  # how many entries the group has
+    stride = 1
+    for a in reversed(range(w.ndim)):
+        i = np.arange(w.shape[a])
+        here = [1] * w.ndim
+        here[a] = -1
+        if np.array_equal(w, np.flip(w, a)):
+            size = size * np.where(i != i[::-1], 2, 1).reshape(here)
+            i = np.minimum(i, i[::-1])
+        group = group + (i * stride).reshape(here)
+        stride *= w.shape[a]
+    vals, group, size = w.ravel().copy(), group.ravel(), size.ravel()
+    order = np.argsort(-vals, kind="stable")  # largest first
+    half_ulp = np.spacing(vals[order]) / 2
+    weight = size[order]
+    live = vals[order] > 0
+    residual = 1.0 - math.fsum(vals.astype(np.float64))
+    for _ in range(64):
+        movable = live & (abs(residual) >= half_ulp * weight)
+        if residual == 0.0 or not movable.any():
+            break
+        j = int(np.argmax(movable))
+        k = order[j]
+        moved = dtype.type(float(vals[k]) + residual / int(size[k]))
+        if moved == vals[k] or moved <= 0:
+            live[j] = False
+            continue
+        same = group == group[k]
+        vals[same] = moved
+        half_ulp[j] = np.spacing(moved) / 2
+        residual = 1.0 - math.fsum(vals.astype(np.float64))
+    return vals.reshape(w.shape)
 
 
 # -- the halo path -------------------------------------------------------------------------
@@ -142,18 +194,55 @@ def _taps(win, f, axis, r, length):
     return out
 
 
+def _centred_taps(win, f, axis, r, length, mirrored=False):
+    """:func:`_taps` for cells whose own value ``c = win[i + r]`` is in the window, exact on a constant window.
+
+    Computed as ``c + sum_{k != r} f[k] (win[i + 2 r - k] - c)``: the centre's share
+    is one minus the others' (the factors sum to 1), and a window that is constant
+    gives back ``c`` to the last bit. The plain sum of products rounds ``c`` off by
+    a fraction of a unit in the last place, the same way in every cell of a smooth
+    field and in every step: in float32 a one-sided mass drift linear in the steps
+    (1.6e-4 of the mass after 10^4 steps of the box blur on a 128x256 closed
+    tank, against 5e-6 this way). With ``mirrored`` factors (``f[r - j] == f[r + j]``) the
+    pairs share one product, ``f[r + j] ((win[i + r - j] + win[i + r + j]) - 2 c)``:
+    as many operations as the plain sum.
+    """
+    centre = axis_slice(win, axis, r, r + length)
+    if r == 0:
+        return centre
+    change = None
+    if mirrored:
+        twice = centre + centre
+        for j in range(1, r + 1):
+            pair = axis_slice(win, axis, r - j, r - j + length) + axis_slice(win, axis, r + j, r + j + length)
+            term = f[r + j] * (pair - twice)
+            change = term if change is None else change + term
+    else:
+        for k in range(2 * r + 1):
+            if k != r:
+                term = f[k] * (axis_slice(win, axis, 2 * r - k, 2 * r - k + length) - centre)
+                change = term if change is None else change + term
+    return centre + change
+
+
 def _add_at(buf, values, starts):
     region = jax.lax.dynamic_slice(buf, starts, values.shape)
     return jax.lax.dynamic_update_slice(buf, region + values, starts)
 
 
-def _axis_pass(src, dst, f, axis, r, bnd, dst_axis, dst_r):
-    """One axis of a separable step: ``src`` (halo along ``axis``) into the interior of ``dst``."""
+def _axis_pass(src, dst, f, axis, r, bnd, dst_axis, dst_r, mirrored=False):
+    """One axis of a separable step: ``src`` (halo along ``axis``) into the interior of ``dst``.
+
+    The tank's cells take :func:`_centred_taps`. The strips beyond its edges
+    start empty, so they have no value of their own to keep, and take the plain
+    sum (the centred form there made a 7x7 kernel's step at reflecting edges
+    about 15 % slower on the CPU).
+    """
     n = src.shape[axis] - 2 * r
     absorbed = jnp.zeros((), src.dtype)
     starts = [0] * src.ndim
     starts[dst_axis] = dst_r
-    dst = jax.lax.dynamic_update_slice(dst, _taps(src, f, axis, r, n), starts)
+    dst = jax.lax.dynamic_update_slice(dst, _centred_taps(src, f, axis, r, n, mirrored), starts)
     if r == 0:
         return dst, absorbed
     strips = {-1: _taps(_window(src, axis, r, -2 * r, r), f, axis, r, r),  # mass landing on [-r, 0)
@@ -186,14 +275,15 @@ def _halo_buffers(field, radius):
     return tuple(bufs)
 
 
-def _halo_step(bufs, factors, radius, bnd):
-    """One step on the halo buffers: returns ``(bufs, absorbed)``."""
+def _halo_step(bufs, factors, radius, bnd, mirrored=None):
+    """One step on the halo buffers: returns ``(bufs, absorbed)``; ``mirrored[a]``: factor ``a`` is mirror-symmetric."""
     ndim = len(bufs)
+    mirrored = (False,) * ndim if mirrored is None else mirrored
     bufs = list(bufs)
     absorbed = jnp.zeros((), bufs[0].dtype)
     for a in range(ndim):
         b = (a + 1) % ndim
-        bufs[b], da = _axis_pass(bufs[a], bufs[b], factors[a], a, radius[a], bnd[a], b, radius[b])
+        bufs[b], da = _axis_pass(bufs[a], bufs[b], factors[a], a, radius[a], bnd[a], b, radius[b], mirrored[a])
         absorbed = absorbed + da
     return tuple(bufs), absorbed
 

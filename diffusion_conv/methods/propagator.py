@@ -14,6 +14,11 @@ Paths (``Result.meta['path']``):
     into the interior of the next buffer and folds the few cells that leave (the
     edge strips) back with the boundary's :meth:`~diffusion_conv.lattice.Boundary.fold_chunk`,
     the same fold :func:`~diffusion_conv.lattice.transport` applies.
+    A cell's new value is its own value plus each jump's share of the
+    difference (the centre's share is one minus the others'), so a constant
+    field steps to itself exactly and the rounding of the sums does not lean one
+    way (a plain sum of products did, the same way in every cell and step: in
+    float32 a mass drift linear in the steps).
     With walls (a board, a partition) the same step is taken over the whole
     field as if there were none, and the cells within the kernel's radius of a
     refused jump (:func:`wall_patch`) are then stepped again by the general
@@ -31,6 +36,11 @@ Paths (``Result.meta['path']``):
     :func:`diffusion_conv.lattice.transport` of the weighted field with the wall
     masks.
 
+A concrete kernel steps with its weights stored in the field's dtype with an
+exact unit sum (``unit_sum`` in ``_stencils``; the halo path's wall patch too),
+so the remainder of normalising does not drift the mass; traced weights are
+used as they are.
+
 The paths' steps live in ``diffusion_conv.methods._stencils``; walls take the
 patch when it covers at most ``PATCH_FRACTION`` (a quarter) of the tank.
 """
@@ -43,7 +53,7 @@ import numpy as np
 from .. import _checks
 from ..lattice import axis_slice, separable_factors
 from ._stencils import (_halo_buffers, _halo_step, _patch_correct, _patch_source, _patch_state, halo_applies,
-                        step, takes_direct, wall_patch)
+                        step, takes_direct, unit_sum, wall_patch)
 from .base import Method, State, lead, members, register
 
 __all__ = ["PropagatorMethod", "step", "halo_applies", "wall_patch", "takes_direct"]
@@ -74,14 +84,18 @@ class PropagatorMethod(Method):
     def prepare(self, tank, prop, batch, options):
         if not _checks.is_concrete(prop.weights):
             return None
-        fs = [separable_factors(w) for w in members(prop.weights, prop.batch_shape)]
+        dtype = np.dtype(tank.dtype)
+        ws = members(prop.weights, prop.batch_shape)
+        weights = lead(np.stack([unit_sum(w, dtype).ravel() for w in ws]).reshape(prop.batch_shape + (-1,)),
+                       prop.batch_shape, batch)
+        fs = [separable_factors(w) for w in ws]
         walls = tank if tank.walls is not None else None
         if any(f is None for f in fs) or not halo_applies(tank.shape, prop.radius, fs[0], walls):
-            return None
-        dtype = np.dtype(tank.dtype)
+            return State(("weights",), weights=weights)
         factors = tuple(lead(np.stack([f[a] for f in fs]).astype(dtype).reshape(prop.batch_shape + (-1,)),
                              prop.batch_shape, batch) for a in range(tank.ndim))
-        return State(("halo",), factors=factors)
+        mirrored = tuple(bool(np.array_equal(f, f[..., ::-1])) for f in factors)
+        return State(("halo", mirrored), factors=factors, weights=weights)
 
     def init(self, tank, prop, key=None, n_particles=None, prepared=None):
         field = tank.concentration
@@ -90,24 +104,27 @@ class PropagatorMethod(Method):
         cell = tank.dx ** tank.ndim
         if prepared is None:
             prepared = self.prepare(tank, prop, (), {})
-        if prepared is not None:
+        # concrete kernels step with weights whose sum is exactly 1 (unit_sum); traced ones as they are
+        w = jnp.ravel(prop.weights).astype(field.dtype) if prepared is None else \
+            jnp.asarray(prepared.weights, field.dtype)
+        if prepared is not None and prepared.static[0] == "halo":
             f = tuple(jnp.asarray(a, field.dtype) for a in prepared.factors)
             patch = wall_patch(tank, radius) if tank.walls is not None else None
-            fix = None if patch is None else _patch_state(tank, jnp.asarray(prop.weights, field.dtype), radius, patch)
-            return State(("halo", radius, bnd, cell, patch), bufs=_halo_buffers(field, radius), factors=f,
-                         absorbed=zero, fix=fix)
-        w = jnp.ravel(prop.weights).astype(field.dtype)
+            fix = None if patch is None else _patch_state(tank, w, radius, patch)
+            return State(("halo", radius, bnd, cell, patch, prepared.static[1]), bufs=_halo_buffers(field, radius),
+                         factors=f, absorbed=zero, fix=fix)
         if takes_direct(tank, radius):
             patch = wall_patch(tank, radius) if tank.walls is not None else None
             fix = None if patch is None else _patch_state(tank, w, radius, patch)
-            return State(("direct", radius, bnd, cell, patch), field=field, weights=w, blocked=None,
+            return State(("direct", radius, bnd, cell, patch, None), field=field, weights=w, blocked=None,
                          absorbed=zero, fix=fix)
         blocked = tank.blocked(radius)
         blocked = None if blocked is None else jnp.asarray(blocked)
-        return State(("general", radius, bnd, cell, None), field=field, weights=w, blocked=blocked, absorbed=zero)
+        return State(("general", radius, bnd, cell, None, None), field=field, weights=w, blocked=blocked,
+                     absorbed=zero)
 
     def advance(self, state, n):
-        path, radius, bnd, _, patch = state.static
+        path, radius, bnd, _, patch, mirrored = state.static
         if path == "halo":
             at = (radius[0],) + (0,) * (len(radius) - 1)
 
@@ -115,7 +132,7 @@ class PropagatorMethod(Method):
             # the step writes the first buffer in place instead of keeping a copy of it to read.
             def body(_, carry):
                 bufs, src, a = carry
-                new, da = _halo_step(bufs, state.factors, radius, bnd)
+                new, da = _halo_step(bufs, state.factors, radius, bnd, mirrored)
                 if patch is not None:
                     fixed, back = _patch_correct(src, new[0], state.fix, radius, bnd, patch, at)
                     new, da, src = (fixed,) + new[1:], da - back, _patch_source(fixed, patch, at)
@@ -138,7 +155,7 @@ class PropagatorMethod(Method):
         return state.replace(field=field, absorbed=absorbed)
 
     def observe(self, state):
-        path, radius, _, cell, _ = state.static
+        path, radius, _, cell, _, _ = state.static
         if path == "halo":
             field = axis_slice(state.bufs[0], 0, radius[0], state.bufs[0].shape[0] - radius[0])
         else:
@@ -146,7 +163,8 @@ class PropagatorMethod(Method):
         return field, state.absorbed * cell
 
     def meta(self, tank, prop, save_steps, options):
-        halo = self.prepare(tank, prop, prop.batch_shape, options) is not None
+        prepared = self.prepare(tank, prop, prop.batch_shape, options)
+        halo = prepared is not None and prepared.static[0] == "halo"
         path = "halo" if halo else "direct" if takes_direct(tank, prop.radius) else "general"
         walls = None if tank.walls is None else "masks" if path == "general" else "patch"
         return {"separable": halo, "path": path, "walls": walls}
