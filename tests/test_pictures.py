@@ -218,3 +218,37 @@ def test_gif_gradients_keep_their_steps():
     pixels = _panel_pixels(panels, panels.axes[0, 0], frame)
     row = pixels[pixels.shape[0] // 2]
     assert len(np.unique(row, axis=0)) >= 100
+
+
+def test_the_story_is_one_1280_by_720_picture_whose_particles_stay_in_their_noise_band(tmp_path):
+    import imageio.v3 as iio
+
+    from diffusion_conv.render.story import Story
+
+    sc = dc.scenarios.get("partitions", size=32, seed=2)
+    cmp = dc.compare(sc.tank, sc.propagator, 12, methods=("propagator", "spectral", "particles", "heat"),
+                     save_every=4, n_particles=20000, key=jax.random.key(3))
+    png = render.plot_story(cmp, tmp_path / "story.png", index=1, title="sixteen compartments")
+    assert [ax.get_title() for ax in png.axes[:3]] == ["propagator", "particles", "heat"]
+    assert iio.imread(tmp_path / "story.png").shape[:2] == (720, 1280)
+    path = render.animate_story(cmp, tmp_path / "story.gif", fps=4)
+    frames = iio.imread(path, index=None)
+    assert frames.shape == (4, 720, 1280, 3)
+    # the band around the expectation holds about 95 % of the particles' profile (two standard deviations)
+    from diffusion_conv.render.sources import columns
+
+    cols = [c for c in columns(cmp)[0] if c.name in ("propagator", "particles", "heat")]
+    story = Story(cols)
+    inside = []
+    for i in range(1, 4):
+        story.draw(i)
+        verts = story.band.get_paths()[0].vertices
+        n = len(story.x)
+        low, high = verts[:n, 1], verts[n:2 * n, 1][::-1]
+        dots = story.lines[1].get_ydata()
+        inside.append(np.mean((dots >= low) & (dots <= high)))
+    assert 0.85 <= np.mean(inside) <= 1.0, inside
+    with pytest.raises(ValueError, match="counts"):
+        render.plot_story(cmp, methods=("propagator", "counts"))
+    with pytest.raises(ValueError, match="rows"):
+        render.plot_story(cmp, rows=(10, 40))

@@ -219,3 +219,79 @@ def test_a_per_frame_difference_scale_bar_is_drawn_with_each_frame(tmp_path):
     h = frames.shape[1]
     x0, x1, y0, y1 = int(box.x0), int(box.x1) + 8, int(h - box.y1), int(h - box.y0)  # the bar and its labels
     assert np.abs(frames[2, y0:y1, x0:x1] - frames[3, y0:y1, x0:x1]).sum() > 0
+
+
+def test_png_frames_are_numbered_and_an_interrupted_run_leaves_none(tmp_path, monkeypatch):
+    res = _result(_ramp((8, 8), n=5))
+    pattern = render.animate(res, tmp_path / "frame.png", dpi=30)
+    assert pattern == str(tmp_path / "frame_%04d.png")
+    assert _files(tmp_path) == [f"frame_{i:04d}.png" for i in range(5)]
+    first = iio.imread(tmp_path / "frame_0000.png")
+    assert first.ndim == 3 and first.shape[0] % 16 == 0
+    calls = {"n": 0}
+    original = render.panels.Panels.rgb
+
+    def failing(self, i):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return original(self, i)
+
+    monkeypatch.setattr(render.panels.Panels, "rgb", failing)
+    with pytest.raises(KeyboardInterrupt):
+        render.animate(res, tmp_path / "other.png", dpi=30)
+    assert _files(tmp_path) == [f"frame_{i:04d}.png" for i in range(5)]  # none of the interrupted frames
+
+
+def test_colour_scale_options_are_checked_and_honoured():
+    from diffusion_conv.render.panels import Panels
+    from diffusion_conv.render.sources import columns
+
+    res = _result(_ramp((8, 8), n=4) * 2.0)
+    cols, _ = columns(res)
+    panels = Panels(cols, "viridis", 30, True, limits=(0.5, 1.5))
+    panels.draw(3)
+    assert panels.top[0].get_clim() == (0.5, 1.5)
+    panels = Panels(cols, "viridis", 30, True, limits="frame")
+    panels.draw(2)
+    assert panels.top[0].get_clim() == pytest.approx((2 / 3, 2.0))  # a uniform frame at 4/3: widened by half
+    assert "concentration" in panels.scale.label and "mass / area" in panels.scale.label
+    for bad, err in ((dict(scale="loglog"), ValueError), (dict(limits=(1, 0)), ValueError),
+                     (dict(limits="sometimes"), ValueError), (dict(limits=(0, "1")), TypeError),
+                     (dict(scale="log", limits=(0.0, 1.0)), ValueError)):
+        with pytest.raises(err):
+            render.plot_frame(res, **bad)
+
+
+def test_profile_over_a_band_and_the_noise_band_of_particles():
+    f = np.arange(48.0).reshape(6, 8)
+    np.testing.assert_array_equal(render.profile(f, axis=1, span=(2, 4)), f[2:4].mean(axis=0))
+    with pytest.raises(ValueError, match="span"):
+        render.profile(f, axis=1, span=(4, 9))
+    tank = dc.Tank.two_compartment((8, 16), left=1.0, right=0.2)
+    import jax
+
+    cmp = dc.compare(tank, dc.Propagator.gaussian(1.0, ndim=2), 4, methods=("propagator", "particles"),
+                     n_particles=3000, key=jax.random.key(0))
+    fig = render.plot_profiles(cmp, span=(2, 6), times=[1])
+    ax = fig.axes[0]
+    (band,) = [c for c in ax.collections if len(c.get_paths()) and len(c.get_paths()[0].vertices) > 4]
+    dots = [line for line in ax.lines if line.get_marker() == "." and len(line.get_xdata())]
+    assert len(dots) == 1
+    # the band is two standard deviations of the mean of rows 2..5 around the propagator's profile
+    from diffusion_conv.compare import sampling_variance
+
+    expected = np.asarray(cmp.results["propagator"].final, dtype=np.float64)
+    var = sampling_variance(expected, float(cmp.results["particles"].mass()[0]), 3000)
+    sd = np.sqrt(var[2:6].sum(axis=0)) / 4
+    top = band.get_paths()[0].vertices[:, 1].max()
+    assert top == pytest.approx(np.max(expected[2:6].mean(axis=0) + 2 * sd), rel=1e-9)
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "particles: expected noise (2 sd)" in labels
+
+
+def test_convergence_axis_labels_the_sizes_measured_over_a_short_range():
+    fig = render.plot_convergence({"1/n": ([16, 32, 64, 128], [0.1, 0.05, 0.025, 0.0125])})
+    fig.canvas.draw()
+    labels = [t.get_text() for t in fig.axes[0].get_xticklabels() if t.get_text()]
+    assert labels == ["16", "32", "64", "128"]

@@ -11,6 +11,9 @@ animate
     Side-by-side panels, one per method, with its difference to the reference.
 plot_frame
     The same panels at one saved frame, as a figure.
+plot_story, animate_story
+    One clear picture for a class: the tank through the propagator, the particles and
+    the heat equation side by side, their profiles in one panel (1280 x 720).
 plot_profiles
     Profiles through the tank at several times for every method, and a closed form.
 plot_convergence
@@ -19,8 +22,8 @@ plot_kernel_temperatures
     A kernel beside its softmax propagator at several temperatures.
 plot_feature_maps
     A whole batch at one frame: channels down, kernels across, RGB composites.
-members, composite
-    The members of a batched Result; an RGB picture from three channels.
+members, composite, CHANNELS
+    The members of a batched Result; an RGB picture from three channels; the channels' names.
 save_figure, save_text
     Write a figure or a text file safely (temporary name, then rename).
 """
@@ -30,11 +33,14 @@ from .animation import VIDEO_HINT, animate, plot_frame
 from .batch import composite, plot_feature_maps
 from .figures import save_figure, save_text
 from .plots import plot_convergence, plot_kernel_temperatures, plot_profiles, profile
-from .sources import members
+from .sources import CHANNELS, members
+from .story import animate_story, plot_story
 
 __all__ = [
+    "CHANNELS",
     "VIDEO_HINT",
     "animate",
+    "animate_story",
     "composite",
     "members",
     "plot_convergence",
@@ -42,6 +48,7 @@ __all__ = [
     "plot_frame",
     "plot_kernel_temperatures",
     "plot_profiles",
+    "plot_story",
     "profile",
     "save_figure",
     "save_text",

@@ -9,10 +9,11 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _io
-from ..compare import fit_order
+from ..compare import fit_order, sampling_variance
 from ..propagator import Propagator
 from .figures import FIGURE_SUFFIXES, check_dpi, save_figure
 from .figures import new_figure as _figure
+from .scales import stochastic
 from .sources import collect
 
 
@@ -28,7 +29,7 @@ def _save(fig, path, dpi):
     return fig
 
 
-def profile(frame, axis=-1, reduce="mean"):
+def profile(frame, axis=-1, reduce="mean", span=None):
     """A 1-D profile of a frame along ``axis``: the mean over the other axes, or the line through the middle.
 
     Parameters
@@ -38,6 +39,9 @@ def profile(frame, axis=-1, reduce="mean"):
         The axis the profile runs along.
     reduce : {'mean', 'middle'}
         Average over the other axes, or take the cells at their middle index.
+    span : (int, int), optional
+        With ``reduce='mean'``: average over the cells ``start <= i < stop`` of the
+        other axes only (a band through the tank) instead of all of them.
 
     Returns
     -------
@@ -52,12 +56,25 @@ def profile(frame, axis=-1, reduce="mean"):
     if moved.ndim == 1:
         return moved
     if reduce == "mean":
+        if span is not None:
+            start, stop = _span(span, moved.shape[:-1])
+            moved = moved[(slice(start, stop),) * (moved.ndim - 1)]
         return moved.reshape(-1, moved.shape[-1]).mean(axis=0)
     return moved[tuple(s // 2 for s in moved.shape[:-1])]
 
 
+def _span(span, shape):
+    try:
+        start, stop = (int(v) for v in span)
+    except (TypeError, ValueError):
+        raise TypeError(f"span must be a pair (start, stop) of cell indices, got {span!r}") from None
+    if not 0 <= start < stop <= min(shape):
+        raise ValueError(f"span must be a pair (start, stop) with 0 <= start < stop <= {min(shape)}, got {span!r}")
+    return start, stop
+
+
 def plot_profiles(source, path=None, axis=-1, times=None, exact=None, reduce="mean", dpi=100, panels=False,
-                  title=None):
+                  title=None, span=None):
     """Profiles through the tank at several times for every method, and a closed form.
 
     Parameters
@@ -75,12 +92,16 @@ def plot_profiles(source, path=None, axis=-1, times=None, exact=None, reduce="me
         cell centres) at time ``t``; drawn as a dashed black line.
     reduce : {'mean', 'middle'}
         How the other axes are reduced (see :func:`profile`).
+    span : (int, int), optional
+        With ``reduce='mean'``, the band of the other axes averaged over (see :func:`profile`).
     dpi : int
         Resolution.
     panels : bool
         One panel per method (on one shared scale) instead of every method on one
-        axis told apart by line style; the stochastic methods are then readable
-        beside the smooth ones.
+        axis told apart by line style. On one axis a stochastic run (particles,
+        counts) is drawn as dots with, around the first deterministic run, a band
+        of its expected sampling noise (two standard deviations each side, from the
+        binomial variance of each cell): the dots should stay in the band.
     title : str, optional
         The figure's title.
 
@@ -96,11 +117,15 @@ def plot_profiles(source, path=None, axis=-1, times=None, exact=None, reduce="me
     times = [int(i) for i in times]
     if any(not -n <= i < n for i in times):
         raise ValueError(f"times must be frame indices in [{-n}, {n}), got {times}")
+    if span is not None:
+        grid = results[0].frames.shape[1:]
+        span = _span(span, [g for a, g in enumerate(grid) if a != axis % len(grid)] or [0])
     if exact is not None and not callable(exact):
         raise TypeError(f"exact must be a callable exact(t) -> profile, got {type(exact).__name__}")
     import matplotlib
 
     groups = [[j] for j in range(len(names))] if panels else [list(range(len(names)))]
+    smooth = next((r for r in results if not stochastic(r)), None)
     fig = _figure(3.2 * len(groups) + 1.8 if panels else 7.5, 3.4 if panels else 4.2, dpi)
     axes = np.atleast_1d(fig.subplots(1, len(groups), sharey=True, squeeze=False)[0])
     colours = matplotlib.colormaps["viridis"](np.linspace(0.0, 0.9, len(times)))
@@ -110,9 +135,17 @@ def plot_profiles(source, path=None, axis=-1, times=None, exact=None, reduce="me
         for k, i in enumerate(times):
             t = float(results[0].times[i])
             for j in group:
-                p = profile(results[j].frames[i], axis, reduce)
-                noisy = "n_particles" in results[j].meta  # a stochastic run: drawn light, the smooth ones read through
-                ax.plot((np.arange(p.size) + 0.5) * dx, p, color=colours[k], ls=styles[j % len(styles)],
+                p = profile(results[j].frames[i], axis, reduce, span)
+                x = (np.arange(p.size) + 0.5) * dx
+                if stochastic(results[j]) and not panels and smooth is not None:
+                    # dots, and the band of the noise N particles give by chance around the expectation
+                    sd = _noise_profile(results[j], smooth.frames[i], axis, reduce, span)
+                    mid = profile(smooth.frames[i], axis, reduce, span)
+                    ax.fill_between(x, mid - 2 * sd, mid + 2 * sd, color=colours[k], alpha=0.18, lw=0)
+                    ax.plot(x, p, ".", color=colours[k], ms=2.5, alpha=0.8)
+                    continue
+                noisy = stochastic(results[j])  # a stochastic run in its own panel: drawn light
+                ax.plot(x, p, color=colours[k], ls=styles[j % len(styles)],
                         lw=0.7 if noisy else 1.1, alpha=0.45 if noisy else 1.0)
             if exact is not None:
                 e = np.asarray(exact(t), dtype=np.float64)
@@ -121,12 +154,20 @@ def plot_profiles(source, path=None, axis=-1, times=None, exact=None, reduce="me
         ax.tick_params(labelsize=7)
         if panels:
             ax.set_title(names[group[0]], fontsize=9)
-    axes[0].set_ylabel("concentration" + (" (mean over the other axes)" if reduce == "mean" and
-                                          results[0].frames.ndim > 2 else ""), fontsize=8)
+    where = ""
+    if reduce == "mean" and results[0].frames.ndim > 2:
+        where = " (mean over the other axes)" if span is None else \
+            f" (mean over cells {span[0]}-{span[1] - 1} of the other axes)"
+    axes[0].set_ylabel("concentration" + where, fontsize=8)
     legend_ax = axes[-1]
     if not panels:  # line style = method
         for j, name in enumerate(names):
-            legend_ax.plot([], [], color="0.3", ls=styles[j % len(styles)], label=name)
+            if stochastic(results[j]) and smooth is not None:
+                legend_ax.plot([], [], ".", color="0.3", label=f"{name} (dots)")
+                legend_ax.fill_between([], [], [], color="0.3", alpha=0.18, lw=0,
+                                       label=f"{name}: expected noise (2 sd)")
+            else:
+                legend_ax.plot([], [], color="0.3", ls=styles[j % len(styles)], label=name)
     if exact is not None:
         legend_ax.plot([], [], color="k", ls=(0, (2, 2)), lw=0.9, label="closed form")
     for k, i in enumerate(times):  # colour = time
@@ -136,6 +177,22 @@ def plot_profiles(source, path=None, axis=-1, times=None, exact=None, reduce="me
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return _save(fig, path, dpi)
+
+
+def _noise_profile(res, expected, axis, reduce, span=None):
+    """The standard deviation of a stochastic run's profile (:func:`profile`) around ``expected``."""
+    frame = np.asarray(expected, dtype=np.float64)
+    var = sampling_variance(frame, float(np.asarray(res.mass()[0])), int(res.meta["n_particles"]), res.dx,
+                            frame.ndim)
+    moved = np.moveaxis(var, axis, -1)
+    if moved.ndim == 1:
+        return np.sqrt(moved)
+    if reduce == "mean":
+        if span is not None:
+            moved = moved[(slice(*_span(span, moved.shape[:-1])),) * (moved.ndim - 1)]
+        flat = moved.reshape(-1, moved.shape[-1])
+        return np.sqrt(flat.sum(axis=0)) / flat.shape[0]
+    return np.sqrt(moved[tuple(s // 2 for s in moved.shape[:-1])])
 
 
 def plot_convergence(series, path=None, xlabel="steps", ylabel="error", title=None, dpi=100):
@@ -163,17 +220,25 @@ def plot_convergence(series, path=None, xlabel="steps", ylabel="error", title=No
     path = _target(path, dpi)
     fig = _figure(6.0, 4.2, dpi)
     ax = fig.subplots()
+    measured = set()
     for j, (label, (sizes, errors)) in enumerate(series.items()):
         sizes = np.asarray(sizes, dtype=np.float64)
         errors = np.asarray(errors, dtype=np.float64)
         slope, intercept = fit_order(sizes, errors)
+        measured.update(sizes.tolist())
         ax.loglog(sizes, errors, "o", color=f"C{j}", ms=5)
         xs = np.geomspace(sizes.min(), sizes.max(), 50)
         ax.loglog(xs, np.exp(intercept) * xs**slope, "-", color=f"C{j}", lw=1,
                   label=f"{label}: slope {slope:.3f}")
-    from matplotlib.ticker import NullFormatter
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter, NullLocator
 
     ax.xaxis.set_minor_formatter(NullFormatter())
+    if max(measured) / min(measured) < 1e3:  # under three decades a log axis labels one or two powers of ten:
+        ticks = sorted(measured)
+        ticks = ticks[::-(-len(ticks) // 10)]  # at most ten labels
+        ax.xaxis.set_major_locator(FixedLocator(ticks))  # label the sizes measured instead
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.xaxis.set_minor_locator(NullLocator())
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     if title:
