@@ -21,8 +21,12 @@ HANG = 30.0  # seconds: only there so that a broken mechanism fails instead of h
 STARTUP = 240.0  # seconds to reach the computation (import and compile on a loaded machine)
 
 
-def _default_sigint():
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
+# The children start with Ctrl-C's default action whatever the test runner was started with (a runner started
+# in the background of a non-interactive shell ignores SIGINT, and children inherit that). A small launcher sets
+# it and execs the child: a preexec_fn would do the same in the forked child, but it makes subprocess fork the
+# whole (multithreaded) test process, and JAX warns "os.fork() was called ..." once per child.
+DEFAULT_SIGINT = ("import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+                  "os.execv(sys.executable, [sys.executable] + sys.argv[1:])")
 
 
 class _Process:
@@ -31,10 +35,9 @@ class _Process:
     def __init__(self, argv, cwd):
         env = dict(os.environ)
         env.pop("JAX_ENABLE_X64", None)
-        # the child starts with Ctrl-C's default action whatever the test runner was started with (a runner
-        # started in the background of a non-interactive shell ignores SIGINT, and children inherit that)
-        self.proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     preexec_fn=_default_sigint)
+        assert argv[0] == sys.executable
+        self.proc = subprocess.Popen([sys.executable, "-c", DEFAULT_SIGINT] + list(argv[1:]), cwd=cwd, env=env,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         self.out, self.err = bytearray(), bytearray()
         self._threads = [threading.Thread(target=self._drain, args=(s, b), daemon=True)
                          for s, b in ((self.proc.stdout, self.out), (self.proc.stderr, self.err))]
@@ -70,6 +73,8 @@ class _Process:
         delay = time.monotonic() - start
         for t in self._threads:
             t.join(timeout=5)
+        for stream in (self.proc.stdout, self.proc.stderr):
+            stream.close()
         return code, delay
 
     @property
