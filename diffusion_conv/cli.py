@@ -208,11 +208,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("scenarios", help="list the scenarios, one line each")
     p.add_argument("--json", action="store_true", help="print as JSON")
 
-    p = sub.add_parser("fit", parents=[common], help="recover a kernel from saved frames")
+    p = sub.add_parser("fit", help="recover a kernel from saved frames")  # no --seed or --particles: no sampling
+    p.add_argument("--x64", action="store_true", help="compute in float64 (JAX x64 mode)")
     p.add_argument("frames", metavar="FRAMES.npz", help="a result file written by `run --out`")
-    p.add_argument("--radius", type=_positive, default=1, help="kernel radius to fit (default 1)")
+    p.add_argument("--radius", default="1", metavar="R|R0,R1,...",
+                   help="kernel radius to fit: R along every axis the frames vary along (0 along an axis where "
+                        "every frame is constant: its jumps leave no trace), or one per axis (default 1)")
     p.add_argument("--steps-between", type=_positive, default=None, metavar="N",
-                   help="steps between consecutive frames (default: read from the file)")
+                   help="steps between consecutive frames (default: read from the file, each pair its own)")
+    p.add_argument("--member", default=None, metavar="I[,J]",
+                   help="which member of a batch result (--temperatures, --channels, a stack) to fit: one index "
+                        "per batch axis, from 0")
     p.add_argument("--json", action="store_true", help="print the fit as JSON")
 
     p = sub.add_parser("bench", help="run the benchmarks (needs a source checkout)")
@@ -549,6 +555,22 @@ def cmd_demo(args, guard):
 
 
 def cmd_fit(args, guard):
+    def indices(option, text, minimum, what):
+        try:
+            values = tuple(int(part) for part in text.split(","))
+        except ValueError:
+            values = ()
+        if not values or any(v < minimum for v in values):
+            raise UsageError(f"{option}: expected {what}, got {text!r}")
+        return values
+
+    radius = indices("--radius", args.radius, 0, "a radius >= 1 or one radius >= 0 per axis (R or R0,R1,...)")
+    if len(radius) == 1:
+        if radius[0] < 1:
+            raise UsageError(f"--radius: expected a radius >= 1 (or one per axis, R0,R1,...), got {args.radius!r}")
+        radius = radius[0]
+    member = None if args.member is None else \
+        indices("--member", args.member, 0, "an index >= 0 per batch axis (I or I,J)")
     if not os.path.isfile(args.frames):
         what = "is a folder" if os.path.isdir(args.frames) else "does not exist"
         raise UsageError(f"frames file {args.frames!r} {what}")
@@ -556,7 +578,7 @@ def cmd_fit(args, guard):
         from .learn import fit_file
     except ImportError as exc:
         raise UsageError(f"fit is not available: {exc}") from None
-    fit = fit_file(args.frames, radius=args.radius, steps_between=args.steps_between)
+    fit = fit_file(args.frames, radius=radius, steps_between=args.steps_between, member=member)
     print(json.dumps(fit.to_dict(), indent=2) if args.json else fit.summary())
     return 0
 

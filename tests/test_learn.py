@@ -117,8 +117,8 @@ def test_fit_file_reads_spacing_boundary_and_units(tmp_path):
         fit_file(path, steps_between=2)
     uneven = dc.simulate(tank, dc.Propagator(TRUE), 5, save_every=2)
     uneven.save(tmp_path / "uneven.npz")
-    with pytest.raises(ValueError, match=r"unevenly spaced.*\[0, 2, 4, 5\]"):
-        fit_file(tmp_path / "uneven.npz")
+    with pytest.raises(ValueError, match=r"steps_between=2 disagrees.*unevenly spaced.*\[2, 2, 1\]"):
+        fit_file(tmp_path / "uneven.npz", steps_between=2)
     walled = dc.simulate(tank.with_board(axis=1, index=20, gap=(10, 30)), dc.Propagator(TRUE), 2, save_every=1)
     walled.save(tmp_path / "walled.npz")
     with pytest.raises(ValueError, match="wall cells"):
