@@ -248,8 +248,9 @@ def _check_member(member, shape):
     batch = tuple(shape[: len(index)])
     if any(not 0 <= i < n for i, n in zip(index, batch)):
         shown = member if not isinstance(member, list) else tuple(member)
-        raise ValueError(f"member {shown!r} is out of range for the frames' batch shape {batch}; allowed: 0 to n - 1 "
-                         f"along each batch axis")
+        allowed = "; ".join(f"0 to {n - 1}" for n in batch)
+        raise ValueError(f"member {shown!r} is out of range for the frames' batch shape {batch}; allowed: {allowed}"
+                         + (" (one range per batch axis)" if len(batch) > 1 else ""))
     return index
 
 
