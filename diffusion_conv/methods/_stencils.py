@@ -187,10 +187,9 @@ def _window(buf, axis, r, lo, hi):
 
 def _taps(win, f, axis, r, length):
     """``out[i] = sum_k f[k] win[i + 2 r - k]``: mass arriving from the window (a convolution)."""
-    out = None
-    for k in range(2 * r + 1):
-        term = f[k] * axis_slice(win, axis, 2 * r - k, 2 * r - k + length)
-        out = term if out is None else out + term
+    out = f[0] * axis_slice(win, axis, 2 * r, 2 * r + length)
+    for k in range(1, 2 * r + 1):
+        out = out + f[k] * axis_slice(win, axis, 2 * r - k, 2 * r - k + length)
     return out
 
 
