@@ -31,11 +31,11 @@ STORY_SIZE = (12.8, 7.2)
 """The story's size in inches: 1280 x 720 pixels at 100 dpi."""
 
 WHAT = {
-    "propagator": "the kernel pushed over the grid, step by step",
-    "spectral": "the same steps in one Fourier multiplication",
-    "particles": "{n} particles, each jumping at random",
-    "counts": "occupation numbers of {n} particles",
-    "image": "repeated image convolution (scipy)",
+    "propagator": "the kernel applied step by step",
+    "spectral": "all steps in one Fourier product",
+    "particles": "{n} random walkers",
+    "counts": "{n} walkers, as counts",
+    "image": "repeated image convolution",
     "heat": "the continuum heat equation",
 }
 """What each method is, in a line under its panel."""
