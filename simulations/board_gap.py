@@ -61,7 +61,8 @@ def main(argv=None):
     if any(v != 0.0 for v in sealed.values()):
         raise SystemExit(f"mass crossed a closed board: {sealed}")
 
-    from diffusion_conv.render import _figure, save_figure
+    from diffusion_conv.render import save_figure
+    from diffusion_conv.render.figures import new_figure as _figure
 
     fig = _figure(6, 4)
     ax = fig.subplots()

@@ -70,7 +70,8 @@ def main(argv=None):
 
     render.plot_kernel_temperatures(sobel, temperatures, path=os.path.join(args.out, "kernel_temperatures.png"),
                                     title="a Sobel kernel and its softmax propagator")
-    from diffusion_conv.render import _figure, save_figure
+    from diffusion_conv.render import save_figure
+    from diffusion_conv.render.figures import new_figure as _figure
 
     panels = [("test picture", img)] + list(finals.items())
     fig = _figure(2.3 * len(panels), 2.7)

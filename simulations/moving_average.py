@@ -80,6 +80,7 @@ def main(argv=None):
     ax.plot(t, one, color="C0", lw=1, label="one propagator step")
     ax.plot(t, many, color="C3", lw=1.2, label=f"{steps} steps")
     ax.set_xlabel("day")
+    ax.set_ylabel("value of the series (its own units)")
     ax.legend(fontsize=7, loc="upper left")
     ax.set_title("a Gaussian moving average is one step of the propagator", fontsize=10)
     axk.plot(np.arange(-r, r + 1), w, "o-", color="C0", ms=3, lw=1)
@@ -87,6 +88,7 @@ def main(argv=None):
     axk.set_xlim(-3.5 * np.sqrt(varn), 3.5 * np.sqrt(varn))
     axk.set_title(f"weights: 1 step, {steps} steps", fontsize=10)
     axk.set_xlabel("offset d (days)")
+    axk.set_ylabel("weight w[d]")
     fig.tight_layout()
     render.save_figure(fig, os.path.join(args.out, "moving_average.png"))
 

@@ -56,13 +56,15 @@ def plot(sizes, errors, predicted, fits, path):
     fig = Figure(figsize=(6, 4.2), dpi=100)
     FigureCanvasAgg(fig)
     ax = fig.subplots()
-    for (method, err), marker in zip(errors.items(), ("o", "s")):
+    for k, ((method, err), marker) in enumerate(zip(errors.items(), ("o", "s"))):
+        colour = f"C{k}"  # a method's runs and its fitted line in one colour
         x = np.repeat(sizes, err.shape[1])
-        ax.loglog(x, err.ravel(), marker, alpha=0.35, ms=4)
+        ax.loglog(x, err.ravel(), marker, color=colour, alpha=0.45, ms=5, mfc="none" if marker == "s" else colour,
+                  label=f"{method}: {err.shape[1]} runs per N (one key each)")
         slope, intercept = fits[method]
-        ax.loglog(sizes, np.exp(intercept) * np.asarray(sizes, float) ** slope,
+        ax.loglog(sizes, np.exp(intercept) * np.asarray(sizes, float) ** slope, color=colour, lw=1.2,
                   label=f"{method}: fitted slope {slope:.3f}")
-    ax.loglog(sizes, predicted, "k--", label="binomial prediction, slope -1/2")
+    ax.loglog(sizes, predicted, "k--", lw=1.0, label="binomial prediction, slope -1/2")
     ax.set_xlabel("number of particles N")
     ax.set_ylabel("relative L2 error against propagator")
     ax.set_title("stochastic methods converge to their expectation")
