@@ -52,7 +52,9 @@ falls only like the width of the profile, ``n^-1/2``.
 
 Each frame's multiplier is computed on the host in float64 (``jax.pure_callback``
 from the traced step count), so ``heat`` runs inside :func:`diffusion_conv.rollout`
-under ``jit`` and ``vmap``; it is a reference, not differentiated.
+under ``jit`` and ``vmap``. It is a reference: a derivative with respect to the
+kernel raises ``ValueError`` naming the differentiable methods (``propagator``,
+``spectral``); the field enters linearly, and derivatives into it work.
 """
 from __future__ import annotations
 
@@ -250,6 +252,25 @@ def multiplier(s, weights, shape, bnd, initial="cells", complex_=True):
     return _full_multiplier(th, cov * s, mean * s, initial)
 
 
+NOT_DIFFERENTIABLE = ("method 'heat' is not differentiable with respect to the kernel (its multipliers are "
+                      "computed on the host, from the kernel's moments); use method='propagator' or "
+                      "method='spectral', the differentiable methods")
+
+
+@functools.partial(jax.custom_jvp, nondiff_argnums=(0, 1))
+def _host_multiplier(host, out, s, weights):
+    """The multiplier from the host (``jax.pure_callback``); a derivative into the kernel raises ValueError."""
+    return jax.pure_callback(host, out, s, weights, vmap_method="sequential")
+
+
+def _host_multiplier_jvp(host, out, primals, tangents):
+    # Only the kernel (weights) can carry a tangent here: the step count is an integer.
+    raise ValueError(NOT_DIFFERENTIABLE)
+
+
+_host_multiplier.defjvp(_host_multiplier_jvp)
+
+
 @register
 class HeatMethod(Method):
     """``method='heat'``: the continuum advection-diffusion equation, exactly (see the module docstring).
@@ -302,7 +323,7 @@ class HeatMethod(Method):
             return np.asarray(m, dtype=cdtype)
 
         out = jax.ShapeDtypeStruct(state.coeffs.shape, cdtype)
-        mult = jax.pure_callback(host, out, state.s, state.weights, vmap_method="sequential")
+        mult = _host_multiplier(host, out, state.s, state.weights)
         frame = fourier.inverse(state.coeffs * mult, bnd, shape).astype(state.mass0.dtype)
         return frame, deficit_absorbed(state.mass0, frame, bnd) * cell
 
