@@ -36,6 +36,22 @@ at any step count (10^9 steps and more). On the host path they and their powers
 are computed in float64. On a CPU backend the transforms are scipy's pocketfft
 (several times faster there than XLA's); elsewhere, and under tracing, they are
 ``jax.numpy``'s (option ``transforms='jax'`` forces them).
+
+Derivatives (``jax.grad``, ``jax.jvp``): the true derivatives of the process,
+those of the ``propagator`` method. The field enters linearly, and its
+derivative is the spectral map itself (no extra cost) on every boundary, to
+any order. With respect to the kernel, periodic axes are exact for any kernel,
+and the transform's own derivative is the process's. Reflecting and absorbing
+axes are diagonalised only for mirror-symmetric kernels, and a derivative
+leaves that set (a change of the weights towards ``+x`` is a drift, which the
+cosine and sine bases cannot carry): there the derivative with respect to the
+weights is taken along the walk itself, frame gap by frame gap, the derivative
+of the propagator's steps from the previous frame (:func:`_frame_after`). It
+costs about what the ``propagator`` method's derivative costs, ``O(steps)``; the
+value stays one transform per frame. Forward-mode derivatives of such a
+derivative are exact too; where JAX would differentiate the transform itself
+instead (a reverse-mode derivative differentiated again with respect to the
+kernel, e.g. ``jax.hessian``), ``ValueError`` names ``propagator``.
 """
 from __future__ import annotations
 
@@ -173,18 +189,27 @@ class SpectralMethod(Method):
     def init(self, tank, prop, key=None, n_particles=None, prepared=None, transforms="auto"):
         field = tank.concentration
         bnd = tuple(tank.boundary)
-        mu = fourier.symbol_minus_one(prop.weights.astype(field.dtype), tank.shape, bnd, jnp)
-        return State((bnd, tank.shape, tank.dx ** tank.ndim), coeffs=fourier.forward(field, bnd),
+        weights = prop.weights.astype(field.dtype)
+        walk = not all(b.wraps for b in bnd)  # a non-periodic axis: derivatives go along the walk
+        # On that path the eigenvalues carry no derivative: the kernel's reaches _frame_after's rule
+        # through the weights instead.
+        mu = fourier.symbol_minus_one(jax.lax.stop_gradient(weights) if walk else weights, tank.shape, bnd, jnp)
+        return State((bnd, tank.shape, tank.dx ** tank.ndim, walk), coeffs=fourier.forward(field, bnd),
                      parts=(fourier.log_parts(mu, jnp),), s=jnp.zeros((), _checks.step_dtype()),
-                     mass0=jnp.sum(field))
+                     mass0=jnp.sum(field), frame=field, weights=weights if walk else None)
 
     def advance(self, state, n):
-        return state.replace(s=state.s + jnp.asarray(n, state.s.dtype))
+        bnd, shape, _, walk = state.static
+        s = state.s + jnp.asarray(n, state.s.dtype)
+        if walk:
+            frame = _frame_after((bnd, shape), n, state.coeffs, state.parts, s, state.frame, state.weights)
+        else:
+            frame = _frame(bnd, shape, state.coeffs, state.parts, s, state.frame.dtype)
+        return state.replace(s=s, frame=frame)
 
     def observe(self, state):
-        bnd, shape, cell = state.static
-        frame = fourier.inverse(scaled(state.coeffs, state.parts, state.s, jnp), bnd, shape).astype(state.mass0.dtype)
-        return frame, deficit_absorbed(state.mass0, frame, bnd) * cell
+        bnd, _, cell, _ = state.static
+        return state.frame, deficit_absorbed(state.mass0, state.frame, bnd) * cell
 
     def host(self, tank, prop, options):
         want = options.get("transforms", "auto")
@@ -194,6 +219,113 @@ class SpectralMethod(Method):
 
     def meta(self, tank, prop, save_steps, options):
         return {"transforms": [b.transform for b in tank.boundary]}
+
+
+def _frame(bnd, shape, coeffs, parts, s, dtype):
+    """The field after ``s`` steps from the initial field's coefficients: one inverse transform."""
+    return jnp.asarray(fourier.inverse(scaled(coeffs, parts, s, jnp), bnd, shape), dtype)
+
+
+def _frame_after(static, n, coeffs, parts, s, prev, weights):
+    """The field at step ``s``, ``n`` steps after the frame ``prev``, with the process's derivative.
+
+    The value is :func:`_frame` (from the initial field's coefficients, as
+    without derivatives). The derivative is that of ``n`` steps of the walk from
+    ``prev`` (equal to the value wherever the spectral method is exact), for the
+    weights normalised to sum to 1 as the eigenvalues are:
+
+    - only the field moves: the walk is linear in it, and the tangent is the
+      spectral map of ``prev``'s tangent (one transform);
+    - the weights move: the derivative of the ``propagator`` method's steps
+      with respect to the field and the weights together, a JAX function whose
+      own forward-mode derivatives are the walk's too.
+
+    The tangents of ``coeffs`` and ``parts`` are not read: they come from
+    ``prev`` and ``weights``. Where JAX differentiates the transform itself
+    instead of this rule (a derivative of a reverse-mode derivative: JAX then
+    differentiates the function of a scan's carry as written, not its rule), a
+    derivative that reaches the weights raises ``ValueError`` (:func:`_refuse`);
+    one that reaches only the field is the transform's own, which is exact.
+    """
+    if isinstance(n, (int, np.integer)):
+        return _frame_after_rule(static + (int(n),), coeffs, parts, s, prev, weights, None)
+    return _frame_after_rule(static + (None,), coeffs, parts, s, prev, weights, n)  # a traced gap
+
+
+@functools.partial(jax.custom_jvp, nondiff_argnums=(0,))
+def _frame_after_rule(static, coeffs, parts, s, prev, weights, n_traced):
+    bnd, shape, _ = static
+    return _frame(bnd, shape, coeffs, parts, s, prev.dtype) + _refuse(weights)
+
+
+def _frame_after_jvp(static, primals, tangents):
+    from jax.custom_derivatives import SymbolicZero
+
+    from ._stencils import step
+
+    coeffs, parts, s, prev, weights, n_traced = primals
+    dprev, dweights = tangents[3], tangents[4]
+    bnd, shape, n = static
+    n = n_traced if n is None else n
+    out = _frame_after_rule(static, coeffs, parts, s, prev, weights, n_traced)
+    if isinstance(dweights, SymbolicZero):
+        if isinstance(dprev, SymbolicZero):
+            return out, jnp.zeros_like(out)
+        # a derivative of this tangent with respect to the weights would be the transform's: refused
+        return out, _frame(bnd, shape, fourier.forward(dprev, bnd), parts, n, out.dtype) + _refuse(weights)
+    radius = tuple(k // 2 for k in weights.shape)
+
+    def walk(c, w):
+        w = w / jnp.sum(w)
+        return jax.lax.fori_loop(0, n, lambda _, x: step(x, w, radius, bnd)[0], c)
+
+    dprev = jnp.zeros_like(prev) if isinstance(dprev, SymbolicZero) else dprev
+    return out, jax.jvp(walk, (prev, weights), (dprev, dweights))[1].astype(out.dtype)
+
+
+_frame_after_rule.defjvp(_frame_after_jvp, symbolic_zeros=True)
+
+NOT_HERE = ("method 'spectral' cannot take this derivative with respect to the kernel on reflecting or absorbing "
+            "axes: it would be the transform's own, which is symmetrised there (the transform is exact only for "
+            "mirror-symmetric kernels). First derivatives in every direction (jax.grad, jax.jvp, jax.jacrev) and "
+            "forward-mode derivatives of derivatives taken with respect to the kernel are exact; for the others "
+            "(e.g. jax.hessian, which is forward over reverse, or a kernel derivative of a derivative taken with "
+            "respect to the field alone) use method='propagator'")
+
+
+def _refuse(weights):
+    """A zero scalar of the weights' dtype whose derivative raises ``ValueError`` (:data:`NOT_HERE`).
+
+    A JAX primitive, not a ``custom_jvp``: its rule is consulted wherever JAX
+    differentiates it, including where it differentiates an enclosing custom
+    function as written.
+    """
+    return _refuse_primitive().bind(weights)
+
+
+@functools.cache
+def _refuse_primitive():
+    """The primitive behind :func:`_refuse`, registered with JAX on first use (nothing happens at import)."""
+    try:
+        from jax.extend.core import Primitive
+    except ImportError:  # older JAX
+        from jax.core import Primitive  # pyright: ignore[reportAttributeAccessIssue]
+    from jax.core import ShapedArray
+    from jax.interpreters import ad, batching, mlir
+
+    def zero(w):
+        return jnp.zeros((), w.dtype)
+
+    def jvp(primals, tangents):
+        raise ValueError(NOT_HERE)
+
+    prim = Primitive("diffusion_conv_spectral_no_derivative")
+    prim.def_impl(zero)
+    prim.def_abstract_eval(lambda w: ShapedArray((), w.dtype))
+    mlir.register_lowering(prim, mlir.lower_fun(zero, multiple_results=False))
+    ad.primitive_jvps[prim] = jvp
+    batching.primitive_batchers[prim] = lambda args, dims: (prim.bind(*args), None)  # a scalar zero: not batched
+    return prim
 
 
 def _workers(size):
