@@ -159,9 +159,10 @@ class Difference:
         return first + f"\nlattice error ~ n^{float(self.order):g}{tail}"
 
     def _slope(self, i):
-        """The slope of log(max |diff|) against log(step) over the frames from a quarter of step ``i`` to it."""
+        """The slope of log(max |diff| / peak) against log(step) over the frames from a quarter of step ``i`` to it
+        (the error the declared order is about: relative to the field's peak)."""
         s = self.steps[: i + 1]
-        e = self.largest[: i + 1]
+        e = self.ratio[: i + 1]
         keep = (s >= max(1.0, s[-1] / 4)) & (e > 0)
         if keep.sum() < 3:
             return None

@@ -138,7 +138,7 @@ class Panels:
         if self.oned:
             self.fig.subplots_adjust(left=0.75 / self.fig.get_size_inches()[0], right=0.98,
                                      top=0.88 if nrow == 2 else 0.8, bottom=0.1 if nrow == 2 else 0.17,
-                                     wspace=0.3, hspace=0.55)
+                                     wspace=0.45, hspace=0.55)
         else:
             width = self.fig.get_size_inches()[0]
             self.fig.subplots_adjust(left=(0.8 if self.diff else 0.1) / width, right=1 - 1.25 / width,
@@ -180,7 +180,11 @@ class Panels:
                 self.differences[j] = d
                 art = self._difference(bx, d, 0)
                 self.bottom.append((j, art))
-                bx.set_title(f"{col.name} - {other.name}", fontsize=8)
+                same = col.member == other.member
+                title = f"{col.run} - {other.run}" if same else f"{col.name} - {other.name}"
+                if same and col.member and col.member != "colour":
+                    title += f" ({col.member})"
+                bx.set_title(title, fontsize=8)
                 if self.oned:
                     bx.set_xlabel("position (cells)", fontsize=7)
                     if not labelled:
