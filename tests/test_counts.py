@@ -96,6 +96,24 @@ def test_absorbed_plus_remaining_is_exactly_n():
     np.testing.assert_allclose(res.mass() + res.absorbed, float(tank.mass), rtol=RTOL[res.frames.dtype])
 
 
+def _compiled_shape(shape):
+    """(while loops, fused kernels) of the compiled counts rollout of a two-compartment tank of ``shape``."""
+    tank, prop = dc.Tank.two_compartment(shape), dc.Propagator.gaussian(0.7, ndim=2)
+    run = jax.jit(lambda key: dc.rollout(tank, prop, 3, method="counts", key=key, n_particles=10**6))
+    ops = [line for line in run.lower(jax.random.key(0)).compile().as_text().splitlines()
+           if line.startswith("  ") and " = " in line]
+    return sum(" while(" in op for op in ops), sum(" fusion(" in op for op in ops)
+
+
+def test_the_compiled_program_does_not_grow_with_the_tank():
+    """The same loops for 8x8 and 64x64 cells: the sampler's program has one size (it once had a
+    rejection loop per compacted level, more levels for more cells), so scenarios of every size
+    compile in about the same time."""
+    (loops_small, kernels_small), (loops_large, kernels_large) = _compiled_shape((8, 8)), _compiled_shape((64, 64))
+    assert loops_small == loops_large
+    assert abs(kernels_large - kernels_small) <= 10, (kernels_small, kernels_large)
+
+
 def test_binomial_sampler_matches_its_moments():
     """The exact binomial used for the splits, on both of its branches and both tails of p."""
     draw = jax.jit(cm.binomial)

@@ -7,6 +7,7 @@ from jax.extend.random import threefry_2x32
 from scipy import stats
 
 from diffusion_conv.methods import _sampling as smp
+from diffusion_conv.random import _binomial, _bits
 
 
 def test_threefry_is_jax_threefry_bit_for_bit():
@@ -14,7 +15,7 @@ def test_threefry_is_jax_threefry_bit_for_bit():
     for _ in range(3):
         key = jnp.asarray(rng.integers(0, 2**32, 2, dtype=np.uint64).astype(np.uint32))
         x = jnp.asarray(rng.integers(0, 2**32, 2 * 1001, dtype=np.uint64).astype(np.uint32))
-        ours = jax.jit(smp._threefry2x32)(key, x[:1001], x[1001:])
+        ours = jax.jit(_bits.threefry2x32)(key, x[:1001], x[1001:])
         np.testing.assert_array_equal(np.concatenate([np.asarray(o) for o in ours]),
                                       np.asarray(threefry_2x32(key, x)))
 
@@ -138,26 +139,40 @@ def test_offset_out_of_range_is_refused():
         smp.binomial(key, n, 0.5, offset=1.5)
 
 
+def _compiled_shape(size, dtype):
+    """(while loops, fused kernels) of the compiled binomial sampler for ``size`` draws."""
+    n, p = jnp.full((size,), 300.0, dtype), jnp.full((size,), 0.3, dtype)
+    text = jax.jit(smp.binomial).lower(jax.random.key(0), n, p).compile().as_text()
+    ops = [line for line in text.splitlines() if line.startswith("  ") and " = " in line]
+    return sum(" while(" in op for op in ops), sum(" fusion(" in op for op in ops)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_compiled_sampler_is_one_small_program_for_any_number_of_draws(dtype):
+    """Its compile time goes with the kernels XLA makes of it (about 10 ms each on a CPU).
+
+    Two loops (the CDF walk, the rejection slots) whatever the size: rejections
+    once took one loop per compacted level, more levels for more draws (6 loops
+    and 155 kernels for 4096 draws in float32, 12 loops for 70,000), and the
+    hash was computed again inside every kernel that read a uniform.
+    """
+    with jax.enable_x64(dtype == np.float64):
+        shapes = [_compiled_shape(size, dtype) for size in (64, 4096, 70_000)]
+    assert [loops for loops, _ in shapes] == [2, 2, 2], shapes
+    kernels = [k for _, k in shapes]
+    assert max(kernels) <= 70 and max(kernels) - min(kernels) <= 5, shapes
+
+
 def test_log_is_within_four_ulp_of_numpy():
     rng = np.random.default_rng(1)
     x = np.concatenate([np.logspace(-300, 300, 100_001), rng.random(100_000), 1 + rng.random(10_000) * 1e-6,
                         1 - rng.random(10_000) * 1e-6, [1.0, 2.0, 0.5, np.sqrt(2), np.nextafter(np.sqrt(2), 2)]])
-    got = np.asarray(jax.jit(smp._log)(jnp.asarray(x)))
+    got = np.asarray(jax.jit(_binomial._log)(jnp.asarray(x)))
     ref = np.log(x)
     ulp = np.abs(got - ref) / np.spacing(np.maximum(np.abs(ref), np.finfo(np.float64).tiny))
     assert ulp.max() <= 4, (ulp.max(), x[np.argmax(ulp)])
-    assert np.asarray(smp._log(jnp.zeros(2)))[0] == -np.inf
+    assert np.asarray(_binomial._log(jnp.zeros(2)))[0] == -np.inf
     assert got[-5] == 0.0
-
-
-@pytest.mark.parametrize("total,size,rate", [(1, 1, 0.5), (300, 80, 0.2), (65_537, 16_385, 0.14), (2_100_000, 300_000, 0.1),
-                                             (5000, 10, 0.5)])
-def test_compaction_lists_the_first_true_entries(total, size, rate):
-    mask = np.random.default_rng(total).random(total) < rate
-    got = np.asarray(jax.jit(smp._compact, static_argnums=1)(jnp.asarray(mask), size))
-    want = np.flatnonzero(mask)[:size]
-    np.testing.assert_array_equal(got[: len(want)], want)
-    assert np.all(got[len(want):] == total)
 
 
 def _pmf_check(draws, n, p):

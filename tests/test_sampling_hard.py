@@ -17,6 +17,7 @@ import pytest
 from scipy import special, stats
 
 from diffusion_conv.methods import _sampling as smp
+from diffusion_conv.random import _binomial
 
 SLIT = """
 import json
@@ -69,7 +70,7 @@ def test_cdf_walk_ends_when_rounding_leaves_the_cdf_below_the_largest_uniform(dt
     q = np.array([0.013171265, 0.2, 0.5, 0.4, 0.5, 0.24, 0.0142, 0.00999, 9e-6, 5.9e-7, 0.3, 0.0], dtype)
     n = np.tile(n, 40)
     q = np.tile(q, 40) * np.repeat(np.linspace(1, 0.99, 40), 12).astype(dtype)
-    k = np.asarray(jax.jit(smp._inversion)(jnp.full(n.shape, u_max), jnp.asarray(n), jnp.asarray(q)))
+    k = np.asarray(jax.jit(_binomial._inversion)(jnp.full(n.shape, u_max), jnp.asarray(n), jnp.asarray(q)))
     assert k.dtype == dtype and np.all(k == np.rint(k)) and np.all((k >= 0) & (k <= n))
     # the largest uniform picks the far tail: at least the 1 - 1e-5 quantile (and n where q = 0 is not)
     tail = stats.binom.ppf(1 - 1e-5, n, q)
@@ -79,10 +80,10 @@ def test_cdf_walk_ends_when_rounding_leaves_the_cdf_below_the_largest_uniform(dt
 
 def test_cdf_walk_at_its_round_bound_returns_the_count_reached(monkeypatch):
     """With the bound lowered to 3 rounds, walks stop there with a count in [0, n] (no garbage)."""
-    monkeypatch.setattr(smp, "_INVERSION_ROUNDS", 3)
+    monkeypatch.setattr(_binomial, "_INVERSION_ROUNDS", 3)
     u = jnp.asarray([0.999, 0.3, 0.01, 0.999])
     n, q = jnp.asarray([50.0, 50.0, 50.0, 2.0]), jnp.asarray([0.05, 0.05, 0.05, 0.5])
-    k = np.asarray(smp._inversion(u, n, q))
+    k = np.asarray(_binomial._inversion(u, n, q))
     want = np.minimum(stats.binom.ppf(np.asarray(u), np.asarray(n), np.asarray(q)), 3)
     np.testing.assert_array_equal(k, want)
 
@@ -92,7 +93,7 @@ def test_btrs_at_its_proposal_bound_gives_the_mode_to_draws_still_open(monkeypat
     n = jnp.full((100_003,), 800.0)
     p = jnp.asarray(0.3)
     exact = np.asarray(jax.jit(smp.binomial)(jax.random.key(5), n, p))
-    monkeypatch.setattr(smp, "_BTRS_PROPOSALS", 1)
+    monkeypatch.setattr(_binomial, "_BTRS_PROPOSALS", 1)
     one = np.asarray(jax.jit(lambda k, n, p: smp.binomial(k, n, p))(jax.random.key(5), n, p))  # traced anew
     assert np.all(one == np.rint(one)) and np.all((one >= 0) & (one <= 800))
     mode = np.floor(801 * 0.3)
@@ -187,8 +188,11 @@ def test_btrs_acceptance_bound_is_the_log_pmf_ratio_at_large_n(dtype, tol, n, q)
     m = np.floor((nf + dtype(1)) * qf)
     sd = np.sqrt(n * q * (1 - q))
     k = np.clip(np.round(m + np.linspace(-6, 6, 1001) * sd), 0, n).astype(dtype)  # one shape: one program
-    const = smp._btrs_constants(jnp.full(k.shape, nf), jnp.full(k.shape, qf))
-    got = np.asarray(jax.jit(smp._log_pmf_ratio)(const, jnp.asarray(k)), np.float64)
+
+    def ratio(k):
+        return _binomial._log_pmf_ratio(jnp.full(k.shape, nf), jnp.full(k.shape, qf), jnp.full(k.shape, m), k)
+
+    got = np.asarray(jax.jit(ratio)(jnp.asarray(k)), np.float64)
     nn, qq, mm, kk = float(nf), float(qf), float(m), k.astype(np.float64)
     want = (special.gammaln(mm + 1) + special.gammaln(nn - mm + 1) - special.gammaln(kk + 1) - special.gammaln(nn - kk + 1)
             + (kk - mm) * np.log(qq / (1 - qq)))
