@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._continuum import declared_order
 from .base import Method, register
 
 
@@ -56,8 +57,6 @@ class ImageMethod(Method):
         return options
 
     def order(self, tank, prop):
-        from .heat import declared_order
-
         return declared_order(tank, prop)
 
     def init(self, tank, prop, key=None, n_particles=None, prepared=None):

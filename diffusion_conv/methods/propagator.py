@@ -52,8 +52,19 @@ import numpy as np
 
 from .. import _checks
 from ..lattice import axis_slice, separable_factors
-from ._stencils import (_halo_buffers, _halo_step, _patch_correct, _patch_source, _patch_state, halo_applies,
-                        step, takes_direct, unit_sum, wall_patch)
+from ._continuum import declared_order
+from ._stencils import (
+    _halo_buffers,
+    _halo_step,
+    _patch_correct,
+    _patch_source,
+    _patch_state,
+    halo_applies,
+    step,
+    takes_direct,
+    unit_sum,
+    wall_patch,
+)
 from .base import Method, State, lead, members, register
 
 __all__ = ["PropagatorMethod", "step", "halo_applies", "wall_patch", "takes_direct"]
@@ -72,8 +83,6 @@ class PropagatorMethod(Method):
         return self.check_arguments(n_particles, key, options)
 
     def order(self, tank, prop):
-        from .heat import declared_order
-
         return declared_order(tank, prop)
 
     def signature(self, tank, weights, options):

@@ -63,6 +63,7 @@ import numpy as np
 
 from .. import _checks, fourier
 from ..lattice import separable_factors
+from ._continuum import declared_order, deficit_absorbed
 from .base import Method, State, register
 
 TRANSFORMS = ("auto", "host", "jax")
@@ -99,16 +100,6 @@ def _kernel_exactness(wkey, bnd):
             if why:
                 return why
     return None
-
-
-def deficit_absorbed(mass0, frame, bnd, dtype=None):
-    """Mass absorbed so far (cell units) as the deficit of a frame's mass: for methods that do not step.
-
-    ``dtype``: the frame's sum is taken in it (float64 on the host, without a copy of the frame).
-    """
-    if all(b.conserves for b in bnd):
-        return jnp.zeros((), frame.dtype) if isinstance(frame, jax.Array) else np.zeros((), frame.dtype)
-    return mass0 - frame.sum(dtype=dtype)
 
 
 # -- the eigenvalues -------------------------------------------------------------------------
@@ -182,8 +173,6 @@ class SpectralMethod(Method):
         return options
 
     def order(self, tank, prop):
-        from .heat import declared_order
-
         return declared_order(tank, prop)
 
     def init(self, tank, prop, key=None, n_particles=None, prepared=None, transforms="auto"):
