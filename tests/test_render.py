@@ -295,3 +295,10 @@ def test_convergence_axis_labels_the_sizes_measured_over_a_short_range():
     fig.canvas.draw()
     labels = [t.get_text() for t in fig.axes[0].get_xticklabels() if t.get_text()]
     assert labels == ["16", "32", "64", "128"]
+
+
+def test_feature_maps_name_the_colour_channels():
+    rgb = dc.Tank.from_image(dc.scenarios.TEST_IMAGE_RGB, size=16, channels=True)
+    res = dc.simulate(rgb, dc.Propagator.box(3, ndim=2), 2)
+    fig = render.plot_feature_maps(res, rgb=True)
+    assert [ax.get_ylabel() for ax in fig.axes if ax.get_ylabel()] == ["red", "green", "blue", "RGB"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from .figures import new_figure, save_figure
+from .sources import CHANNELS
 
 
 def composite_scaled(channels, low, high):
@@ -48,7 +49,8 @@ def plot_feature_maps(result, path=None, index=-1, row_labels=None, col_labels=N
     index : int
         Which saved frame.
     row_labels, col_labels : sequence of str, optional
-        Labels of the rows (the first batch axis) and columns (the second).
+        Labels of the rows (the first batch axis) and columns (the second); with
+        ``rgb`` the rows are called red, green and blue unless given.
     rgb : bool
         The first batch axis holds three colour channels: add a row of RGB composites.
     cmap : str
@@ -77,6 +79,8 @@ def plot_feature_maps(result, path=None, index=-1, row_labels=None, col_labels=N
         raise ValueError("plot_feature_maps draws 2-D (or 3-D) grids")
     if rgb and rows != 3:
         raise ValueError(f"rgb=True needs three channels on the first batch axis, got {rows}")
+    if rgb and row_labels is None:
+        row_labels = list(CHANNELS)
     for name, labels, size in (("row_labels", row_labels, rows), ("col_labels", col_labels, cols)):
         if labels is not None and len(labels) != size:
             raise ValueError(f"{name} must have {size} entries, got {len(labels)}")
