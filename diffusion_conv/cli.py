@@ -71,23 +71,30 @@ def _nonnegative(text):
 
 
 def _devices_arg(args):
-    """``--devices`` as ``simulate`` takes it (None, 'all' or a count), after the processes of a job are joined."""
+    """``--devices`` as ``simulate`` takes it (None, 'all' or a count), and the job's options checked.
+
+    Nothing joins here: a job of several processes forms in :func:`_join`, once
+    every argument is checked (process 0 checks that it can listen at
+    ``--coordinator``).
+    """
     coordinator = getattr(args, "coordinator", None)
     parts = (coordinator, getattr(args, "num_processes", None), getattr(args, "process_id", None))
     if any(p is not None for p in parts):
         if any(p is None for p in parts):
             raise UsageError("--coordinator, --num-processes and --process-id go together (the arguments of "
                              "jax.distributed.initialize)")
-        host, _, port = coordinator.rpartition(":")
-        if not host or not port.isdigit() or not 0 < int(port) < 65536:
-            raise UsageError(f"--coordinator must be HOST:PORT, got {coordinator!r}")
         if args.process_id >= args.num_processes:
             raise UsageError(f"--process-id must be below --num-processes ({args.num_processes}), got "
                              f"{args.process_id}")
-        import jax
+        from . import _devices
 
-        jax.distributed.initialize(coordinator_address=coordinator, num_processes=args.num_processes,
-                                   process_id=args.process_id)
+        try:
+            _devices.check_coordinator(coordinator, args.process_id)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+    elif getattr(args, "join_timeout", None) is not None:
+        raise UsageError("--join-timeout applies to a job of several processes (with --coordinator, "
+                         "--num-processes and --process-id)")
     text = getattr(args, "devices", None)
     if text is None:
         return "all" if coordinator is not None else None
@@ -99,11 +106,44 @@ def _devices_arg(args):
         raise UsageError(f"--devices: {exc}") from None
 
 
-def _writes():
+def _writes(args):
     """Whether this process writes the outputs: process 0 of a job (every single process is one)."""
-    import jax
+    return getattr(args, "process_id", None) in (None, 0)
 
-    return jax.process_index() == 0
+
+_LOCAL_OPTIONS = ("out", "animate", "json", "process_id", "join_timeout", "coordinator")
+"""Options that may differ between the processes of a job: the outputs (written by process 0 alone), the id,
+the wait, and the coordinator's address (a name on one host, a number on another: they met there)."""
+
+
+def _join(args):
+    """Form the job of several processes (nothing for one process), after every argument is checked.
+
+    Every process then compares its run (the command, the scenario and every
+    option but :data:`_LOCAL_OPTIONS`, and the package's version) with the
+    others'; a difference ends every process with a line that names it.
+    """
+    if getattr(args, "coordinator", None) is None:
+        return
+    from . import __version__, _devices
+
+    description = {"the command": args.command, "diffusion_conv's version": __version__}
+    for name, value in vars(args).items():
+        if name not in _LOCAL_OPTIONS and name != "command":
+            description["the scenario" if name == "scenario" else "--" + name.replace("_", "-")] = value
+    timeout = _devices.JOIN_TIMEOUT if args.join_timeout is None else args.join_timeout
+    _devices.join(args.coordinator, args.num_processes, args.process_id, description=description, timeout=timeout,
+                  prog=PROG)
+
+
+def _seconds(text):
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 1 <= value <= 3600:
+        raise argparse.ArgumentTypeError(f"expected seconds from 1 to 3600, got {text!r}")
+    return value
 
 
 def _temperatures(text):
@@ -121,6 +161,11 @@ def _temperatures(text):
     return values
 
 
+def _check_channels(args):
+    if getattr(args, "channels", False) and args.scenario != "image":
+        raise UsageError(f"--channels applies to the image scenario (a colour picture), not to {args.scenario!r}")
+
+
 def _batched(args, sc):
     """The scenario's tank and kernel with the batch options applied: ``(tank, prop, labels)``."""
     from . import scenarios
@@ -129,8 +174,7 @@ def _batched(args, sc):
 
     tank, prop, labels = sc.tank, sc.propagator, None
     if getattr(args, "channels", False):
-        if sc.name != "image":
-            raise UsageError(f"--channels applies to the image scenario (a colour picture), not to {sc.name!r}")
+        _check_channels(args)
         size = None if args.size is None else args.size
         tank = Tank.from_image(scenarios.TEST_IMAGE_RGB, size=size, channels=True)
     temps = getattr(args, "temperatures", None)
@@ -176,6 +220,9 @@ def build_parser() -> argparse.ArgumentParser:
                             "(jax.distributed.initialize); process 0 writes every output")
     scale.add_argument("--num-processes", type=_positive, default=None, metavar="N", help="processes in the job")
     scale.add_argument("--process-id", type=_nonnegative, default=None, metavar="I", help="this process (0 .. N-1)")
+    scale.add_argument("--join-timeout", type=_seconds, default=None, metavar="SECONDS",
+                       help="how long a process waits for the whole job to form before it stops with exit code 2 "
+                            "(default 120)")
 
     batch = argparse.ArgumentParser(add_help=False)
     batch.add_argument("--channels", action="store_true",
@@ -407,12 +454,14 @@ def cmd_run(args, guard):
     _check_methods([args.method], "auto")
     if args.method != "auto" and not _available(args.method):
         raise UsageError(f"method {args.method!r} is not available in this installation")
-    devices = _devices_arg(args)  # a job of several processes is joined first
-    writer = _writes()
+    _check_channels(args)
+    devices = _devices_arg(args)
+    writer = _writes(args)
     out = _check_file(args.out, (".npz",), "--out") if writer else None
     anim = _check_file(args.animate, (".gif", ".mp4"), "--animate") if writer else None
     methods = [args.method if args.method != "auto" else "spectral"]
     _check_memory_of_args(args, methods)
+    _join(args)  # a job of several processes forms here, once every argument is checked
     sc = _scenario(args)
     steps = sc.steps if args.steps is None else args.steps
     save_every = args.save_every or max(1, steps // 40)
@@ -470,11 +519,13 @@ def cmd_compare(args, guard):
         raise UsageError(f"methods {missing} are not available in this installation")
     if args.reference is not None:
         _check_methods([args.reference], "")
-    devices = _devices_arg(args)  # a job of several processes is joined first
-    writer = _writes()
+    _check_channels(args)
+    devices = _devices_arg(args)
+    writer = _writes(args)
     anim = _check_file(args.animate, (".gif", ".mp4"), "--animate") if writer else None
     # before building: the methods named, or at least one (the scenario says which apply once built)
     _check_memory_of_args(args, list(dict.fromkeys((methods or ["propagator"]) + [args.reference or "propagator"])))
+    _join(args)  # a job of several processes forms here, once every argument is checked
     sc = _scenario(args)
     methods = methods or _methods_arg(None, sc.methods)
     reference = args.reference or (sc.reference if sc.reference in methods else methods[0])
@@ -613,6 +664,45 @@ def cmd_bench(args, guard):
     return 0
 
 
+def _job():
+    devices = sys.modules.get(f"{__package__ or 'diffusion_conv'}._devices")
+    return None if devices is None else devices.joined()
+
+
+def _job_error(exc):
+    """The line for an unexpected error in a job: a collective that lost its peer says so."""
+    text = (str(exc).splitlines() or [""])[0]
+    if any(w in text for w in ("Gloo", "Connection reset", "Connection closed", "NCCL", "peer")):
+        for prefix in ("INTERNAL: ", "UNAVAILABLE: ", "Error dispatching computation: "):
+            text = text[len(prefix):] if text.startswith(prefix) else text
+        return (f"{PROG}: error: the computation lost another process of the job (it died or was killed; its own "
+                f"output says why): {text[:300]}")
+    return f"{PROG}: error: {type(exc).__name__}: {text}"
+
+
+def _failed(line, code, printed=False) -> int:
+    """Print the line of a failed command and return its exit code.
+
+    In a job of several processes the others learn of it and stop too, and this
+    process ends here (see :class:`diffusion_conv._devices._Job`); if another
+    process failed first (this one then failed for want of it), its line is
+    printed instead.
+    """
+    job = _job()
+    if job is None:
+        print(line, file=sys.stderr)
+        return code
+    said = job.failed(code, line)
+    while said is None:  # the job's watcher is already ending this process for another's failure
+        import threading
+
+        threading.Event().wait(60.0)
+    if not printed or said != (line, code):
+        print(said[0], file=sys.stderr)
+    job.leave(said[1])  # ends the process
+    return said[1]
+
+
 COMMANDS = {"demo": cmd_demo, "run": cmd_run, "compare": cmd_compare, "scenarios": cmd_scenarios,
             "fit": cmd_fit, "bench": cmd_bench}
 
@@ -644,14 +734,19 @@ def main(argv=None) -> int:
                 jax.config.update("jax_enable_x64", True)
             return COMMANDS[args.command](args, guard)
         except UsageError as exc:
-            print(f"{PROG}: error: {exc}" if not str(exc).startswith(PROG) else f"{exc}", file=sys.stderr)
-            return 2
+            return _failed(f"{PROG}: error: {exc}" if not str(exc).startswith(PROG) else f"{exc}", 2)
         except (ValueError, TypeError, ImportError) as exc:  # the library's own input checks
-            print(f"{PROG}: error: {exc}".splitlines()[0], file=sys.stderr)
-            return 2
+            return _failed(f"{PROG}: error: {exc}".splitlines()[0], 2)
         except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM (see diffusion_conv._interrupt)
             print(f"{PROG}: interrupted", file=sys.stderr)
-            return guard.interrupted(exc)
+            code = guard.interrupted(exc)
+            if _job() is not None:  # the files are removed: the other processes stop with this one
+                _failed(f"{PROG}: interrupted", code, printed=True)
+            return code
+        except Exception as exc:  # noqa: BLE001 - in a job: the others must learn of it (alone: a traceback)
+            if _job() is None:
+                raise
+            return _failed(_job_error(exc), 1)
 
 
 if __name__ == "__main__":
