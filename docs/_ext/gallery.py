@@ -38,7 +38,7 @@ TIMEOUT_S = 900
 DEMO = "demo"
 DEMO_TITLE = "The demo: the partitioned tank through every method"
 DEMO_TEXT = (
-    "`diffusion-conv demo` runs the 256x256 tank, every cell its own concentration, through the propagator, "
+    "`diffusion-conv demo` runs the 256x256 tank in 16 x 16 compartments through the propagator, spectral, "
     "particles, image and heat methods and writes an animation of the panels side by side with their "
     "differences to the propagator (`tank.gif`), the profiles and the comparison table. Here at `--smoke` "
     "size; see [the command line](../cli.md)."
