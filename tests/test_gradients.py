@@ -230,3 +230,29 @@ def test_heat_stays_differentiable_in_the_field():
     g = jax.grad(lambda c: _heat_loss(z0, c))(c0)
     fd = float(_central(lambda c: _heat_loss(z0, c), c0, v))
     assert float(jnp.vdot(g, v)) == pytest.approx(fd, rel=RTOL_FD)
+
+
+@pytest.mark.parametrize("boundary", ["reflect", "absorb", ("periodic", "reflect")])
+def test_spectral_under_jit_with_a_kernel_it_cannot_carry_gives_nan_not_a_wrong_number(boundary):
+    tank = dc.Tank(np.random.default_rng(3).random((8, 8)), boundary=boundary)
+    run = jax.jit(lambda z: dc.rollout(tank, dc.Propagator.from_logits(z), 3, method="spectral")[0][-1])
+    symmetric = jnp.asarray([[0.1, 0.4, 0.1], [0.4, 0.9, 0.4], [0.1, 0.4, 0.1]])
+    exact = dc.rollout(tank, dc.Propagator.from_logits(symmetric), 3, method="propagator")[0][-1]
+    np.testing.assert_allclose(run(symmetric), exact, rtol=1e-12, atol=1e-14)
+    skewed = symmetric.at[1, 2].add(0.5)  # more weight on +axis 1: no longer mirror-symmetric there
+    assert bool(jnp.all(jnp.isnan(run(skewed))))
+
+
+def test_spectral_under_jit_on_a_periodic_tank_carries_any_kernel():
+    tank = dc.Tank(np.random.default_rng(4).random((8, 8)), boundary="periodic")
+    z = jnp.asarray(np.random.default_rng(5).normal(size=(3, 3)))
+    got = jax.jit(lambda z: dc.rollout(tank, dc.Propagator.from_logits(z), 3, method="spectral")[0][-1])(z)
+    want = dc.rollout(tank, dc.Propagator.from_logits(z), 3, method="propagator")[0][-1]
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
+
+
+def test_spectral_under_jit_refuses_long_jumps_across_an_absorbing_edge_as_nan():
+    tank = dc.Tank(np.random.default_rng(6).random((10, 10)), boundary="absorb")
+    w = jnp.asarray(np.outer([1.0, 2.0, 4.0, 2.0, 1.0], [1.0, 2.0, 4.0, 2.0, 1.0]))
+    got = jax.jit(lambda w: dc.rollout(tank, dc.Propagator(w / w.sum()), 2, method="spectral")[0][-1])(w)
+    assert bool(jnp.all(jnp.isnan(got)))

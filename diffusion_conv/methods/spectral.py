@@ -102,6 +102,28 @@ def _kernel_exactness(wkey, bnd):
     return None
 
 
+def _inexact_as_nan(weights, bnd):
+    """NaN where traced weights leave the kernels the transform diagonalises (:func:`exactness`), else 0.
+
+    Under a transform the kernel's values are unknown while tracing, so the check of :func:`exactness`
+    is made on the values: a kernel that is not mirror-symmetric along a reflecting or absorbing axis
+    (to the same rounding as ``symmetric_along``), or that jumps more than one cell across an absorbing
+    edge, makes every frame NaN instead of a wrong number.
+    """
+    scale = jnp.max(jnp.abs(weights))
+    tol = 8 * float(np.finfo(weights.dtype).eps) * scale
+    bad = jnp.zeros((), bool)
+    for a, b in enumerate(bnd):
+        if b.wraps:
+            continue
+        bad = bad | (jnp.max(jnp.abs(weights - jnp.flip(weights, axis=a))) > tol)
+        r = weights.shape[a] // 2
+        if not b.conserves and r >= 2:
+            far = jnp.take(weights, np.array([i for i in range(weights.shape[a]) if abs(i - r) >= 2]), axis=a)
+            bad = bad | jnp.any(far != 0)
+    return jnp.where(bad, jnp.nan, 0.0).astype(weights.dtype)
+
+
 # -- the eigenvalues -------------------------------------------------------------------------
 def _line(mu, axis):
     return mu[tuple(slice(None) if b == axis else 0 for b in range(mu.ndim))]
@@ -183,6 +205,8 @@ class SpectralMethod(Method):
         # On that path the eigenvalues carry no derivative: the kernel's reaches _frame_after's rule
         # through the weights instead.
         mu = fourier.symbol_minus_one(jax.lax.stop_gradient(weights) if walk else weights, tank.shape, bnd, jnp)
+        if walk and not _checks.is_concrete(prop.weights):  # traced: where the transform is not exact, NaN frames
+            mu = mu + _inexact_as_nan(jax.lax.stop_gradient(weights), bnd).astype(mu.dtype)
         return State((bnd, tank.shape, tank.dx ** tank.ndim, walk), coeffs=fourier.forward(field, bnd),
                      parts=(fourier.log_parts(mu, jnp),), s=jnp.zeros((), _checks.step_dtype()),
                      mass0=jnp.sum(field), frame=field, weights=weights if walk else None)
