@@ -3,8 +3,8 @@
 Particles start in cells drawn independently in proportion to the initial
 concentration, and each step every particle draws an offset ``d`` with
 probability ``w[d]``: one random word per particle compared with the
-cumulative weights (probabilities resolved to ``2**-31``; zero weights are
-never drawn). Its target is folded per axis by the tank's
+cumulative weights (:func:`~diffusion_conv.methods._stochastic.thresholds`:
+probabilities resolved to ``2**-31``; zero weights are never drawn). Its target is folded per axis by the tank's
 :class:`~diffusion_conv.lattice.Boundary`, and the jump is refused (the
 particle stays) where the walls' box rule says so. A particle that leaves
 through an absorbing edge is removed and counted. The ``propagator`` method is
@@ -30,8 +30,17 @@ import numpy as np
 
 from .. import _checks
 from ._sampling import check_key, check_n_particles, count_dtype, index_words, multinomial, x64_enabled
+from ._stochastic import (
+    check_stochastic_tank,
+    field_problem,
+    host_mass,
+    initial_mass,
+    sampling_order,
+    thresholds,
+    to_concentration,
+    true_divide,
+)
 from .base import Method, State, lead, register
-from ._stochastic import check_stochastic_tank, host_mass, sampling_order, to_concentration
 
 SKIP_MIN_GAP = 500
 """With ``skip_ahead=None`` (automatic), intervals of at least this many steps are skipped: one
@@ -47,23 +56,6 @@ def max_particles() -> int:
 def is_free(tank) -> bool:
     """Whether the walk is free (all axes periodic, no walls), so skip-ahead applies."""
     return tank.walls is None and all(b.wraps for b in tank.boundary)
-
-
-def thresholds(weights):
-    """uint32 thresholds ``floor(cdf * 2**31)`` of the first ``K - 1`` normalised cumulative weights (last axis).
-
-    A 31-bit random number ``b`` picks category ``#{j : b >= thr[j]}``: category ``k``
-    with probability ``w[k] / sum(w)`` resolved to ``2**-31``, exactly 0 where ``w[k] = 0``.
-    Concrete weights are accumulated on the host in float64 (the same numbers
-    whichever program runs them); traced ones in JAX.
-    """
-    if _checks.is_concrete(weights):
-        cdf = np.cumsum(np.asarray(weights, np.float64), axis=-1)
-        cdf = cdf[..., :-1] / cdf[..., -1:]
-        return np.clip(np.floor(cdf * 2.0**31), 0, 2**31).astype(np.uint32)
-    cdf = jnp.cumsum(weights, axis=-1)
-    cdf = cdf[..., :-1] / cdf[..., -1:]
-    return jnp.clip(jnp.floor(cdf * 2.0**31), 0, 2**31).astype(jnp.uint32)
 
 
 def categories(key, stream, thr, n, offset=0, offs=None):
@@ -199,14 +191,17 @@ class ParticlesMethod(Method):
         blocked = None if blocked is None else jnp.asarray(blocked).ravel()
         track = int(track or 0)
         fdt = tank.dtype
-        mass = jnp.sum(tank.concentration).astype(fdt) * tank.dx ** tank.ndim if prepared.mass is None else \
-            jnp.asarray(prepared.mass, fdt)
+        mass = initial_mass(tank) if prepared.mass is None else jnp.asarray(prepared.mass, fdt)
+        unit = true_divide(mass, n)
+        if not (_checks.is_concrete(tank.concentration) and _checks.is_concrete(prop.weights)):
+            # traced inputs were not checked: a field or kernel that cannot be sampled gives NaN frames
+            unit = jnp.where(field_problem(tank.concentration, prop.weights), unit, jnp.asarray(jnp.nan, unit.dtype))
         st = dict(coords=coords, alive=jnp.ones((n,), bool) if not all(b.conserves for b in tank.boundary) else None,
                   disp=jnp.zeros((len(shape), track), count_dtype()) if track else None,
                   start=coords[:, :track].T.astype(fdt) if track else None,
                   step=jnp.zeros((), _checks.step_dtype()), k_walk=k_walk, k_skip=k_skip,
                   thr=thr_w, weights=jnp.ravel(prop.weights),
-                  offs=jnp.asarray(prop.offsets.T, jnp.int32), blocked=blocked, unit=mass / n)
+                  offs=jnp.asarray(prop.offsets.T, jnp.int32), blocked=blocked, unit=unit)
         free = is_free(tank)
         skip = free and skip_ahead is not False
         return State((shape, tuple(tank.boundary), skip, bool(skip_ahead), tank.dx ** tank.ndim, n), **st)
@@ -305,7 +300,7 @@ def sample(key, tank, prop, n_particles, save_steps, track=0, skip_ahead=None):
         Unfolded positions (cells) of the tracked particles: start cell plus
         the sum of the jumps made (refused jumps add nothing); NaN once absorbed.
     """
-    from ..rollout import trajectory
+    from ..core import trajectory
 
     m = ParticlesMethod._instance()
     _, _, extras, (counts, lost) = trajectory(m, tank, prop, save_steps, key=key, n_particles=n_particles,
