@@ -7,6 +7,7 @@ import math
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.experimental import checkify
 
 from . import _checks
 from .lattice import offsets, symmetric_along
@@ -17,9 +18,10 @@ NORMALIZE = ("softmax", "sum")
 def _as_kernel(name, kernel, ndim=None, batch=0):
     """A concrete or traced kernel array, checked for dimension and odd sizes (after ``batch`` leading axes)."""
     k = kernel if not _checks.is_concrete(kernel) else np.asarray(kernel)
-    if _checks.is_concrete(k):
-        if k.dtype == object or not (np.issubdtype(k.dtype, np.number) or k.dtype == bool) or np.iscomplexobj(k):
-            raise TypeError(f"{name} must be a real numeric array, got dtype {k.dtype}")
+    dtype = np.dtype(k.dtype)  # known while tracing too
+    real = np.issubdtype(dtype, np.number) and not np.issubdtype(dtype, np.complexfloating)
+    if not (real or dtype.kind == "b"):
+        raise TypeError(f"{name} must be a real numeric array, got dtype {dtype}")
     shape = tuple(k.shape[batch:])
     if len(shape) not in (1, 2, 3):
         raise ValueError(f"{name} must be 1-D, 2-D or 3-D, got {len(shape)}-D with shape {shape}")
@@ -57,6 +59,46 @@ def normalise(w, dtype, shape=None):
         stored[at] = dtype.type(float(stored[at]) + residual)
         out[i] = stored
     return out.reshape(w.shape)
+
+
+def _traced_float(x):
+    return jnp.asarray(x).astype(_checks.float_dtype())
+
+
+def _poison(ok, w):
+    """``w`` where the check ``ok`` (a traced boolean) holds, else NaN: a failed check gives no plausible number."""
+    return jnp.where(ok, w, jnp.asarray(jnp.nan, w.dtype))
+
+
+def _traced_weights(w):
+    """Traced weights checked as concrete ones are, as far as a traced value can be, and normalised.
+
+    Within the dtype's rounding of a sum of 1 they are divided by their sum (a
+    concrete kernel is renormalised the same way); otherwise, or where they
+    hold a negative or non-finite value, they become NaN, and
+    ``jax.experimental.checkify`` reports the reason in the words of the concrete check.
+    """
+    w = _traced_float(w)
+    finite = jnp.all(jnp.isfinite(w))
+    nonneg = jnp.all(w >= 0)
+    total = jnp.sum(jnp.where(finite, w, 0))
+    tol = sum_tolerance(w.dtype, w.size)
+    close = jnp.abs(total - 1) <= tol
+    checkify.debug_check(finite, "weights must be finite; they hold NaN or infinite values")
+    checkify.debug_check(nonneg | ~finite, "weights must be non-negative; their minimum is {m}", m=jnp.min(w))
+    checkify.debug_check(close | ~(finite & nonneg), f"weights must sum to 1 (a probability distribution) to the "
+                         f"rounding of {w.dtype} (within {tol:.2g}); they sum to {{s}}. Normalise them "
+                         f"(Propagator.from_kernel(kernel, normalize='sum')) or use Propagator.from_logits", s=total)
+    return _poison(finite & nonneg & close, w / jnp.where(close, total, 1))
+
+
+def _index_message(index, batch, error) -> str:
+    """The words of an ``IndexError`` of a bank of kernels: which index, which range."""
+    if isinstance(index, (int, np.integer)) and not isinstance(index, bool) and len(batch) >= 1:
+        n = batch[0]
+        return (f"index {int(index)} is out of range for a bank of {n} kernels along its first batch axis "
+                f"(batch shape {batch}): allowed {-n} to {n - 1}")
+    return f"index {index!r} does not fit the bank's batch shape {batch}: {error}"
 
 
 @functools.lru_cache(maxsize=64)
@@ -113,18 +155,26 @@ class Propagator:
                     f"(within {sum_tolerance(dtype, w.size):.2g}); they sum to {total!r}. Normalise them "
                     f"(Propagator.from_kernel(kernel, normalize='sum')) or use Propagator.from_logits")
             w = jnp.asarray(normalise(w.ravel(), dtype, w.shape).reshape(w.shape))
+        else:
+            w = _traced_weights(w)
         self.weights = w
-        self._batch = 0
+        self._kdim = w.ndim
 
+    # the number of kernel axes is the static data: under jax.vmap a bank's weights lose a batch axis, not a kernel one
     def tree_flatten(self):
-        return (self.weights,), self._batch
+        return (self.weights,), self._kdim
 
     @classmethod
     def tree_unflatten(cls, aux, children):
         obj = object.__new__(cls)
         obj.weights = children[0]
-        obj._batch = aux
+        obj._kdim = aux
         return obj
+
+    @property
+    def _batch(self) -> int:
+        """The number of leading batch axes."""
+        return np.ndim(self.weights) - self._kdim
 
     # -- constructors -----------------------------------------------------------
     @classmethod
@@ -145,9 +195,11 @@ class Propagator:
                 e = np.exp((z - z.max()) / temperature)  # (z - max) <= 0: never NaN, at worst -inf -> 0
             w = normalise(e.ravel(), np.dtype(_checks.float_dtype()), z.shape)
             return cls._trusted(jnp.asarray(w.reshape(z.shape)))
-        flat = jnp.ravel(z)
+        flat = jnp.ravel(_traced_float(z))
+        finite = jnp.all(jnp.isfinite(flat))
+        checkify.debug_check(finite, "logits must be finite; they hold NaN or infinite values")
         e = jnp.exp((flat - jax.lax.stop_gradient(jnp.max(flat))) / temperature)
-        return cls._trusted((e / jnp.sum(e)).reshape(z.shape))
+        return cls._trusted(_poison(finite, e / jnp.sum(e)).reshape(z.shape))
 
     @classmethod
     def from_kernel(cls, kernel, normalize="softmax", temperature=1.0) -> "Propagator":
@@ -173,7 +225,16 @@ class Propagator:
             scaled = k / np.max(k)  # no overflow of the sum, whatever the entries' size
             w = normalise(scaled.ravel(), np.dtype(_checks.float_dtype()), k.shape)
             return cls._trusted(jnp.asarray(w.reshape(k.shape)))
-        return cls._trusted(k / jnp.sum(k))
+        k = _traced_float(k)
+        finite = jnp.all(jnp.isfinite(k))
+        nonneg = jnp.all(k >= 0)
+        positive = jnp.max(jnp.where(finite, k, 0)) > 0
+        checkify.debug_check(finite, "kernel must be finite; it holds NaN or infinite values")
+        checkify.debug_check(nonneg | ~finite, "kernel must be non-negative; its minimum is {m}", m=jnp.min(k))
+        checkify.debug_check(positive | ~(finite & nonneg),
+                             "kernel must have a positive sum to be normalised with normalize='sum'")
+        ok = finite & nonneg & positive
+        return cls._trusted(_poison(ok, k / jnp.where(ok, jnp.sum(k), 1)))
 
     @classmethod
     def gaussian(cls, sigma, ndim=2, radius=None) -> "Propagator":
@@ -211,13 +272,16 @@ class Propagator:
     def _trusted(cls, weights, batch=0) -> "Propagator":
         obj = object.__new__(cls)
         obj.weights = weights
-        obj._batch = batch
+        obj._kdim = np.ndim(weights) - batch
         return obj
 
     # -- batches -----------------------------------------------------------------
     @classmethod
     def stack(cls, props) -> "Propagator":
         """A bank of kernels: propagators of one kernel shape stacked along a new leading batch axis.
+
+        Concrete weights are stacked on the host and moved in one copy (no
+        program is compiled for the bank's length); traced ones by JAX.
 
         Raises
         ------
@@ -228,14 +292,20 @@ class Propagator:
         if not props or not all(isinstance(p, Propagator) for p in props):
             raise TypeError("Propagator.stack takes a non-empty sequence of Propagator objects")
         first = props[0]
+        kernel, batch = first.kernel_shape, first.batch_shape
         for i, p in enumerate(props):
-            if p.kernel_shape != first.kernel_shape:
-                raise ValueError(f"a bank of kernels must share one kernel shape: props[0] is {first.kernel_shape}, "
+            if p.kernel_shape != kernel:
+                raise ValueError(f"a bank of kernels must share one kernel shape: props[0] is {kernel}, "
                                  f"props[{i}] is {p.kernel_shape}")
-            if p.batch_shape != first.batch_shape:
-                raise ValueError(f"props must share one batch shape: props[0] has {first.batch_shape}, "
+            if p.batch_shape != batch:
+                raise ValueError(f"props must share one batch shape: props[0] has {batch}, "
                                  f"props[{i}] has {p.batch_shape}")
-        return cls._trusted(jnp.stack([p.weights for p in props]), first._batch + 1)
+        weights = [p.weights for p in props]
+        if all(_checks.is_concrete(w) for w in weights):
+            stacked = jax.device_put(np.stack([np.asarray(w) for w in weights]))  # a copy, nothing compiled
+        else:
+            stacked = jnp.stack(weights)
+        return cls._trusted(stacked, len(batch) + 1)
 
     def reshape_batch(self, shape) -> "Propagator":
         """The same kernels with the batch axes reshaped to ``shape`` (NumPy's rules for ``reshape``)."""
@@ -246,10 +316,51 @@ class Propagator:
         return Propagator._trusted(self.weights.reshape(shape + self.kernel_shape), len(shape))
 
     def __getitem__(self, index) -> "Propagator":
-        """One member (or a sub-batch) of a bank of kernels."""
+        """One member (or a sub-batch) of a bank of kernels, by NumPy's indexing rules on the batch axes.
+
+        An index out of range raises ``IndexError`` (negative indices count from
+        the end, as in Python); a selection of no kernels (``bank[0:0]``) raises
+        ``ValueError``. A traced integer index (under ``jax.jit``) cannot be
+        checked while tracing: out of range, it gives NaN weights (and a
+        ``checkify`` error) rather than another member.
+        """
         if not self._batch:
             raise TypeError("indexing applies to a bank of kernels (Propagator.stack); this propagator has no batch")
-        w = self.weights[index]
+        batch = self.batch_shape
+        parts = index if isinstance(index, tuple) else (index,)
+        if any(not _checks.is_concrete(i) for i in parts):
+            return self._traced_item(parts)
+        positions = np.arange(int(np.prod(batch, dtype=np.int64))).reshape(batch)
+        try:
+            picked = positions[index]
+        except IndexError as e:
+            raise IndexError(_index_message(index, batch, e)) from None
+        if picked.size == 0:
+            raise ValueError(f"index {index!r} selects no kernels from the bank of shape {batch}: a bank holds at "
+                             f"least one kernel")
+        flat = self.weights.reshape((-1,) + self.kernel_shape)
+        w = flat[int(picked)] if picked.ndim == 0 else flat[picked.ravel()].reshape(picked.shape + self.kernel_shape)
+        return Propagator._trusted(w, picked.ndim)
+
+    def _traced_item(self, parts):
+        batch = self.batch_shape
+        if len(parts) > len(batch) or not all(
+                isinstance(i, (int, np.integer)) or np.issubdtype(np.dtype(getattr(i, "dtype", object)), np.integer)
+                for i in parts):
+            raise TypeError(f"a traced index must be integers, one per batch axis at most (the bank's batch shape "
+                            f"is {batch}), got {parts!r}")
+        ok = True
+        picks = []
+        for i, n in zip(parts, batch):
+            i = jnp.asarray(i)
+            j = jnp.where(i < 0, i + n, i)
+            inside = (j >= 0) & (j < n)
+            checkify.debug_check(jnp.all(inside), f"index {{i}} is out of range for a batch axis of {n} kernels", i=i)
+            ok = ok & inside
+            picks.append(jnp.clip(j, 0, n - 1))
+        w = self.weights[tuple(picks)]  # (*picked shape, *remaining batch axes, *kernel)
+        rest = len(batch) - len(parts) + len(self.kernel_shape)
+        w = jnp.where(jnp.reshape(ok, jnp.shape(ok) + (1,) * rest), w, jnp.asarray(jnp.nan, w.dtype))
         return Propagator._trusted(w, w.ndim - len(self.kernel_shape))
 
     # -- properties ---------------------------------------------------------------
