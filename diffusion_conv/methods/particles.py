@@ -3,8 +3,8 @@
 Particles start in cells drawn independently in proportion to the initial
 concentration, and each step every particle draws an offset ``d`` with
 probability ``w[d]``: one random word per particle compared with the
-cumulative weights (:func:`~diffusion_conv.methods._stochastic.thresholds`:
-probabilities resolved to ``2**-31``; zero weights are never drawn). Its target is folded per axis by the tank's
+cumulative weights (``thresholds``, computed alike for concrete and traced
+weights: probabilities resolved to ``2**-31``; zero weights are never drawn). Its target is folded per axis by the tank's
 :class:`~diffusion_conv.lattice.Boundary`, and the jump is refused (the
 particle stays) where the walls' box rule says so. A particle that leaves
 through an absorbing edge is removed and counted. The ``propagator`` method is
