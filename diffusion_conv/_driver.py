@@ -20,7 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ._devices import to_host
-from .rollout import each, init_members, intervals
+from .core import each, init_members, intervals
 from .tank import Tank
 
 TARGET_S = 0.25

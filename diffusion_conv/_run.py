@@ -1,7 +1,7 @@
 """The three ways :func:`diffusion_conv.simulate` carries out a plan: on the host, compiled, or on a split grid.
 
 Each returns ``(frames (F, B, *grid), absorbed (F, B), extras, summary)`` over the
-flattened batch ``B`` (1 for one run); :func:`diffusion_conv.simulate.run`
+flattened batch ``B`` (1 for one run); :func:`diffusion_conv.simulation.run`
 reshapes them and builds the Result.
 """
 from __future__ import annotations
@@ -77,7 +77,7 @@ def _padded(group, devices):
 
 def compiled(plan, progress):
     """The compiled members, in groups that take one path, on one device or spread over a mesh."""
-    from .rollout import flatten_batch
+    from .core import flatten_batch
 
     m, tank, prop, mesh = plan.method, plan.tank, plan.prop, plan.mesh
     groups = flatten_batch(m, tank, prop, plan.key if m.stochastic else None, plan.batch, plan.options)

@@ -34,7 +34,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import _checks
-from .lattice import fold_axis, separable_factors, spread, transport
+from .lattice import fold_axis, spread, transport
 from .methods import base
 from .methods._sampling import count_dtype, multinomial
 from .methods._stochastic import to_concentration
@@ -166,7 +166,7 @@ class _Counts:
     name, units = "counts", "step"
 
     def inputs(self, plan, devices):
-        from .rollout import flatten_batch
+        from .core import flatten_batch
 
         tank, prop, m = plan.tank, plan.prop, plan.method
         (group,) = flatten_batch(m, tank, prop, plan.key, (), plan.options)

@@ -6,7 +6,8 @@ import json
 import numpy as np
 
 from . import _checks
-from .simulate import METHODS, STOCHASTIC
+from .methods import get as get_method
+from .methods import names as method_names
 
 
 def _pair(a, b):
@@ -228,12 +229,12 @@ def compare(tank, prop, steps, methods=("propagator", "particles", "image", "hea
     ValueError, TypeError
         On bad input or a method that cannot take the problem, before any method runs.
     """
-    from .simulate import Plan, check_method, run
+    from .simulation import Plan, check_method, run
 
     if isinstance(methods, str):
         methods = (methods,)
     if not isinstance(methods, (list, tuple)) or not methods:
-        raise TypeError(f"methods must be a method name or a non-empty list of them (allowed: {', '.join(METHODS)}), "
+        raise TypeError(f"methods must be a method name or a non-empty list of them (allowed: {', '.join(method_names())}), "
                         f"got {methods!r}")
     methods = list(dict.fromkeys(methods))
     if not methods:
@@ -244,7 +245,7 @@ def compare(tank, prop, steps, methods=("propagator", "particles", "image", "hea
             raise ValueError("compare runs named methods; 'auto' is not one (name the method it should run)")
     if reference not in methods:
         methods.insert(0, reference)
-    stochastic = [m for m in methods if m in STOCHASTIC]
+    stochastic = [m for m in methods if get_method(m).stochastic]
     keys = {}
     if stochastic:
         import jax
@@ -263,12 +264,12 @@ def compare(tank, prop, steps, methods=("propagator", "particles", "image", "hea
             keys[m] = k
     plans = {}
     for m in methods:  # every check before any work
-        kw = dict(n_particles=n_particles, key=keys[m]) if m in STOCHASTIC else dict(n_particles=None, key=None)
+        kw = dict(n_particles=n_particles, key=keys[m]) if get_method(m).stochastic else dict(n_particles=None, key=None)
         plans[m] = Plan(tank, prop, steps, m, save_every, save_at, dt, options={}, devices=devices, **kw)
     results = {}
     for m, plan in plans.items():
         results[m] = run(plan, progress)
-        if m in STOCHASTIC and "seed" not in results[m].meta:
+        if get_method(m).stochastic and "seed" not in results[m].meta:
             results[m].meta["seed"] = seed
     batch = results[reference].batch_shape
     return Comparison(results, reference, np.broadcast_to(np.asarray(tank.mass, dtype=np.float64), batch))

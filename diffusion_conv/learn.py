@@ -23,7 +23,7 @@ import numpy as np
 from . import _checks
 from .lattice import check_walls, normalize_boundary, offsets
 from .propagator import Propagator, moments
-from .rollout import propagate
+from .core import propagate
 
 METHODS = ("lbfgs",)
 """Optimisers :func:`fit_propagator` accepts."""
@@ -671,7 +671,7 @@ def fit_file(path, radius=1, steps_between=None, boundary=None, member=None) -> 
         or the run had walls (a saved result holds their count, not their
         positions).
     """
-    from .simulate import Result
+    from .simulation import Result
 
     path = os.fspath(path)
     if not os.path.isfile(path):

@@ -7,21 +7,20 @@ import time
 import numpy as np
 
 from . import _checks
-from .methods import get as get_method
 from .methods import names as _method_names
 from .result import Result
-from .rollout import frame_steps  # noqa: F401  (re-exported: the frame schedule)
+from .core import frame_steps  # noqa: F401  (re-exported: the frame schedule)
 
 METHODS = _method_names()
-"""Every method name :func:`simulate` accepts, besides ``'auto'``."""
-
-STOCHASTIC = tuple(n for n in METHODS if get_method(n).stochastic)
+"""The built-in method names :func:`simulate` accepts, besides ``'auto'`` (and any method registered later:
+:func:`diffusion_conv.methods.names` lists them all)."""
 
 
 def check_method(method):
     """``method`` as a registered name or ``'auto'``; ValueError listing the allowed names otherwise."""
-    if not isinstance(method, str) or (method not in METHODS and method != "auto"):
-        raise ValueError(f"method {method!r} is unknown; allowed: {', '.join(METHODS + ('auto',))}")
+    known = _method_names()
+    if not isinstance(method, str) or (method not in known and method != "auto"):
+        raise ValueError(f"method {method!r} is unknown; allowed: {', '.join(known + ('auto',))}")
     return method
 
 
@@ -30,7 +29,7 @@ class Plan:
 
     def __init__(self, tank, prop, steps, method, save_every, save_at, dt, n_particles, key, options, devices=None):
         from ._devices import mesh_of
-        from .rollout import batch_shapes, check_problem, check_schedule, first_key, resolve
+        from .core import batch_shapes, check_problem, check_schedule, first_key, resolve
 
         check_problem(tank, prop)
         steps, save_every, save_at = check_schedule(steps, save_every, save_at)

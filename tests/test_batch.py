@@ -2,9 +2,9 @@
 import jax
 import numpy as np
 import pytest
+from helpers import RTOL
 
 import diffusion_conv as dc
-from helpers import RTOL
 
 ALL = list(dc.METHODS)
 

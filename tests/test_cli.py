@@ -41,7 +41,9 @@ def test_demo_smoke_writes_the_four_outputs(tmp_path):
     # the printed table is the Markdown file
     assert (out / "comparison.md").read_text().strip() in proc.stdout
     gif = iio.imread(out / "tank.gif", index=None)
-    _, _, steps, save_at = cli.demo_problem(smoke=True, seed=0)
+    from diffusion_conv.cli.commands import demo_problem
+
+    _, _, steps, save_at = demo_problem(smoke=True, seed=0)
     frames = sorted({0, *save_at, steps})  # the frames the demo saves: logarithmically spaced steps
     assert len(frames) >= 8 and frames[-1] == steps
     assert gif.shape[0] == len(frames)

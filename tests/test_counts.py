@@ -2,14 +2,14 @@
 import jax
 import numpy as np
 import pytest
+from conftest import RTOL
 from scipy import stats
+from stochastic import asym as _asym
+from stochastic import check_bad_input, check_large_n_says_how_to_enable_x64, check_unbiased
+from stochastic import field as _field
 
 import diffusion_conv as dc
 from diffusion_conv.methods import counts as cm
-
-from conftest import RTOL
-from stochastic import asym as _asym, field as _field
-from stochastic import check_bad_input, check_large_n_says_how_to_enable_x64, check_unbiased
 
 STEPS = (0, 3, 7)
 

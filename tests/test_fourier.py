@@ -1,11 +1,11 @@
 """The convolution theorem and the transforms behind the spectral and heat methods."""
 import numpy as np
 import pytest
+from conftest import RTOL
 from scipy import fft as sfft
 from scipy import signal
 
 from diffusion_conv import fourier
-from conftest import RTOL
 
 
 @pytest.mark.parametrize("shape,kshape", [((17,), (5,)), ((9, 12), (3, 5)), ((5, 6, 7), (3, 3, 1))])

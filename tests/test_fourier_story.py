@@ -9,9 +9,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from conftest import RTOL
 
 from diffusion_conv import fourier
-from conftest import RTOL
 
 SHAPES = [((17,), (5,)), ((9, 12), (3, 5)), ((6, 7, 8), (3, 2, 3))]
 DTYPES = [np.float64, np.float32]

@@ -1,11 +1,11 @@
 """The heat method against closed forms, and the measured order of propagator -> heat."""
 import numpy as np
 import pytest
+from helpers import run_at
 
 import diffusion_conv as dc
 from diffusion_conv import analytic
 from diffusion_conv.methods import _continuum, heat
-from helpers import run_at
 
 
 def _along(w, axis, ndim):

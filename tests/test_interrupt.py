@@ -16,6 +16,7 @@ import pytest
 
 import diffusion_conv as dc
 from diffusion_conv import _interrupt, _io, cli, render
+from diffusion_conv.cli import guard as cli_guard
 
 HANG = 30.0  # seconds: only there so that a broken mechanism fails instead of hanging the suite
 STARTUP = 240.0  # seconds to reach the computation (import and compile on a loaded machine)
@@ -138,11 +139,12 @@ STUCK = r"""
 import os, sys
 import jax, jax.numpy as jnp
 from diffusion_conv import _interrupt, _io
+from diffusion_conv.cli import guard
 
 grace, folder = float(sys.argv[1]), sys.argv[2]
 x = jnp.ones(64)
 spin = jax.jit(lambda x: jax.lax.fori_loop(0, 2**31 - 1, lambda i, x: jnp.sin(x) + 1e-3, x)).lower(x).compile()
-with _interrupt.Guard(hard_exit=True, grace=grace):
+with guard.Guard(hard_exit=True, grace=grace):
     with _io.atomic_path(os.path.join(folder, "out.bin")):
         print("blocked", flush=True)
         spin(x).block_until_ready()  # hours inside C++: Python's signal handler cannot run until it returns
@@ -247,7 +249,7 @@ def test_an_interrupted_command_removes_the_outputs_it_had_completed(tmp_path, c
 def test_guard_maps_signals_to_exceptions_and_restores_the_handlers():
     before = signal.getsignal(signal.SIGTERM)
     with pytest.raises(_interrupt.Terminated) as info:
-        with _interrupt.Guard() as guard:
+        with cli_guard.Guard() as guard:
             signal.raise_signal(signal.SIGTERM)
             for _ in range(1000):  # the handler runs at the next bytecode
                 pass

@@ -1,10 +1,10 @@
 """The shared process against an independent, naive statement of it (tests/reference.py)."""
 import numpy as np
 import pytest
+from reference import fold, transition_matrix
 
 import diffusion_conv as dc
 from diffusion_conv import lattice
-from reference import fold, transition_matrix
 
 CASES = [
     # shape, kernel shape, boundary, walls?

@@ -19,7 +19,8 @@ import time
 import numpy as np
 import pytest
 
-from diffusion_conv import _devices, cli
+from diffusion_conv import cli
+from diffusion_conv.cli import distributed
 
 TIMEOUT_S = 300  # guards against a hang only
 JOIN_S = 5  # --join-timeout of the cases that cannot form
@@ -140,15 +141,15 @@ def test_process_0_refuses_an_address_it_cannot_listen_at():
         taken.listen()
         port = taken.getsockname()[1]
         with pytest.raises(ValueError, match=f"--coordinator '127.0.0.1:{port}': the port {port} is in use"):
-            _devices.check_coordinator(f"127.0.0.1:{port}", 0)
-        _devices.check_coordinator(f"127.0.0.1:{port}", 1)  # the others only dial it
+            distributed.check_coordinator(f"127.0.0.1:{port}", 0)
+        distributed.check_coordinator(f"127.0.0.1:{port}", 1)  # the others only dial it
     with pytest.raises(ValueError, match="192.0.2.1 is not an address of this host"):
-        _devices.check_coordinator("192.0.2.1:4321", 0)  # TEST-NET-1: never a local address
+        distributed.check_coordinator("192.0.2.1:4321", 0)  # TEST-NET-1: never a local address
     with pytest.raises(ValueError, match="does not resolve"):
-        _devices.check_coordinator("no-such-host.invalid:4321", 1)
+        distributed.check_coordinator("no-such-host.invalid:4321", 1)
     for bad in ("127.0.0.1", "127.0.0.1:0", "127.0.0.1:65536", ":4321", "127.0.0.1:x"):
         with pytest.raises(ValueError, match="--coordinator must be HOST:PORT"):
-            _devices.check_coordinator(bad, 0)
+            distributed.check_coordinator(bad, 0)
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -168,8 +169,8 @@ def test_job_options_are_refused_before_joining(argv, message, capsys):
 def test_a_job_process_writes_only_as_process_0():
     args = cli.build_parser().parse_args(RUN + ["--coordinator", "127.0.0.1:1", "--num-processes", "2",
                                                 "--process-id", "1"])
-    assert not cli._writes(args)
-    assert cli._writes(cli.build_parser().parse_args(RUN))
+    assert not cli.job.writes(args)
+    assert cli.job.writes(cli.build_parser().parse_args(RUN))
 
 
 # -- two processes on 127.0.0.1 ---------------------------------------------------------------------

@@ -3,9 +3,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from conftest import RTOL
 
 import diffusion_conv as dc
-from conftest import RTOL
 
 SHAPES = {1: (40,), 2: (14, 12), 3: (7, 6, 8)}
 

@@ -2,9 +2,9 @@
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from reference import transition_matrix
 
 import diffusion_conv as dc
-from reference import transition_matrix
 
 BOUNDARY = st.sampled_from(["reflect", "periodic", "absorb"])
 

@@ -4,9 +4,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from helpers import run_at
 
 import diffusion_conv as dc
-from helpers import RTOL, run_at
 
 ALL = dc.METHODS
 
@@ -162,7 +162,7 @@ def test_heat_declares_the_order_it_has_at_absorbing_edges_for_wide_kernels():
 def test_compare_checks_every_method_before_running_any(monkeypatch):
     import importlib
 
-    sim = importlib.import_module("diffusion_conv.simulate")
+    sim = importlib.import_module("diffusion_conv.simulation")
 
     ran = []
     monkeypatch.setattr(sim, "run", lambda plan, progress=False: ran.append(plan.method.name))

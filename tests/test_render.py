@@ -279,7 +279,7 @@ def test_profile_over_a_band_and_the_noise_band_of_particles():
     dots = [line for line in ax.lines if line.get_marker() == "." and len(line.get_xdata())]
     assert len(dots) == 1
     # the band is two standard deviations of the mean of rows 2..5 around the propagator's profile
-    from diffusion_conv.compare import sampling_variance
+    from diffusion_conv.comparison import sampling_variance
 
     expected = np.asarray(cmp.results["propagator"].final, dtype=np.float64)
     var = sampling_variance(expected, float(cmp.results["particles"].mass()[0]), 3000)

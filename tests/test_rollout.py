@@ -3,10 +3,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from helpers import RTOL
 
 import diffusion_conv as dc
 from diffusion_conv.methods import base
-from helpers import RTOL
 
 JAX_METHODS = [m for m in dc.METHODS if dc.methods.get(m).traceable]
 DETERMINISTIC = [m for m in JAX_METHODS if not dc.methods.get(m).stochastic]

@@ -85,7 +85,7 @@ def test_partitions_are_sixteen_by_sixteen_compartments(size):
 
 
 def test_details_give_size_steps_and_the_method_auto_runs():
-    from diffusion_conv.rollout import resolve
+    from diffusion_conv.core import resolve
 
     info = scenarios.details()
     assert tuple(info) == NAMES

@@ -3,10 +3,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from helpers import RTOL, run_at
 
 import diffusion_conv as dc
 from diffusion_conv.methods import spectral
-from helpers import RTOL, run_at
 
 STEPS = np.array([0, 1, 10, 1000, 10000])
 

@@ -31,8 +31,17 @@ and serialise as their names.
 """
 from __future__ import annotations
 
-from .boundaries import (ABSORB, BOUNDARIES, PERIODIC, REFLECT, Boundary, boundary, fold_index,
-                         normalize_boundary, symmetric_along)
+from .boundaries import (
+                         ABSORB,
+                         BOUNDARIES,
+                         PERIODIC,
+                         REFLECT,
+                         Boundary,
+                         boundary,
+                         fold_index,
+                         normalize_boundary,
+                         symmetric_along,
+)
 from .transport import axis_slice, fold_axis, fold_extended, offsets, separable_factors, spread, transport
 from .walls import Walls, blocked_masks, check_walls
 

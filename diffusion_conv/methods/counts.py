@@ -218,7 +218,7 @@ def sample(key, tank, prop, n_particles, save_steps):
     absorbed : integer array ``(F,)``
         Running total of particles absorbed at open edges.
     """
-    from ..rollout import trajectory
+    from ..core import trajectory
 
     _, _, extras, lost = trajectory("counts", tank, prop, save_steps, key=key, n_particles=n_particles,
                                     collect=_absorbed_count)

@@ -9,7 +9,7 @@ A run's difference to the reference is measured against what is expected of it:
   rounding"; above it, it says how many times the rounding bound it is;
 - a stochastic run (``particles``, ``counts``) should differ by its sampling
   noise: the binomial variance of each cell around the expectation
-  (:func:`diffusion_conv.compare.sampling_variance`); the panel gives the root
+  (:func:`diffusion_conv.comparison.sampling_variance`); the panel gives the root
   mean square difference in units of that noise (about 1 is expected);
 - the continuum ``heat`` equation differs from the lattice walk by the lattice's
   declared order (``~ n^-1`` for a symmetric kernel); the panel gives the
@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..compare import sampling_variance
+from ..comparison import sampling_variance
 from .scales import stochastic
 from .sources import view
 

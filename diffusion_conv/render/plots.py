@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _io
-from ..compare import fit_order, sampling_variance
+from ..comparison import fit_order, sampling_variance
 from ..propagator import Propagator
 from .figures import FIGURE_SUFFIXES, check_dpi, save_figure
 from .figures import new_figure as _figure

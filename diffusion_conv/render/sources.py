@@ -5,7 +5,7 @@ import dataclasses
 
 import numpy as np
 
-from ..compare import Comparison
+from ..comparison import Comparison
 from ..result import Result
 
 CHANNELS = ("red", "green", "blue")

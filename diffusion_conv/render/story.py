@@ -16,7 +16,7 @@ import numbers
 import numpy as np
 
 from .. import _io
-from ..compare import sampling_variance
+from ..comparison import sampling_variance
 from .animation import SUFFIXES, write_frames
 from .figures import FIGURE_SUFFIXES, check_dpi, new_figure, save_figure
 from .panels import WALL_GREY, wall_mask

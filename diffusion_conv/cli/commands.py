@@ -1,0 +1,240 @@
+"""The commands: ``demo``, ``run``, ``compare``, ``scenarios``, ``fit``, ``bench``."""
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import sys
+
+import numpy as np
+
+from . import checks, job
+from .parser import UsageError
+
+DEMO_METHODS = ("propagator", "spectral", "particles", "image", "heat")
+"""The methods the demo runs: every method but ``counts``, whose first compilation (about 30 s for the
+256x256 tank on two cores) alone would take half the demo's minute."""
+
+
+def cmd_scenarios(args, guard):
+    from .. import scenarios
+
+    if args.json:
+        print(json.dumps(scenarios.describe(), indent=2))
+        return 0
+    width = max(map(len, scenarios.names()))
+    for name, text in scenarios.describe().items():
+        print(f"{name:<{width}}  {text}")
+    return 0
+
+
+def cmd_run(args, guard):
+
+    from ..simulation import simulate
+
+    checks.scenario_name(args)
+    checks.check_methods([args.method], "auto")
+    if args.method != "auto" and not checks.available(args.method):
+        raise UsageError(f"method {args.method!r} is not available in this installation")
+    checks.check_channels(args)
+    devices = job.devices_arg(args)
+    writer = job.writes(args)
+    out = checks.check_file(args.out, (".npz",), "--out") if writer else None
+    anim = checks.check_file(args.animate, (".gif", ".mp4"), "--animate") if writer else None
+    methods = [args.method if args.method != "auto" else "spectral"]
+    checks.check_memory_of_args(args, methods)
+    job.join(args)  # a job of several processes forms here, once every argument is checked
+    sc = checks.scenario_of(args)
+    steps = sc.steps if args.steps is None else args.steps
+    save_every = args.save_every or max(1, steps // 40)
+    checks.check_memory_of_scenario(args, methods, sc, steps, save_every)
+    tank, prop, _ = checks.batched(args, sc)
+    res = simulate(tank, prop, steps, method=args.method, save_every=save_every, progress=writer, devices=devices,
+                   **checks.stochastic_kw(args.method, args, sc.n_particles))
+    if not writer:
+        return 0
+    if out:
+        res.save(out)
+        guard.output(out)
+    if anim:
+        from .. import render
+
+        render.animate(res, anim, progress=True)
+        guard.output(anim)
+    mass = res.mass()
+    summary = {"scenario": sc.name, "method": res.method, "steps": int(res.steps[-1]), "frames": len(res.steps),
+               "shape": list(tank.shape), "batch_shape": list(res.batch_shape), "elapsed_s": res.elapsed,
+               "initial_mass": mass[0].tolist(), "final_mass": mass[-1].tolist(),
+               "absorbed": res.absorbed[-1].tolist(), "final_max": float(np.max(res.final)), "out": out,
+               "animation": anim}
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        batch = f" x {checks.plural(int(np.prod(res.batch_shape)), 'member')} {tuple(res.batch_shape)}" \
+            if res.batch_shape else ""
+        print(f"{sc.name}: {res.method}, {checks.plural(summary['steps'], 'step')}, {checks.plural(summary['frames'], 'frame')} "
+              f"of {tuple(tank.shape)}{batch} in {res.elapsed:.2f} s; mass {np.sum(mass[0]):.6g} -> "
+              f"{np.sum(mass[-1]):.6g}" + (" (all members)" if batch else ""))
+        for label, path in (("result", out), ("animation", anim)):
+            if path:
+                print(f"{label}: {path}")
+    return 0
+
+
+def cmd_compare(args, guard):
+    from ..comparison import compare
+
+    checks.scenario_name(args)
+    methods = None if args.methods is None else checks.methods_arg(args.methods, ())
+    missing = [m for m in methods or () if not checks.available(m)]
+    if missing:
+        raise UsageError(f"methods {missing} are not available in this installation")
+    if args.reference is not None:
+        checks.check_methods([args.reference], "")
+    checks.check_channels(args)
+    devices = job.devices_arg(args)
+    writer = job.writes(args)
+    anim = checks.check_file(args.animate, (".gif", ".mp4"), "--animate") if writer else None
+    # before building: the methods named, or at least one (the scenario says which apply once built)
+    checks.check_memory_of_args(args, list(dict.fromkeys((methods or ["propagator"]) + [args.reference or "propagator"])))
+    job.join(args)  # a job of several processes forms here, once every argument is checked
+    sc = checks.scenario_of(args)
+    methods = methods or checks.methods_arg(None, sc.methods)
+    reference = args.reference or (sc.reference if sc.reference in methods else methods[0])
+    steps = sc.steps if args.steps is None else args.steps
+    save_every = args.save_every or max(1, steps // 40)
+    checks.check_memory_of_scenario(args, list(dict.fromkeys([reference] + methods)), sc, steps, save_every)
+    tank, prop, _ = checks.batched(args, sc)
+    cmp = compare(tank, prop, steps, methods=methods, reference=reference, save_every=save_every,
+                  n_particles=args.particles or sc.n_particles if any(m in ("particles", "counts") for m in methods)
+                  else None, seed=args.seed, progress=writer, devices=devices)
+    if not writer:
+        return 0
+    if anim:
+        from .. import render
+
+        render.animate(cmp, anim, progress=True)
+        guard.output(anim)
+    print(cmp.to_json() if args.json else cmp.to_markdown())
+    return 0
+
+
+def demo_problem(smoke=False, seed=0):
+    """The demo's problem: the 256x256 tank split into 16 x 16 compartments of random concentration, the box blur.
+
+    Returns ``(tank, prop, steps, save_at)``: frames at logarithmically spaced steps
+    (1, 2, 3, ... up to ``steps``), so that the motion shows through the whole
+    animation, from the first steps that blur the boards to the last that even
+    out the tank.
+    """
+
+    from ..propagator import Propagator
+    from ..tank import Tank
+
+    size, steps, nframes = (32, 40, 12) if smoke else (256, 1000, 40)
+    values = np.random.default_rng(seed).random((16, 16))
+    tank = Tank.partitioned(values, cell=size // 16)
+    save_at = np.unique(np.round(np.geomspace(1, steps, nframes)).astype(int))[:-1].tolist()
+    return tank, Propagator.box(3, ndim=2), steps, save_at
+
+
+def cmd_demo(args, guard):
+    from .. import _io, render
+    from ..comparison import compare
+
+    try:
+        out, exists = _io.check_folder(args.out, "--out")
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    tank, prop, steps, save_at = demo_problem(args.smoke, args.seed)
+    methods = [m for m in DEMO_METHODS if checks.available(m)]
+    n_particles = args.particles or (10**4 if args.smoke else 5 * 10**5)
+    print(f"demo: the {tank.shape[0]}x{tank.shape[1]} tank split into 16 x 16 compartments, {steps} steps of the "
+          f"box blur (m = 9) by {', '.join(methods)}; frames at logarithmically spaced steps", file=sys.stderr)
+    cmp = compare(tank, prop, steps, methods=methods, reference="propagator", save_at=save_at,
+                  n_particles=n_particles if "particles" in methods else None, seed=args.seed, progress=True)
+    if not exists:
+        os.makedirs(out, exist_ok=True)
+        guard.output(out)  # created by this command: removed (once empty) if it is interrupted
+
+    def written(name):
+        guard.output(os.path.join(out, name))
+        return os.path.join(out, name)
+
+    render.save_text(os.path.join(out, "comparison.md"), cmp.to_markdown() + "\n")
+    written("comparison.md")
+    render.save_text(os.path.join(out, "comparison.json"), cmp.to_json() + "\n")
+    written("comparison.json")
+    nframes = len(cmp.results["propagator"].steps)
+    render.plot_profiles(cmp, os.path.join(out, "profiles.png"), reduce="middle", panels=True,
+                         times=sorted({0, nframes // 4, nframes // 2, (3 * nframes) // 4, nframes - 1}),
+                         title=f"the middle row of the tank at five times ({steps} steps of the box blur)")
+    written("profiles.png")
+    render.animate(cmp, os.path.join(out, "tank.gif"), fps=6, dpi=100 if not args.smoke else 40, progress=True)
+    written("tank.gif")
+    print(cmp.to_markdown())
+    print(f"\nwritten to {out}: tank.gif, comparison.md, comparison.json, profiles.png")
+    return 0
+
+
+def cmd_fit(args, guard):
+    def indices(option, text, minimum, what):
+        try:
+            values = tuple(int(part) for part in text.split(","))
+        except ValueError:
+            values = ()
+        if not values or any(v < minimum for v in values):
+            raise UsageError(f"{option}: expected {what}, got {text!r}")
+        return values
+
+    radius = indices("--radius", args.radius, 0, "a radius >= 1 or one radius >= 0 per axis (R or R0,R1,...)")
+    if len(radius) == 1:
+        if radius[0] < 1:
+            raise UsageError(f"--radius: expected a radius >= 1 (or one per axis, R0,R1,...), got {args.radius!r}")
+        radius = radius[0]
+    member = None if args.member is None else \
+        indices("--member", args.member, 0, "an index >= 0 per batch axis (I or I,J)")
+    if not os.path.isfile(args.frames):
+        what = "is a folder" if os.path.isdir(args.frames) else "does not exist"
+        raise UsageError(f"frames file {args.frames!r} {what}")
+    try:
+        from ..learn import fit_file
+    except ImportError as exc:
+        raise UsageError(f"fit is not available: {exc}") from None
+    fit = fit_file(args.frames, radius=radius, steps_between=args.steps_between, member=member)
+    print(json.dumps(fit.to_dict(), indent=2) if args.json else fit.summary())
+    return 0
+
+
+def bench_root():
+    here = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the checkout
+    return here if os.path.isdir(os.path.join(here, "benchmarks")) else None
+
+
+def cmd_bench(args, guard):
+    root = bench_root()
+    if root is None:
+        raise UsageError("the benchmarks are not installed with the package; run `diffusion-conv bench` from a "
+                         "source checkout installed with `pip install -e .`")
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    known = importlib.import_module("benchmarks").MODULES
+    names = args.names or list(known)
+    for n in names:
+        if n not in known:
+            raise UsageError(f"benchmark {n!r} is unknown; valid: {', '.join(known)}")
+    results = {}
+    for n in names:
+        if not os.path.isfile(os.path.join(root, "benchmarks", f"{n}.py")):
+            print(f"{n}: not present in {os.path.join(root, 'benchmarks')}, skipped", file=sys.stderr)
+            continue
+        print(f"== {n}", file=sys.stderr)
+        module = importlib.import_module(f"benchmarks.{n}")
+        results[n] = module.main(["--quick"] if args.quick else [])
+    if args.json:
+        print(json.dumps(results, indent=2, default=str))
+    return 0
+
+
+COMMANDS = {"demo": cmd_demo, "run": cmd_run, "compare": cmd_compare, "scenarios": cmd_scenarios,
+            "fit": cmd_fit, "bench": cmd_bench}
