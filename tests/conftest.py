@@ -37,3 +37,38 @@ def _close_figures():
         import matplotlib.pyplot as plt
 
         plt.close("all")
+
+
+# The slow tier, besides the tests marked where they are defined: the checks measured at 10 s or more on two
+# cores (compiling the stochastic samplers, several devices or processes, fits with many iterations, every
+# script). `pytest -m "not slow"` leaves them out; the README's test command runs them.
+SLOW = (
+    "test_devices.py::",
+    "test_simulations.py::",
+    "test_counts.py::test_ensemble_mean_is_the_propagator",
+    "test_counts.py::test_error_falls_like",
+    "test_batch.py::test_every_member_equals_its_own_run[counts]",
+    "test_batch.py::test_every_member_equals_its_own_run[particles]",
+    "test_batch.py::test_a_batch_of_keys_is_an_ensemble_bit_for_bit[counts]",
+    "test_rollout.py::test_rollout_under_jit_is_the_same[counts]",
+    "test_rollout.py::test_rollout_equals_simulate[counts]",
+    "test_rollout.py::test_vmap_over_keys_is_an_ensemble[counts]",
+    "test_fit_reliability.py::test_fit_reads_the_default_output",
+    "test_fit_reliability.py::test_fit_propagator_on_batch_frames",
+    "test_fit_reliability.py::test_fit_recovers_each_temperature",
+    "test_fit_reliability.py::test_unevenly_spaced_frames",
+    "test_learn.py::test_larger_radius_puts_no_weight",
+    "test_learn.py::test_several_steps_between_frames",
+    "test_learn.py::test_clean_asymmetric_kernel_is_recovered",
+    "test_properties.py::test_mass_accounted_nonnegative",
+    "test_properties.py::test_propagator_equals_image_for_axis_symmetric",
+    "test_cli.py::test_fit_prints_standard_errors",
+    "test_gradients.py::test_second_derivatives_are_exact_or_refused",
+    "test_pictures.py::test_the_story_is_one_1280_by_720_picture",
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if any(pattern in item.nodeid for pattern in SLOW):
+            item.add_marker(pytest.mark.slow)

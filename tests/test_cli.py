@@ -26,15 +26,16 @@ def _error_lines(stderr):
     return [line for line in stderr.splitlines() if line.strip()]
 
 
-def test_demo_smoke_writes_the_four_outputs(tmp_path):
+def test_demo_smoke_writes_its_outputs_with_all_six_methods(tmp_path):
     out = tmp_path / "demo"
     proc = _cli("demo", "--smoke", "--out", out)
     assert proc.returncode == 0, proc.stderr
-    assert sorted(os.listdir(out)) == ["comparison.json", "comparison.md", "profiles.png", "tank.gif"]
+    assert sorted(os.listdir(out)) == ["comparison.json", "comparison.md", "methods.png", "profiles.png",
+                                       "story.png", "tank.gif"]
     table = json.loads((out / "comparison.json").read_text())
     assert table["reference"] == "propagator"
     rows = {row["method"]: row for row in table["table"]}
-    assert {"propagator", "image"} <= set(rows)
+    assert set(rows) == {"propagator", "spectral", "particles", "counts", "image", "heat"}
     # box blur, closed tank: image convolution equals the propagator to float32 rounding
     assert rows["image"]["max_abs_error"] < 1e-5
     assert rows["propagator"]["max_abs_error"] == 0.0
@@ -88,8 +89,14 @@ def test_compare_json_measures_the_gather_losing_mass(tmp_path):
 def test_scenarios_lists_one_line_each():
     proc = _cli("scenarios")
     assert proc.returncode == 0, proc.stderr
-    lines = proc.stdout.strip().splitlines()
+    header, *lines = proc.stdout.strip().splitlines()
+    assert header.split()[:4] == ["name", "grid", "steps", "method"]
     assert [line.split()[0] for line in lines] == list(NAMES)
+    details = dc.scenarios.details()
+    for line in lines:  # each line says the scenario's grid, steps and default method
+        name, grid, steps, method = line.split()[:4]
+        assert grid == "x".join(map(str, details[name]["shape"])) and int(steps) == details[name]["steps"]
+        assert method == details[name]["method"]
 
 
 def test_bad_input_in_a_subprocess_exits_2_with_one_line(tmp_path):

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import os
+import sys
+import warnings
 
 import numpy as np
 
@@ -16,7 +18,6 @@ def check_channels(args):
 def batched(args, sc):
     """The scenario's tank and kernel with the batch options applied: ``(tank, prop, labels)``."""
     from .. import scenarios
-    from ..propagator import Propagator
     from ..tank import Tank
 
     tank, prop, labels = sc.tank, sc.propagator, None
@@ -26,13 +27,16 @@ def batched(args, sc):
         tank = Tank.from_image(scenarios.TEST_IMAGE_RGB, size=size, channels=True)
     temps = getattr(args, "temperatures", None)
     if temps:
-        w = np.asarray(prop.weights, dtype=np.float64)
-        if np.any(w <= 0):
-            raise UsageError(f"--temperatures needs a kernel with no zero weights (a softmax); {sc.name!r} has some")
-        prop = Propagator.stack([Propagator.from_logits(np.log(w), temperature=t) for t in temps])
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                prop, labels = scenarios.temperature_bank(prop, temps)
+            except ValueError as exc:
+                raise UsageError(f"--temperatures: {exc}") from None
+        for w in caught:  # e.g. identical members: a uniform kernel is uniform at every temperature
+            print(f"diffusion-conv: warning: {str(w.message).splitlines()[0]}", file=sys.stderr)
         if tank.batch_shape:
             tank = tank.reshape_batch(tank.batch_shape + (1,))
-        labels = [f"T={t:g}" for t in temps]
     return tank, prop, labels
 
 
@@ -180,7 +184,6 @@ def check_memory_of_args(args, methods):
 
 
 def check_memory_of_scenario(args, methods, sc, steps, save_every):
-    import numpy as np
 
     cells = int(np.prod(sc.tank.shape))
     check_memory(args, methods, args.size or max(sc.tank.shape), cells, frame_count(steps, save_every),

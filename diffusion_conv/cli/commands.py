@@ -11,20 +11,22 @@ import numpy as np
 from . import checks, job
 from .parser import UsageError
 
-DEMO_METHODS = ("propagator", "spectral", "particles", "image", "heat")
-"""The methods the demo runs: every method but ``counts``, whose first compilation (about 30 s for the
-256x256 tank on two cores) alone would take half the demo's minute."""
+DEMO_METHODS = ("propagator", "spectral", "particles", "counts", "image", "heat")
+"""The methods the demo runs: all six (the story shows three; the table compares them all)."""
 
 
 def cmd_scenarios(args, guard):
     from .. import scenarios
 
+    table = scenarios.details()
     if args.json:
-        print(json.dumps(scenarios.describe(), indent=2))
+        print(json.dumps(table, indent=2))
         return 0
-    width = max(map(len, scenarios.names()))
-    for name, text in scenarios.describe().items():
-        print(f"{name:<{width}}  {text}")
+    width = max(map(len, table))
+    print(f"{'name':<{width}}  {'grid':>9}  {'steps':>6}  {'method':<10}  what it shows")
+    for name, d in table.items():
+        grid = "x".join(map(str, d["shape"]))
+        print(f"{name:<{width}}  {grid:>9}  {d['steps']:>6}  {d['method']:<10}  {d['description']}")
     return 0
 
 
@@ -151,8 +153,9 @@ def cmd_demo(args, guard):
     n_particles = args.particles or (10**4 if args.smoke else 5 * 10**5)
     print(f"demo: the {tank.shape[0]}x{tank.shape[1]} tank split into 16 x 16 compartments, {steps} steps of the "
           f"box blur (m = 9) by {', '.join(methods)}; frames at logarithmically spaced steps", file=sys.stderr)
+    stochastic = any(m in ("particles", "counts") for m in methods)
     cmp = compare(tank, prop, steps, methods=methods, reference="propagator", save_at=save_at,
-                  n_particles=n_particles if "particles" in methods else None, seed=args.seed, progress=True)
+                  n_particles=n_particles if stochastic else None, seed=args.seed, progress=True)
     if not exists:
         os.makedirs(out, exist_ok=True)
         guard.output(out)  # created by this command: removed (once empty) if it is interrupted
@@ -165,15 +168,29 @@ def cmd_demo(args, guard):
     written("comparison.md")
     render.save_text(os.path.join(out, "comparison.json"), cmp.to_json() + "\n")
     written("comparison.json")
-    nframes = len(cmp.results["propagator"].steps)
-    render.plot_profiles(cmp, os.path.join(out, "profiles.png"), reduce="middle", panels=True,
-                         times=sorted({0, nframes // 4, nframes // 2, (3 * nframes) // 4, nframes - 1}),
-                         title=f"the middle row of the tank at five times ({steps} steps of the box blur)")
+    n = len(cmp.results["propagator"].steps)
+    size = tank.shape[0]
+    title = "Pull the boards: 16 x 16 compartments of salt water even out"
+    dpi = 100 if not args.smoke else 40
+    render.plot_story(cmp, os.path.join(out, "story.png"), index=n // 2, title=title, dpi=dpi)
+    written("story.png")
+    render.plot_profiles(cmp, os.path.join(out, "profiles.png"), reduce="mean",
+                         span=(size // 2 - max(1, size // 32), size // 2 + max(1, size // 32)),
+                         times=sorted({0, n // 2, n - 1}),
+                         title=f"the middle rows of the tank at three times ({steps} steps of the box blur)")
     written("profiles.png")
-    render.animate(cmp, os.path.join(out, "tank.gif"), fps=6, dpi=100 if not args.smoke else 40, progress=True)
+    render.plot_frame(cmp, -1, os.path.join(out, "methods.png"), dpi=80 if not args.smoke else 40)
+    written("methods.png")
+    render.animate_story(cmp, os.path.join(out, "tank.gif"), fps=6, title=title, dpi=dpi, progress=True)
     written("tank.gif")
+    names = ["tank.gif", "story.png", "profiles.png", "methods.png", "comparison.md", "comparison.json"]
+    if args.dashboard:
+        render.animate(cmp, os.path.join(out, "dashboard.gif"), fps=6, dpi=80 if not args.smoke else 40,
+                       progress=True)
+        written("dashboard.gif")
+        names.append("dashboard.gif")
     print(cmp.to_markdown())
-    print(f"\nwritten to {out}: tank.gif, comparison.md, comparison.json, profiles.png")
+    print(f"\nwritten to {out}: {', '.join(names)}")
     return 0
 
 

@@ -115,9 +115,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
 
     p = sub.add_parser("demo", parents=[common],
-                       help="the 256x256 partitioned tank through five methods (all but counts)")
+                       help="the 256x256 partitioned tank through all six methods: the story animation, "
+                            "profiles and the comparison table")
     p.add_argument("--out", default="diffusion-conv-demo", metavar="DIR",
                    help="output folder (default ./diffusion-conv-demo)")
+    p.add_argument("--dashboard", action="store_true",
+                   help="also write dashboard.gif: every method's panel and its difference to the propagator")
     p.add_argument("--smoke", action="store_true", help=argparse.SUPPRESS)
 
     scale = argparse.ArgumentParser(add_help=False)
