@@ -5,5 +5,17 @@ Each module has ``main(argv=None) -> dict`` and runs as ``python -m benchmarks.<
 """
 
 # every benchmark, in the order ``python -m benchmarks`` and ``diffusion-conv bench`` run them
-MODULES = ("bench_propagator", "bench_walls", "bench_spectral", "bench_stochastic", "bench_batch", "bench_devices",
-           "bench_render", "bench_learn", "bench_suite", "bench_scaling", "bench_limits", "bench_latency")
+MODULES = (
+    "bench_propagator",
+    "bench_walls",
+    "bench_spectral",
+    "bench_stochastic",
+    "bench_batch",
+    "bench_devices",
+    "bench_render",
+    "bench_learn",
+    "bench_suite",
+    "bench_scaling",
+    "bench_limits",
+    "bench_latency",
+)

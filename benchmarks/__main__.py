@@ -7,6 +7,7 @@ run and returns its figures; this entry point collects them, prints them, and
 writes the figures with the machine they were measured on to docs/benchmarks.md
 (between the generated-results markers, so the hand-written text stays).
 """
+
 from __future__ import annotations
 
 import argparse

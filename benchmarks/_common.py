@@ -1,4 +1,5 @@
 """Timing helpers and a description of the machine, shared by the benchmark scripts."""
+
 from __future__ import annotations
 
 import contextlib

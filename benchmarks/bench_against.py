@@ -14,6 +14,7 @@ side's ``propagator / spectral`` ratio. The problems are those of
 ``bench_propagator``, ``bench_spectral`` and ``bench_stochastic`` (256x256,
 float64, reflecting walls, a 3x3 Gaussian kernel).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,10 +30,16 @@ CASES = {
     "spectral": (10, "lambda: dc.simulate(tank, prop, 1000, method='spectral', save_every=1000)"),
     "propagator": (2, "lambda: dc.simulate(tank, prop, 1000, save_every=1000)"),
     "nonseparable": (1, "lambda: dc.simulate(tank, generic, 1000, save_every=1000)"),
-    "particles": (1, "lambda: dc.simulate(tank, prop, 100, method='particles', save_every=100, "
-                     "n_particles=10**6, key=jax.random.key(0))"),
-    "counts": (1, "lambda: dc.simulate(tank, prop, 100, method='counts', save_every=100, "
-                  "n_particles=10**9, key=jax.random.key(0))"),
+    "particles": (
+        1,
+        "lambda: dc.simulate(tank, prop, 100, method='particles', save_every=100, "
+        "n_particles=10**6, key=jax.random.key(0))",
+    ),
+    "counts": (
+        1,
+        "lambda: dc.simulate(tank, prop, 100, method='counts', save_every=100, "
+        "n_particles=10**9, key=jax.random.key(0))",
+    ),
 }
 
 _WORKER = r"""
@@ -63,8 +70,14 @@ for line in sys.stdin:
 
 def _start(checkout, cases, scratch):
     env = dict(os.environ, PYTHONPATH=os.path.abspath(checkout))
-    proc = subprocess.Popen([sys.executable, "-c", _WORKER, json.dumps(cases)], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, text=True, env=env, cwd=scratch)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _WORKER, json.dumps(cases)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=scratch,
+    )
     line = proc.stdout.readline()
     if not line:
         raise RuntimeError(f"the worker for {checkout} ended before it was ready (see its error above)")

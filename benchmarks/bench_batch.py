@@ -6,6 +6,7 @@ tanks, goal at least 5x the loop); an ensemble of 64 particle runs of 10^5
 particles on a 48^2 tank, 50 steps (a batch of keys, goal at least 5x); and 8
 tanks of 256^2, 200 steps (goal: per member at least as fast as one run).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,20 +35,39 @@ def run(quick=False, repeats=3):
     loop = lambda: [dc.simulate(t, prop, steps).final for t in tanks]  # noqa: E731
     t_b, t_l = median_time(batched, repeats), median_time(loop, repeats)
     diff = max(float(np.max(np.abs(a - b))) for a, b in zip(batched(), loop()))
-    out["tanks"] = {"members": members, "size": size, "steps": steps, "batched_s": t_b, "loop_s": t_l,
-                    "ratio": t_l / t_b, "max_abs_difference": diff}
+    out["tanks"] = {
+        "members": members,
+        "size": size,
+        "steps": steps,
+        "batched_s": t_b,
+        "loop_s": t_l,
+        "ratio": t_l / t_b,
+        "max_abs_difference": diff,
+    }
 
     # 2. an ensemble of particle runs
     members, n, steps = (16, 10**4, 20) if quick else (64, 10**5, 50)
     tank = dc.Tank(rng.random((48, 48), dtype=np.float32))
     keys = jax.random.split(jax.random.key(1), members)
     ens = lambda: dc.simulate(tank, prop, steps, method="particles", n_particles=n, key=keys).final  # noqa: E731
-    loop = lambda: [dc.simulate(tank, prop, steps, method="particles", n_particles=n, key=k).final  # noqa: E731
-                    for k in keys]
+
+    def loop():
+        return [
+            dc.simulate(tank, prop, steps, method="particles", n_particles=n, key=k).final  # noqa: E731
+            for k in keys
+        ]
+
     t_b, t_l = median_time(ens, repeats), median_time(loop, repeats)
     same = all(np.array_equal(a, b) for a, b in zip(ens(), loop()))
-    out["ensemble"] = {"members": members, "n_particles": n, "steps": steps, "batched_s": t_b, "loop_s": t_l,
-                       "ratio": t_l / t_b, "bit_identical": same}
+    out["ensemble"] = {
+        "members": members,
+        "n_particles": n,
+        "steps": steps,
+        "batched_s": t_b,
+        "loop_s": t_l,
+        "ratio": t_l / t_b,
+        "bit_identical": same,
+    }
 
     # 3. a batch of large tanks, per member against one run
     members, size, steps = (4, 128, 50) if quick else (8, 256, 200)
@@ -55,8 +75,15 @@ def run(quick=False, repeats=3):
     stack = dc.Tank.stack(big)
     t_b = median_time(lambda: dc.simulate(stack, prop, steps).final, repeats)
     t_1 = median_time(lambda: dc.simulate(big[0], prop, steps).final, repeats)
-    out["large"] = {"members": members, "size": size, "steps": steps, "batched_s": t_b, "one_s": t_1,
-                    "per_member_s": t_b / members, "one_over_per_member": t_1 / (t_b / members)}
+    out["large"] = {
+        "members": members,
+        "size": size,
+        "steps": steps,
+        "batched_s": t_b,
+        "one_s": t_1,
+        "per_member_s": t_b / members,
+        "one_over_per_member": t_1 / (t_b / members),
+    }
     return out
 
 
@@ -70,14 +97,22 @@ def main(argv=None) -> dict:
         print(json.dumps(res, indent=2))
         return res
     t, e, g = res["tanks"], res["ensemble"], res["large"]
-    print(f"batches against loops ({res['machine']['cpu']}, {res['machine']['cores']} cores, load "
-          f"{res['machine']['load_average']})")
-    print(f"  {t['members']} tanks of {t['size']}^2, {t['steps']} steps: batched {t['batched_s'] * 1e3:.1f} ms, loop "
-          f"{t['loop_s'] * 1e3:.1f} ms: {t['ratio']:.1f}x (goal 5x), max|diff| {t['max_abs_difference']:.1e}")
-    print(f"  {e['members']} particle runs of {e['n_particles']}, {e['steps']} steps: batched {e['batched_s']:.2f} s, "
-          f"loop {e['loop_s']:.2f} s: {e['ratio']:.1f}x (goal 5x), bit identical: {e['bit_identical']}")
-    print(f"  {g['members']} tanks of {g['size']}^2, {g['steps']} steps: {g['per_member_s'] * 1e3:.1f} ms per member, "
-          f"one run {g['one_s'] * 1e3:.1f} ms: {g['one_over_per_member']:.2f}x (goal >= 1)")
+    print(
+        f"batches against loops ({res['machine']['cpu']}, {res['machine']['cores']} cores, load "
+        f"{res['machine']['load_average']})"
+    )
+    print(
+        f"  {t['members']} tanks of {t['size']}^2, {t['steps']} steps: batched {t['batched_s'] * 1e3:.1f} ms, loop "
+        f"{t['loop_s'] * 1e3:.1f} ms: {t['ratio']:.1f}x (goal 5x), max|diff| {t['max_abs_difference']:.1e}"
+    )
+    print(
+        f"  {e['members']} particle runs of {e['n_particles']}, {e['steps']} steps: batched {e['batched_s']:.2f} s, "
+        f"loop {e['loop_s']:.2f} s: {e['ratio']:.1f}x (goal 5x), bit identical: {e['bit_identical']}"
+    )
+    print(
+        f"  {g['members']} tanks of {g['size']}^2, {g['steps']} steps: {g['per_member_s'] * 1e3:.1f} ms per member, "
+        f"one run {g['one_s'] * 1e3:.1f} ms: {g['one_over_per_member']:.2f}x (goal >= 1)"
+    )
     return res
 
 

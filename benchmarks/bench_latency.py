@@ -24,6 +24,7 @@ fused kernels, loops) beside ``jax.random.binomial``'s, and draws per second for
 n in {10, 10^3, 10^6} and p in {0.01, 0.3} against ``jax.random.binomial`` and
 numpy's ``Generator.binomial``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -155,8 +156,14 @@ def _child(what, *args, cache=None):
         env["JAX_COMPILATION_CACHE_DIR"] = cache
         env["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = CACHE_MIN_COMPILE_S
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    proc = subprocess.run([sys.executable, "-c", _CHILD, what, *map(str, args)], capture_output=True, text=True,
-                          env=env, cwd=root, timeout=900)
+    proc = subprocess.run(
+        [sys.executable, "-c", _CHILD, what, *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=root,
+        timeout=900,
+    )
     if proc.returncode != 0:
         last = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else f"exit code {proc.returncode}"
         return f"failed: {last}"
@@ -177,9 +184,15 @@ def method_latency(method, repeats):
                 if isinstance(r, str):
                     return r
                 runs.append(r)
-    return {"cold_s": _median(cold, "first_s"), "warm_s": _median(warm, "first_s"), "again_s": _median(cold, "again_s"),
-            "programs": int(_median(cold, "programs")), "compile_s": _median(cold, "compile_s"),
-            "warm_compile_s": _median(warm, "compile_s"), "import_s": _median(cold, "import_s")}
+    return {
+        "cold_s": _median(cold, "first_s"),
+        "warm_s": _median(warm, "first_s"),
+        "again_s": _median(cold, "again_s"),
+        "programs": int(_median(cold, "programs")),
+        "compile_s": _median(cold, "compile_s"),
+        "warm_compile_s": _median(warm, "compile_s"),
+        "import_s": _median(cold, "import_s"),
+    }
 
 
 def peer_latency(name, module, diffusivity, repeats):
@@ -194,8 +207,11 @@ def peer_latency(name, module, diffusivity, repeats):
         if isinstance(r, str):
             return r
         runs.append(r)
-    return {"import_s": _median(runs, "import_s"), "cold_s": _median(runs, "first_s"),
-            "again_s": _median(runs, "again_s")}
+    return {
+        "import_s": _median(runs, "import_s"),
+        "cold_s": _median(runs, "first_s"),
+        "again_s": _median(runs, "again_s"),
+    }
 
 
 def sampler(size, repeats):
@@ -205,12 +221,16 @@ def sampler(size, repeats):
         print(f"  sampler: {r}")
         return r
     for name, p in r["program"].items():
-        print(f"  binomial program ({name}, 4096 draws): {p['compile_s']:.2f} s to compile, {p['kernels']} fused "
-              f"kernels, {p['loops']} loops, {p['lines']} lines of optimised HLO")
+        print(
+            f"  binomial program ({name}, 4096 draws): {p['compile_s']:.2f} s to compile, {p['kernels']} fused "
+            f"kernels, {p['loops']} loops, {p['lines']} lines of optimised HLO"
+        )
     print(f"  draws per second ({size} draws, float32): {'ours':>10s} {'jax':>10s} {'numpy':>10s}  ours/jax")
     for case, d in r["draws_per_s"].items():
-        print(f"    {case:20s} {d['ours'] / 1e6:9.1f}M {d['jax'] / 1e6:9.1f}M {d['numpy'] / 1e6:9.1f}M  "
-              f"{d['ours'] / d['jax']:7.1f}x")
+        print(
+            f"    {case:20s} {d['ours'] / 1e6:9.1f}M {d['jax'] / 1e6:9.1f}M {d['numpy'] / 1e6:9.1f}M  "
+            f"{d['ours'] / d['jax']:7.1f}x"
+        )
     return r
 
 
@@ -222,11 +242,22 @@ def run(repeats=3, methods=METHODS, peers=True, sampler_size=10**6):
     from ._common import machine
 
     diffusivity = float(np.asarray(dc.Propagator.gaussian(SIGMA, ndim=2).diffusivity())[0, 0])  # isotropic
-    out = {"machine": machine(), "problem": {"shape": list(SHAPE), "steps": STEPS, "n_particles": N_PARTICLES,
-                                             "kernel": f"3x3 Gaussian, sigma {SIGMA}", "dtype": "float32",
-                                             "repeats": repeats}}
-    print(f"first results: {SHAPE[0]}x{SHAPE[1]} two-compartment tank, {STEPS} steps, float32, fresh processes, "
-          f"median of {repeats}", flush=True)
+    out = {
+        "machine": machine(),
+        "problem": {
+            "shape": list(SHAPE),
+            "steps": STEPS,
+            "n_particles": N_PARTICLES,
+            "kernel": f"3x3 Gaussian, sigma {SIGMA}",
+            "dtype": "float32",
+            "repeats": repeats,
+        },
+    }
+    print(
+        f"first results: {SHAPE[0]}x{SHAPE[1]} two-compartment tank, {STEPS} steps, float32, fresh processes, "
+        f"median of {repeats}",
+        flush=True,
+    )
     imports = [_child("import") for _ in range(repeats)]
     bad = next((r for r in imports if isinstance(r, str)), None)
     out["import_s"] = bad or _median(imports, "import_s")
@@ -241,16 +272,26 @@ def run(repeats=3, methods=METHODS, peers=True, sampler_size=10**6):
         if isinstance(r, str):
             print(f"  {method:11s} {r}", flush=True)
             continue
-        print(f"  {method:11s} {r['cold_s']:7.2f}s {r['warm_s']:7.2f}s {r['again_s']:7.3f}s "
-              f"{r['cold_s'] / r['warm_s']:8.1f}x {r['programs']:8d} {r['compile_s']:7.2f}s", flush=True)
+        print(
+            f"  {method:11s} {r['cold_s']:7.2f}s {r['warm_s']:7.2f}s {r['again_s']:7.3f}s "
+            f"{r['cold_s'] / r['warm_s']:8.1f}x {r['programs']:8d} {r['compile_s']:7.2f}s",
+            flush=True,
+        )
     out["methods"] = results
     peer = {}
     for name, module in (("exponax", "exponax"), ("pypde", "pde")):
         peer[name] = peer_latency(name, module, diffusivity, repeats) if peers else "skipped with --quick"
         r = peer[name]
-        print(f"  {name:11s} " + (r if isinstance(r, str) else
-                                  f"{r['cold_s']:7.2f}s first result after its import of {r['import_s']:.2f} s, "
-                                  f"{r['again_s']:.3f} s again"), flush=True)
+        print(
+            f"  {name:11s} "
+            + (
+                r
+                if isinstance(r, str)
+                else f"{r['cold_s']:7.2f}s first result after its import of {r['import_s']:.2f} s, "
+                f"{r['again_s']:.3f} s again"
+            ),
+            flush=True,
+        )
     out["peers"] = peer
     ratios = {}
     ours = {m: r for m, r in results.items() if isinstance(r, dict)}
@@ -276,8 +317,9 @@ def main(argv=None) -> dict:
     parser.add_argument("--quick", action="store_true", help="one process per figure, peers skipped, 10^5 draws")
     parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS), help="these methods only")
     args = parser.parse_args(argv)
-    return run(1 if args.quick else 3, tuple(args.methods), peers=not args.quick,
-               sampler_size=10**5 if args.quick else 10**6)
+    return run(
+        1 if args.quick else 3, tuple(args.methods), peers=not args.quick, sampler_size=10**5 if args.quick else 10**6
+    )
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ of the frame shifted by every offset, solved by ``numpy.linalg.lstsq`` under
 the constraint that the weights sum to 1 (no positivity, no errors).
 ``--quick`` shrinks the problem (32x32, 4 frames).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -78,10 +79,12 @@ def main(argv=None) -> dict:
     out["converged_under_10_s_warm"] = out["fit_warm_s"] < 10.0
 
     print(f"{n}x{n}, {count} frames, float64, reflecting walls, 3x3 asymmetric kernel")
-    print(f"  fit_propagator (L-BFGS)  first call {out['fit_first_call_s']:7.2f} s   warm {out['fit_warm_s']:7.3f} s "
-          f"(descent {fit.descent_s:.3f} s)   "
-          f"{fit.iterations} iterations, loss {fit.final_loss:.1e}, max weight error "
-          f"{out['fit_max_weight_error']:.1e}")
+    print(
+        f"  fit_propagator (L-BFGS)  first call {out['fit_first_call_s']:7.2f} s   warm {out['fit_warm_s']:7.3f} s "
+        f"(descent {fit.descent_s:.3f} s)   "
+        f"{fit.iterations} iterations, loss {fit.final_loss:.1e}, max weight error "
+        f"{out['fit_max_weight_error']:.1e}"
+    )
     print(f"  linear least squares     {out['lstsq_s']:7.3f} s   max weight error {out['lstsq_max_weight_error']:.1e}")
     return out
 

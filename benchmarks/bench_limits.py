@@ -9,6 +9,7 @@
   subprocess (``VmHWM``, or ``resource.getrusage`` where /proc is missing) and given in fields
   (64 MiB each) beyond the saved frames.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,7 +23,9 @@ import numpy as np
 
 from ._common import PEAK_KIB
 
-_MEMORY_SCRIPT = PEAK_KIB + r"""
+_MEMORY_SCRIPT = (
+    PEAK_KIB
+    + r"""
 import json, resource, sys
 import numpy as np
 import jax
@@ -40,6 +43,7 @@ peak = peak_kib()
 print(json.dumps({"base_kib": base, "peak_kib": peak, "frames": int(res.frames.shape[0]),
                   "field_bytes": int(res.frames[0].nbytes), "dtype": str(res.frames.dtype)}))
 """
+)
 
 
 def arithmetic(steps, repeats):
@@ -61,12 +65,23 @@ def arithmetic(steps, repeats):
     mhz = cpu_mhz() or float("nan")
     cores = os.cpu_count() or 1
     peak = cores * 16 * mhz / 1e3
-    out = {"shape": [n, n], "steps": steps, "dtype": "float64", "wall_s": t["median_s"], "cpu_s": cpu_s,
-           "compile_s": t["compile_s"], "gflop_per_s": flops / t["median_s"] / 1e9, "peak_gflop_per_s": peak,
-           "arithmetic_limit_s": flops / (peak * 1e9), "limit_ratio": t["median_s"] / (flops / (peak * 1e9))}
-    print(f"  arithmetic: {n}^2 float64, {steps} steps: {t['median_s'] * 1e3:.1f} ms wall ({cpu_s * 1e3:.1f} ms "
-          f"CPU), {out['gflop_per_s']:.1f} GFLOP/s of {peak:.0f} peak ({cores} cores x 16 flop/cycle x "
-          f"{mhz:.0f} MHz): {out['limit_ratio']:.1f}x the arithmetic limit of {out['arithmetic_limit_s'] * 1e3:.1f} ms")
+    out = {
+        "shape": [n, n],
+        "steps": steps,
+        "dtype": "float64",
+        "wall_s": t["median_s"],
+        "cpu_s": cpu_s,
+        "compile_s": t["compile_s"],
+        "gflop_per_s": flops / t["median_s"] / 1e9,
+        "peak_gflop_per_s": peak,
+        "arithmetic_limit_s": flops / (peak * 1e9),
+        "limit_ratio": t["median_s"] / (flops / (peak * 1e9)),
+    }
+    print(
+        f"  arithmetic: {n}^2 float64, {steps} steps: {t['median_s'] * 1e3:.1f} ms wall ({cpu_s * 1e3:.1f} ms "
+        f"CPU), {out['gflop_per_s']:.1f} GFLOP/s of {peak:.0f} peak ({cores} cores x 16 flop/cycle x "
+        f"{mhz:.0f} MHz): {out['limit_ratio']:.1f}x the arithmetic limit of {out['arithmetic_limit_s'] * 1e3:.1f} ms"
+    )
     return out
 
 
@@ -91,12 +106,22 @@ def bandwidth(n, steps, repeats):
     fdst = np.empty_like(field)
     tf = timed(lambda: np.copyto(fdst, field), 5 * repeats)
     field_copy = 2 * field.nbytes / tf["median_s"] / 1e9
-    out = {"shape": [n, n], "steps": steps, "dtype": "float32", "wall_s": t["median_s"],
-           "compile_s": t["compile_s"], "gb_per_s": achieved, "copy_gb_per_s": copy,
-           "field_copy_gb_per_s": field_copy, "copy_ratio": copy / achieved}
-    print(f"  memory: {n}^2 float32, {steps} steps: {t['median_s'] * 1e3:.1f} ms, {achieved:.1f} GB/s (one read + "
-          f"one write per step) against {copy:.1f} GB/s for a 256 MiB copy ({field_copy:.1f} GB/s for a copy of "
-          f"the field): {out['copy_ratio']:.1f}x from the copy")
+    out = {
+        "shape": [n, n],
+        "steps": steps,
+        "dtype": "float32",
+        "wall_s": t["median_s"],
+        "compile_s": t["compile_s"],
+        "gb_per_s": achieved,
+        "copy_gb_per_s": copy,
+        "field_copy_gb_per_s": field_copy,
+        "copy_ratio": copy / achieved,
+    }
+    print(
+        f"  memory: {n}^2 float32, {steps} steps: {t['median_s'] * 1e3:.1f} ms, {achieved:.1f} GB/s (one read + "
+        f"one write per step) against {copy:.1f} GB/s for a 256 MiB copy ({field_copy:.1f} GB/s for a copy of "
+        f"the field): {out['copy_ratio']:.1f}x from the copy"
+    )
     return out
 
 
@@ -110,13 +135,22 @@ def peak_memory(n, every):
     r = json.loads(proc.stdout.strip().splitlines()[-1])
     field = r["field_bytes"]
     extra = (r["peak_kib"] - r["base_kib"]) * 1024
-    out = {"shape": [n, n], "dtype": r["dtype"], "frames": r["frames"], "field_mib": field / 2**20,
-           "peak_rss_mib": r["peak_kib"] / 1024, "base_rss_mib": r["base_kib"] / 1024,
-           "run_extra_mib": extra / 2**20, "run_extra_fields": extra / field,
-           "beyond_frames_fields": extra / field - r["frames"]}
-    print(f"  peak memory: {n}^2 {r['dtype']}, {r['frames']} frames saved: the run added {extra / 2**20:.0f} MiB = "
-          f"{out['run_extra_fields']:.1f} fields ({out['beyond_frames_fields']:.1f} fields beyond the frames; "
-          f"goal: under 3)")
+    out = {
+        "shape": [n, n],
+        "dtype": r["dtype"],
+        "frames": r["frames"],
+        "field_mib": field / 2**20,
+        "peak_rss_mib": r["peak_kib"] / 1024,
+        "base_rss_mib": r["base_kib"] / 1024,
+        "run_extra_mib": extra / 2**20,
+        "run_extra_fields": extra / field,
+        "beyond_frames_fields": extra / field - r["frames"],
+    }
+    print(
+        f"  peak memory: {n}^2 {r['dtype']}, {r['frames']} frames saved: the run added {extra / 2**20:.0f} MiB = "
+        f"{out['run_extra_fields']:.1f} fields ({out['beyond_frames_fields']:.1f} fields beyond the frames; "
+        f"goal: under 3)"
+    )
     return out
 
 

@@ -6,6 +6,7 @@ separately), the ratio printed, float64 and float32, and the answer compared.
 A non-separable 3x3 kernel (the general stencil path) is timed beside it, and the
 time is set against the arithmetic limit of the 9-tap stencil at the cores' peak.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -77,17 +78,25 @@ def main(argv=None) -> dict:
     if args.json:
         print(json.dumps(res, indent=2))
     else:
-        print(f"propagator vs scipy.ndimage.convolve loop: {res['size']}^2, 3x3 Gaussian, reflect, "
-              f"{res['steps']} steps ({res['machine']['cpu']}, {res['machine']['cores']} cores)")
+        print(
+            f"propagator vs scipy.ndimage.convolve loop: {res['size']}^2, 3x3 Gaussian, reflect, "
+            f"{res['steps']} steps ({res['machine']['cpu']}, {res['machine']['cores']} cores)"
+        )
         for name in ("float64", "float32"):
             r = res[name]
-            print(f"  {name}: propagator {r['propagator_s'] * 1e3:8.1f} ms  scipy {r['scipy_loop_s'] * 1e3:8.1f} ms"
-                  f"  ratio {r['ratio']:6.1f}x  compile {r['compile_s']:.2f} s  max|diff| {r['max_abs_difference']:.1e}"
-                  f"  {r['gflop_per_s']:.1f} GFLOP/s (9-tap count)")
-            print(f"           non-separable 3x3: {r['nonseparable_s'] * 1e3:8.1f} ms  ratio {r['nonseparable_ratio']:6.1f}x")
+            print(
+                f"  {name}: propagator {r['propagator_s'] * 1e3:8.1f} ms  scipy {r['scipy_loop_s'] * 1e3:8.1f} ms"
+                f"  ratio {r['ratio']:6.1f}x  compile {r['compile_s']:.2f} s  max|diff| {r['max_abs_difference']:.1e}"
+                f"  {r['gflop_per_s']:.1f} GFLOP/s (9-tap count)"
+            )
+            print(
+                f"           non-separable 3x3: {r['nonseparable_s'] * 1e3:8.1f} ms  ratio {r['nonseparable_ratio']:6.1f}x"
+            )
         r = res["float64"]
-        print(f"  float64 against the arithmetic limit ({r['arithmetic_limit_s'] * 1e3:.1f} ms at the cores' peak): "
-              f"{r['limit_ratio']:.1f}x;  load average {res['machine']['load_average']}")
+        print(
+            f"  float64 against the arithmetic limit ({r['arithmetic_limit_s'] * 1e3:.1f} ms at the cores' peak): "
+            f"{r['limit_ratio']:.1f}x;  load average {res['machine']['load_average']}"
+        )
     return res
 
 

@@ -12,6 +12,7 @@ same pixels). Both are timed side by side in one run and the ratios printed.
 
     python -m benchmarks.bench_render [--quick] [--json]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -81,14 +82,24 @@ def _measure(frames, size, which, folder, timeout=900):
     path = os.path.join(folder, f"{which}-{frames}.gif")
     env = dict(os.environ, MPLBACKEND="Agg")
     width, height = _panel_inches()
-    proc = subprocess.run([sys.executable, "-c", CHILD, str(frames), str(size), which, path, str(width), str(height)],
-                          capture_output=True, text=True, timeout=timeout, env=env)
+    proc = subprocess.run(
+        [sys.executable, "-c", CHILD, str(frames), str(size), which, path, str(width), str(height)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
     if proc.returncode != 0:
         raise RuntimeError(f"{which} with {frames} frames failed:\n{proc.stderr[-2000:]}")
     peak_kb, base_kb, elapsed, nbytes = proc.stdout.split()[-4:]
-    return {"peak_mb": int(peak_kb) / 1024, "before_render_mb": int(base_kb) / 1024,
-            "render_growth_mb": (int(peak_kb) - int(base_kb)) / 1024, "seconds": float(elapsed),
-            "file_mb": int(nbytes) / 2**20, "frames": frames}
+    return {
+        "peak_mb": int(peak_kb) / 1024,
+        "before_render_mb": int(base_kb) / 1024,
+        "render_growth_mb": (int(peak_kb) - int(base_kb)) / 1024,
+        "seconds": float(elapsed),
+        "file_mb": int(nbytes) / 2**20,
+        "frames": frames,
+    }
 
 
 def run(frames=(10, 200), size=256):
@@ -105,8 +116,9 @@ def run(frames=(10, 200), size=256):
         out[which]["seconds_per_frame"] = out[which][hi]["seconds"] / frames[-1]
     out["animate_growth_within_100mb"] = out["animate"]["growth_mb"] < 100.0
     out["time_ratio_pillowwriter_over_animate"] = out["pillowwriter"][hi]["seconds"] / out["animate"][hi]["seconds"]
-    out["growth_ratio_pillowwriter_over_animate"] = (out["pillowwriter"]["growth_mb"]
-                                                     / max(out["animate"]["growth_mb"], 1.0))
+    out["growth_ratio_pillowwriter_over_animate"] = out["pillowwriter"]["growth_mb"] / max(
+        out["animate"]["growth_mb"], 1.0
+    )
     return out
 
 
@@ -125,13 +137,17 @@ def main(argv=None) -> dict:
     print(f"GIF rendering, {res['size']}x{res['size']} tank, {lo} and {hi} frames ({m['cpu']}, {m['cores']} cores)")
     for which in ("animate", "pillowwriter"):
         r = res[which]
-        print(f"  {which:13s} peak {r[lo]['peak_mb']:7.1f} MB ({lo} frames)  {r[hi]['peak_mb']:7.1f} MB ({hi} frames)"
-              f"  growth {r['growth_mb']:6.1f} MB  (while rendering {hi}: +{r[hi]['render_growth_mb']:.1f} MB)"
-              f"  {r['seconds_per_frame'] * 1e3:6.1f} ms/frame"
-              f"  file {r[hi]['file_mb']:.2f} MB")
-    print(f"  growth within 100 MB: {res['animate_growth_within_100mb']}; PillowWriter grows "
-          f"{res['growth_ratio_pillowwriter_over_animate']:.1f}x as much and takes "
-          f"{res['time_ratio_pillowwriter_over_animate']:.2f}x the time")
+        print(
+            f"  {which:13s} peak {r[lo]['peak_mb']:7.1f} MB ({lo} frames)  {r[hi]['peak_mb']:7.1f} MB ({hi} frames)"
+            f"  growth {r['growth_mb']:6.1f} MB  (while rendering {hi}: +{r[hi]['render_growth_mb']:.1f} MB)"
+            f"  {r['seconds_per_frame'] * 1e3:6.1f} ms/frame"
+            f"  file {r[hi]['file_mb']:.2f} MB"
+        )
+    print(
+        f"  growth within 100 MB: {res['animate_growth_within_100mb']}; PillowWriter grows "
+        f"{res['growth_ratio_pillowwriter_over_animate']:.1f}x as much and takes "
+        f"{res['time_ratio_pillowwriter_over_animate']:.2f}x the time"
+    )
     return res
 
 

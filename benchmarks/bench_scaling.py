@@ -10,6 +10,7 @@
 
 Plots go to ``docs/img/scaling_*.png``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,8 +30,9 @@ def _per_step(tank, prop, steps, repeats):
 
 
 def grid(sizes2, sizes3, repeats):
-    import diffusion_conv as dc
     from scipy import ndimage
+
+    import diffusion_conv as dc
 
     from ._common import timed
 
@@ -46,16 +48,20 @@ def grid(sizes2, sizes3, repeats):
                 tank = dc.Tank(field, boundary="reflect")
                 row[f"propagator_{np.dtype(dtype).name}_s_per_step"], _ = _per_step(tank, prop, steps, repeats)
             tank = dc.Tank(np.random.default_rng(0).random((n,) * ndim), boundary="reflect")
-            row["spectral_1000_steps_s"] = timed(lambda: dc.simulate(tank, prop, 1000, method="spectral"),
-                                                 repeats)["median_s"]
+            row["spectral_1000_steps_s"] = timed(lambda: dc.simulate(tank, prop, 1000, method="spectral"), repeats)[
+                "median_s"
+            ]
             w = np.asarray(prop.weights)
             c = np.asarray(tank.concentration)
             row["scipy_s_per_step"] = timed(lambda: ndimage.convolve(c, w, mode="reflect"), repeats)["median_s"]
             rows.append(row)
-            print(f"  {ndim}-D n={n:5d}: propagator {row['propagator_float32_s_per_step'] * 1e6:9.1f} us/step "
-                  f"(float32) {row['propagator_float64_s_per_step'] * 1e6:9.1f} us/step (float64); scipy "
-                  f"{row['scipy_s_per_step'] * 1e6:9.1f} us/step ({row['scipy_s_per_step'] / row['propagator_float64_s_per_step']:.1f}x); "
-                  f"spectral 1000 steps {row['spectral_1000_steps_s'] * 1e3:8.2f} ms", flush=True)
+            print(
+                f"  {ndim}-D n={n:5d}: propagator {row['propagator_float32_s_per_step'] * 1e6:9.1f} us/step "
+                f"(float32) {row['propagator_float64_s_per_step'] * 1e6:9.1f} us/step (float64); scipy "
+                f"{row['scipy_s_per_step'] * 1e6:9.1f} us/step ({row['scipy_s_per_step'] / row['propagator_float64_s_per_step']:.1f}x); "
+                f"spectral 1000 steps {row['spectral_1000_steps_s'] * 1e3:8.2f} ms",
+                flush=True,
+            )
     return rows
 
 
@@ -97,14 +103,18 @@ def radius_sweep(n, radii, steps, repeats):
         generic = dc.Propagator.from_logits(logits + logits[::-1, ::-1])
         fft = _fft_stepper((n, n), np.asarray(generic.weights), "reflect", steps)
         c = jnp.asarray(field)
-        row = {"radius": r,
-               "separable_s_per_step": _per_step(tank, gauss, steps, repeats)[0],
-               "direct_s_per_step": _per_step(tank, generic, steps, repeats)[0],
-               "fft_s_per_step": timed(lambda: block(fft(c)), repeats)["median_s"] / steps}
+        row = {
+            "radius": r,
+            "separable_s_per_step": _per_step(tank, gauss, steps, repeats)[0],
+            "direct_s_per_step": _per_step(tank, generic, steps, repeats)[0],
+            "fft_s_per_step": timed(lambda: block(fft(c)), repeats)["median_s"] / steps,
+        }
         rows.append(row)
-        print(f"  radius {r}: separable {row['separable_s_per_step'] * 1e6:8.1f} us/step, direct "
-              f"{row['direct_s_per_step'] * 1e6:8.1f} us/step, FFT step {row['fft_s_per_step'] * 1e6:8.1f} us/step",
-              flush=True)
+        print(
+            f"  radius {r}: separable {row['separable_s_per_step'] * 1e6:8.1f} us/step, direct "
+            f"{row['direct_s_per_step'] * 1e6:8.1f} us/step, FFT step {row['fft_s_per_step'] * 1e6:8.1f} us/step",
+            flush=True,
+        )
     cross = {}
     for kind in ("separable", "direct"):
         faster = [row["radius"] for row in rows if row["fft_s_per_step"] < row[f"{kind}_s_per_step"]]
@@ -123,9 +133,14 @@ def fft_rounding(n=64, r=2, steps=10):
     c0[n // 2, n // 2] = 1.0
     c = np.asarray(_fft_stepper((n, n), np.asarray(prop.weights, dtype=np.float64), "reflect", steps)(jnp.asarray(c0)))
     stencil = dc.simulate(dc.Tank(c0, boundary="reflect"), prop, steps).final
-    return {"steps": steps, "fft_min": float(c.min()), "fft_negative_cells": int((c < 0).sum()),
-            "fft_mass_drift": abs(float(c.sum()) - 1.0), "stencil_min": float(stencil.min()),
-            "stencil_mass_drift": abs(float(stencil.sum()) - 1.0)}
+    return {
+        "steps": steps,
+        "fft_min": float(c.min()),
+        "fft_negative_cells": int((c < 0).sum()),
+        "fft_mass_drift": abs(float(c.sum()) - 1.0),
+        "stencil_min": float(stencil.min()),
+        "stencil_mass_drift": abs(float(stencil.sum()) - 1.0),
+    }
 
 
 def steps_sweep(n, counts, repeats):
@@ -138,11 +153,16 @@ def steps_sweep(n, counts, repeats):
     rows = []
     for s in counts:
         reps = repeats if s <= 10_000 else 1
-        row = {"steps": s, "propagator_s": timed(lambda: dc.simulate(tank, prop, s), reps)["median_s"],
-               "spectral_s": timed(lambda: dc.simulate(tank, prop, s, method="spectral"), reps)["median_s"]}
+        row = {
+            "steps": s,
+            "propagator_s": timed(lambda: dc.simulate(tank, prop, s), reps)["median_s"],
+            "spectral_s": timed(lambda: dc.simulate(tank, prop, s, method="spectral"), reps)["median_s"],
+        }
         rows.append(row)
-        print(f"  {s:7d} steps: propagator {row['propagator_s'] * 1e3:9.2f} ms, spectral {row['spectral_s'] * 1e3:7.2f} ms",
-              flush=True)
+        print(
+            f"  {s:7d} steps: propagator {row['propagator_s'] * 1e3:9.2f} ms, spectral {row['spectral_s'] * 1e3:7.2f} ms",
+            flush=True,
+        )
     return rows
 
 
@@ -162,12 +182,20 @@ def plots(grid_rows, radius_rows, steps_rows):
             continue
         cells = [r["cells"] for r in rows]
         ls = "-" if ndim == 2 else ":"
-        for key, label, color in (("propagator_float32_s_per_step", "propagator f32", "C0"),
-                                  ("propagator_float64_s_per_step", "propagator f64", "C1"),
-                                  ("scipy_s_per_step", "scipy convolve f64", "C2")):
+        for key, label, color in (
+            ("propagator_float32_s_per_step", "propagator f32", "C0"),
+            ("propagator_float64_s_per_step", "propagator f64", "C1"),
+            ("scipy_s_per_step", "scipy convolve f64", "C2"),
+        ):
             ax.loglog(cells, [r[key] for r in rows], marker=marker, ls=ls, color=color, label=f"{label} ({ndim}-D)")
-        ax.loglog(cells, [r["spectral_1000_steps_s"] / 1000 for r in rows], marker=marker, ls=ls, color="C3",
-                  label=f"spectral / 1000 steps ({ndim}-D)")
+        ax.loglog(
+            cells,
+            [r["spectral_1000_steps_s"] / 1000 for r in rows],
+            marker=marker,
+            ls=ls,
+            color="C3",
+            label=f"spectral / 1000 steps ({ndim}-D)",
+        )
     ax.set_xlabel("cells")
     ax.set_ylabel("seconds per step")
     ax.set_title("time per step against grid size (3x3 Gaussian, reflect)")
@@ -176,8 +204,11 @@ def plots(grid_rows, radius_rows, steps_rows):
     if radius_rows:
         fig, ax = plt.subplots(figsize=(5.5, 3.8))
         rad = [r["radius"] for r in radius_rows]
-        for key, label in (("separable_s_per_step", "stencil, separable"), ("direct_s_per_step", "stencil, generic"),
-                           ("fft_s_per_step", "FFT convolution step")):
+        for key, label in (
+            ("separable_s_per_step", "stencil, separable"),
+            ("direct_s_per_step", "stencil, generic"),
+            ("fft_s_per_step", "FFT convolution step"),
+        ):
             ax.loglog(rad, [r[key] for r in radius_rows], marker="o", label=label)
         ax.set_xticks(rad, [str(r) for r in rad])  # the radii measured, not powers of ten
         ax.minorticks_off()
@@ -213,12 +244,12 @@ def main(argv=None) -> dict:
     start = time.perf_counter()
     out = {"machine": machine()}
     print("scaling: grid size")
-    rows = grid([64, 128] if q else [64, 128, 256, 512, 1024, 2048], [16, 32] if q else [32, 64, 128],
-                2 if q else 3)
+    rows = grid([64, 128] if q else [64, 128, 256, 512, 1024, 2048], [16, 32] if q else [32, 64, 128], 2 if q else 3)
     out["grid"] = {f"{r['ndim']}d_{r['n']}": r for r in rows}
     print("scaling: kernel radius (256^2, float64)" if not q else "scaling: kernel radius (128^2, float64)")
-    rrows, cross = radius_sweep(128 if q else 256, [1, 2, 3] if q else [1, 2, 3, 4, 6, 8], 10 if q else 100,
-                                2 if q else 3)
+    rrows, cross = radius_sweep(
+        128 if q else 256, [1, 2, 3] if q else [1, 2, 3, 4, 6, 8], 10 if q else 100, 2 if q else 3
+    )
     out["radius"] = {f"r{r['radius']}": r for r in rrows}
     out["fft_crossover_radius"] = cross
     out["fft_step_rounding"] = fft_rounding()

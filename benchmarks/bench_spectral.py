@@ -4,6 +4,7 @@
 warmed up first (compilation timed separately), then timed as the median of repeats.
 ``--quick`` shrinks the problem (64x64, 100 steps) to run in seconds.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -59,8 +60,12 @@ def main(argv=None) -> dict:
     dc.simulate(tank, prop, steps, method="spectral", save_every=steps)
     out["spectral_compile_s"] = time.perf_counter() - t
     # a spectral run takes milliseconds: ten times the repeats for a steady median
-    out["spectral_s"] = _median(lambda: dc.simulate(tank, prop, steps, method="spectral", save_every=steps), 10 * repeats)
-    out["spectral_long_s"] = _median(lambda: dc.simulate(tank, prop, long_steps, method="spectral", save_every=long_steps), 10 * repeats)
+    out["spectral_s"] = _median(
+        lambda: dc.simulate(tank, prop, steps, method="spectral", save_every=steps), 10 * repeats
+    )
+    out["spectral_long_s"] = _median(
+        lambda: dc.simulate(tank, prop, long_steps, method="spectral", save_every=long_steps), 10 * repeats
+    )
 
     t = time.perf_counter()
     dc.simulate(tank, prop, steps, save_every=steps)
@@ -75,7 +80,9 @@ def main(argv=None) -> dict:
 
     out["scipy_loop_s"] = _median(scipy_loop, max(1, repeats // 2))
     ref = scipy_loop()
-    out["max_abs_diff_vs_scipy"] = float(np.max(np.abs(dc.simulate(tank, prop, steps, method="spectral", save_every=steps).frames[-1] - ref)))
+    out["max_abs_diff_vs_scipy"] = float(
+        np.max(np.abs(dc.simulate(tank, prop, steps, method="spectral", save_every=steps).frames[-1] - ref))
+    )
 
     out["ratio_scipy_over_spectral"] = out["scipy_loop_s"] / out["spectral_s"]
     out["ratio_propagator_over_spectral"] = out["propagator_s"] / out["spectral_s"]
@@ -88,15 +95,23 @@ def main(argv=None) -> dict:
 
     print(f"{n}x{n}, {steps} steps, float64, reflecting walls, 3x3 Gaussian kernel (median of {repeats})")
     print(f"  spectral            {out['spectral_s'] * 1e3:9.2f} ms   (compile {out['spectral_compile_s']:.2f} s)")
-    print(f"  spectral {long_steps:>7} st {out['spectral_long_s'] * 1e3:9.2f} ms   "
-          f"ratio {out['ratio_long_over_short']:.2f}")
-    print(f"  propagator          {out['propagator_s'] * 1e3:9.2f} ms   (compile {out['propagator_compile_s']:.2f} s)"
-          f"   ratio {out['ratio_propagator_over_spectral']:.1f}x")
-    print(f"  scipy.ndimage loop  {out['scipy_loop_s'] * 1e3:9.2f} ms   ratio {out['ratio_scipy_over_spectral']:.1f}x"
-          f"   (max |diff| {out['max_abs_diff_vs_scipy']:.2e})")
+    print(
+        f"  spectral {long_steps:>7} st {out['spectral_long_s'] * 1e3:9.2f} ms   "
+        f"ratio {out['ratio_long_over_short']:.2f}"
+    )
+    print(
+        f"  propagator          {out['propagator_s'] * 1e3:9.2f} ms   (compile {out['propagator_compile_s']:.2f} s)"
+        f"   ratio {out['ratio_propagator_over_spectral']:.1f}x"
+    )
+    print(
+        f"  scipy.ndimage loop  {out['scipy_loop_s'] * 1e3:9.2f} ms   ratio {out['ratio_scipy_over_spectral']:.1f}x"
+        f"   (max |diff| {out['max_abs_diff_vs_scipy']:.2e})"
+    )
     if ex is not None:
-        print(f"  exponax (periodic)  {out['exponax_s'] * 1e3:9.2f} ms   (compile {out['exponax_compile_s']:.2f} s)"
-              f"   ratio {out['ratio_exponax_over_spectral']:.1f}x")
+        print(
+            f"  exponax (periodic)  {out['exponax_s'] * 1e3:9.2f} ms   (compile {out['exponax_compile_s']:.2f} s)"
+            f"   ratio {out['ratio_exponax_over_spectral']:.1f}x"
+        )
     return out
 
 

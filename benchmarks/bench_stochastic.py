@@ -17,6 +17,7 @@ median of repeats. ``--quick`` shrinks every problem to finish in seconds.
 
     python -m benchmarks.bench_stochastic [--quick]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,7 +30,9 @@ import numpy as np
 
 from ._common import PEAK_KIB, first_call, machine, median_time
 
-_MEMORY_SCRIPT = PEAK_KIB + """
+_MEMORY_SCRIPT = (
+    PEAK_KIB
+    + """
 import json, resource, sys
 import jax
 jax.config.update("jax_enable_x64", True)
@@ -46,6 +49,7 @@ dc.simulate(tank, prop, steps, method="particles", save_every=steps, n_particles
 peak = peak_kib()
 print(json.dumps({"peak_rss_mb": peak / 1024, "rss_before_run_mb": base / 1024}))
 """
+)
 
 
 def numpy_walk(field, weights, n_particles, steps, rng):
@@ -74,12 +78,12 @@ def numpy_counts(counts, weights, steps, rng):
         parts = rng.multinomial(c.ravel(), w).T.reshape(9, n0, n1)
         ext = np.zeros((n0 + 2, n1 + 2), dtype=np.int64)
         for k, (a, b) in enumerate((a, b) for a in (-1, 0, 1) for b in (-1, 0, 1)):
-            ext[1 + a:1 + a + n0, 1 + b:1 + b + n1] += parts[k]
+            ext[1 + a : 1 + a + n0, 1 + b : 1 + b + n1] += parts[k]
         ext[1, :] += ext[0, :]
         ext[n0, :] += ext[n0 + 1, :]
         ext[:, 1] += ext[:, 0]
         ext[:, n1] += ext[:, n1 + 1]
-        c = ext[1:n0 + 1, 1:n1 + 1]
+        c = ext[1 : n0 + 1, 1 : n1 + 1]
     return c
 
 
@@ -94,10 +98,10 @@ def numpy_counts_per_axis(counts, weights, steps, rng):
             parts = rng.multinomial(moved.reshape(-1), f).T.reshape((3,) + moved.shape)
             ext = np.zeros((m + 2,) + moved.shape[1:], dtype=np.int64)
             for k in range(3):
-                ext[k:k + m] += parts[k]
+                ext[k : k + m] += parts[k]
             ext[1] += ext[0]
             ext[m] += ext[m + 1]
-            c = np.moveaxis(ext[1:m + 1], 0, axis)
+            c = np.moveaxis(ext[1 : m + 1], 0, axis)
     return c
 
 
@@ -137,7 +141,9 @@ def main(argv=None) -> dict:
     key = jax.random.key(0)
 
     # particles against the numpy walk
-    run_p = lambda: dc.simulate(tank, prop, steps, method="particles", save_every=steps, n_particles=n_part, key=key)
+    def run_p():
+        return dc.simulate(tank, prop, steps, method="particles", save_every=steps, n_particles=n_part, key=key)
+
     out["particles_compile_s"] = first_call(run_p)
     out["particles_s"] = median_time(run_p, repeats, warmup=0)
     rng = np.random.default_rng(0)
@@ -148,12 +154,22 @@ def main(argv=None) -> dict:
 
     # skip-ahead: a free (periodic) tank, long against short
     free = dc.Tank(field, boundary="periodic")
-    short = lambda: dc.simulate(free, prop, steps, method="particles", save_every=steps, n_particles=n_part, key=key,
-                                skip_ahead=True)
-    walk = lambda: dc.simulate(free, prop, steps, method="particles", save_every=steps, n_particles=n_part, key=key,
-                               skip_ahead=False)
-    long = lambda: dc.simulate(free, prop, long_steps, method="particles", save_every=long_steps, n_particles=n_part,
-                               key=key)
+
+    def short():
+        return dc.simulate(
+            free, prop, steps, method="particles", save_every=steps, n_particles=n_part, key=key, skip_ahead=True
+        )
+
+    def walk():
+        return dc.simulate(
+            free, prop, steps, method="particles", save_every=steps, n_particles=n_part, key=key, skip_ahead=False
+        )
+
+    def long():
+        return dc.simulate(
+            free, prop, long_steps, method="particles", save_every=long_steps, n_particles=n_part, key=key
+        )
+
     out["skip_compile_s"] = first_call(short) + first_call(long) + first_call(walk)
     out["skip_used_long"] = bool(long().meta["skip_ahead"])
     out["skip_short_s"] = median_time(short, repeats, warmup=0)
@@ -164,7 +180,9 @@ def main(argv=None) -> dict:
     out["ratio_skip_long_over_stepping_short"] = out["skip_long_s"] / out["stepping_short_s"]
 
     # counts against numpy's multinomial splitting
-    run_c = lambda: dc.simulate(tank, prop, steps, method="counts", save_every=steps, n_particles=n_counts, key=key)
+    def run_c():
+        return dc.simulate(tank, prop, steps, method="counts", save_every=steps, n_particles=n_counts, key=key)
+
     out["counts_n_particles"] = n_counts
     out["counts_compile_s"] = first_call(run_c)
     out["counts_s"] = median_time(run_c, repeats, warmup=0)
@@ -179,8 +197,12 @@ def main(argv=None) -> dict:
     out["ratio_counts_speedup_per_axis"] = out["numpy_per_axis_s"] / out["counts_s"]
 
     # peak memory of the particles run, in a fresh process
-    proc = subprocess.run([sys.executable, "-c", _MEMORY_SCRIPT, str(n), str(n_part), str(steps)],
-                          capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-c", _MEMORY_SCRIPT, str(n), str(n_part), str(steps)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     if proc.returncode == 0:
         out.update(json.loads(proc.stdout.strip().splitlines()[-1]))
     else:
@@ -197,25 +219,41 @@ def main(argv=None) -> dict:
         out["ratio_smoldyn_over_particles"] = sm / out["particles_s"]
 
     print(f"{n}x{n} reflecting tank, 3x3 Gaussian kernel (sigma 0.7), median of {repeats}")
-    print(f"  particles  {n_part:.0e} x {steps} steps  {out['particles_s']:8.3f} s  "
-          f"({out['particles_steps_per_s']:.3g} particle-steps/s, compile {out['particles_compile_s']:.2f} s)")
-    print(f"  numpy walk (rng.choice)        {out['numpy_walk_s']:8.3f} s  "
-          f"({out['numpy_walk_steps_per_s']:.3g} particle-steps/s)   ratio {out['ratio_particles_speedup']:.2f}x")
-    print(f"  skip-ahead (periodic): {long_steps} steps {out['skip_long_s']:.3f} s (used={out['skip_used_long']}); "
-          f"{steps} steps skipped {out['skip_short_s']:.3f} s, stepped {out['stepping_short_s']:.3f} s")
-    print(f"    ratio long/short: {out['ratio_skip_long_over_skip_short']:.2f} (both skipped), "
-          f"{out['ratio_skip_long_over_stepping_short']:.2f} (short stepped)")
-    print(f"  counts {n_counts:.0e} particles  {out['counts_s']:8.3f} s  ({out['counts_steps_per_s']:.3g} steps/s, "
-          f"compile {out['counts_compile_s']:.2f} s)")
-    print(f"  numpy Generator.multinomial    {out['numpy_multinomial_s']:8.3f} s  "
-          f"({out['numpy_multinomial_steps_per_s']:.3g} steps/s)   ratio {out['ratio_counts_speedup']:.2f}x")
-    print(f"  numpy, split axis by axis      {out['numpy_per_axis_s']:8.3f} s  "
-          f"({out['numpy_per_axis_steps_per_s']:.3g} steps/s)   ratio {out['ratio_counts_speedup_per_axis']:.2f}x"
-          f"  (counts split: {out['counts_split']})")
+    print(
+        f"  particles  {n_part:.0e} x {steps} steps  {out['particles_s']:8.3f} s  "
+        f"({out['particles_steps_per_s']:.3g} particle-steps/s, compile {out['particles_compile_s']:.2f} s)"
+    )
+    print(
+        f"  numpy walk (rng.choice)        {out['numpy_walk_s']:8.3f} s  "
+        f"({out['numpy_walk_steps_per_s']:.3g} particle-steps/s)   ratio {out['ratio_particles_speedup']:.2f}x"
+    )
+    print(
+        f"  skip-ahead (periodic): {long_steps} steps {out['skip_long_s']:.3f} s (used={out['skip_used_long']}); "
+        f"{steps} steps skipped {out['skip_short_s']:.3f} s, stepped {out['stepping_short_s']:.3f} s"
+    )
+    print(
+        f"    ratio long/short: {out['ratio_skip_long_over_skip_short']:.2f} (both skipped), "
+        f"{out['ratio_skip_long_over_stepping_short']:.2f} (short stepped)"
+    )
+    print(
+        f"  counts {n_counts:.0e} particles  {out['counts_s']:8.3f} s  ({out['counts_steps_per_s']:.3g} steps/s, "
+        f"compile {out['counts_compile_s']:.2f} s)"
+    )
+    print(
+        f"  numpy Generator.multinomial    {out['numpy_multinomial_s']:8.3f} s  "
+        f"({out['numpy_multinomial_steps_per_s']:.3g} steps/s)   ratio {out['ratio_counts_speedup']:.2f}x"
+    )
+    print(
+        f"  numpy, split axis by axis      {out['numpy_per_axis_s']:8.3f} s  "
+        f"({out['numpy_per_axis_steps_per_s']:.3g} steps/s)   ratio {out['ratio_counts_speedup_per_axis']:.2f}x"
+        f"  (counts split: {out['counts_split']})"
+    )
     print(f"  peak memory of the particles run: {out.get('peak_rss_mb')} MB")
     if "smoldyn_s" in out:
-        print(f"  smoldyn {out['smoldyn_version']}  {out['smoldyn_s']:8.3f} s  ({out['smoldyn_steps_per_s']:.3g} "
-              f"molecule-steps/s)   particles are {out['ratio_smoldyn_over_particles']:.1f}x faster")
+        print(
+            f"  smoldyn {out['smoldyn_version']}  {out['smoldyn_s']:8.3f} s  ({out['smoldyn_steps_per_s']:.3g} "
+            f"molecule-steps/s)   particles are {out['ratio_smoldyn_over_particles']:.1f}x faster"
+        )
     else:
         print(f"  smoldyn: {out['smoldyn']}")
     return out

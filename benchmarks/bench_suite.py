@@ -17,6 +17,7 @@ median of repeats, compilation apart) and its largest error against
 
 Optional contenders that are not installed are skipped with the reason printed.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -105,18 +106,37 @@ def run(n=256, steps=1000, repeats=5, pypde=True):
     c0 = np.asarray(tank.concentration, dtype=np.float64)
     ref = two_compartment((n, n), float(steps), D)
     pref = np.broadcast_to(periodic_reference(n, float(steps), D), (n, n))
-    out = {"machine": machine(), "problem": {"shape": [n, n], "steps": steps, "t": float(steps), "D": D,
-                                             "kernel": "3x3 Gaussian, sigma 0.7", "dtype": "float64"}}
+    out = {
+        "machine": machine(),
+        "problem": {
+            "shape": [n, n],
+            "steps": steps,
+            "t": float(steps),
+            "D": D,
+            "kernel": "3x3 Gaussian, sigma 0.7",
+            "dtype": "float64",
+        },
+    }
     results = {}
 
     def record(name, t, final, reference):
-        results[name] = {"median_s": t["median_s"], "compile_s": t["compile_s"],
-                         "max_error": float(np.max(np.abs(np.asarray(final, dtype=np.float64) - reference)))}
-        print(f"  {name:20s} {t['median_s'] * 1e3:10.2f} ms  (compile {t['compile_s']:.2f} s)  "
-              f"max |error| {results[name]['max_error']:.2e}", flush=True)
+        results[name] = {
+            "median_s": t["median_s"],
+            "compile_s": t["compile_s"],
+            "max_error": float(np.max(np.abs(np.asarray(final, dtype=np.float64) - reference))),
+        }
+        print(
+            f"  {name:20s} {t['median_s'] * 1e3:10.2f} ms  (compile {t['compile_s']:.2f} s)  "
+            f"max |error| {results[name]['max_error']:.2e}",
+            flush=True,
+        )
 
-    for name, tk, reference in (("propagator", tank, ref), ("spectral", tank, ref),
-                                ("propagator_periodic", ptank, pref), ("spectral_periodic", ptank, pref)):
+    for name, tk, reference in (
+        ("propagator", tank, ref),
+        ("spectral", tank, ref),
+        ("propagator_periodic", ptank, pref),
+        ("spectral_periodic", ptank, pref),
+    ):
         method = name.split("_")[0]
         t = timed(lambda: dc.simulate(tk, prop, steps, method=method), repeats)
         record(name, t, dc.simulate(tk, prop, steps, method=method).final, reference)
@@ -150,9 +170,16 @@ def run(n=256, steps=1000, repeats=5, pypde=True):
         print(f"  exponax: {r}")
     out["contenders"] = results
     ratios = {}
-    for slow, fast in (("scipy_loop", "propagator"), ("pypde", "propagator"), ("scipy_loop", "spectral"),
-                       ("gaussian_filter", "spectral"), ("pypde", "spectral"), ("propagator", "spectral"),
-                       ("exponax", "spectral_periodic"), ("exponax", "propagator_periodic")):
+    for slow, fast in (
+        ("scipy_loop", "propagator"),
+        ("pypde", "propagator"),
+        ("scipy_loop", "spectral"),
+        ("gaussian_filter", "spectral"),
+        ("pypde", "spectral"),
+        ("propagator", "spectral"),
+        ("exponax", "spectral_periodic"),
+        ("exponax", "propagator_periodic"),
+    ):
         if isinstance(results.get(slow), dict) and isinstance(results.get(fast), dict):
             ratios[f"{slow}/{fast}"] = results[slow]["median_s"] / results[fast]["median_s"]
     out["ratios"] = ratios

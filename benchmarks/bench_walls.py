@@ -6,6 +6,7 @@ timed on the general path (the wall masks applied to every jump of every cell,
 the path every wall took before the patch correction) so the gain shows in the
 same run. Every walls result is checked against the general path.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -17,7 +18,7 @@ import numpy as np
 def _board(n, gap=16):
     walls = np.zeros((n, n), bool)
     walls[n // 2] = True
-    walls[n // 2, (n - gap) // 2:(n + gap) // 2] = False
+    walls[n // 2, (n - gap) // 2 : (n + gap) // 2] = False
     return walls
 
 
@@ -69,14 +70,18 @@ def main(argv=None) -> dict:
     parser.add_argument("--quick", action="store_true", help="a small tank, few steps")
     args = parser.parse_args(argv)
     res = run(size=64, steps=100, repeats=3) if args.quick else run()
-    print(f"{res['size']}^2, float64, reflecting, {res['steps']} steps, a board with a 16-cell gap "
-          f"({res['machine']['cpu']}, {res['machine']['cores']} cores)")
+    print(
+        f"{res['size']}^2, float64, reflecting, {res['steps']} steps, a board with a 16-cell gap "
+        f"({res['machine']['cpu']}, {res['machine']['cores']} cores)"
+    )
     for name, r in res["cases"].items():
-        print(f"  {name:18s} no walls {r['no_walls_s'] * 1e3:8.1f} ms   board {r['walls_s'] * 1e3:8.1f} ms "
-              f"({r['ratio_walls_over_no_walls']:.2f}x, {r['walls_path']})   general path with the board "
-              f"{r['walls_general_s'] * 1e3:8.1f} ms ({r['ratio_general_walls_over_no_walls']:.1f}x)   "
-              f"vs gaussian 3x3 {r['ratio_no_walls_over_gaussian_3x3']:.2f}x   max|diff| "
-              f"{r['max_abs_difference_vs_general']:.1e}")
+        print(
+            f"  {name:18s} no walls {r['no_walls_s'] * 1e3:8.1f} ms   board {r['walls_s'] * 1e3:8.1f} ms "
+            f"({r['ratio_walls_over_no_walls']:.2f}x, {r['walls_path']})   general path with the board "
+            f"{r['walls_general_s'] * 1e3:8.1f} ms ({r['ratio_general_walls_over_no_walls']:.1f}x)   "
+            f"vs gaussian 3x3 {r['ratio_no_walls_over_gaussian_3x3']:.2f}x   max|diff| "
+            f"{r['max_abs_difference_vs_general']:.1e}"
+        )
     return res
 
 

@@ -73,10 +73,10 @@ __all__ = [
 if TYPE_CHECKING:  # what the names are, for type checkers and editors
     from .cache import enable_compile_cache
     from .comparison import Comparison, compare, fit_order, max_error, rel_l2_error
+    from .core import propagate, rollout
     from .fourier import convolve_direct, convolve_fft
     from .learn import Fit, fit_file, fit_propagator
     from .propagator import Propagator
-    from .core import propagate, rollout
     from .simulation import METHODS, Result, simulate
     from .tank import Tank
 

@@ -1,5 +1,6 @@
 """Argument checks shared by the public functions: each error names the argument,
 the value it got and what is allowed, and is raised before any work is done."""
+
 from __future__ import annotations
 
 import numbers
@@ -101,9 +102,11 @@ def fits_dtype(name: str, array, dtype, scale: float = 1.0) -> None:
         mass = total * scale
     if not (biggest <= float(info.max) / 8 and np.isfinite(mass) and mass <= float(info.max) / 8):
         hint = "" if np.dtype(dtype) == np.float64 else "; compute in float64 (JAX x64 mode) or rescale the field"
-        raise ValueError(f"{name} does not fit {np.dtype(dtype)}: its largest entry is {biggest:.3g} and its total "
-                         f"(times dx**ndim) {mass:.3g}, beyond {float(info.max) / 8:.3g}, a range where sums "
-                         f"overflow{hint}")
+        raise ValueError(
+            f"{name} does not fit {np.dtype(dtype)}: its largest entry is {biggest:.3g} and its total "
+            f"(times dx**ndim) {mass:.3g}, beyond {float(info.max) / 8:.3g}, a range where sums "
+            f"overflow{hint}"
+        )
 
 
 def batch_shape(name: str, shape) -> tuple[int, ...]:

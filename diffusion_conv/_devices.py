@@ -9,6 +9,7 @@ shard (each process supplies its own devices' shards, from the same host
 values every process computed), and frames come back to the host chunk by
 chunk, gathered from every process.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -52,8 +53,9 @@ def mesh_of(devices):
         try:
             devices = list(devices)
         except TypeError:
-            raise TypeError(f"devices must be 'all', a number, a list of devices or a Mesh, "
-                            f"got {type(devices).__name__}") from None
+            raise TypeError(
+                f"devices must be 'all', a number, a list of devices or a Mesh, got {type(devices).__name__}"
+            ) from None
         if not devices or not all(hasattr(d, "platform") and hasattr(d, "id") for d in devices):
             raise TypeError("devices must be a non-empty list of jax devices (e.g. jax.devices())")
         _once_each(devices)
@@ -65,8 +67,10 @@ def _once_each(devices):
     seen = {}
     for i, d in enumerate(devices):
         if d in seen:
-            raise ValueError(f"devices lists {d} twice (positions {seen[d]} and {i}); each device may appear "
-                             f"once (e.g. jax.devices() or a part of it)")
+            raise ValueError(
+                f"devices lists {d} twice (positions {seen[d]} and {i}); each device may appear "
+                f"once (e.g. jax.devices() or a part of it)"
+            )
         seen[d] = i
 
 

@@ -9,6 +9,7 @@ progress bar advances with work that is done (each chunk is waited for) and an
 interrupt lands within a fraction of a second; a long gap between two frames is
 split into pieces where the method composes exactly (``Method.stepwise``).
 """
+
 from __future__ import annotations
 
 import functools
@@ -68,8 +69,9 @@ def init(m, tank, conc, weights, keys, prepared, n_particles, options, mesh=None
 
         keys = None if keys is None else jax.random.key_data(keys)
         conc, weights, keys, prepared = place((conc, weights, keys, prepared), mesh)
-    return _init(conc, weights, keys, prepared, m, n_particles, frozen, tank.boundary, tank.wall_mask, tank.dx,
-                 mesh=mesh)
+    return _init(
+        conc, weights, keys, prepared, m, n_particles, frozen, tank.boundary, tank.wall_mask, tank.dx, mesh=mesh
+    )
 
 
 @functools.partial(jax.jit, static_argnames=("impl", "static", "mesh"))
@@ -120,6 +122,7 @@ def chunk(state, first, gap, count, m, cap, mesh=None):
     every call of a problem (``first``, ``gap`` and ``count`` are traced): a
     piece of a long gap is a call with ``count = 1`` whose frame is not kept.
     """
+
     def members(state, first, gap, count):
         def advance_observe(st, n):
             st = m.advance(st, n)
@@ -137,8 +140,9 @@ def chunk(state, first, gap, count, m, cap, mesh=None):
             st, bufs = carry
             # one call site: one copy of the step in the program
             st, *out = each(advance_observe, st, jnp.where(i == 0, first, gap), in_axes=(0, None))
-            bufs = jax.tree_util.tree_map(lambda b, o: jax.lax.dynamic_update_index_in_dim(b, o, i, 0), bufs,
-                                          tuple(out))
+            bufs = jax.tree_util.tree_map(
+                lambda b, o: jax.lax.dynamic_update_index_in_dim(b, o, i, 0), bufs, tuple(out)
+            )
             return st, bufs
 
         state, bufs = jax.lax.fori_loop(0, count, body, (state, bufs))
@@ -220,6 +224,7 @@ def run_compiled(m, state, save_steps, store, bar, cap, units, mesh=None):
     where the method composes exactly, as fit the target.
     """
     from ._interrupt import wait
+
     leaves = jax.tree_util.tree_leaves(state)
     clock = _Clock((m.name, jax.tree_util.tree_structure(state), tuple((x.shape, str(x.dtype)) for x in leaves)))
     stepwise = bool(m.stepwise(state))
@@ -245,8 +250,9 @@ def run_compiled(m, state, save_steps, store, bar, cap, units, mesh=None):
                     piece = 2 * piece if budget is None else budget  # grow until a call is long enough to time
                     if piece >= left:
                         break
-                    state = clock.time("chunk", piece,
-                                       lambda st=state, p=piece: wait(chunk(st, p, p, 1, m, cap, mesh)[0]))
+                    state = clock.time(
+                        "chunk", piece, lambda st=state, p=piece: wait(chunk(st, p, p, 1, m, cap, mesh)[0])
+                    )
                     left -= piece
                     if units == "step":
                         bar.update(piece)
@@ -255,8 +261,11 @@ def run_compiled(m, state, save_steps, store, bar, cap, units, mesh=None):
             else:
                 gap_now = gap
                 n = 1 if budget is None else int(max(1, min(cap, count - done, budget // max(gap, 1))))
-            out = clock.time("chunk", gap_now + (n - 1) * gap,
-                             lambda st=state, f=gap_now, k=n: wait(chunk(st, f, gap, k, m, cap, mesh)))
+            out = clock.time(
+                "chunk",
+                gap_now + (n - 1) * gap,
+                lambda st=state, f=gap_now, g=gap, k=n: wait(chunk(st, f, g, k, m, cap, mesh)),
+            )
             state = out[0]
             store.put(out[1], out[2], out[3], n)
             done += n
@@ -270,9 +279,12 @@ def run_host(impl, state, save_steps, store, bar, units):
         for _ in range(count):
             state = impl.advance(state, gap)
             frame, absorbed = impl.observe(state)
-            store.put(np.asarray(frame)[None, None], np.asarray(absorbed)[None, None],
-                      {k: np.asarray(v)[None, None] for k, v in getattr(impl, "extras", lambda s: {})(state).items()},
-                      1)
+            store.put(
+                np.asarray(frame)[None, None],
+                np.asarray(absorbed)[None, None],
+                {k: np.asarray(v)[None, None] for k, v in getattr(impl, "extras", lambda s: {})(state).items()},
+                1,
+            )
             bar.update(gap if units == "step" else 1)
     return state
 
@@ -331,4 +343,5 @@ def check_memory(nframes, batch, cells, itemsize, working, extras_bytes=0, limit
         f"this run would hold about {fmt_bytes(total)} ({nframes} frames of {batch} x {cells} cells: "
         f"{fmt_bytes(frames)}; working buffers {fmt_bytes(batch * working)}), more than the "
         f"{fmt_bytes(limit)} of memory available; save fewer frames (a larger save_every), use fewer "
-        f"particles, a smaller grid or a smaller batch")
+        f"particles, a smaller grid or a smaller batch"
+    )

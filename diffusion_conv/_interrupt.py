@@ -17,6 +17,7 @@ and stops soonest when the main thread comes back to Python often: device calls
 of well under a second each, and :func:`wait` instead of ``np.asarray`` to block
 on results dispatched asynchronously.
 """
+
 from __future__ import annotations
 
 import os
@@ -101,7 +102,7 @@ def remove_pending(timeout: float = 0.2) -> None:
 
 
 # -- block on device results without becoming deaf to signals --------------------------------------
-_WAITS: "queue.SimpleQueue | None" = None
+_WAITS: queue.SimpleQueue | None = None
 """Work for the waiter thread: ``(arrays, event)`` pairs; it blocks on the arrays, then sets the event."""
 _WAITS_LOCK = threading.Lock()
 
@@ -177,8 +178,9 @@ class sigterm_raises:
     """
 
     def __enter__(self):
-        self._active = (threading.current_thread() is threading.main_thread()
-                        and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL)
+        self._active = (
+            threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+        )
         if self._active:
             signal.signal(signal.SIGTERM, _raise_writer_terminated)
         return self

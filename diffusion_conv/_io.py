@@ -9,6 +9,7 @@ and the file is renamed into place only when complete; on any failure,
 ``KeyboardInterrupt`` and SIGTERM included, the temporary file is removed. The
 finished file has mode ``0o666`` less the umask, like any file a program creates.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -97,8 +98,10 @@ def check_target(path, suffixes=None, what: str = "path") -> str:
     name = os.path.basename(path)
     limit = _name_max(folder)
     if len(os.fsencode(name)) > limit:
-        raise ValueError(f"{what}: the file name {name[:40]!r}... is {len(os.fsencode(name))} bytes long; "
-                         f"the file system allows at most {limit}")
+        raise ValueError(
+            f"{what}: the file name {name[:40]!r}... is {len(os.fsencode(name))} bytes long; "
+            f"the file system allows at most {limit}"
+        )
     _probe(folder, what, path)
     return path
 

@@ -4,6 +4,7 @@ Each returns ``(frames (F, B, *grid), absorbed (F, B), extras, summary)`` over t
 flattened batch ``B`` (1 for one run); :func:`diffusion_conv.simulation.run`
 reshapes them and builds the Result.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -37,7 +38,9 @@ def host(plan, progress):
     m, tank, prop, batch = plan.method, plan.tank, plan.prop, plan.batch
     if batch:
         conc = np.broadcast_to(np.asarray(tank.concentration), batch + tank.shape).reshape((-1,) + tank.shape)
-        weights = np.broadcast_to(np.asarray(prop.weights), batch + prop.kernel_shape).reshape((-1,) + prop.kernel_shape)
+        weights = np.broadcast_to(np.asarray(prop.weights), batch + prop.kernel_shape).reshape(
+            (-1,) + prop.kernel_shape
+        )
     else:  # one run: the arrays as they are
         conc, weights = (np.asarray(tank.concentration),), (np.asarray(prop.weights),)
     stores = []
@@ -70,8 +73,7 @@ def _padded(group, devices):
     def rep(x):
         return None if x is None else x[take]
 
-    prepared = None if group.prepared is None else jax.tree_util.tree_map(lambda x: np.asarray(x)[take],
-                                                                           group.prepared)
+    prepared = None if group.prepared is None else jax.tree_util.tree_map(lambda x: np.asarray(x)[take], group.prepared)
     return rep(group.conc), rep(group.weights), rep(group.keys), prepared
 
 
@@ -92,9 +94,9 @@ def compiled(plan, progress):
             store = _driver.Frames(nframes, first, extras0)
             cap = _driver.capacity(frame_bytes, len(inputs[0]) // (1 if mesh is None else mesh.size), nframes - 1)
             state = _driver.run_compiled(m, state, plan.save_steps, store, bar, cap, m.units, mesh)
-            part = {k: _driver.to_host(v)[:g.size] for k, v in _driver.summary(state, m, mesh).items()}
-            f, a = store.frames[:, :g.size], store.absorbed[:, :g.size]
-            e = {k: v[:, :g.size] for k, v in store.extras.items()}
+            part = {k: _driver.to_host(v)[: g.size] for k, v in _driver.summary(state, m, mesh).items()}
+            f, a = store.frames[:, : g.size], store.absorbed[:, : g.size]
+            e = {k: v[:, : g.size] for k, v in store.extras.items()}
             if len(groups) == 1:
                 return f, a, e, part
             if frames is None:
@@ -120,13 +122,15 @@ def split(plan, progress):
     state, first, extras0 = _driver.init_split(impl, static, arrays, plan.mesh)
     frame, absorbed = (_driver.to_host(x) for x in first)
     first = (frame.reshape((1,) + plan.tank.shape), absorbed[:1])  # slabs -> the whole grid; one absorbed total
-    store = _driver.Frames(len(plan.save_steps), first, {k: _driver.to_host(v).reshape((1,) + plan.tank.shape)
-                                                         for k, v in extras0.items()})
+    store = _driver.Frames(
+        len(plan.save_steps), first, {k: _driver.to_host(v).reshape((1,) + plan.tank.shape) for k, v in extras0.items()}
+    )
     store.split = devices  # later frames arrive as slabs
     frame_bytes = int(np.prod(plan.tank.shape)) * np.dtype(plan.tank.dtype).itemsize
     cap = _driver.capacity(frame_bytes, 1, len(plan.save_steps) - 1)
-    with _progress.bar(_total(plan), progress, desc=f"{plan.method.name} on {devices} devices",
-                       unit=impl.units, compiles=True) as bar:
+    with _progress.bar(
+        _total(plan), progress, desc=f"{plan.method.name} on {devices} devices", unit=impl.units, compiles=True
+    ) as bar:
         state = _driver.run_compiled(impl, state, plan.save_steps, store, bar, cap, impl.units, plan.mesh)
     part = {k: _driver.to_host(v)[:1] for k, v in _driver.summary(state, impl, plan.mesh).items()}
     return store.frames, store.absorbed, store.extras, part

@@ -27,6 +27,7 @@ device holds (integers and booleans, read only).
 These forms run inside ``shard_map`` over the mesh axis :data:`AXIS`, one
 member per device; :mod:`diffusion_conv._driver` drives them.
 """
+
 from __future__ import annotations
 
 import jax
@@ -52,7 +53,7 @@ def exchange(ext, r, bnd0, devices):
     if r == 0:
         return ext, jnp.zeros((), ext.dtype)
     s = ext.shape[0] - 2 * r
-    top, mid, bottom = ext[:r], ext[r:r + s], ext[r + s:]
+    top, mid, bottom = ext[:r], ext[r : r + s], ext[r + s :]
     d = jax.lax.axis_index(AXIS)
     if bnd0.wraps:
         up = [(i, (i - 1) % devices) for i in range(devices)]
@@ -62,14 +63,14 @@ def exchange(ext, r, bnd0, devices):
         down = [(i, i + 1) for i in range(devices - 1)]
     from_below = jax.lax.ppermute(top, AXIS, up) if up else jnp.zeros_like(top)
     from_above = jax.lax.ppermute(bottom, AXIS, down) if down else jnp.zeros_like(bottom)
-    mid = mid.at[s - r:].add(from_below).at[:r].add(from_above)
+    mid = mid.at[s - r :].add(from_below).at[:r].add(from_above)
     absorbed = jnp.zeros((), ext.dtype)
     if not bnd0.wraps:
         first, last = d == 0, d == devices - 1
         zero = jnp.zeros((), ext.dtype)
         if bnd0.conserves:  # the half-cell mirror at the tank's edges
             mid = mid.at[:r].add(jnp.where(first, jnp.flip(top, 0), zero))
-            mid = mid.at[s - r:].add(jnp.where(last, jnp.flip(bottom, 0), zero))
+            mid = mid.at[s - r :].add(jnp.where(last, jnp.flip(bottom, 0), zero))
         else:
             absorbed = jnp.where(first, jnp.sum(top), zero) + jnp.where(last, jnp.sum(bottom), zero)
     return mid, absorbed
@@ -92,16 +93,22 @@ def slab_transport(amounts, radius, bnd, blocked, weights, devices):
 def check(method, tank, prop, devices, options):
     """Refuse what a split grid cannot do, before any work."""
     if method.name not in SPLIT:
-        raise ValueError(f"method {method.name!r} cannot split one grid across devices (its transforms or its "
-                         f"host code need the whole grid); give it a batch (Tank.stack, Propagator.stack, a batch "
-                         f"of keys) to spread over the devices instead, or run it on one device")
+        raise ValueError(
+            f"method {method.name!r} cannot split one grid across devices (its transforms or its "
+            f"host code need the whole grid); give it a batch (Tank.stack, Propagator.stack, a batch "
+            f"of keys) to spread over the devices instead, or run it on one device"
+        )
     n0, r0 = tank.shape[0], prop.radius[0]
     if n0 % devices:
-        raise ValueError(f"axis 0 of the tank ({n0} cells) must be a multiple of the number of devices ({devices}) "
-                         f"to split the grid into equal slabs")
+        raise ValueError(
+            f"axis 0 of the tank ({n0} cells) must be a multiple of the number of devices ({devices}) "
+            f"to split the grid into equal slabs"
+        )
     if r0 > n0 // devices:
-        raise ValueError(f"each device's slab ({n0 // devices} rows) must be at least the kernel's radius along "
-                         f"axis 0 ({r0}); use fewer devices")
+        raise ValueError(
+            f"each device's slab ({n0 // devices} rows) must be at least the kernel's radius along "
+            f"axis 0 ({r0}); use fewer devices"
+        )
     if method.name == "particles" and options.get("track"):
         raise ValueError("track is not available on a split grid (the tracked particles live on one device)")
 
@@ -126,11 +133,12 @@ class _Propagator:
         tank, prop = plan.tank, plan.prop
         field = np.asarray(tank.concentration)
         blocked = tank.blocked(prop.radius)
-        arrays = {"field": _slabs(field, devices),
-                  "weights": _replicated(np.asarray(prop.weights, field.dtype).ravel(), devices),
-                  "blocked": None if blocked is None else np.moveaxis(_slabs(np.moveaxis(blocked, 0, -1), devices),
-                                                                      -1, 1)}
-        static = (prop.radius, tuple(tank.boundary), tank.dx ** tank.ndim, devices)
+        arrays = {
+            "field": _slabs(field, devices),
+            "weights": _replicated(np.asarray(prop.weights, field.dtype).ravel(), devices),
+            "blocked": None if blocked is None else np.moveaxis(_slabs(np.moveaxis(blocked, 0, -1), devices), -1, 1),
+        }
+        static = (prop.radius, tuple(tank.boundary), tank.dx**tank.ndim, devices)
         return static, arrays
 
     def init(self, static, field, weights, blocked):
@@ -171,23 +179,34 @@ class _Counts:
         tank, prop, m = plan.tank, plan.prop, plan.method
         (group,) = flatten_batch(m, tank, prop, plan.key, (), plan.options)
         state = jax.jit(lambda p: m.init(tank, prop, key=plan.key, n_particles=plan.n_particles, prepared=p))(
-            jax.tree_util.tree_map(lambda x: x[0], group.prepared))
+            jax.tree_util.tree_map(lambda x: x[0], group.prepared)
+        )
         blocked = tank.blocked(prop.radius)
-        arrays = {"counts": _slabs(np.asarray(state.counts), devices),
-                  "key": jnp.broadcast_to(state.key, (devices,)),
-                  "weights": _replicated(np.asarray(state.weights), devices),
-                  "factors": None if state.factors is None else
-                  tuple(_replicated(np.asarray(f), devices) for f in state.factors),
-                  "blocked": None if blocked is None else np.moveaxis(_slabs(np.moveaxis(blocked, 0, -1), devices),
-                                                                      -1, 1),
-                  "unit": _replicated(np.asarray(state.unit), devices)}
-        static = (prop.radius, tuple(tank.boundary), tank.dx ** tank.ndim, devices, tank.shape)
+        arrays = {
+            "counts": _slabs(np.asarray(state.counts), devices),
+            "key": jnp.broadcast_to(state.key, (devices,)),
+            "weights": _replicated(np.asarray(state.weights), devices),
+            "factors": None
+            if state.factors is None
+            else tuple(_replicated(np.asarray(f), devices) for f in state.factors),
+            "blocked": None if blocked is None else np.moveaxis(_slabs(np.moveaxis(blocked, 0, -1), devices), -1, 1),
+            "unit": _replicated(np.asarray(state.unit), devices),
+        }
+        static = (prop.radius, tuple(tank.boundary), tank.dx**tank.ndim, devices, tank.shape)
         return static, arrays
 
     def init(self, static, counts, key, weights, factors, blocked, unit):
-        return base.State(static, counts=counts, absorbed=jnp.zeros((), counts.dtype),
-                          step=jnp.zeros((), _checks.step_dtype()), key=key, weights=weights, factors=factors,
-                          blocked=blocked, unit=unit)
+        return base.State(
+            static,
+            counts=counts,
+            absorbed=jnp.zeros((), counts.dtype),
+            step=jnp.zeros((), _checks.step_dtype()),
+            key=key,
+            weights=weights,
+            factors=factors,
+            blocked=blocked,
+            unit=unit,
+        )
 
     def advance(self, state, n):
         radius, bnd, _, devices, shape = state.static
@@ -196,16 +215,20 @@ class _Counts:
 
         def one(c, k):
             if state.factors is None:
-                return slab_transport(multinomial(k, c, state.weights, offset=offset), radius, bnd, state.blocked,
-                                      None, devices)
+                return slab_transport(
+                    multinomial(k, c, state.weights, offset=offset), radius, bnd, state.blocked, None, devices
+                )
             absorbed = jnp.zeros((), c.dtype)
             for axis, f in enumerate(state.factors):
                 if radius[axis] == 0:
                     continue
                 rad = tuple(r if b == axis else 0 for b, r in enumerate(radius))
                 amounts = multinomial(jax.random.fold_in(k, axis), c, f, offset=offset)
-                move = slab_transport(amounts, rad, bnd, None, None, devices) if axis == 0 else \
-                    transport(amounts, rad, bnd)
+                move = (
+                    slab_transport(amounts, rad, bnd, None, None, devices)
+                    if axis == 0
+                    else transport(amounts, rad, bnd)
+                )
                 c, absorbed = move[0], absorbed + move[1]
             return c, absorbed
 
@@ -224,8 +247,10 @@ class _Counts:
         return {"counts": state.counts}
 
     def summary(self, state):
-        return {"particles_remaining": jax.lax.psum(jnp.sum(state.counts), AXIS),
-                "particles_absorbed": jax.lax.psum(state.absorbed, AXIS)}
+        return {
+            "particles_remaining": jax.lax.psum(jnp.sum(state.counts), AXIS),
+            "particles_absorbed": jax.lax.psum(state.absorbed, AXIS),
+        }
 
     def stepwise(self, state):
         return True
@@ -246,15 +271,26 @@ class _Particles:
         k_place, k_walk, k_skip = jax.random.split(plan.key, 3)
         blocked = tank.blocked(prop.radius)
         fdt = np.dtype(tank.dtype)
-        arrays = {"thr_c": _replicated(prepared.place, devices), "thr_w": _replicated(prepared.thr, devices),
-                  "keys": jnp.broadcast_to(jnp.stack([k_place, k_walk, k_skip]), (devices, 3)),
-                  "weights": _replicated(np.asarray(prop.weights).ravel(), devices),
-                  "offs": _replicated(prop.offsets.T.astype(np.int32), devices),
-                  "blocked": None if blocked is None else _replicated(blocked.ravel(), devices),
-                  "mass": _replicated(np.asarray(prepared.mass, fdt), devices)}
+        arrays = {
+            "thr_c": _replicated(prepared.place, devices),
+            "thr_w": _replicated(prepared.thr, devices),
+            "keys": jnp.broadcast_to(jnp.stack([k_place, k_walk, k_skip]), (devices, 3)),
+            "weights": _replicated(np.asarray(prop.weights).ravel(), devices),
+            "offs": _replicated(prop.offsets.T.astype(np.int32), devices),
+            "blocked": None if blocked is None else _replicated(blocked.ravel(), devices),
+            "mass": _replicated(np.asarray(prepared.mass, fdt), devices),
+        }
         skip = is_free(tank) and plan.options.get("skip_ahead") is not False
-        static = (tank.shape, tuple(tank.boundary), skip, bool(plan.options.get("skip_ahead")), tank.dx ** tank.ndim,
-                  n, local, devices)
+        static = (
+            tank.shape,
+            tuple(tank.boundary),
+            skip,
+            bool(plan.options.get("skip_ahead")),
+            tank.dx**tank.ndim,
+            n,
+            local,
+            devices,
+        )
         return static, arrays
 
     def init(self, static, thr_c, thr_w, keys, weights, offs, blocked, mass):
@@ -265,9 +301,21 @@ class _Particles:
         cells = categories(keys[0], 0, thr_c, local, offset=start)
         coords = jnp.stack(jnp.unravel_index(cells, shape)).astype(jnp.int32)
         alive = start + jnp.arange(local) < n  # the padding is never alive
-        return base.State(static, coords=coords, alive=alive, disp=None, start=None,
-                          step=jnp.zeros((), _checks.step_dtype()), k_walk=keys[1], k_skip=keys[2], thr=thr_w,
-                          weights=weights, offs=offs, blocked=blocked, unit=mass / n)
+        return base.State(
+            static,
+            coords=coords,
+            alive=alive,
+            disp=None,
+            start=None,
+            step=jnp.zeros((), _checks.step_dtype()),
+            k_walk=keys[1],
+            k_skip=keys[2],
+            thr=thr_w,
+            weights=weights,
+            offs=offs,
+            blocked=blocked,
+            unit=mass / n,
+        )
 
     def advance(self, state, n):
         from .methods.particles import ParticlesMethod
@@ -279,7 +327,7 @@ class _Particles:
         return base.State(state.static, **out.arrays)
 
     def _counts(self, state):
-        shape, devices = state.static[0], state.static[7]
+        shape = state.static[0]
         ncells = int(np.prod(shape))
         flat = state.coords[0]
         for a in range(1, len(shape)):

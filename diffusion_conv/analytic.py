@@ -6,6 +6,7 @@ cell averages (``average=True``, what the ``heat`` method returns) or point
 values at cell centres. ``D`` is a diffusivity (length^2 / time), ``t`` a time,
 ``drift`` a velocity (length / time), all in the units of ``dx``.
 """
+
 from __future__ import annotations
 
 import math

@@ -76,8 +76,11 @@ def enable_compile_cache(path: str | os.PathLike | None = None) -> str | None:
         with tempfile.NamedTemporaryFile(dir=folder, prefix=".probe-"):
             pass
     except OSError as exc:
-        warnings.warn(f"the compilation cache folder {folder} cannot be used ({exc.strerror or exc}); "
-                      f"compiling without a cache", RuntimeWarning, stacklevel=2)
+        warnings.warn(
+            f"the compilation cache folder {folder} cannot be used ({exc.strerror or exc}); compiling without a cache",
+            RuntimeWarning,
+            stacklevel=2,
+        )
         return None
     jax.config.update("jax_compilation_cache_dir", folder)
     jax.config.update("jax_persistent_cache_min_compile_time_secs", MIN_COMPILE_SECONDS)

@@ -1,4 +1,5 @@
 """Run several methods on one problem and measure how far each is from a reference."""
+
 from __future__ import annotations
 
 import json
@@ -120,8 +121,16 @@ class Comparison:
         are over every member, ``mass`` and ``absorbed`` are totals over the members.
     """
 
-    COLUMNS = ("method", "elapsed_s", "rel_max_error", "rel_l2_error", "noise_rel_l2", "mass", "absorbed",
-               "mass_balance_rel")
+    COLUMNS = (
+        "method",
+        "elapsed_s",
+        "rel_max_error",
+        "rel_l2_error",
+        "noise_rel_l2",
+        "mass",
+        "absorbed",
+        "mass_balance_rel",
+    )
     """The columns of :meth:`to_markdown`, in order (every row holds them, and the absolute forms)."""
 
     def __init__(self, results: dict, reference: str, initial_mass):
@@ -133,8 +142,11 @@ class Comparison:
         ref = np.asarray(ref_res.final, dtype=np.float64)
         top = float(np.max(np.abs(ref)))
         deterministic = next((r for r in self.results.values() if not _stochastic(r)), None)
-        expected = ref if deterministic is None or not _stochastic(ref_res) else \
-            np.asarray(deterministic.final, dtype=np.float64)  # the expectation of the stochastic frames
+        expected = (
+            ref
+            if deterministic is None or not _stochastic(ref_res)
+            else np.asarray(deterministic.final, dtype=np.float64)
+        )  # the expectation of the stochastic frames
         norm = float(np.linalg.norm(ref.ravel()))
         self.table = []
         for name, res in self.results.items():
@@ -149,26 +161,30 @@ class Comparison:
                 var = _noise_variance(res, expected, start) + _noise_variance(ref_res, expected, start)
                 noise = float(np.sqrt(np.sum(var)) / (norm if norm > 0 else 1.0))
             err = max_error(res.final, ref)
-            self.table.append({
-                "method": res.method if res.method == name else f"{name} ({res.method})",
-                "elapsed_s": res.elapsed,
-                "rel_max_error": err / top if top > 0 else err,
-                "rel_l2_error": rel_l2_error(res.final, ref),
-                "noise_rel_l2": noise,
-                "mass": mass,
-                "absorbed": absorbed,
-                "mass_balance_rel": float(np.max(balance_rel)),
-                "max_abs_error": err,
-                "mass_balance_error": float(np.max(balance)),
-            })
+            self.table.append(
+                {
+                    "method": res.method if res.method == name else f"{name} ({res.method})",
+                    "elapsed_s": res.elapsed,
+                    "rel_max_error": err / top if top > 0 else err,
+                    "rel_l2_error": rel_l2_error(res.final, ref),
+                    "noise_rel_l2": noise,
+                    "mass": mass,
+                    "absorbed": absorbed,
+                    "mass_balance_rel": float(np.max(balance_rel)),
+                    "max_abs_error": err,
+                    "mass_balance_error": float(np.max(balance)),
+                }
+            )
 
     def legend(self) -> str:
         """One line saying what the columns of :meth:`to_markdown` measure."""
-        return (f"Final frame against `{self.reference}`: errors relative to its largest value (rel_max_error) and "
-                f"to its L2 norm (rel_l2_error); noise_rel_l2 = the rel_l2_error that sampling alone gives "
-                f"N particles (a stochastic error near it is noise, far above it a fault); mass and absorbed in "
-                f"mass units (initial mass {self.initial_mass:.10g}); mass_balance_rel = |mass + absorbed - "
-                f"initial| / initial; elapsed_s includes compilation.")
+        return (
+            f"Final frame against `{self.reference}`: errors relative to its largest value (rel_max_error) and "
+            f"to its L2 norm (rel_l2_error); noise_rel_l2 = the rel_l2_error that sampling alone gives "
+            f"N particles (a stochastic error near it is noise, far above it a fault); mass and absorbed in "
+            f"mass units (initial mass {self.initial_mass:.10g}); mass_balance_rel = |mass + absorbed - "
+            f"initial| / initial; elapsed_s includes compilation."
+        )
 
     def to_markdown(self) -> str:
         """The table as GitHub Markdown: a one-line legend, then one row per method (:attr:`COLUMNS`)."""
@@ -192,13 +208,33 @@ class Comparison:
 
     def to_json(self) -> str:
         """The table, the legend, the reference and the initial mass as a JSON string."""
-        return json.dumps({"reference": self.reference, "initial_mass": self.initial_mass, "legend": self.legend(),
-                           "columns": list(self.COLUMNS), "table": self.table}, indent=2)
+        return json.dumps(
+            {
+                "reference": self.reference,
+                "initial_mass": self.initial_mass,
+                "legend": self.legend(),
+                "columns": list(self.COLUMNS),
+                "table": self.table,
+            },
+            indent=2,
+        )
 
 
-def compare(tank, prop, steps, methods=("propagator", "particles", "image", "heat"), reference="propagator",
-            save_every=None, n_particles=None, dt=1.0, seed=0, key=None, progress=False, save_at=None,
-            devices=None) -> Comparison:
+def compare(
+    tank,
+    prop,
+    steps,
+    methods=("propagator", "particles", "image", "heat"),
+    reference="propagator",
+    save_every=None,
+    n_particles=None,
+    dt=1.0,
+    seed=0,
+    key=None,
+    progress=False,
+    save_at=None,
+    devices=None,
+) -> Comparison:
     """Run several methods on the same tank and propagator and compare them.
 
     Every method is checked against the problem before any of them runs, so a
@@ -234,8 +270,10 @@ def compare(tank, prop, steps, methods=("propagator", "particles", "image", "hea
     if isinstance(methods, str):
         methods = (methods,)
     if not isinstance(methods, (list, tuple)) or not methods:
-        raise TypeError(f"methods must be a method name or a non-empty list of them (allowed: {', '.join(method_names())}), "
-                        f"got {methods!r}")
+        raise TypeError(
+            f"methods must be a method name or a non-empty list of them (allowed: {', '.join(method_names())}), "
+            f"got {methods!r}"
+        )
     methods = list(dict.fromkeys(methods))
     if not methods:
         raise ValueError("methods is empty; give at least one method name")
@@ -264,7 +302,9 @@ def compare(tank, prop, steps, methods=("propagator", "particles", "image", "hea
             keys[m] = k
     plans = {}
     for m in methods:  # every check before any work
-        kw = dict(n_particles=n_particles, key=keys[m]) if get_method(m).stochastic else dict(n_particles=None, key=None)
+        kw = (
+            dict(n_particles=n_particles, key=keys[m]) if get_method(m).stochastic else dict(n_particles=None, key=None)
+        )
         plans[m] = Plan(tank, prop, steps, m, save_every, save_at, dt, options={}, devices=devices, **kw)
     results = {}
     for m, plan in plans.items():

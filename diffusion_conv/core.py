@@ -9,6 +9,7 @@ for the deterministic methods, ``jax.grad``. It gives the same numbers as
 same key, to rounding for the others. Batches (a stack of tanks, a bank of
 kernels, a batch of keys) broadcast by NumPy's rules.
 """
+
 from __future__ import annotations
 
 import functools
@@ -100,7 +101,7 @@ def key_batch_shape(key) -> tuple[int, ...]:
         return tuple(key.shape)
     if dtype == np.uint32 and hasattr(key, "shape"):
         raw = jax.random.key_data(jax.random.key(0)).shape
-        if tuple(key.shape[-len(raw):]) == raw:
+        if tuple(key.shape[-len(raw) :]) == raw:
             return tuple(key.shape[: key.ndim - len(raw)])
     return ()
 
@@ -114,8 +115,10 @@ def first_key(key):
     if not batch:
         return key
     if 0 in batch:
-        raise ValueError(f"key is an empty batch of keys (batch shape {batch}); give one key or a batch of at "
-                         f"least one (jax.random.split(key, n) with n >= 1)")
+        raise ValueError(
+            f"key is an empty batch of keys (batch shape {batch}); give one key or a batch of at "
+            f"least one (jax.random.split(key, n) with n >= 1)"
+        )
     return key[(0,) * len(batch)]
 
 
@@ -123,15 +126,19 @@ def batch_shapes(tank, prop, key, method):
     """The broadcast batch shape of the tank, the kernel bank and the keys; refuses what does not broadcast."""
     shapes = {"tank": tank.batch_shape, "prop": prop.batch_shape, "key": key_batch_shape(key)}
     if shapes["key"] and not method.stochastic:
-        raise ValueError(f"a batch of keys of shape {shapes['key']} applies to the stochastic methods only, not to "
-                         f"method={method.name!r}")
+        raise ValueError(
+            f"a batch of keys of shape {shapes['key']} applies to the stochastic methods only, not to "
+            f"method={method.name!r}"
+        )
     if not any(shapes.values()):
         return ()
     try:
         return tuple(np.broadcast_shapes(*shapes.values()))
     except ValueError:
-        raise ValueError(f"the batch shapes do not broadcast (NumPy's rules): tank {shapes['tank']}, "
-                         f"prop {shapes['prop']}, key {shapes['key']}") from None
+        raise ValueError(
+            f"the batch shapes do not broadcast (NumPy's rules): tank {shapes['tank']}, "
+            f"prop {shapes['prop']}, key {shapes['key']}"
+        ) from None
 
 
 def resolve(method, tank, prop, **kwargs):
@@ -173,7 +180,7 @@ def flatten_batch(m, tank, prop, key, batch, options) -> list[Group]:
     def flat(x, lead):
         xp = np if _checks.is_concrete(x) else jnp  # concrete inputs stay concrete under an outer jit
         x = xp.broadcast_to(xp.asarray(x), batch + x.shape[lead:])
-        return x.reshape((size,) + x.shape[len(batch):])
+        return x.reshape((size,) + x.shape[len(batch) :])
 
     conc = flat(tank.concentration, tank._batch)
     weights = flat(prop.weights, prop._batch)
@@ -193,8 +200,7 @@ def flatten_batch(m, tank, prop, key, batch, options) -> list[Group]:
     for sig in dict.fromkeys(sigs):
         index = np.array([i for i, s_ in enumerate(sigs) if s_ == sig], dtype=np.int64)
         c, w = conc[index], weights[index]
-        prepared = m.prepare(tank.like(np.asarray(c), 1), Propagator._trusted(np.asarray(w), 1), (len(index),),
-                             options)
+        prepared = m.prepare(tank.like(np.asarray(c), 1), Propagator._trusted(np.asarray(w), 1), (len(index),), options)
         groups.append(Group(index, c, w, None if keys is None else keys[index], prepared))
     return groups
 
@@ -216,6 +222,7 @@ def each(fn, *args, in_axes=0):
 
 def init_members(m, tank, conc, weights, keys, prepared, n_particles, options):
     """``vmap`` of the method's ``init`` over the members of a flattened batch."""
+
     def one(c, w, k, p):
         t = tank.like(c)
         return m.init(t, Propagator._trusted(w), key=k, n_particles=n_particles, prepared=p, **options)
@@ -239,8 +246,9 @@ def trajectory(method, tank, prop, save_steps, key=None, n_particles=None, colle
     frozen = tuple(sorted(options.items()))
     if prepared is None:  # host work on concrete inputs, before the compiled part (which sees tracers)
         prepared = m.prepare(tank, prop, (), options)
-    return _trajectory(tank, prop, key, prepared, m=m, save_steps=steps, n_particles=n_particles, collect=collect,
-                       options=frozen)
+    return _trajectory(
+        tank, prop, key, prepared, m=m, save_steps=steps, n_particles=n_particles, collect=collect, options=frozen
+    )
 
 
 @functools.partial(jax.jit, static_argnames=("m", "save_steps", "n_particles", "collect", "options"))
@@ -253,6 +261,7 @@ def _trajectory(tank, prop, key, prepared, m, save_steps, n_particles, collect, 
 
     parts = [jax.tree_util.tree_map(lambda x: x[None], record(state))]
     for gap, count in intervals(save_steps):
+
         def body(st, _, gap=gap):
             st = m.advance(st, gap)
             return st, record(st)
@@ -262,8 +271,9 @@ def _trajectory(tank, prop, key, prepared, m, save_steps, n_particles, collect, 
     return jax.tree_util.tree_map(lambda *xs: jnp.concatenate(xs), *parts)
 
 
-def rollout(tank, prop, steps, method="propagator", save_every=None, key=None, n_particles=None, save_at=None,
-            **options):
+def rollout(
+    tank, prop, steps, method="propagator", save_every=None, key=None, n_particles=None, save_at=None, **options
+):
     """Run a JAX method as one traceable function: ``(frames, absorbed)`` as JAX arrays.
 
     Parameters
@@ -320,8 +330,10 @@ def rollout(tank, prop, steps, method="propagator", save_every=None, key=None, n
     else:
         m = resolve("auto", tank, prop, **options)
     if not m.traceable:
-        raise ValueError(f"method {m.name!r} runs on the host (scipy) and has no JAX rollout; use "
-                         f"diffusion_conv.simulate(..., method={m.name!r})")
+        raise ValueError(
+            f"method {m.name!r} runs on the host (scipy) and has no JAX rollout; use "
+            f"diffusion_conv.simulate(..., method={m.name!r})"
+        )
     batch = batch_shapes(tank, prop, key, m)
     options = m.validate(tank, prop, n_particles=n_particles, key=first_key(key), **options)
     save_steps = frame_steps(steps, save_every, save_at)
@@ -331,8 +343,9 @@ def rollout(tank, prop, steps, method="propagator", save_every=None, key=None, n
     groups = flatten_batch(m, tank, prop, key, batch, options)
 
     def one(c, w, k, p):
-        f, a, _, _ = trajectory(m, tank.like(c), Propagator._trusted(w), save_steps, key=k, n_particles=n_particles,
-                                prepared=p, **options)
+        f, a, _, _ = trajectory(
+            m, tank.like(c), Propagator._trusted(w), save_steps, key=k, n_particles=n_particles, prepared=p, **options
+        )
         return f, a
 
     size = int(np.prod(batch, dtype=np.int64))
@@ -384,8 +397,9 @@ def propagate(field, prop, steps, boundary="reflect", walls=None, method="propag
     >>> g = jax.grad(loss)(jnp.zeros(3))
     """
     if not isinstance(prop, Propagator):
-        raise TypeError(f"prop must be a diffusion_conv.Propagator (e.g. Propagator.from_logits(z)), "
-                        f"got {type(prop).__name__}")
+        raise TypeError(
+            f"prop must be a diffusion_conv.Propagator (e.g. Propagator.from_logits(z)), got {type(prop).__name__}"
+        )
     allowed = [n for n in _method_names() if get_method(n).differentiable]
     if method not in allowed:
         raise ValueError(f"method {method!r} is not a differentiable method; allowed: {', '.join(allowed)}")

@@ -7,6 +7,7 @@ transforms that diagonalise the lattice walk per axis (DCT-II at reflecting
 walls, DST-I at absorbing edges, the FFT on periodic axes) live in
 :mod:`diffusion_conv.lattice.transforms` and are re-exported here.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -14,9 +15,25 @@ import numpy as np
 from .lattice.axis_transforms import dct2, dst1, idct2
 from .lattice.transforms import angles, forward, inverse, log_parts, periodic_axes, symbol_minus_one, symbol_power
 
-__all__ = ["CORRELATE_MODES", "MODES", "angles", "convolve_direct", "convolve_fft", "cross_correlate", "dct2", "dst1",
-           "forward", "idct2", "inverse", "log_magnitude", "log_parts", "lowpass", "periodic_axes", "symbol_minus_one",
-           "symbol_power"]
+__all__ = [
+    "CORRELATE_MODES",
+    "MODES",
+    "angles",
+    "convolve_direct",
+    "convolve_fft",
+    "cross_correlate",
+    "dct2",
+    "dst1",
+    "forward",
+    "idct2",
+    "inverse",
+    "log_magnitude",
+    "log_parts",
+    "lowpass",
+    "periodic_axes",
+    "symbol_minus_one",
+    "symbol_power",
+]
 
 MODES = ("linear", "circular")
 
@@ -54,8 +71,9 @@ def convolve_direct(a, kernel, mode="linear"):
     """
     _check_conv(a, kernel, mode)
     if any(s % 2 == 0 for s in np.shape(kernel)):
-        raise ValueError(f"kernel must be odd-sized along every axis (its centre is offset 0), got shape "
-                         f"{np.shape(kernel)}")
+        raise ValueError(
+            f"kernel must be odd-sized along every axis (its centre is offset 0), got shape {np.shape(kernel)}"
+        )
     a = np.asarray(a, dtype=np.float64)
     k = np.asarray(kernel, dtype=np.float64)
     if mode == "linear":
@@ -129,7 +147,7 @@ def _as_float(name, x, allow_complex):
     from . import _checks
 
     dtype = _dtype_of(x)
-    if dtype == object or not (np.issubdtype(dtype, np.number) or dtype == bool):
+    if dtype.kind == "O" or not (np.issubdtype(dtype, np.number) or dtype.kind == "b"):
         raise TypeError(f"{name} must be a numeric array, got dtype {dtype}")
     if np.issubdtype(dtype, np.complexfloating) and not allow_complex:
         raise TypeError(f"{name} must be real, got dtype {dtype}")
@@ -335,7 +353,7 @@ def cross_correlate(a, template, mode="linear"):
     t_dtype = _dtype_of(template)
     if np.issubdtype(t_dtype, np.complexfloating):
         raise TypeError(f"template must be real, got dtype {t_dtype}")
-    if t_dtype == object or not (np.issubdtype(t_dtype, np.number) or t_dtype == bool):
+    if t_dtype.kind == "O" or not (np.issubdtype(t_dtype, np.number) or t_dtype.kind == "b"):
         raise TypeError(f"template must be a numeric array, got dtype {t_dtype}")
     t_shape = tuple(getattr(template, "shape", np.shape(template)))
     if len(t_shape) != x.ndim:
@@ -352,8 +370,10 @@ def cross_correlate(a, template, mode="linear"):
             )
     if mode == "circular":
         if any(m % 2 == 0 for m in t.shape):
-            raise ValueError(f"template must be odd-sized along every axis (its centre is offset 0) for "
-                             f"mode='circular', got shape {t.shape}")
+            raise ValueError(
+                f"template must be odd-sized along every axis (its centre is offset 0) for "
+                f"mode='circular', got shape {t.shape}"
+            )
         idx = np.indices(t.shape).reshape(t.ndim, -1)
         target = tuple(np.mod(i - m // 2, n) for i, m, n in zip(idx, t.shape, x.shape))
         wrapped = jnp.zeros(x.shape, x.dtype).at[target].add(jnp.ravel(t))

@@ -8,6 +8,7 @@ gradient and scipy's L-BFGS-B does the descent. Standard errors come from the
 curvature of the loss (``jax.hessian`` in logit space) and the spread of the
 gradient over spatial blocks, mapped to the weights and moments.
 """
+
 from __future__ import annotations
 
 import functools
@@ -21,9 +22,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import _checks
+from .core import propagate
 from .lattice import check_walls, normalize_boundary, offsets
 from .propagator import Propagator, moments
-from .core import propagate
 
 METHODS = ("lbfgs",)
 """Optimisers :func:`fit_propagator` accepts."""
@@ -175,33 +176,47 @@ class Fit:
                 value = list(value)
             out[name] = value
         out["final_loss"] = self.final_loss
-        out["units"] = {"mean": "cells per step", "covariance": "cells^2 per step",
-                        "drift": "dx per dt", "diffusivity": "dx^2 per dt"}
+        out["units"] = {
+            "mean": "cells per step",
+            "covariance": "cells^2 per step",
+            "drift": "dx per dt",
+            "diffusivity": "dx^2 per dt",
+        }
         json.dumps(out, allow_nan=False)  # every entry must serialise, as strict JSON
         return out
 
     def summary(self) -> str:
         """A short human-readable report of the fit."""
         fmt = lambda a: np.array2string(np.asarray(a, dtype=float), precision=6, suppress_small=True)  # noqa: E731
+
         # standard errors span many orders of magnitude (1e-8 for exact frames): three significant digits each
-        err = lambda a: np.array2string(np.asarray(a, dtype=float),  # noqa: E731
-                                        formatter={"float_kind": lambda x: f"{x:.3g}"})
+        def err(a):
+            return np.array2string(
+                np.asarray(a, dtype=float),  # noqa: E731
+                formatter={"float_kind": lambda x: f"{x:.3g}"},
+            )
+
         member = "" if self.member is None else f" (member {self.member} of a batch)"
         lines = [
             f"propagator fit: radius {self.radius}, {self.n_frames} frames of shape {tuple(self.shape)}{member}, "
             f"{_describe_steps(self.steps_between)}, boundary {[str(b) for b in self.boundary]}",
             f"loss {self.final_loss:.3e} after {self.iterations} iterations "
             f"({'converged' if self.converged else 'NOT converged'}: {self.message})",
-            "weights:", fmt(self.propagator.weights), "weights standard error:", err(self.weights_se),
+            "weights:",
+            fmt(self.propagator.weights),
+            "weights standard error:",
+            err(self.weights_se),
             f"mean jump (cells/step): {fmt(self.mean)} +- {err(self.mean_se)}",
             f"covariance (cells^2/step):\n{fmt(self.covariance)}\n  +-\n{err(self.covariance_se)}",
             f"drift (dx={self.dx:g}, dt={self.dt:g}): {fmt(self.drift)} +- {err(self.drift_se)}",
             f"diffusion tensor:\n{fmt(self.diffusivity)}\n  +-\n{err(self.diffusivity_se)}",
         ]
         for axis in self.unobserved_axes:
-            lines.append(f"axis {axis}: not observed; every frame is constant along it, so the jumps along it leave "
-                         f"no trace (radius 0 there: the kernel is the marginal over that axis; its moments along "
-                         f"it are unknown, nan)")
+            lines.append(
+                f"axis {axis}: not observed; every frame is constant along it, so the jumps along it leave "
+                f"no trace (radius 0 there: the kernel is the marginal over that axis; its moments along "
+                f"it are unknown, nan)"
+            )
         return "\n".join(lines)
 
     def __repr__(self):
@@ -230,8 +245,10 @@ ROUNDOFF = 16
 their largest absolute value) are rounding, not concentration: a transform (``spectral``, ``heat``) leaves
 values of about one ``eps`` of the field's scale below zero where the field is 0. The fit reads them as 0."""
 
-_BATCH_HINT = ("frames of a batch, shape (F, *batch, *grid) (Tank.stack, a bank of kernels), are fitted one member "
-               "at a time: member=i, or member=(i, j) for two batch axes")
+_BATCH_HINT = (
+    "frames of a batch, shape (F, *batch, *grid) (Tank.stack, a bank of kernels), are fitted one member "
+    "at a time: member=i, or member=(i, j) for two batch axes"
+)
 
 
 def _check_member(member, shape):
@@ -243,14 +260,18 @@ def _check_member(member, shape):
         raise ValueError("member must be an index or a tuple of indices into the batch axes, got ()")
     index = tuple(_checks.integer("member" if len(index) == 1 else "member entry", i) for i in index)
     if len(index) >= len(shape):
-        raise ValueError(f"member has {len(index)} entries, but frames of shape {tuple(shape)} would have no "
-                         f"spatial axis left after {len(index)} batch axes")
+        raise ValueError(
+            f"member has {len(index)} entries, but frames of shape {tuple(shape)} would have no "
+            f"spatial axis left after {len(index)} batch axes"
+        )
     batch = tuple(shape[: len(index)])
     if any(not 0 <= i < n for i, n in zip(index, batch)):
         shown = member if not isinstance(member, list) else tuple(member)
         allowed = "; ".join(f"0 to {n - 1}" for n in batch)
-        raise ValueError(f"member {shown!r} is out of range for the frames' batch shape {batch}; allowed: {allowed}"
-                         + (" (one range per batch axis)" if len(batch) > 1 else ""))
+        raise ValueError(
+            f"member {shown!r} is out of range for the frames' batch shape {batch}; allowed: {allowed}"
+            + (" (one range per batch axis)" if len(batch) > 1 else "")
+        )
     return index
 
 
@@ -265,8 +286,9 @@ def _check_frames(frames, member=None):
         if a.dtype == object or not np.issubdtype(a.dtype, np.number) or np.iscomplexobj(a):
             raise TypeError(f"frames[{i}] must be a real numeric array, got dtype {a.dtype}")
         if a.shape != arrays[0].shape:
-            raise ValueError(f"frames must all have one shape: frames[0] is {arrays[0].shape}, "
-                             f"frames[{i}] is {a.shape}")
+            raise ValueError(
+                f"frames must all have one shape: frames[0] is {arrays[0].shape}, frames[{i}] is {a.shape}"
+            )
         if not np.all(np.isfinite(a)):
             raise ValueError(f"frames[{i}] must be finite; it holds NaN or infinite values")
     member = _check_member(member, arrays[0].shape)
@@ -279,10 +301,17 @@ def _check_frames(frames, member=None):
     tol = _roundoff(data)
     for i, a in enumerate(data):
         if a.min() < -tol:
-            rounding = (f", below the rounding of {data.dtype} (values down to {-tol:.3g}, {ROUNDOFF} eps of the "
-                        f"frames' largest absolute value, are read as 0)") if tol > 0 else ""
-            raise ValueError(f"frames[{i}] must be non-negative (a concentration); its minimum is {a.min()!r}"
-                             f"{rounding}")
+            rounding = (
+                (
+                    f", below the rounding of {data.dtype} (values down to {-tol:.3g}, {ROUNDOFF} eps of the "
+                    f"frames' largest absolute value, are read as 0)"
+                )
+                if tol > 0
+                else ""
+            )
+            raise ValueError(
+                f"frames[{i}] must be non-negative (a concentration); its minimum is {a.min()!r}{rounding}"
+            )
     if tol > 0 and data.min() < 0:
         data = np.where(data < 0, np.zeros((), data.dtype), data)
     return data, member
@@ -299,18 +328,22 @@ def _flat_axes(data, bnd) -> tuple:
     """Axes at a conserving boundary along which every frame is constant (to rounding): jumps along them leave no
     trace. (At an open edge such jumps would drain the field unevenly, so there flatness is itself a measurement.)"""
     tol = _roundoff(data)
-    return tuple(a for a in range(data.ndim - 1)
-                 if bnd[a].conserves and float(np.max(np.ptp(data, axis=a + 1))) <= tol)
+    return tuple(a for a in range(data.ndim - 1) if bnd[a].conserves and float(np.max(np.ptp(data, axis=a + 1))) <= tol)
 
 
 def _check_steps(steps_between, npairs) -> tuple:
     """The steps of each of the ``npairs`` pairs of frames, from one count or one per pair."""
     if isinstance(steps_between, (tuple, list, np.ndarray)):
-        counts = list(np.asarray(steps_between, dtype=object).ravel()) if isinstance(steps_between, np.ndarray) \
+        counts = (
+            list(np.asarray(steps_between, dtype=object).ravel())
+            if isinstance(steps_between, np.ndarray)
             else list(steps_between)
+        )
         if len(counts) != npairs:
-            raise ValueError(f"steps_between has {len(counts)} entries, but the frames make {npairs} pairs; give one "
-                             f"count for every pair or one per pair")
+            raise ValueError(
+                f"steps_between has {len(counts)} entries, but the frames make {npairs} pairs; give one "
+                f"count for every pair or one per pair"
+            )
         return tuple(_checks.integer("steps_between entry", n, minimum=1) for n in counts)
     return (_checks.integer("steps_between", steps_between, minimum=1),) * npairs
 
@@ -320,8 +353,10 @@ def _check_sequence_length(name, value, ndim, shape):
     if isinstance(value, str) or not isinstance(value, (tuple, list)) or len(value) == ndim:
         return
     hint = f"; {_BATCH_HINT}" if len(value) < ndim else ""
-    raise ValueError(f"{name} has {len(value)} entries but each frame has {ndim} axes (shape {tuple(shape)}); give "
-                     f"one per axis{hint}")
+    raise ValueError(
+        f"{name} has {len(value)} entries but each frame has {ndim} axes (shape {tuple(shape)}); give "
+        f"one per axis{hint}"
+    )
 
 
 def _check_radius(radius, ndim):
@@ -360,22 +395,27 @@ def _check_determinable(data, radius, bnd):
                 advice = f"use a radius of at most {(n - 1) // 2} there: radius={shown}"
             if axis == 0 and len(shape) > 1:
                 advice += f"; if axis 0 is a batch axis, {_BATCH_HINT}"
-            raise ValueError(f"radius {radius} is too wide for frames of shape {shape}: along axis {axis} the kernel "
-                             f"spans {2 * r + 1} cells but the frames have {n}; {advice}")
+            raise ValueError(
+                f"radius {radius} is too wide for frames of shape {shape}: along axis {axis} the kernel "
+                f"spans {2 * r + 1} cells but the frames have {n}; {advice}"
+            )
     free = int(np.prod([2 * r + 1 for r in radius])) - 1
     modes = [{"reflect": "reflect", "periodic": "wrap", "absorb": "constant"}[b] for b in bnd]
     size = tuple(2 * r + 1 for r in radius)
     informative = 0
     for frame in data[:-1]:
         f = frame.astype(np.float64)  # walls hold 0 (checked), so a box reaching into one sees variation
-        spread = (ndimage.maximum_filter(f, size=size, mode=modes, cval=0.0)
-                  - ndimage.minimum_filter(f, size=size, mode=modes, cval=0.0))
+        spread = ndimage.maximum_filter(f, size=size, mode=modes, cval=0.0) - ndimage.minimum_filter(
+            f, size=size, mode=modes, cval=0.0
+        )
         informative += int(np.count_nonzero(spread > 0))
         if informative >= free:
             return
-    raise ValueError(f"the frames cannot determine a radius-{radius} kernel: it has {free} free weights, but only "
-                     f"{informative} cells (over the {data.shape[0] - 1} frame pairs) see any variation within the "
-                     f"kernel's reach; use a smaller radius or frames with more structure")
+    raise ValueError(
+        f"the frames cannot determine a radius-{radius} kernel: it has {free} free weights, but only "
+        f"{informative} cells (over the {data.shape[0] - 1} frame pairs) see any variation within the "
+        f"kernel's reach; use a smaller radius or frames with more structure"
+    )
 
 
 def _check_init(init, radius, temperature):
@@ -414,18 +454,35 @@ def _outcome(res, hinv, loss, tol, dtype):
     g = np.asarray(res.jac, dtype=float).ravel()
     gain = 0.5 * float(g @ hinv @ g)
     if loss <= tol or gain <= tol * max(1.0, loss):
-        return True, (f"CONVERGENCE: the loss is at its minimum; the line search found no lower value and a Newton "
-                      f"step would lower it by {gain:.2g}, within tol={tol:g}")
+        return True, (
+            f"CONVERGENCE: the loss is at its minimum; the line search found no lower value and a Newton "
+            f"step would lower it by {gain:.2g}, within tol={tol:g}"
+        )
     reason = message.split(":", 1)[1].strip() if ":" in message else ""
-    return False, (f"ABNORMAL: {reason or 'the line search found no lower value'}; a Newton step would still lower "
-                   f"the loss by {gain:.2g}" + ("" if np.dtype(dtype) == np.float64 else
-                                               f" (the loss is computed in {np.dtype(dtype)}: x64 mode may help)"))
+    return False, (
+        f"ABNORMAL: {reason or 'the line search found no lower value'}; a Newton step would still lower "
+        f"the loss by {gain:.2g}"
+        + ("" if np.dtype(dtype) == np.float64 else f" (the loss is computed in {np.dtype(dtype)}: x64 mode may help)")
+    )
 
 
-def fit_propagator(frames, steps_between: int | Sequence[int] = 1, radius: int | Sequence[int] = 1,
-                   boundary="reflect", walls=None, init=None,
-                   temperature=1.0, method="lbfgs", *, dx=1.0, dt=1.0, maxiter=1000, tol=1e-12,
-                   block=None, member=None) -> Fit:
+def fit_propagator(
+    frames,
+    steps_between: int | Sequence[int] = 1,
+    radius: int | Sequence[int] = 1,
+    boundary="reflect",
+    walls=None,
+    init=None,
+    temperature=1.0,
+    method="lbfgs",
+    *,
+    dx=1.0,
+    dt=1.0,
+    maxiter=1000,
+    tol=1e-12,
+    block=None,
+    member=None,
+) -> Fit:
     """Learn the one-step propagator from frames of a concentration field.
 
     Parameters
@@ -542,8 +599,10 @@ def fit_propagator(frames, steps_between: int | Sequence[int] = 1, radius: int |
     data = data.astype(np.float64) / (2.0 ** np.floor(np.log2(peak)) if peak > 0 else 1.0)
     change = float(np.sum((data[1:] - data[:-1]) ** 2))
     if not change > (100 * eps) ** 2 * float(np.sum(data**2)):
-        raise ValueError("frames do not change from one to the next: nothing moves, so no kernel can be "
-                         "determined (uniform or stationary fields carry no information about the jumps)")
+        raise ValueError(
+            "frames do not change from one to the next: nothing moves, so no kernel can be "
+            "determined (uniform or stationary fields carry no information about the jumps)"
+        )
     _check_determinable(data, radius, bnd)
     inputs, targets = jnp.asarray(data[:-1], dtype=dtype), jnp.asarray(data[1:], dtype=dtype)
     K = z0.size
@@ -552,9 +611,11 @@ def fit_propagator(frames, steps_between: int | Sequence[int] = 1, radius: int |
     reach = float(jnp.max(informative))
     n_info = int(jnp.sum(informative > 1e3 * eps * max(reach, 1e-300)))
     if n_info < K - 1:
-        raise ValueError(f"only {n_info} cells of the frames react to the kernel's shape, fewer than the "
-                         f"{K - 1} free weights of a radius-{radius} kernel; use a smaller radius or frames "
-                         f"with more structure")
+        raise ValueError(
+            f"only {n_info} cells of the frames react to the kernel's shape, fewer than the "
+            f"{K - 1} free weights of a radius-{radius} kernel; use a smaller radius or frames "
+            f"with more structure"
+        )
     # (J b_k)^T (J b_l) for the basis b_k = e_k - e_c (k != c) of the directions that keep the sum of the weights
     c, g = K // 2, np.asarray(gram, dtype=float)
     rest = [k for k in range(K) if k != c]
@@ -565,13 +626,17 @@ def fit_propagator(frames, steps_between: int | Sequence[int] = 1, radius: int |
         blind = [a for a in flat if radius[a] > 0]
         if blind and any(radius[a] > 0 for a in range(ndim) if a not in blind):
             fix = tuple(0 if a in blind else r for a, r in enumerate(radius))
-            raise ValueError(f"the frames determine only {rank} of the {K - 1} free weights of a radius-{radius} "
-                             f"kernel: every frame is constant along axis {', '.join(map(str, blind))}, so the "
-                             f"jumps along it leave no trace; fit radius={fix} for the kernel's marginal over "
-                             f"that axis (its moments along it are then reported as unknown)")
-        raise ValueError(f"the frames determine only {rank} of the {K - 1} free weights of a radius-{radius} "
-                         f"kernel (their variation misses some jump directions); use a smaller radius, a radius "
-                         f"of 0 along axes without variation, or frames with more structure")
+            raise ValueError(
+                f"the frames determine only {rank} of the {K - 1} free weights of a radius-{radius} "
+                f"kernel: every frame is constant along axis {', '.join(map(str, blind))}, so the "
+                f"jumps along it leave no trace; fit radius={fix} for the kernel's marginal over "
+                f"that axis (its moments along it are then reported as unknown)"
+            )
+        raise ValueError(
+            f"the frames determine only {rank} of the {K - 1} free weights of a radius-{radius} "
+            f"kernel (their variation misses some jump directions); use a smaller radius, a radius "
+            f"of 0 along axes without variation, or frames with more structure"
+        )
     unobserved = tuple(a for a in flat if radius[a] == 0)
 
     from scipy.optimize import minimize
@@ -586,9 +651,14 @@ def fit_propagator(frames, steps_between: int | Sequence[int] = 1, radius: int |
 
     descent = time.perf_counter()
     history = [fun(z0.ravel())[0]]
-    res = minimize(fun, z0.ravel(), jac=True, method="L-BFGS-B",
-                   callback=lambda intermediate_result: history.append(float(intermediate_result.fun)),
-                   options=dict(maxiter=maxiter, ftol=tol, gtol=tol, maxcor=20))
+    res = minimize(
+        fun,
+        z0.ravel(),
+        jac=True,
+        method="L-BFGS-B",
+        callback=lambda intermediate_result: history.append(float(intermediate_result.fun)),
+        options=dict(maxiter=maxiter, ftol=tol, gtol=tol, maxcor=20),
+    )
     z = res.x.reshape(z0.shape)
     descent = time.perf_counter() - descent
     prop = Propagator.from_logits(z, temperature=temperature)
@@ -596,8 +666,7 @@ def fit_propagator(frames, steps_between: int | Sequence[int] = 1, radius: int |
 
     # standard errors: sandwich H^+ V H^+ in logit space, mapped to weights and moments
     hess = np.asarray(_hessian(jnp.asarray(z, dtype=dtype), *args, **statics), dtype=float).reshape(K, K)
-    _, blocks, _ = _design(jnp.asarray(w.reshape(z0.shape), dtype=dtype), inputs, targets, steps, bnd, walls,
-                           block)
+    _, blocks, _ = _design(jnp.asarray(w.reshape(z0.shape), dtype=dtype), inputs, targets, steps, bnd, walls, block)
     jac_w = (np.diag(w) - np.outer(w, w)) / temperature  # d weights / d logits
     blocks = np.asarray(blocks, dtype=float).reshape(K, -1)
     scores = 2.0 / scale * jac_w.T @ blocks
@@ -618,15 +687,33 @@ def fit_propagator(frames, steps_between: int | Sequence[int] = 1, radius: int |
             c[a, :] = c[:, a] = np.nan
     converged, message = _outcome(res, hinv, float(history[-1]), tol, dtype)
     return Fit(
-        propagator=prop, logits=z, loss=np.asarray(history), iterations=int(res.nit),
-        converged=converged, message=message, radius=radius,
-        steps_between=steps[0] if len(set(steps)) == 1 else steps, unobserved_axes=unobserved, member=member,
-        boundary=bnd, n_frames=int(data.shape[0]), shape=tuple(data.shape[1:]), temperature=temperature,
+        propagator=prop,
+        logits=z,
+        loss=np.asarray(history),
+        iterations=int(res.nit),
+        converged=converged,
+        message=message,
+        radius=radius,
+        steps_between=steps[0] if len(set(steps)) == 1 else steps,
+        unobserved_axes=unobserved,
+        member=member,
+        boundary=bnd,
+        n_frames=int(data.shape[0]),
+        shape=tuple(data.shape[1:]),
+        temperature=temperature,
         weights_se=np.sqrt(np.maximum(np.diag(cov_w), 0.0)).reshape(z0.shape),
-        mean=mean, mean_se=mean_se, covariance=cov, covariance_se=cov_se,
-        drift=mean * dx / dt, drift_se=mean_se * dx / dt,
-        diffusivity=cov * dx**2 / (2 * dt), diffusivity_se=cov_se * dx**2 / (2 * dt),
-        dx=dx, dt=dt, n_blocks=int(blocks.shape[1]), descent_s=descent,
+        mean=mean,
+        mean_se=mean_se,
+        covariance=cov,
+        covariance_se=cov_se,
+        drift=mean * dx / dt,
+        drift_se=mean_se * dx / dt,
+        diffusivity=cov * dx**2 / (2 * dt),
+        diffusivity_se=cov_se * dx**2 / (2 * dt),
+        dx=dx,
+        dt=dt,
+        n_blocks=int(blocks.shape[1]),
+        descent_s=descent,
         elapsed=time.perf_counter() - start,
     )
 
@@ -682,28 +769,39 @@ def fit_file(path, radius=1, steps_between=None, boundary=None, member=None) -> 
     batch = tuple(res.batch_shape)
     if batch and member is None:
         n = int(np.prod(batch))
-        pick, flag = ("member=i", "--member I") if len(batch) == 1 else \
-            ("member=(" + ", ".join("ijk"[:len(batch)]) + ")", "--member " + ",".join("IJK"[:len(batch)]))
-        raise ValueError(f"{path!r} holds a batch of {n} members (batch shape {batch}), each with its own frames; "
-                         f"fit one at a time: fit_file(path, {pick}), indices from 0 (on the command line "
-                         f"{flag})")
+        pick, flag = (
+            ("member=i", "--member I")
+            if len(batch) == 1
+            else ("member=(" + ", ".join("ijk"[: len(batch)]) + ")", "--member " + ",".join("IJK"[: len(batch)]))
+        )
+        raise ValueError(
+            f"{path!r} holds a batch of {n} members (batch shape {batch}), each with its own frames; "
+            f"fit one at a time: fit_file(path, {pick}), indices from 0 (on the command line "
+            f"{flag})"
+        )
     if member is not None:
         if not batch:
             raise ValueError(f"member={member!r} was given, but the run in {path!r} is not a batch")
         index = tuple(member) if isinstance(member, (tuple, list)) else (member,)
         if len(index) != len(batch):
-            raise ValueError(f"member needs {len(batch)} indices for the batch shape {batch} of {path!r}, "
-                             f"got {member!r}")
+            raise ValueError(
+                f"member needs {len(batch)} indices for the batch shape {batch} of {path!r}, got {member!r}"
+            )
     gaps = tuple(int(g) for g in np.diff(res.steps))
     if steps_between is not None:
         given = _check_steps(steps_between, len(gaps))
         if given != gaps:
-            shown = f"{gaps[0]} steps apart" if len(set(gaps)) == 1 else \
-                f"unevenly spaced, steps between them {_short_list(gaps)}; leave steps_between out to use them"
+            shown = (
+                f"{gaps[0]} steps apart"
+                if len(set(gaps)) == 1
+                else f"unevenly spaced, steps between them {_short_list(gaps)}; leave steps_between out to use them"
+            )
             raise ValueError(f"steps_between={steps_between!r} disagrees with the file, whose frames are {shown}")
     if res.meta.get("walls"):
-        raise ValueError(f"the run in {path!r} had {res.meta['walls']} wall cells, whose positions a saved result "
-                         f"does not hold; use fit_propagator(frames, walls=...) with the tank's walls")
+        raise ValueError(
+            f"the run in {path!r} had {res.meta['walls']} wall cells, whose positions a saved result "
+            f"does not hold; use fit_propagator(frames, walls=...) with the tank's walls"
+        )
     if boundary is None:
         boundary = res.meta.get("boundary", "reflect")
     if not isinstance(radius, (tuple, list)):
@@ -713,8 +811,15 @@ def fit_file(path, radius=1, steps_between=None, boundary=None, member=None) -> 
         flat = _flat_axes(data, normalize_boundary(boundary, ndim))
         if flat and len(flat) < ndim:
             radius = tuple(0 if a in flat else _checks.integer("radius", radius, minimum=1) for a in range(ndim))
-    return fit_propagator(res.frames, steps_between=gaps, radius=radius, boundary=boundary,
-                          dx=float(res.meta.get("dx", 1.0)), dt=float(res.meta.get("dt", 1.0)), member=member)
+    return fit_propagator(
+        res.frames,
+        steps_between=gaps,
+        radius=radius,
+        boundary=boundary,
+        dx=float(res.meta.get("dx", 1.0)),
+        dt=float(res.meta.get("dt", 1.0)),
+        member=member,
+    )
 
 
 def _short_list(values, most=12):

@@ -1,4 +1,5 @@
 """The propagator: a kernel normalised into the jump distribution of one particle."""
+
 from __future__ import annotations
 
 import functools
@@ -86,9 +87,13 @@ def _traced_weights(w):
     close = jnp.abs(total - 1) <= tol
     checkify.debug_check(finite, "weights must be finite; they hold NaN or infinite values")
     checkify.debug_check(nonneg | ~finite, "weights must be non-negative; their minimum is {m}", m=jnp.min(w))
-    checkify.debug_check(close | ~(finite & nonneg), f"weights must sum to 1 (a probability distribution) to the "
-                         f"rounding of {w.dtype} (within {tol:.2g}); they sum to {{s}}. Normalise them "
-                         f"(Propagator.from_kernel(kernel, normalize='sum')) or use Propagator.from_logits", s=total)
+    checkify.debug_check(
+        close | ~(finite & nonneg),
+        f"weights must sum to 1 (a probability distribution) to the "
+        f"rounding of {w.dtype} (within {tol:.2g}); they sum to {{s}}. Normalise them "
+        f"(Propagator.from_kernel(kernel, normalize='sum')) or use Propagator.from_logits",
+        s=total,
+    )
     return _poison(finite & nonneg & close, w / jnp.where(close, total, 1))
 
 
@@ -96,8 +101,10 @@ def _index_message(index, batch, error) -> str:
     """The words of an ``IndexError`` of a bank of kernels: which index, which range."""
     if isinstance(index, (int, np.integer)) and not isinstance(index, bool) and len(batch) >= 1:
         n = batch[0]
-        return (f"index {int(index)} is out of range for a bank of {n} kernels along its first batch axis "
-                f"(batch shape {batch}): allowed {-n} to {n - 1}")
+        return (
+            f"index {int(index)} is out of range for a bank of {n} kernels along its first batch axis "
+            f"(batch shape {batch}): allowed {-n} to {n - 1}"
+        )
     return f"index {index!r} does not fit the bank's batch shape {batch}: {error}"
 
 
@@ -153,7 +160,8 @@ class Propagator:
                 raise ValueError(
                     f"weights must sum to 1 (a probability distribution) to the rounding of {dtype} "
                     f"(within {sum_tolerance(dtype, w.size):.2g}); they sum to {total!r}. Normalise them "
-                    f"(Propagator.from_kernel(kernel, normalize='sum')) or use Propagator.from_logits")
+                    f"(Propagator.from_kernel(kernel, normalize='sum')) or use Propagator.from_logits"
+                )
             w = jnp.asarray(normalise(w.ravel(), dtype, w.shape).reshape(w.shape))
         else:
             w = _traced_weights(w)
@@ -178,7 +186,7 @@ class Propagator:
 
     # -- constructors -----------------------------------------------------------
     @classmethod
-    def from_logits(cls, logits, temperature=1.0) -> "Propagator":
+    def from_logits(cls, logits, temperature=1.0) -> Propagator:
         """Softmax of ``logits / temperature`` over the box: every finite real array is a propagator.
 
         Computed as ``exp((z - max z) / T)`` normalised, so huge logits and tiny
@@ -202,7 +210,7 @@ class Propagator:
         return cls._trusted(_poison(finite, e / jnp.sum(e)).reshape(z.shape))
 
     @classmethod
-    def from_kernel(cls, kernel, normalize="softmax", temperature=1.0) -> "Propagator":
+    def from_kernel(cls, kernel, normalize="softmax", temperature=1.0) -> Propagator:
         """Any image kernel (an edge detector, a blur) made into a jump distribution.
 
         ``normalize='softmax'``: softmax of ``kernel / temperature``.
@@ -231,13 +239,14 @@ class Propagator:
         positive = jnp.max(jnp.where(finite, k, 0)) > 0
         checkify.debug_check(finite, "kernel must be finite; it holds NaN or infinite values")
         checkify.debug_check(nonneg | ~finite, "kernel must be non-negative; its minimum is {m}", m=jnp.min(k))
-        checkify.debug_check(positive | ~(finite & nonneg),
-                             "kernel must have a positive sum to be normalised with normalize='sum'")
+        checkify.debug_check(
+            positive | ~(finite & nonneg), "kernel must have a positive sum to be normalised with normalize='sum'"
+        )
         ok = finite & nonneg & positive
         return cls._trusted(_poison(ok, k / jnp.where(ok, jnp.sum(k), 1)))
 
     @classmethod
-    def gaussian(cls, sigma, ndim=2, radius=None) -> "Propagator":
+    def gaussian(cls, sigma, ndim=2, radius=None) -> Propagator:
         """Softmax of ``-|d|^2 / (2 sigma^2)``: a sampled Gaussian, normalised on the box.
 
         ``radius`` defaults to ``max(1, ceil(3 sigma))`` on every axis.
@@ -257,7 +266,7 @@ class Propagator:
         return cls.from_logits(-r2 / (2 * sigma**2))
 
     @classmethod
-    def box(cls, size=3, ndim=2) -> "Propagator":
+    def box(cls, size=3, ndim=2) -> Propagator:
         """Uniform weights over a ``size^ndim`` box: the box blur (``size=3, ndim=2``: m = 9)."""
         size = _checks.integer("size", size, minimum=1)
         if size % 2 == 0:
@@ -269,7 +278,7 @@ class Propagator:
         return cls._trusted(jnp.asarray(w))
 
     @classmethod
-    def _trusted(cls, weights, batch=0) -> "Propagator":
+    def _trusted(cls, weights, batch=0) -> Propagator:
         obj = object.__new__(cls)
         obj.weights = weights
         obj._kdim = np.ndim(weights) - batch
@@ -277,7 +286,7 @@ class Propagator:
 
     # -- batches -----------------------------------------------------------------
     @classmethod
-    def stack(cls, props) -> "Propagator":
+    def stack(cls, props) -> Propagator:
         """A bank of kernels: propagators of one kernel shape stacked along a new leading batch axis.
 
         Concrete weights are stacked on the host and moved in one copy (no
@@ -295,11 +304,14 @@ class Propagator:
         kernel, batch = first.kernel_shape, first.batch_shape
         for i, p in enumerate(props):
             if p.kernel_shape != kernel:
-                raise ValueError(f"a bank of kernels must share one kernel shape: props[0] is {kernel}, "
-                                 f"props[{i}] is {p.kernel_shape}")
+                raise ValueError(
+                    f"a bank of kernels must share one kernel shape: props[0] is {kernel}, "
+                    f"props[{i}] is {p.kernel_shape}"
+                )
             if p.batch_shape != batch:
-                raise ValueError(f"props must share one batch shape: props[0] has {batch}, "
-                                 f"props[{i}] has {p.batch_shape}")
+                raise ValueError(
+                    f"props must share one batch shape: props[0] has {batch}, props[{i}] has {p.batch_shape}"
+                )
         weights = [p.weights for p in props]
         if all(_checks.is_concrete(w) for w in weights):
             stacked = jax.device_put(np.stack([np.asarray(w) for w in weights]))  # a copy, nothing compiled
@@ -307,7 +319,7 @@ class Propagator:
             stacked = jnp.stack(weights)
         return cls._trusted(stacked, len(batch) + 1)
 
-    def reshape_batch(self, shape) -> "Propagator":
+    def reshape_batch(self, shape) -> Propagator:
         """The same kernels with the batch axes reshaped to ``shape`` (NumPy's rules for ``reshape``)."""
         shape = _checks.batch_shape("shape", shape)
         size = int(np.prod(self.batch_shape, dtype=np.int64))
@@ -315,7 +327,7 @@ class Propagator:
             raise ValueError(f"cannot reshape a batch of shape {self.batch_shape} ({size} kernels) to {shape}")
         return Propagator._trusted(self.weights.reshape(shape + self.kernel_shape), len(shape))
 
-    def __getitem__(self, index) -> "Propagator":
+    def __getitem__(self, index) -> Propagator:
         """One member (or a sub-batch) of a bank of kernels, by NumPy's indexing rules on the batch axes.
 
         An index out of range raises ``IndexError`` (negative indices count from
@@ -336,8 +348,9 @@ class Propagator:
         except IndexError as e:
             raise IndexError(_index_message(index, batch, e)) from None
         if picked.size == 0:
-            raise ValueError(f"index {index!r} selects no kernels from the bank of shape {batch}: a bank holds at "
-                             f"least one kernel")
+            raise ValueError(
+                f"index {index!r} selects no kernels from the bank of shape {batch}: a bank holds at least one kernel"
+            )
         flat = self.weights.reshape((-1,) + self.kernel_shape)
         w = flat[int(picked)] if picked.ndim == 0 else flat[picked.ravel()].reshape(picked.shape + self.kernel_shape)
         return Propagator._trusted(w, picked.ndim)
@@ -345,10 +358,13 @@ class Propagator:
     def _traced_item(self, parts):
         batch = self.batch_shape
         if len(parts) > len(batch) or not all(
-                isinstance(i, (int, np.integer)) or np.issubdtype(np.dtype(getattr(i, "dtype", object)), np.integer)
-                for i in parts):
-            raise TypeError(f"a traced index must be integers, one per batch axis at most (the bank's batch shape "
-                            f"is {batch}), got {parts!r}")
+            isinstance(i, (int, np.integer)) or np.issubdtype(np.dtype(getattr(i, "dtype", object)), np.integer)
+            for i in parts
+        ):
+            raise TypeError(
+                f"a traced index must be integers, one per batch axis at most (the bank's batch shape "
+                f"is {batch}), got {parts!r}"
+            )
         ok = True
         picks = []
         for i, n in zip(parts, batch):
@@ -372,7 +388,7 @@ class Propagator:
     @property
     def kernel_shape(self) -> tuple[int, ...]:
         """The shape of one kernel, ``(2 r + 1, ...)``."""
-        return tuple(self.weights.shape[self._batch:])
+        return tuple(self.weights.shape[self._batch :])
 
     @property
     def ndim(self) -> int:
@@ -454,7 +470,8 @@ class Propagator:
         ctype = jnp.complex128 if phase.dtype == jnp.float64 else jnp.complex64
         e = jnp.exp(phase.astype(ctype) * jnp.asarray(-1j, ctype))
         return jnp.einsum("...k,bk->b...", e, self._flat().reshape(-1, e.shape[-1]).astype(ctype)).reshape(
-            self.batch_shape + e.shape[:-1])
+            self.batch_shape + e.shape[:-1]
+        )
 
     def __repr__(self):
         if self._batch:

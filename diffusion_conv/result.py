@@ -1,4 +1,5 @@
 """``Result``: the frames of one run, what is known about it, and its ``.npz`` file."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -61,7 +62,15 @@ class Result:
 
     def __post_init__(self):
         method, steps, times, frames, absorbed, elapsed, meta, extras = (
-            self.method, self.steps, self.times, self.frames, self.absorbed, self.elapsed, self.meta, self.extras)
+            self.method,
+            self.steps,
+            self.times,
+            self.frames,
+            self.absorbed,
+            self.elapsed,
+            self.meta,
+            self.extras,
+        )
         self.method = str(method)
         self.steps = np.asarray(steps, dtype=np.int64)
         self.times = np.asarray(times, dtype=np.float64)
@@ -75,10 +84,17 @@ class Result:
         n = self.frames.shape[0]
         lengths = {"steps": self.steps.shape, "times": self.times.shape, "absorbed": self.absorbed.shape[:1]}
         if self.steps.ndim != 1 or self.times.ndim != 1 or any(s != (n,) for s in lengths.values()):
-            raise ValueError(f"steps, times and absorbed must hold one entry per frame ({n} frames); got "
-                             + ", ".join(f"{k} of shape {v}" for k, v in
-                                         (("steps", self.steps.shape), ("times", self.times.shape),
-                                          ("absorbed", self.absorbed.shape))))
+            raise ValueError(
+                f"steps, times and absorbed must hold one entry per frame ({n} frames); got "
+                + ", ".join(
+                    f"{k} of shape {v}"
+                    for k, v in (
+                        ("steps", self.steps.shape),
+                        ("times", self.times.shape),
+                        ("absorbed", self.absorbed.shape),
+                    )
+                )
+            )
 
     @property
     def final(self) -> np.ndarray:
@@ -99,7 +115,7 @@ class Result:
         """Mass in the tank at each frame, ``sum(frame) * dx**ndim``, shape ``(F, *batch_shape)``."""
         ndim = self.frames.ndim - 1 - len(self.batch_shape)
         axes = tuple(range(self.frames.ndim - ndim, self.frames.ndim))
-        return self.frames.sum(axis=axes, dtype=np.float64) * self.dx ** ndim
+        return self.frames.sum(axis=axes, dtype=np.float64) * self.dx**ndim
 
     def __repr__(self):
         return (
@@ -135,8 +151,9 @@ class Result:
         plain_extras = {}
         for name, value in self.extras.items():
             if not isinstance(name, str):
-                raise TypeError(f"extras has a key {name!r} ({type(name).__name__}); a result file names its "
-                                f"extras by strings")
+                raise TypeError(
+                    f"extras has a key {name!r} ({type(name).__name__}); a result file names its extras by strings"
+                )
             if _is_array(value):
                 arrays[f"extra_{name}"] = _stored_array(value, f"extras[{name!r}]")
             else:  # lists, numbers, text: kept as they are, in the header
@@ -150,7 +167,7 @@ class Result:
                 np.savez(fh, header=np.array(header), **arrays)
 
     @classmethod
-    def load(cls, path) -> "Result":
+    def load(cls, path) -> Result:
         """Read a result written by :meth:`save`.
 
         Parameters
@@ -179,19 +196,21 @@ class Result:
         if not head:
             raise ValueError(f"{path!r} is empty, not a diffusion_conv result file")
         if head not in _ZIP_MAGIC:
-            raise ValueError(f"{path!r} is not a diffusion_conv result file: not an .npz archive "
-                             f"(it starts with {head!r})")
+            raise ValueError(
+                f"{path!r} is not a diffusion_conv result file: not an .npz archive (it starts with {head!r})"
+            )
         try:
             with np.load(path, allow_pickle=False) as data:
                 names = list(data.files)
                 if "header" not in names:
-                    raise _Bad(f"not a diffusion_conv result file: it has no header (its arrays: "
-                               f"{', '.join(names) or 'none'})")
+                    raise _Bad(
+                        f"not a diffusion_conv result file: it has no header (its arrays: {', '.join(names) or 'none'})"
+                    )
                 missing = [k for k in _ARRAYS if k not in names]
                 if missing:
                     raise _Bad(f"not a complete result file: the arrays {', '.join(missing)} are missing")
                 arrays = {k: data[k] for k in ("header",) + _ARRAYS}
-                extras = {k[len("extra_"):]: data[k] for k in names if k.startswith("extra_")}
+                extras = {k[len("extra_") :]: data[k] for k in names if k.startswith("extra_")}
         except _Bad as exc:
             raise ValueError(f"{path!r} is {exc}") from None
         except (zipfile.BadZipFile, zlib.error, EOFError, OSError, KeyError, ValueError) as exc:
@@ -199,8 +218,16 @@ class Result:
         header = _header(path, arrays.pop("header"))
         _check_arrays(path, arrays)
         extras.update(header.get("extras", {}))
-        return cls(header["method"], arrays["steps"], arrays["times"], arrays["frames"], arrays["absorbed"],
-                   header["elapsed"], header["meta"], extras)
+        return cls(
+            header["method"],
+            arrays["steps"],
+            arrays["times"],
+            arrays["frames"],
+            arrays["absorbed"],
+            header["elapsed"],
+            header["meta"],
+            extras,
+        )
 
 
 class _Bad(Exception):
@@ -214,18 +241,22 @@ def _header(path, array) -> dict:
         header = json.loads(str(array))
     except ValueError as exc:
         raise ValueError(f"{path!r} has a header that is not valid JSON: {exc}") from None
-    ok = (isinstance(header, dict) and isinstance(header.get("method"), str)
-          and isinstance(header.get("elapsed"), numbers.Real) and isinstance(header.get("meta"), dict))
+    ok = (
+        isinstance(header, dict)
+        and isinstance(header.get("method"), str)
+        and isinstance(header.get("elapsed"), numbers.Real)
+        and isinstance(header.get("meta"), dict)
+    )
     if not ok:
-        raise ValueError(f"{path!r} has a header without the method (text), elapsed (number) and meta "
-                         f"(object) of a result")
+        raise ValueError(
+            f"{path!r} has a header without the method (text), elapsed (number) and meta (object) of a result"
+        )
     if not isinstance(header.get("extras", {}), dict):
         raise ValueError(f"{path!r} has a header whose extras are not an object (a name for each value)")
     return header
 
 
-_ALLOWED = ("numbers, booleans, text, None, lists, tuples, dicts with string keys, and NumPy scalars and arrays of "
-            "those")
+_ALLOWED = "numbers, booleans, text, None, lists, tuples, dicts with string keys, and NumPy scalars and arrays of those"
 
 
 def _is_array(value) -> bool:
@@ -241,8 +272,10 @@ def _is_array(value) -> bool:
 def _stored_array(value, where: str) -> np.ndarray:
     a = np.asarray(value)
     if a.dtype.kind not in "biufcUS":
-        raise TypeError(f"{where} is an array of dtype {a.dtype}, which a result file cannot store (it is read "
-                        f"without pickle); give numbers or text, or a list of plain values")
+        raise TypeError(
+            f"{where} is an array of dtype {a.dtype}, which a result file cannot store (it is read "
+            f"without pickle); give numbers or text, or a list of plain values"
+        )
     return a
 
 
@@ -259,8 +292,7 @@ def _plain(value, where: str):
         out = {}
         for k, v in value.items():
             if not isinstance(k, str):
-                raise TypeError(f"{where} has a key {k!r} ({type(k).__name__}); a result file stores "
-                                f"{_ALLOWED}")
+                raise TypeError(f"{where} has a key {k!r} ({type(k).__name__}); a result file stores {_ALLOWED}")
             out[str(k)] = _plain(v, f"{where}[{k!r}]")
         return out
     if isinstance(value, (list, tuple)):
@@ -269,8 +301,9 @@ def _plain(value, where: str):
         a = np.asarray(value)
         if a.dtype.kind in "biufU":
             return a.tolist()
-    raise TypeError(f"{where} holds {value!r} ({type(value).__name__}), which a result file cannot store; "
-                    f"allowed: {_ALLOWED}")
+    raise TypeError(
+        f"{where} holds {value!r} ({type(value).__name__}), which a result file cannot store; allowed: {_ALLOWED}"
+    )
 
 
 def _check_arrays(path, arrays) -> None:
@@ -289,9 +322,11 @@ def _check_arrays(path, arrays) -> None:
             raise ValueError(f"{path!r}: {name} must be 1-D, got shape {arrays[name].shape}")
     lengths = {k: (arrays[k].shape[0] if arrays[k].ndim else 0) for k in ("steps", "times", "absorbed")}
     if any(v != n for v in lengths.values()):
-        raise ValueError(f"{path!r} is inconsistent: {n} frames but "
-                         + ", ".join(f"{v} {k}" for k, v in lengths.items())
-                         + "; a result has one step, time and absorbed total per frame")
+        raise ValueError(
+            f"{path!r} is inconsistent: {n} frames but "
+            + ", ".join(f"{v} {k}" for k, v in lengths.items())
+            + "; a result has one step, time and absorbed total per frame"
+        )
     steps = arrays["steps"]
     if steps[0] < 0 or np.any(np.diff(steps) <= 0):
         raise ValueError(f"{path!r}: steps must be >= 0 and increasing, got {steps.tolist()[:10]}")

@@ -24,6 +24,7 @@ Examples
 >>> sc = scenarios.get("two-compartment", size=32)
 >>> res = dc.simulate(sc.tank, sc.propagator, sc.steps, save_every=sc.save_every)
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -39,6 +40,7 @@ TEST_IMAGE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "t
 """Path of the generated test picture used by the ``image`` scenario."""
 TEST_IMAGE_RGB = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "test_image_rgb.png")
 """Path of its colour version (a different picture in each channel): ``run image --channels``."""
+
 
 def _all():
     from .methods import names
@@ -100,8 +102,12 @@ def _side_steps(n):
 
 def _two_compartment(n, seed):
     tank = Tank.two_compartment((n // 2, n), left=1.0, right=0.0, axis=1, boundary="reflect")
-    return dict(tank=tank, propagator=Propagator.gaussian(1.0, ndim=2), methods=_all(),
-                notes="the profile along axis 1 follows the closed-tank cosine series")
+    return dict(
+        tank=tank,
+        propagator=Propagator.gaussian(1.0, ndim=2),
+        methods=_all(),
+        notes="the profile along axis 1 follows the closed-tank cosine series",
+    )
 
 
 def partitioned_tank(n, seed=0, compartments=COMPARTMENTS):
@@ -120,10 +126,14 @@ def partitioned_tank(n, seed=0, compartments=COMPARTMENTS):
 
 
 def _partitions(n, seed):
-    return dict(tank=partitioned_tank(n, seed), propagator=Propagator.box(3, ndim=2), methods=_all(),
-                notes=f"{COMPARTMENTS} x {COMPARTMENTS} compartments, each its own concentration; the box blur "
-                      f"(m = 9) dissolves the boards' pattern once the spread sqrt(2 D t) passes a compartment's "
-                      f"width")
+    return dict(
+        tank=partitioned_tank(n, seed),
+        propagator=Propagator.box(3, ndim=2),
+        methods=_all(),
+        notes=f"{COMPARTMENTS} x {COMPARTMENTS} compartments, each its own concentration; the box blur "
+        f"(m = 9) dissolves the boards' pattern once the spread sqrt(2 D t) passes a compartment's "
+        f"width",
+    )
 
 
 def _partition_steps(n):
@@ -133,14 +143,22 @@ def _partition_steps(n):
 
 def _noise(n, seed):
     values = np.random.default_rng(seed).random((n, n))
-    return dict(tank=Tank.partitioned(values, cell=1), propagator=Propagator.box(3, ndim=2), methods=_all(),
-                notes="every cell starts at its own concentration (white noise); the box blur (m = 9) evens it out")
+    return dict(
+        tank=Tank.partitioned(values, cell=1),
+        propagator=Propagator.box(3, ndim=2),
+        methods=_all(),
+        notes="every cell starts at its own concentration (white noise); the box blur (m = 9) evens it out",
+    )
 
 
 def _image(n, seed):
     tank = Tank.from_image(TEST_IMAGE, size=None if n == 128 else n)
-    return dict(tank=tank, propagator=Propagator.box(3, ndim=2), methods=_all(),
-                notes="repeated box blur of a picture is diffusion of its brightness")
+    return dict(
+        tank=tank,
+        propagator=Propagator.box(3, ndim=2),
+        methods=_all(),
+        notes="repeated box blur of a picture is diffusion of its brightness",
+    )
 
 
 def _slit(n, seed):
@@ -148,27 +166,37 @@ def _slit(n, seed):
     tank = Tank.two_compartment((n, n), left=1.0, right=0.0, axis=1, boundary="reflect")
     gap = (max(0, half - max(1, n // 16)), min(n, half + max(1, n // 16)))
     tank = tank.with_board(axis=1, index=half, gap=gap)
-    return dict(tank=tank, propagator=Propagator.gaussian(1.0, ndim=2),
-                methods=("propagator", "particles", "counts"),
-                notes="salt leaks through the gap only; walls rule out spectral, image and heat")
+    return dict(
+        tank=tank,
+        propagator=Propagator.gaussian(1.0, ndim=2),
+        methods=("propagator", "particles", "counts"),
+        notes="salt leaks through the gap only; walls rule out spectral, image and heat",
+    )
 
 
 def _drift(n, seed):
     field = np.zeros((n, n))
     q = max(1, n // 8)
-    field[n // 2 - q:n // 2 + q, n // 4 - q:n // 4 + q] = 1.0
+    field[n // 2 - q : n // 2 + q, n // 4 - q : n // 4 + q] = 1.0
     prop = Propagator.from_kernel(SOBEL, normalize="softmax", temperature=1.0)
-    return dict(tank=Tank(field, boundary="reflect"), propagator=prop, methods=(
-        "propagator", "particles", "counts", "image"),
+    return dict(
+        tank=Tank(field, boundary="reflect"),
+        propagator=prop,
+        methods=("propagator", "particles", "counts", "image"),
         notes="the softmax of a Sobel kernel drifts toward +axis 1 and piles salt against the wall; "
-              "'image' (a gather) loses mass there, spectral and heat refuse drift at closed walls")
+        "'image' (a gather) loses mass there, spectral and heat refuse drift at closed walls",
+    )
 
 
 def _point(n, seed):
     field = np.zeros((n, n))
     field[n // 2, n // 2] = 1.0
-    return dict(tank=Tank(field, boundary="periodic"), propagator=Propagator.gaussian(1.0, ndim=2),
-                methods=_all(), notes="a unit mass spreads into a Gaussian of variance 2 D t per axis")
+    return dict(
+        tank=Tank(field, boundary="periodic"),
+        propagator=Propagator.gaussian(1.0, ndim=2),
+        methods=_all(),
+        notes="a unit mass spreads into a Gaussian of variance 2 D t per axis",
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -182,19 +210,46 @@ class _Spec:
 
 
 _REGISTRY = {
-    "two-compartment": _Spec("salt water beside fresh water in a closed tank", 128, _two_compartment,
-                             _side_steps, "spectral", lambda n: (n // 2, n)),
-    "partitions": _Spec(f"the tank split into {COMPARTMENTS} x {COMPARTMENTS} compartments of random "
-                        f"concentration, boards pulled", 256, _partitions, _partition_steps, "spectral"),
-    "noise": _Spec("every cell its own random concentration (white noise) evening out", 256, _noise,
-                   lambda n: max(4, n // 2), "spectral"),
-    "image": _Spec("a picture as the tank: its brightness diffuses under the box blur", 128, _image,
-                   lambda n: max(4, n // 4), "spectral"),
+    "two-compartment": _Spec(
+        "salt water beside fresh water in a closed tank",
+        128,
+        _two_compartment,
+        _side_steps,
+        "spectral",
+        lambda n: (n // 2, n),
+    ),
+    "partitions": _Spec(
+        f"the tank split into {COMPARTMENTS} x {COMPARTMENTS} compartments of random concentration, boards pulled",
+        256,
+        _partitions,
+        _partition_steps,
+        "spectral",
+    ),
+    "noise": _Spec(
+        "every cell its own random concentration (white noise) evening out",
+        256,
+        _noise,
+        lambda n: max(4, n // 2),
+        "spectral",
+    ),
+    "image": _Spec(
+        "a picture as the tank: its brightness diffuses under the box blur",
+        128,
+        _image,
+        lambda n: max(4, n // 4),
+        "spectral",
+    ),
     "slit": _Spec("a board with a gap between salt and fresh water (walls)", 96, _slit, _side_steps, "propagator"),
-    "drift": _Spec("an asymmetric softmax-of-Sobel kernel: drift in a closed tank", 64, _drift,
-                   lambda n: max(4, n), "propagator"),
-    "point": _Spec("a point source spreading into a Gaussian in a periodic tank", 128, _point,
-                   lambda n: max(4, (n * n) // 64), "spectral"),
+    "drift": _Spec(
+        "an asymmetric softmax-of-Sobel kernel: drift in a closed tank", 64, _drift, lambda n: max(4, n), "propagator"
+    ),
+    "point": _Spec(
+        "a point source spreading into a Gaussian in a periodic tank",
+        128,
+        _point,
+        lambda n: max(4, (n * n) // 64),
+        "spectral",
+    ),
 }
 
 
@@ -230,10 +285,15 @@ def details(size: int | None = None) -> dict[str, dict]:
         n = spec.size if size is None else _checks.integer("size", size, minimum=8)
         steps = int(spec.steps(n))
         every = max(1, steps // 40)
-        out[name] = {"description": spec.description, "size": n,
-                     "shape": list(spec.shape(n) if spec.shape else (n, n)), "steps": steps,
-                     "save_every": every, "frames": steps // every + 1 + (steps % every != 0),
-                     "method": spec.method}
+        out[name] = {
+            "description": spec.description,
+            "size": n,
+            "shape": list(spec.shape(n) if spec.shape else (n, n)),
+            "steps": steps,
+            "save_every": every,
+            "frames": steps // every + 1 + (steps % every != 0),
+            "method": spec.method,
+        }
     return out
 
 
@@ -276,8 +336,14 @@ def get(name: str, size: int | None = None, seed: int = 0) -> Scenario:
     seed = _checks.integer("seed", seed, minimum=0)
     kw = spec.build(size, seed)
     steps = int(spec.steps(size))
-    return Scenario(name=name, description=spec.description, steps=steps, save_every=max(1, steps // 40),
-                    n_particles=10 * int(np.prod(kw["tank"].shape)), **kw)
+    return Scenario(
+        name=name,
+        description=spec.description,
+        steps=steps,
+        save_every=max(1, steps // 40),
+        n_particles=10 * int(np.prod(kw["tank"].shape)),
+        **kw,
+    )
 
 
 def temperature_bank(propagator, temperatures):
@@ -318,15 +384,20 @@ def temperature_bank(propagator, temperatures):
     temps = [_checks.positive_float("temperatures", t) for t in temperatures]
     w = np.asarray(propagator.weights, dtype=np.float64)
     if np.any(w <= 0):
-        raise ValueError("a temperature bank needs a kernel with no zero weights (a softmax of its logs); this "
-                         f"kernel has {int(np.sum(w <= 0))} zero weights")
+        raise ValueError(
+            "a temperature bank needs a kernel with no zero weights (a softmax of its logs); this "
+            f"kernel has {int(np.sum(w <= 0))} zero weights"
+        )
     bank = Propagator.stack([Propagator.from_logits(np.log(w), temperature=t) for t in temps])
     labels = [f"T = {t:g}" for t in temps]
     if len(temps) > 1:
         weights = np.asarray(bank.weights, dtype=np.float64).reshape(len(temps), -1)
         if np.allclose(weights, weights[0], rtol=1e-6, atol=0.0):
-            warnings.warn(f"the kernel bank's {len(temps)} members are identical: the kernel's weights are all "
-                          f"equal (a uniform kernel is uniform at every temperature), so temperatures "
-                          f"{', '.join(f'{t:g}' for t in temps)} give one run {len(temps)} times", UserWarning,
-                          stacklevel=2)
+            warnings.warn(
+                f"the kernel bank's {len(temps)} members are identical: the kernel's weights are all "
+                f"equal (a uniform kernel is uniform at every temperature), so temperatures "
+                f"{', '.join(f'{t:g}' for t in temps)} give one run {len(temps)} times",
+                UserWarning,
+                stacklevel=2,
+            )
     return bank, labels

@@ -1,4 +1,5 @@
 """``simulate()``: the one host driver of every method, and the ``Result`` it returns (see :mod:`.result`)."""
+
 from __future__ import annotations
 
 import math
@@ -7,9 +8,9 @@ import time
 import numpy as np
 
 from . import _checks
+from .core import frame_steps  # noqa: F401  (re-exported: the frame schedule)
 from .methods import names as _method_names
 from .result import Result
-from .core import frame_steps  # noqa: F401  (re-exported: the frame schedule)
 
 METHODS = _method_names()
 """The built-in method names :func:`simulate` accepts, besides ``'auto'`` (and any method registered later:
@@ -42,17 +43,20 @@ class Plan:
         self.save_steps = frame_steps(steps, save_every, save_at)
         last = float(self.save_steps[-1]) * self.dt
         if not np.isfinite(last):
-            raise ValueError(f"dt={self.dt!r} puts the last step, steps={steps}, at time steps * dt = {last}, "
-                             f"beyond the largest float ({np.finfo(np.float64).max:.4g}); choose a smaller dt "
-                             f"(other time units)")
+            raise ValueError(
+                f"dt={self.dt!r} puts the last step, steps={steps}, at time steps * dt = {last}, "
+                f"beyond the largest float ({np.finfo(np.float64).max:.4g}); choose a smaller dt "
+                f"(other time units)"
+            )
         self.method.check_steps(tank, prop, self.save_steps, self.options)
         self.requested, self.tank, self.prop, self.key, self.n_particles = method, tank, prop, key, n_particles
         self.members = math.prod(self.batch)
         self.mesh = mesh_of(devices)
         if self.mesh is not None:
             if not self.method.traceable:
-                raise ValueError(f"method {self.method.name!r} runs on the host (scipy) and cannot use devices; "
-                                 f"leave devices=None")
+                raise ValueError(
+                    f"method {self.method.name!r} runs on the host (scipy) and cannot use devices; leave devices=None"
+                )
             if not self.batch:
                 from ._split import check
 
@@ -80,8 +84,20 @@ class Plan:
         return _driver.check_memory(nframes, self.members, cells, itemsize, working, extras)
 
 
-def simulate(tank, prop, steps, method="propagator", save_every=None, dt=1.0, n_particles=None, key=None,
-             progress=False, save_at=None, devices=None, **options) -> Result:
+def simulate(
+    tank,
+    prop,
+    steps,
+    method="propagator",
+    save_every=None,
+    dt=1.0,
+    n_particles=None,
+    key=None,
+    progress=False,
+    save_at=None,
+    devices=None,
+    **options,
+) -> Result:
     """Run one method on a tank (or a batch of them) and return its frames.
 
     Parameters
@@ -154,8 +170,16 @@ def run(plan, progress=False) -> Result:
     frames = frames.reshape((n,) + batch + tank.shape)
     absorbed = absorbed.reshape((n,) + batch)
     extras = {k: v.reshape((n,) + batch + v.shape[2:]) for k, v in extras.items()}
-    return Result(plan.method.name, plan.save_steps, plan.save_steps * plan.dt, frames, absorbed, elapsed,
-                  _meta(plan, frames, summary), extras)
+    return Result(
+        plan.method.name,
+        plan.save_steps,
+        plan.save_steps * plan.dt,
+        frames,
+        absorbed,
+        elapsed,
+        _meta(plan, frames, summary),
+        extras,
+    )
 
 
 def _meta(plan, frames, summary):

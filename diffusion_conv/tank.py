@@ -1,4 +1,5 @@
 """The tank: a concentration field on a grid of compartments, its boundaries and walls."""
+
 from __future__ import annotations
 
 import os
@@ -17,10 +18,16 @@ def _check_cell(dx, ndim, dtype):
         cell = dx**ndim
     except OverflowError:
         cell = float("inf")
-    if not (np.isfinite(cell) and cell > 0 and cell <= float(np.finfo(dtype).max) / 8
-            and cell >= float(np.finfo(dtype).tiny) * 8):
-        raise ValueError(f"dx={dx!r} makes the cell volume dx**{ndim} = {cell:.3g}, outside the range of "
-                         f"{np.dtype(dtype)}; choose units with dx nearer 1")
+    if not (
+        np.isfinite(cell)
+        and cell > 0
+        and cell <= float(np.finfo(dtype).max) / 8
+        and cell >= float(np.finfo(dtype).tiny) * 8
+    ):
+        raise ValueError(
+            f"dx={dx!r} makes the cell volume dx**{ndim} = {cell:.3g}, outside the range of "
+            f"{np.dtype(dtype)}; choose units with dx nearer 1"
+        )
 
 
 def _boundary_names(boundary):
@@ -29,14 +36,19 @@ def _boundary_names(boundary):
     if isinstance(boundary, str):
         return boundary
     if isinstance(boundary, (Mapping, Set, bytes, bytearray)) or not (
-            hasattr(boundary, "__len__") and hasattr(boundary, "__getitem__")):
-        raise TypeError(f"boundary must be a string or a sequence of strings (one per axis), got {boundary!r} "
-                        f"({type(boundary).__name__})")
+        hasattr(boundary, "__len__") and hasattr(boundary, "__getitem__")
+    ):
+        raise TypeError(
+            f"boundary must be a string or a sequence of strings (one per axis), got {boundary!r} "
+            f"({type(boundary).__name__})"
+        )
     names = list(boundary)
     for i, name in enumerate(names):
         if not isinstance(name, str):
-            raise TypeError(f"boundary entries must be strings ('reflect', 'periodic' or 'absorb'), got "
-                            f"{name!r} ({type(name).__name__}) at position {i}")
+            raise TypeError(
+                f"boundary entries must be strings ('reflect', 'periodic' or 'absorb'), got "
+                f"{name!r} ({type(name).__name__}) at position {i}"
+            )
     return tuple(names)
 
 
@@ -83,14 +95,18 @@ class Tank:
             if arr.ndim not in (1, 2, 3):
                 raise ValueError(
                     f"concentration must be 1-D, 2-D or 3-D, got {arr.ndim}-D with shape {arr.shape}"
-                    + ("; a colour image is Tank.from_image(..., channels=True), a batch is Tank.stack"
-                       if arr.ndim > 3 or (arr.ndim == 3 and arr.shape[-1] in (3, 4)) else ""))
+                    + (
+                        "; a colour image is Tank.from_image(..., channels=True), a batch is Tank.stack"
+                        if arr.ndim > 3 or (arr.ndim == 3 and arr.shape[-1] in (3, 4))
+                        else ""
+                    )
+                )
             if 0 in arr.shape:
                 raise ValueError(f"concentration must have at least one cell per axis, got shape {arr.shape}")
             _checks.finite("concentration", arr)
             dtype = _checks.field_dtype(arr)
             _check_cell(self.dx, arr.ndim, dtype)
-            _checks.fits_dtype("concentration", arr, dtype, self.dx ** arr.ndim)
+            _checks.fits_dtype("concentration", arr, dtype, self.dx**arr.ndim)
             field = jnp.asarray(arr, dtype=dtype)
         else:
             field = concentration
@@ -120,13 +136,13 @@ class Tank:
         return obj
 
     @classmethod
-    def _trusted(cls, concentration, boundary, walls, dx, batch=0) -> "Tank":
+    def _trusted(cls, concentration, boundary, walls, dx, batch=0) -> Tank:
         obj = object.__new__(cls)
         obj.concentration, obj.boundary, obj._walls, obj.dx, obj._batch = concentration, boundary, walls, dx, batch
         return obj
 
     # -- properties -------------------------------------------------------------
-    def like(self, concentration, batch: int = 0) -> "Tank":
+    def like(self, concentration, batch: int = 0) -> Tank:
         """A tank with this one's grid, boundaries, walls and ``dx`` around another field (no checks: for
         fields the package made itself, traced ones included), with ``batch`` leading batch axes."""
         return Tank._trusted(concentration, self.boundary, self._walls, self.dx, batch)
@@ -151,7 +167,7 @@ class Tank:
     @property
     def shape(self) -> tuple[int, ...]:
         """The grid: cells per axis (without batch axes)."""
-        return tuple(self.concentration.shape[self._batch:])
+        return tuple(self.concentration.shape[self._batch :])
 
     @property
     def batch_shape(self) -> tuple[int, ...]:
@@ -180,7 +196,7 @@ class Tank:
             f"dx={self.dx}, dtype={self.dtype})"
         )
 
-    def replace(self, **changes) -> "Tank":
+    def replace(self, **changes) -> Tank:
         """A copy with some of ``concentration``, ``boundary``, ``walls``, ``dx`` changed."""
         if self._batch:
             raise TypeError("replace applies to one tank; build the members and Tank.stack them")
@@ -286,8 +302,19 @@ class Tank:
                 raise ValueError(f"size must be an int or a pair (H, W), got {size}")
             from scipy import ndimage
 
-            arr = np.stack([ndimage.zoom(arr[..., c], (size[0] / arr.shape[0], size[1] / arr.shape[1]), order=1,
-                                         grid_mode=True, mode="nearest") for c in range(arr.shape[-1])], axis=-1)
+            arr = np.stack(
+                [
+                    ndimage.zoom(
+                        arr[..., c],
+                        (size[0] / arr.shape[0], size[1] / arr.shape[1]),
+                        order=1,
+                        grid_mode=True,
+                        mode="nearest",
+                    )
+                    for c in range(arr.shape[-1])
+                ],
+                axis=-1,
+            )
             arr = np.clip(arr, 0.0, 1.0)
         if not channels:
             return cls(arr[..., 0], boundary=boundary, dx=dx)
@@ -295,7 +322,7 @@ class Tank:
 
     # -- batches ------------------------------------------------------------------
     @classmethod
-    def stack(cls, tanks) -> "Tank":
+    def stack(cls, tanks) -> Tank:
         """Tanks of one grid stacked along a new leading batch axis (``batch_shape`` grows by one).
 
         Every member must share the grid shape, the boundaries, the walls, ``dx``
@@ -311,9 +338,13 @@ class Tank:
             raise TypeError("Tank.stack takes a non-empty sequence of Tank objects")
         first = tanks[0]
         for i, t in enumerate(tanks[1:], start=1):
-            for what, a, b in (("grid shape", first.shape, t.shape), ("batch shape", first.batch_shape, t.batch_shape),
-                               ("boundary", tuple(map(str, first.boundary)), tuple(map(str, t.boundary))),
-                               ("dx", first.dx, t.dx), ("dtype", first.dtype, t.dtype)):
+            for what, a, b in (
+                ("grid shape", first.shape, t.shape),
+                ("batch shape", first.batch_shape, t.batch_shape),
+                ("boundary", tuple(map(str, first.boundary)), tuple(map(str, t.boundary))),
+                ("dx", first.dx, t.dx),
+                ("dtype", first.dtype, t.dtype),
+            ):
                 if a != b:
                     raise ValueError(f"tanks in a stack must share their {what}: tanks[0] has {a}, tanks[{i}] has {b}")
             if first._walls != t._walls:
@@ -321,16 +352,17 @@ class Tank:
         field = jnp.stack([t.concentration for t in tanks])
         return cls._trusted(field, first.boundary, first._walls, first.dx, first._batch + 1)
 
-    def reshape_batch(self, shape) -> "Tank":
+    def reshape_batch(self, shape) -> Tank:
         """The same tanks with the batch axes reshaped to ``shape`` (e.g. ``(3, 1)`` to broadcast against a bank of 4)."""
         shape = _checks.batch_shape("shape", shape)
         size = int(np.prod(self.batch_shape, dtype=np.int64))
         if int(np.prod(shape, dtype=np.int64)) != size:
             raise ValueError(f"cannot reshape a batch of shape {self.batch_shape} ({size} tanks) to {shape}")
-        return Tank._trusted(self.concentration.reshape(shape + self.shape), self.boundary, self._walls, self.dx,
-                             len(shape))
+        return Tank._trusted(
+            self.concentration.reshape(shape + self.shape), self.boundary, self._walls, self.dx, len(shape)
+        )
 
-    def __getitem__(self, index) -> "Tank":
+    def __getitem__(self, index) -> Tank:
         """One member (or a sub-batch) of a stack of tanks.
 
         The index applies to the batch axes only, by NumPy's rules: an integer out
@@ -348,16 +380,20 @@ class Tank:
             try:
                 chosen = members[tuple(np.asarray(p) if isinstance(p, jax.Array) else p for p in parts)]
             except IndexError as exc:
-                raise IndexError(f"index {index!r} does not select members of a stack of tanks with batch_shape "
-                                 f"{bs}: {exc} (an axis of n members takes indices -n to n - 1, and slices)") from None
+                raise IndexError(
+                    f"index {index!r} does not select members of a stack of tanks with batch_shape "
+                    f"{bs}: {exc} (an axis of n members takes indices -n to n - 1, and slices)"
+                ) from None
             if np.size(chosen) == 0:
-                raise ValueError(f"index {index!r} selects no tank from the stack (batch_shape {bs}); a selection "
-                                 f"holds at least one member")
+                raise ValueError(
+                    f"index {index!r} selects no tank from the stack (batch_shape {bs}); a selection "
+                    f"holds at least one member"
+                )
         # the grid axes spelled out: an Ellipsis in the index then spans the batch axes only
         c = self.concentration[parts + (slice(None),) * self.ndim]
         return Tank._trusted(c, self.boundary, self._walls, self.dx, c.ndim - len(self.shape))
 
-    def with_board(self, axis, index, gap=None) -> "Tank":
+    def with_board(self, axis, index, gap=None) -> Tank:
         """Put in a board: a wall one cell thick across ``axis`` at ``index``.
 
         Parameters
@@ -404,6 +440,11 @@ class Tank:
         walls = board if self.walls is None else (board | self.walls)
         field = np.where(walls, 0.0, np.asarray(self.concentration))
         if self._batch:
-            return Tank._trusted(jnp.asarray(field, dtype=self.dtype), self.boundary, check_walls(walls, self.shape),
-                                 self.dx, self._batch)
+            return Tank._trusted(
+                jnp.asarray(field, dtype=self.dtype),
+                self.boundary,
+                check_walls(walls, self.shape),
+                self.dx,
+                self._batch,
+            )
         return Tank(field, boundary=self.boundary, walls=walls, dx=self.dx)

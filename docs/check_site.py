@@ -16,6 +16,7 @@ only. A page fails on:
 Screenshots of the index and the gallery are saved as PNG files. Exit code 0 when every page
 passes, 1 otherwise (each problem on one line), 2 when Chromium or the site is missing.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,11 +36,24 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 SKIP_DIRS = {"_static", "_sources", "_images", "_downloads", ".doctrees"}
 SCREENSHOTS = {"index.html": "index.png", "gallery/index.html": "gallery.png"}
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--disable-dev-shm-usage", "--disable-extensions", "--disable-default-apps", "--mute-audio",
-         "--hide-scrollbars", "--no-default-browser-check", "--window-size=1280,1000",
-         "--remote-debugging-pipe"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--disable-extensions",
+    "--disable-default-apps",
+    "--mute-audio",
+    "--hide-scrollbars",
+    "--no-default-browser-check",
+    "--window-size=1280,1000",
+    "--remote-debugging-pipe",
+]
 PAGE_TIMEOUT_S = 60
 
 # After the load event: wait for every image and for MathJax, then report what is broken.
@@ -88,9 +102,14 @@ class Chromium:
                 os.dup2(fd, target)
 
         self.log = tempfile.TemporaryFile()
-        self.proc = subprocess.Popen([binary, *FLAGS, f"--user-data-dir={self.profile}", "about:blank"],
-                                     stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log,
-                                     pass_fds=(3, 4), preexec_fn=place)
+        self.proc = subprocess.Popen(
+            [binary, *FLAGS, f"--user-data-dir={self.profile}", "about:blank"],
+            stdin=subprocess.DEVNULL,
+            stdout=self.log,
+            stderr=self.log,
+            pass_fds=(3, 4),
+            preexec_fn=place,
+        )
         for fd in (*fds.values(), to_child_r, from_child_w):
             try:
                 os.close(fd)
@@ -196,8 +215,11 @@ def pages(site):
     out = []
     for folder, dirs, files in os.walk(site):
         dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS)
-        out += [os.path.relpath(os.path.join(folder, f), site).replace(os.sep, "/") for f in sorted(files)
-                if f.endswith(".html")]
+        out += [
+            os.path.relpath(os.path.join(folder, f), site).replace(os.sep, "/")
+            for f in sorted(files)
+            if f.endswith(".html")
+        ]
     return sorted(out, key=lambda p: (p != "index.html", p))
 
 
@@ -251,8 +273,11 @@ def check(site, shots, chromium_path, screenshots=SCREENSHOTS, only=()):
             browser.events = [e for e in browser.events if e.get("sessionId") != session]
             browser.call("Page.navigate", {"url": origin + page}, session=session)
             browser.wait_for("Page.loadEventFired", session)
-            result = browser.call("Runtime.evaluate", {"expression": INSPECT, "awaitPromise": True,
-                                                       "returnByValue": True}, session=session)
+            result = browser.call(
+                "Runtime.evaluate",
+                {"expression": INSPECT, "awaitPromise": True, "returnByValue": True},
+                session=session,
+            )
             if "exceptionDetails" in result:
                 report.append(f"{page}: the page check itself failed: {result['exceptionDetails'].get('text')}")
                 continue
@@ -271,8 +296,11 @@ def check(site, shots, chromium_path, screenshots=SCREENSHOTS, only=()):
                 metrics = browser.call("Page.getLayoutMetrics", session=session)
                 size = metrics.get("cssContentSize") or metrics["contentSize"]
                 clip = {"x": 0, "y": 0, "width": 1280, "height": min(int(size["height"]), 6000), "scale": 1}
-                shot = browser.call("Page.captureScreenshot", {"format": "png", "clip": clip,
-                                                               "captureBeyondViewport": True}, session=session)
+                shot = browser.call(
+                    "Page.captureScreenshot",
+                    {"format": "png", "clip": clip, "captureBeyondViewport": True},
+                    session=session,
+                )
                 path = os.path.join(shots, screenshots[page])
                 with open(path, "wb") as fh:
                     fh.write(base64.b64decode(shot["data"]))
@@ -286,13 +314,24 @@ def check(site, shots, chromium_path, screenshots=SCREENSHOTS, only=()):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--site", default=os.path.join(HERE, "_build", "html"), help="the built site")
-    parser.add_argument("--screenshots", default=os.path.join(HERE, "_build", "screenshots"),
-                        help="folder for the PNG screenshots")
+    parser.add_argument(
+        "--screenshots", default=os.path.join(HERE, "_build", "screenshots"), help="folder for the PNG screenshots"
+    )
     parser.add_argument("--chromium", default=None, help="the browser (default: Debian's chromium)")
-    parser.add_argument("--screenshot", action="append", default=[], metavar="PAGE",
-                        help="also save a screenshot of this page (a path in the site, e.g. theory.html)")
-    parser.add_argument("--only", action="append", default=[], metavar="PAGE",
-                        help="check only this page (repeatable; default: every page)")
+    parser.add_argument(
+        "--screenshot",
+        action="append",
+        default=[],
+        metavar="PAGE",
+        help="also save a screenshot of this page (a path in the site, e.g. theory.html)",
+    )
+    parser.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="PAGE",
+        help="check only this page (repeatable; default: every page)",
+    )
     args = parser.parse_args(argv)
     if not os.path.exists(os.path.join(args.site, "index.html")):
         print(f"check_site: no site at {args.site}; build it with: bash docs/build.sh", file=sys.stderr)
@@ -306,8 +345,10 @@ def main(argv=None):
     shots = dict(SCREENSHOTS)
     shots.update({p: p.replace("/", "_").replace(".html", ".png") for p in args.screenshot})
     report, totals = check(os.path.abspath(args.site), args.screenshots, binary, shots, args.only)
-    print(f"check_site: {totals['pages']} pages, {totals['images']} images, {totals['math']} formulas "
-          f"checked in {time.monotonic() - start:.0f} s: {len(report)} problems")
+    print(
+        f"check_site: {totals['pages']} pages, {totals['images']} images, {totals['math']} formulas "
+        f"checked in {time.monotonic() - start:.0f} s: {len(report)} problems"
+    )
     for line in report:
         print(line)
     return 1 if report else 0

@@ -4,6 +4,7 @@ Markdown pages through MyST, the API reference from the numpydoc docstrings
 (autodoc, autosummary), formulas by a MathJax bundled in a Python package (no
 network), and a gallery of the scripts in ``simulations/`` (``_ext/gallery.py``).
 """
+
 import os
 import sys
 

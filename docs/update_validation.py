@@ -16,6 +16,7 @@ typed by hand or goes stale: rerun it after a change that moves them.
 
 It writes the page under a temporary name and renames it when complete.
 """
+
 from __future__ import annotations
 
 import argparse

@@ -2,6 +2,7 @@
 
 Not a script itself (the leading underscore keeps it out of the smoke tests).
 """
+
 import argparse
 import os
 

@@ -12,11 +12,11 @@ beyond the board against time) and ``board_gap.md`` into ``--out``.
 
     python simulations/board_gap.py [--smoke] [--out DIR] [--methods propagator,particles,counts]
 """
+
 import os
 import sys
 
 import numpy as np
-
 from _script import arguments, write_report
 
 
@@ -31,25 +31,40 @@ def main(argv=None):
     steps = 40 if args.smoke else sc.steps
     every = max(1, steps // 40)
     n_particles = 10**4 if args.smoke else 2 * 10**6
-    methods = tuple(args.methods.split(",")) if args.methods else (
-        ("propagator", "particles") if args.smoke else sc.methods)
-    cmp = dc.compare(sc.tank, sc.propagator, steps, methods=methods, reference="propagator", save_every=every,
-                     n_particles=n_particles, seed=0, progress=True)
+    methods = (
+        tuple(args.methods.split(",")) if args.methods else (("propagator", "particles") if args.smoke else sc.methods)
+    )
+    cmp = dc.compare(
+        sc.tank,
+        sc.propagator,
+        steps,
+        methods=methods,
+        reference="propagator",
+        save_every=every,
+        n_particles=n_particles,
+        seed=0,
+        progress=True,
+    )
     half = size // 2
-    beyond = {name: res.frames[:, :, half + 1:].sum(axis=(1, 2), dtype=np.float64)
-              for name, res in cmp.results.items()}
+    beyond = {
+        name: res.frames[:, :, half + 1 :].sum(axis=(1, 2), dtype=np.float64) for name, res in cmp.results.items()
+    }
 
     # the same board without its gap: nothing passes, for a kernel of radius 1 and of radius 3
     closed = dc.Tank.two_compartment((size, size), axis=1).with_board(axis=1, index=half)
     sealed = {}
     for label, prop in (("box 3x3", dc.Propagator.box(3, ndim=2)), ("Gaussian r=3", sc.propagator)):
         res = dc.simulate(closed, prop, steps)
-        sealed[label] = float(res.final[:, half + 1:].sum(dtype=np.float64))
+        sealed[label] = float(res.final[:, half + 1 :].sum(dtype=np.float64))
 
     gap = np.nonzero(~sc.tank.walls[:, half])[0]
-    lines = [f"{size}x{size} closed tank, board at column {half} with a gap at rows {gap[0]}..{gap[-1]}, "
-             f"{steps} steps of a Gaussian kernel (sigma 1, radius 3), {n_particles} particles.", "",
-             "| method | mass beyond the board at the end | share of the initial mass |", "|---|---:|---:|"]
+    lines = [
+        f"{size}x{size} closed tank, board at column {half} with a gap at rows {gap[0]}..{gap[-1]}, "
+        f"{steps} steps of a Gaussian kernel (sigma 1, radius 3), {n_particles} particles.",
+        "",
+        "| method | mass beyond the board at the end | share of the initial mass |",
+        "|---|---:|---:|",
+    ]
     mass0 = float(sc.tank.mass)
     for name, m in beyond.items():
         lines.append(f"| {name} | {m[-1]:.4f} | {m[-1] / mass0:.4%} |")

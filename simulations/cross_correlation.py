@@ -18,11 +18,11 @@ and ``cross_correlation.md`` into ``--out``.
 
     python simulations/cross_correlation.py [--smoke] [--out DIR]
 """
+
 import os
 import sys
 
 import numpy as np
-
 from _script import arguments, write_report
 
 
@@ -66,7 +66,7 @@ def main(argv=None):
     template = face(m).astype(image.dtype)
     where = (int(0.40 * size), int(0.44 * size))  # between the shapes, on the gradient background
     picture = image.copy()
-    picture[where[0]:where[0] + m, where[1]:where[1] + m] = template
+    picture[where[0] : where[0] + m, where[1] : where[1] + m] = template
     picture += 0.05 * np.random.default_rng(0).standard_normal(picture.shape)
     picture = picture.astype(image.dtype)
 
@@ -80,14 +80,18 @@ def main(argv=None):
     err_scipy = float(np.max(np.abs(full - signal.correlate(picture, template, mode="full", method="direct"))))
     scale = float(np.abs(full).max())
 
-    lines = [f"{size}x{size} test picture, a {m}x{m} face planted with its first cell at {where}, noise sigma 0.05.",
-             "", "| quantity | value |", "|---|---:|",
-             f"| max abs(cross_correlate - convolve_fft(flipped template)) / peak | {err_conv / scale:.2e} |",
-             f"| max abs(cross_correlate - scipy.signal.correlate) / peak | {err_scipy / scale:.2e} |",
-             f"| raw correlation: peak at | {raw_peak} ({'the face' if raw_peak == where else 'not the face'}) |",
-             f"| normalised correlation: peak at | {ncc_peak}, value {ncc.max():.3f} |",
-             f"| normalised correlation: best elsewhere (outside +-{m // 2} cells) | "
-             f"{np.max(np.where(_far(ncc.shape, ncc_peak, m // 2), ncc, -1)):.3f} |"]
+    lines = [
+        f"{size}x{size} test picture, a {m}x{m} face planted with its first cell at {where}, noise sigma 0.05.",
+        "",
+        "| quantity | value |",
+        "|---|---:|",
+        f"| max abs(cross_correlate - convolve_fft(flipped template)) / peak | {err_conv / scale:.2e} |",
+        f"| max abs(cross_correlate - scipy.signal.correlate) / peak | {err_scipy / scale:.2e} |",
+        f"| raw correlation: peak at | {raw_peak} ({'the face' if raw_peak == where else 'not the face'}) |",
+        f"| normalised correlation: peak at | {ncc_peak}, value {ncc.max():.3f} |",
+        f"| normalised correlation: best elsewhere (outside +-{m // 2} cells) | "
+        f"{np.max(np.where(_far(ncc.shape, ncc_peak, m // 2), ncc, -1)):.3f} |",
+    ]
     text = "\n".join(lines) + "\n"
     print(text)
     write_report(args, "cross_correlation.md", text)
@@ -106,8 +110,10 @@ def main(argv=None):
     ax[0].set_title("picture with a planted face", fontsize=10)
     ax[1].imshow(template, cmap="gray", vmin=0, vmax=1)
     ax[1].set_title("template", fontsize=10)
-    for a, data, title, peak in [(ax[2], raw, "cross_correlate (valid)", raw_peak),
-                                 (ax[3], ncc, "normalised cross-correlation", ncc_peak)]:
+    for a, data, title, peak in [
+        (ax[2], raw, "cross_correlate (valid)", raw_peak),
+        (ax[3], ncc, "normalised cross-correlation", ncc_peak),
+    ]:
         im = a.imshow(data, cmap="viridis")
         a.plot(peak[1], peak[0], "+", color="w", ms=12, mew=2)
         a.set_title(title, fontsize=10)

@@ -14,11 +14,11 @@ Writes ``fourier_convergence.png`` and ``fourier.md`` into ``--out``. Runs in fl
 
     python simulations/fourier.py [--smoke] [--out DIR]
 """
+
 import os
 import sys
 
 import numpy as np
-
 from _script import arguments, write_report
 
 
@@ -37,9 +37,12 @@ def main(argv=None):
     a, k = rng.random((40, 30)), rng.random((5, 3))
     lin = dc.max_error(dc.convolve_fft(a, k, mode="linear"), dc.convolve_direct(a, k, mode="linear"))
     circ = dc.max_error(dc.convolve_fft(a, k, mode="circular"), dc.convolve_direct(a, k, mode="circular"))
-    lines += ["## The convolution theorem", "",
-              f"40x30 array, 5x3 kernel: max |FFT product - direct sum| = {lin:.2e} (linear), {circ:.2e} (circular)",
-              ""]
+    lines += [
+        "## The convolution theorem",
+        "",
+        f"40x30 array, 5x3 kernel: max |FFT product - direct sum| = {lin:.2e} (linear), {circ:.2e} (circular)",
+        "",
+    ]
 
     # 2. and 3. a point source on a periodic ring
     n = 128 if args.smoke else 1024
@@ -52,9 +55,12 @@ def main(argv=None):
         "skewed (softmax of [0, 0.5, 1.5])": dc.Propagator.from_logits(np.array([0.0, 0.5, 1.5])),
     }
     series = {}
-    lines += ["## Spectral and heat against the step-by-step propagator", "",
-              "| kernel | steps | max abs(spectral - propagator) | max abs(heat - propagator) / peak |",
-              "|---|---:|---:|---:|"]
+    lines += [
+        "## Spectral and heat against the step-by-step propagator",
+        "",
+        "| kernel | steps | max abs(spectral - propagator) | max abs(heat - propagator) / peak |",
+        "|---|---:|---:|---:|",
+    ]
     for label, prop in kernels.items():
         errors = []
         for s in steps_list:
@@ -73,9 +79,13 @@ def main(argv=None):
     text = "\n".join(lines) + "\n"
     print(text)
     write_report(args, "fourier.md", text)
-    render.plot_convergence(series, os.path.join(args.out, "fourier_convergence.png"), xlabel="steps n",
-                            ylabel="max |propagator - heat| / peak",
-                            title="lattice walk -> heat equation (point source, periodic)")
+    render.plot_convergence(
+        series,
+        os.path.join(args.out, "fourier_convergence.png"),
+        xlabel="steps n",
+        ylabel="max |propagator - heat| / peak",
+        title="lattice walk -> heat equation (point source, periodic)",
+    )
     return 0
 
 

@@ -17,11 +17,11 @@ the spectrum of the rotated image and the rotated spectrum. Writes
 
     python simulations/fourier_pictures.py [--smoke] [--out DIR]
 """
+
 import os
 import sys
 
 import numpy as np
-
 from _script import arguments, write_report
 
 ANGLE = 30.0  # degrees
@@ -75,15 +75,19 @@ def main(argv=None):
     ref = np.log1p(np.fft.fftshift(np.abs(np.fft.fft2(tapered))))
     conv_err = float(np.max(np.abs(spec - ref)))
 
-    lines = [f"{n}x{n} test picture, mean removed, tapered to a disc; rotated by {ANGLE:g} degrees "
-             "(cubic interpolation, counter-clockwise as drawn).", "",
-             "| quantity | value |", "|---|---:|",
-             f"| max abs(log_magnitude - log1p(abs(fftshift(fft2)))) | {conv_err:.2e} |",
-             f"| dominant orientation of the spectrum, original | {a0:.1f} deg |",
-             f"| dominant orientation of the spectrum, rotated image | {a1:.1f} deg |",
-             f"| turn of the spectrum | {turn:+.1f} deg (image turned by {ANGLE:g}) |",
-             f"| correlation: spectrum of rotated image vs rotated spectrum | {corr:.3f} |",
-             f"| correlation: spectrum of rotated image vs unrotated spectrum | {corr_unturned:.3f} |"]
+    lines = [
+        f"{n}x{n} test picture, mean removed, tapered to a disc; rotated by {ANGLE:g} degrees "
+        "(cubic interpolation, counter-clockwise as drawn).",
+        "",
+        "| quantity | value |",
+        "|---|---:|",
+        f"| max abs(log_magnitude - log1p(abs(fftshift(fft2)))) | {conv_err:.2e} |",
+        f"| dominant orientation of the spectrum, original | {a0:.1f} deg |",
+        f"| dominant orientation of the spectrum, rotated image | {a1:.1f} deg |",
+        f"| turn of the spectrum | {turn:+.1f} deg (image turned by {ANGLE:g}) |",
+        f"| correlation: spectrum of rotated image vs rotated spectrum | {corr:.3f} |",
+        f"| correlation: spectrum of rotated image vs unrotated spectrum | {corr_unturned:.3f} |",
+    ]
     text = "\n".join(lines) + "\n"
     print(text)
     write_report(args, "fourier_pictures.md", text)
@@ -118,8 +122,10 @@ def main(argv=None):
     if conv_err > 1e-4 * ref.max():
         raise SystemExit(f"log_magnitude differs from numpy's log1p(abs(fftshift(fft2))) by {conv_err}")
     if not corr > corr_unturned or abs(abs(turn) - ANGLE) > 8.0:
-        raise SystemExit(f"the spectrum did not turn with the image: turn {turn:.1f} deg, correlation {corr:.3f} "
-                         f"(unturned {corr_unturned:.3f})")
+        raise SystemExit(
+            f"the spectrum did not turn with the image: turn {turn:.1f} deg, correlation {corr:.3f} "
+            f"(unturned {corr_unturned:.3f})"
+        )
     return 0
 
 

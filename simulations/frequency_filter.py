@@ -16,11 +16,11 @@ measures the overshoot of both filters. Writes ``frequency_filter.png`` and
 
     python simulations/frequency_filter.py [--smoke] [--out DIR]
 """
+
 import os
 import sys
 
 import numpy as np
-
 from _script import arguments, write_report
 
 CUTOFF = 0.1  # cycles per cell: wavelengths longer than 10 cells pass
@@ -54,15 +54,19 @@ def main(argv=None):
     over_low = max(float(low.max()) - hi, lo - float(low.min()))
     over_blur = max(float(blur.max()) - hi, lo - float(blur.min()))
     kept = int(mask.sum())
-    lines = [f"{n0}x{n1} test picture (periodic), cutoff {CUTOFF:g} cycles per cell "
-             f"({kept} of {mask.size} frequencies kept).", "",
-             "| quantity | value |", "|---|---:|",
-             f"| max abs(lowpass - circular convolution with ifft2(mask)) | {kernel_err:.2e} |",
-             f"| kernel: centre value, most negative side lobe | {kernel.max():.4f}, {kernel.min():.4f} |",
-             f"| Gaussian propagator: sigma (cells), radius | {sigma:.3f}, {gauss.radius[0]} |",
-             f"| overshoot beyond the image's range [{lo:.3f}, {hi:.3f}]: lowpass | {over_low:.4f} |",
-             f"| overshoot beyond the image's range: Gaussian blur | {max(over_blur, 0.0):.2e} |",
-             f"| sum: image, lowpass, blur | {image.sum():.4f}, {low.sum():.4f}, {blur.sum():.4f} |"]
+    lines = [
+        f"{n0}x{n1} test picture (periodic), cutoff {CUTOFF:g} cycles per cell "
+        f"({kept} of {mask.size} frequencies kept).",
+        "",
+        "| quantity | value |",
+        "|---|---:|",
+        f"| max abs(lowpass - circular convolution with ifft2(mask)) | {kernel_err:.2e} |",
+        f"| kernel: centre value, most negative side lobe | {kernel.max():.4f}, {kernel.min():.4f} |",
+        f"| Gaussian propagator: sigma (cells), radius | {sigma:.3f}, {gauss.radius[0]} |",
+        f"| overshoot beyond the image's range [{lo:.3f}, {hi:.3f}]: lowpass | {over_low:.4f} |",
+        f"| overshoot beyond the image's range: Gaussian blur | {max(over_blur, 0.0):.2e} |",
+        f"| sum: image, lowpass, blur | {image.sum():.4f}, {low.sum():.4f}, {blur.sum():.4f} |",
+    ]
     text = "\n".join(lines) + "\n"
     print(text)
     write_report(args, "frequency_filter.md", text)
@@ -77,8 +81,9 @@ def main(argv=None):
     gray = dict(cmap="gray", vmin=lo, vmax=hi)
     spec = [np.asarray(dc.fourier.log_magnitude(x)) for x in (image, low, blur)]
     vmax = max(s.max() for s in spec)
-    for j, (data, title) in enumerate([(image, "test picture"), (low, f"lowpass, |k| < {CUTOFF:g}"),
-                                       (blur, f"Gaussian blur, sigma {sigma:.2f}")]):
+    for j, (data, title) in enumerate(
+        [(image, "test picture"), (low, f"lowpass, |k| < {CUTOFF:g}"), (blur, f"Gaussian blur, sigma {sigma:.2f}")]
+    ):
         ax[0, j].imshow(data, **gray)
         ax[0, j].set_title(title, fontsize=10)
         ax[0, j].set_axis_off()
@@ -98,9 +103,9 @@ def main(argv=None):
     g1 = np.zeros(2 * r + 1)
     w = np.asarray(gauss.weights)
     gr = gauss.radius[1]
-    g1[max(0, r - gr):r + gr + 1] = w[gr, max(0, gr - r):gr + r + 1]
+    g1[max(0, r - gr) : r + gr + 1] = w[gr, max(0, gr - r) : gr + r + 1]
     ax[1, 3].axhline(0, color="0.7", lw=0.8)
-    ax[1, 3].plot(d, kernel[c0, c1 - r:c1 + r + 1], "o-", color="C3", ms=3, label="ifft2(disc mask)")
+    ax[1, 3].plot(d, kernel[c0, c1 - r : c1 + r + 1], "o-", color="C3", ms=3, label="ifft2(disc mask)")
     ax[1, 3].plot(d, g1, "s-", color="C0", ms=3, label="Gaussian propagator")
     ax[1, 3].set_title("kernels through the centre", fontsize=9)
     ax[1, 3].set_xlabel("offset (cells)", fontsize=8)

@@ -14,11 +14,11 @@ and applies it to the shipped test picture. Writes ``kernel_temperatures.png``,
 
     python simulations/kernels.py [--smoke] [--out DIR]
 """
+
 import os
 import sys
 
 import numpy as np
-
 from _script import arguments, write_report
 
 
@@ -42,8 +42,11 @@ def main(argv=None):
     size = 48 if args.smoke else None
     tank = dc.Tank.from_image(scenarios.TEST_IMAGE, size=size)
     steps = 4 if args.smoke else 12
-    rows = ["| propagator | mean jump (cells) | covariance diag (cells^2) | D = cov/2 | symmetric | "
-            "mass after (closed tank) |", "|---|---|---|---|---|---:|"]
+    rows = [
+        "| propagator | mean jump (cells) | covariance diag (cells^2) | D = cov/2 | symmetric | "
+        "mass after (closed tank) |",
+        "|---|---|---|---|---|---:|",
+    ]
     finals = {}
     for name, prop in props.items():
         res = dc.simulate(tank, prop, steps)
@@ -51,8 +54,10 @@ def main(argv=None):
         mean = (np.round(np.asarray(prop.mean, dtype=float), 4) + 0.0).tolist()
         cov = np.round(np.diag(np.asarray(prop.covariance, dtype=float)), 4).tolist()
         dd = np.round(np.diag(np.asarray(prop.diffusivity(), dtype=float)), 4).tolist()
-        rows.append(f"| {name} | {mean} | {cov} | {dd} | {prop.is_symmetric} | "
-                    f"{float(res.mass()[-1]) / float(res.mass()[0]):.6f} x initial |")
+        rows.append(
+            f"| {name} | {mean} | {cov} | {dd} | {prop.is_symmetric} | "
+            f"{float(res.mass()[-1]) / float(res.mass()[0]):.6f} x initial |"
+        )
 
     # the box blur as a propagator is the image-processing blur repeated (scipy's half-sample mirror)
     img = np.asarray(tank.concentration, dtype=np.float64)
@@ -60,16 +65,23 @@ def main(argv=None):
     for _ in range(steps):
         blurred = ndimage.uniform_filter(blurred, size=3, mode="reflect")
     box_gap = float(np.max(np.abs(finals["box blur (m = 9)"] - blurred)))
-    text = (f"{steps} steps of each propagator on the {tank.shape[0]}x{tank.shape[1]} test picture.\n\n"
-            + "\n".join(rows) + f"\n\nBox blur propagator vs {steps} x scipy.ndimage.uniform_filter: "
-            f"max |difference| = {box_gap:.2e}\n")
+    text = (
+        f"{steps} steps of each propagator on the {tank.shape[0]}x{tank.shape[1]} test picture.\n\n"
+        + "\n".join(rows)
+        + f"\n\nBox blur propagator vs {steps} x scipy.ndimage.uniform_filter: "
+        f"max |difference| = {box_gap:.2e}\n"
+    )
     print(text)
     write_report(args, "kernels.md", text)
     if box_gap > 1e-4:
         raise SystemExit(f"the box blur propagator disagrees with uniform_filter by {box_gap}")
 
-    render.plot_kernel_temperatures(sobel, temperatures, path=os.path.join(args.out, "kernel_temperatures.png"),
-                                    title="a Sobel kernel and its softmax propagator")
+    render.plot_kernel_temperatures(
+        sobel,
+        temperatures,
+        path=os.path.join(args.out, "kernel_temperatures.png"),
+        title="a Sobel kernel and its softmax propagator",
+    )
     from diffusion_conv.render import save_figure
     from diffusion_conv.render.figures import new_figure as _figure
 

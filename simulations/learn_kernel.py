@@ -13,12 +13,12 @@ and ``learn_kernel.md`` into ``--out``.
 
     python simulations/learn_kernel.py [--smoke] [--out DIR]
 """
+
 import os
 import sys
 import time
 
 import numpy as np
-
 from _script import arguments, write_report
 
 SOBEL = np.array([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]])
@@ -26,9 +26,10 @@ SOBEL = np.array([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]])
 
 def plot_kernels(kernels, path):
     """True and learned kernels side by side, each weight written in its cell."""
-    from diffusion_conv.render import save_figure
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+
+    from diffusion_conv.render import save_figure
 
     fig = Figure(figsize=(3.2 * len(kernels), 3.4))
     FigureCanvasAgg(fig)
@@ -49,9 +50,10 @@ def plot_kernels(kernels, path):
 
 def plot_loss(histories, path):
     """The loss (share of the observed change left unexplained) against the iteration."""
-    from diffusion_conv.render import save_figure
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+
+    from diffusion_conv.render import save_figure
 
     fig = Figure(figsize=(5, 3.5))
     FigureCanvasAgg(fig)
@@ -79,17 +81,22 @@ def main(argv=None):
     tank = dc.Tank(np.random.default_rng(0).random((size, size)), boundary="reflect")
     runs = {
         "clean (propagator)": dc.simulate(tank, true, frames - 1, save_every=1),
-        f"particles (N={n_particles:.0e})": dc.simulate(tank, true, frames - 1, method="particles", save_every=1,
-                                                        n_particles=n_particles, key=jax.random.key(0)),
+        f"particles (N={n_particles:.0e})": dc.simulate(
+            tank, true, frames - 1, method="particles", save_every=1, n_particles=n_particles, key=jax.random.key(0)
+        ),
     }
     w_true = np.asarray(true.weights)
     kernels = {"true: softmax(Sobel)": w_true}
     histories = {}
     mean0, cov0 = np.asarray(true.mean), np.asarray(true.covariance)
-    lines = [f"{size}x{size} reflecting tank, random field, {frames} frames one step apart; true kernel "
-             f"softmax of the Sobel filter (mean jump {np.round(mean0, 4).tolist()} cells/step).", "",
-             "| data | max weight error | mean jump (cells/step) | covariance diagonal (cells^2) | "
-             "iterations | fit time (s) |", "|---|---:|---|---|---:|---:|"]
+    lines = [
+        f"{size}x{size} reflecting tank, random field, {frames} frames one step apart; true kernel "
+        f"softmax of the Sobel filter (mean jump {np.round(mean0, 4).tolist()} cells/step).",
+        "",
+        "| data | max weight error | mean jump (cells/step) | covariance diagonal (cells^2) | "
+        "iterations | fit time (s) |",
+        "|---|---:|---|---|---:|---:|",
+    ]
     for label, res in runs.items():
         t = time.perf_counter()
         fit = fit_propagator(res.frames, radius=1, boundary="reflect")
@@ -99,8 +106,9 @@ def main(argv=None):
         histories[label] = fit.loss
         mean = ", ".join(f"{m:.4f} +- {s:.4f}" for m, s in zip(fit.mean, fit.mean_se))
         var = ", ".join(f"{c:.4f} +- {s:.4f}" for c, s in zip(np.diag(fit.covariance), np.diag(fit.covariance_se)))
-        lines.append(f"| {label} | {np.max(np.abs(w - w_true)):.2e} | {mean} | {var} | {fit.iterations} | "
-                     f"{seconds:.2f} |")
+        lines.append(
+            f"| {label} | {np.max(np.abs(w - w_true)):.2e} | {mean} | {var} | {fit.iterations} | {seconds:.2f} |"
+        )
     lines += ["", f"true covariance diagonal: {np.round(np.diag(cov0), 4).tolist()} cells^2 per step"]
     text = "\n".join(lines) + "\n"
     print(text)

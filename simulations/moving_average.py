@@ -14,11 +14,11 @@ Writes ``moving_average.png`` and ``moving_average.md`` into ``--out``.
 
     python simulations/moving_average.py [--smoke] [--out DIR]
 """
+
 import os
 import sys
 
 import numpy as np
-
 from _script import arguments, write_report
 
 SIGMA = 3.0  # days
@@ -57,14 +57,18 @@ def main(argv=None):
     varn = float(np.sum(wn * np.arange(-rn, rn + 1) ** 2))
     err_many = float(np.max(np.abs(many - np.convolve(np.pad(series, rn, mode="symmetric"), wn, mode="valid"))))
 
-    lines = [f"{n} daily values (a seasonal cycle, a trend and noise of sigma 2), Gaussian weights sigma {SIGMA:g} "
-             f"days (radius {r}); float32.", "",
-             "| quantity | value |", "|---|---:|",
-             f"| max abs(one propagator step - mirror-padded np.convolve) | {err:.2e} ({err_rel:.1e} relative) |",
-             f"| variance of one step's kernel (days^2) | {var1:.4f} |",
-             f"| variance after {steps} steps (days^2) | {varn:.4f} = {steps} x {varn / var1 / steps:.4f} x one step |",
-             f"| max abs({steps} steps - mirror-padded np.convolve with the {steps}-fold kernel) | {err_many:.2e} |",
-             f"| mean: series, 1 step, {steps} steps | {series.mean():.4f}, {one.mean():.4f}, {many.mean():.4f} |"]
+    lines = [
+        f"{n} daily values (a seasonal cycle, a trend and noise of sigma 2), Gaussian weights sigma {SIGMA:g} "
+        f"days (radius {r}); float32.",
+        "",
+        "| quantity | value |",
+        "|---|---:|",
+        f"| max abs(one propagator step - mirror-padded np.convolve) | {err:.2e} ({err_rel:.1e} relative) |",
+        f"| variance of one step's kernel (days^2) | {var1:.4f} |",
+        f"| variance after {steps} steps (days^2) | {varn:.4f} = {steps} x {varn / var1 / steps:.4f} x one step |",
+        f"| max abs({steps} steps - mirror-padded np.convolve with the {steps}-fold kernel) | {err_many:.2e} |",
+        f"| mean: series, 1 step, {steps} steps | {series.mean():.4f}, {one.mean():.4f}, {many.mean():.4f} |",
+    ]
     text = "\n".join(lines) + "\n"
     print(text)
     write_report(args, "moving_average.md", text)

@@ -12,10 +12,10 @@ Writes ``particles_to_deterministic.png`` (log-log plot) and
 
     python simulations/particles_to_deterministic.py [--smoke] [--out DIR]
 """
+
 import os
 
 import numpy as np
-
 from _script import arguments, write_report
 
 
@@ -51,6 +51,7 @@ def plot(sizes, errors, predicted, fits, path):
     """The log-log plot of error against N (matplotlib imported here, written atomically)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+
     from diffusion_conv.render import save_figure
 
     fig = Figure(figsize=(6, 4.2), dpi=100)
@@ -59,11 +60,24 @@ def plot(sizes, errors, predicted, fits, path):
     for k, ((method, err), marker) in enumerate(zip(errors.items(), ("o", "s"))):
         colour = f"C{k}"  # a method's runs and its fitted line in one colour
         x = np.repeat(sizes, err.shape[1])
-        ax.loglog(x, err.ravel(), marker, color=colour, alpha=0.45, ms=5, mfc="none" if marker == "s" else colour,
-                  label=f"{method}: {err.shape[1]} runs per N (one key each)")
+        ax.loglog(
+            x,
+            err.ravel(),
+            marker,
+            color=colour,
+            alpha=0.45,
+            ms=5,
+            mfc="none" if marker == "s" else colour,
+            label=f"{method}: {err.shape[1]} runs per N (one key each)",
+        )
         slope, intercept = fits[method]
-        ax.loglog(sizes, np.exp(intercept) * np.asarray(sizes, float) ** slope, color=colour, lw=1.2,
-                  label=f"{method}: fitted slope {slope:.3f}")
+        ax.loglog(
+            sizes,
+            np.exp(intercept) * np.asarray(sizes, float) ** slope,
+            color=colour,
+            lw=1.2,
+            label=f"{method}: fitted slope {slope:.3f}",
+        )
     ax.loglog(sizes, predicted, "k--", lw=1.0, label="binomial prediction, slope -1/2")
     ax.set_xlabel("number of particles N")
     ax.set_ylabel("relative L2 error against propagator")
@@ -89,13 +103,17 @@ def main(argv=None):
     predicted = [predicted_error(p, n) for n in sizes]
     fits = {m: dc.fit_order(np.repeat(sizes, e.shape[1]), e.ravel()) for m, e in errors.items()}
 
-    lines = [f"{shape[0]}x{shape[1]} closed tank (two compartments, 1.0 | 0.2), 3x3 Gaussian kernel (sigma 0.8), "
-             f"{steps} steps; {reps} keys per N. Relative L2 error of the final frame against `propagator`.", "",
-             "| N | " + " | ".join(f"{m} (mean)" for m in errors) + " | binomial prediction |",
-             "|---:|" + "---:|" * (len(errors) + 1)]
+    lines = [
+        f"{shape[0]}x{shape[1]} closed tank (two compartments, 1.0 | 0.2), 3x3 Gaussian kernel (sigma 0.8), "
+        f"{steps} steps; {reps} keys per N. Relative L2 error of the final frame against `propagator`.",
+        "",
+        "| N | " + " | ".join(f"{m} (mean)" for m in errors) + " | binomial prediction |",
+        "|---:|" + "---:|" * (len(errors) + 1),
+    ]
     for i, n in enumerate(sizes):
-        lines.append(f"| {n:,} | " + " | ".join(f"{e[i].mean():.3e}" for e in errors.values())
-                     + f" | {predicted[i]:.3e} |")
+        lines.append(
+            f"| {n:,} | " + " | ".join(f"{e[i].mean():.3e}" for e in errors.values()) + f" | {predicted[i]:.3e} |"
+        )
     lines += ["", "Fitted order (slope of log error against log N; expected -0.5):", ""]
     lines += [f"- {m}: {s:.3f}" for m, (s, _) in fits.items()]
     text = "\n".join(lines) + "\n"
@@ -105,8 +123,12 @@ def main(argv=None):
     for m, (s, _) in fits.items():
         if abs(s + 0.5) > 0.15:
             raise SystemExit(f"{m}: fitted order {s:.3f} is not -0.5")
-    return {"sizes": sizes, "slopes": {m: s for m, (s, _) in fits.items()},
-            "errors": {m: e.mean(axis=1).tolist() for m, e in errors.items()}, "predicted": predicted}
+    return {
+        "sizes": sizes,
+        "slopes": {m: s for m, (s, _) in fits.items()},
+        "errors": {m: e.mean(axis=1).tolist() for m, e in errors.items()},
+        "predicted": predicted,
+    }
 
 
 if __name__ == "__main__":

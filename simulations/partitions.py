@@ -15,6 +15,7 @@ propagator, the particles and the heat equation at mid-run, with their profiles)
 
     python simulations/partitions.py [--smoke] [--out DIR] [--methods a,b,...]
 """
+
 import os
 import sys
 
@@ -30,25 +31,46 @@ def main(argv=None):
     size, steps, every = (32, 8, 2) if args.smoke else (256, 200, 5)
     n_particles = 10**4 if args.smoke else 4 * 10**6
     sc = scenarios.get("partitions", size=size, seed=0)
-    methods = tuple(args.methods.split(",")) if args.methods else (
-        ("propagator", "spectral", "image", "heat", "particles") + (() if args.smoke else ("counts",)))
-    cmp = dc.compare(sc.tank, sc.propagator, steps, methods=methods, reference="propagator", save_every=every,
-                     n_particles=n_particles, seed=0, progress=True)
+    methods = (
+        tuple(args.methods.split(","))
+        if args.methods
+        else (("propagator", "spectral", "image", "heat", "particles") + (() if args.smoke else ("counts",)))
+    )
+    cmp = dc.compare(
+        sc.tank,
+        sc.propagator,
+        steps,
+        methods=methods,
+        reference="propagator",
+        save_every=every,
+        n_particles=n_particles,
+        seed=0,
+        progress=True,
+    )
     prop = sc.propagator
-    text = (f"{size}x{size} tank in 16 x 16 compartments of random concentration, {steps} steps of the box blur "
-            f"(m = 9), closed walls; kernel variance {float(prop.covariance[0, 0]):.4f} cells^2 per axis, "
-            f"{n_particles} particles.\n\n" + cmp.to_markdown() + "\n")
+    text = (
+        f"{size}x{size} tank in 16 x 16 compartments of random concentration, {steps} steps of the box blur "
+        f"(m = 9), closed walls; kernel variance {float(prop.covariance[0, 0]):.4f} cells^2 per axis, "
+        f"{n_particles} particles.\n\n" + cmp.to_markdown() + "\n"
+    )
     print(text)
     write_report(args, "partitions.md", text)
     nf = len(cmp.results["propagator"].steps)
     render.plot_frame(cmp, -1, path=os.path.join(args.out, "partitions_final.png"), dpi=70)
     if {"propagator", "particles", "heat"} <= set(cmp.results):
-        render.plot_story(cmp, os.path.join(args.out, "partitions_story.png"), index=nf // 4,
-                          title="Pull the boards: 16 x 16 compartments of salt water even out")
+        render.plot_story(
+            cmp,
+            os.path.join(args.out, "partitions_story.png"),
+            index=nf // 4,
+            title="Pull the boards: 16 x 16 compartments of salt water even out",
+        )
     band = (size // 2 - size // 32, size // 2 + size // 32)  # the middle row of compartments
-    render.plot_profiles({k: cmp.results[k] for k in ("propagator", "heat", "particles") if k in cmp.results},
-                         os.path.join(args.out, "partitions_profiles.png"), span=band,
-                         times=sorted({0, nf // 4, nf - 1}))
+    render.plot_profiles(
+        {k: cmp.results[k] for k in ("propagator", "heat", "particles") if k in cmp.results},
+        os.path.join(args.out, "partitions_profiles.png"),
+        span=band,
+        times=sorted({0, nf // 4, nf - 1}),
+    )
     render.animate(cmp, os.path.join(args.out, "partitions.gif"), fps=8, dpi=50, progress=True)
     return 0
 

@@ -12,11 +12,11 @@ Writes ``stochastic_convolution.png`` and ``stochastic_convolution.md`` into ``-
 
     python simulations/stochastic_convolution.py [--smoke] [--out DIR]
 """
+
 import os
 import sys
 
 import numpy as np
-
 from _script import arguments, write_report
 
 
@@ -42,9 +42,13 @@ def main(argv=None):
     between = {n: dc.rel_l2_error(finals[n, 0], finals[n, 1]) for n in sizes}
     slope, _ = dc.fit_order(np.repeat(sizes, 2), [errors[n, k] for n in sizes for k in (0, 1)])
 
-    lines = [f"{size}x{size} test picture, closed tank, Gaussian kernel (sigma 1, 7x7), {steps} steps. "
-             "Relative L2 distances.", "",
-             "| N | key 0 vs propagator | key 1 vs propagator | key 0 vs key 1 |", "|---:|---:|---:|---:|"]
+    lines = [
+        f"{size}x{size} test picture, closed tank, Gaussian kernel (sigma 1, 7x7), {steps} steps. "
+        "Relative L2 distances.",
+        "",
+        "| N | key 0 vs propagator | key 1 vs propagator | key 0 vs key 1 |",
+        "|---:|---:|---:|---:|",
+    ]
     lines += [f"| {n:,} | {errors[n, 0]:.3e} | {errors[n, 1]:.3e} | {between[n]:.3e} |" for n in sizes]
     lines += ["", f"Fitted order of the distance to the propagator in N: {slope:.3f} (expected -0.5)."]
     text = "\n".join(lines) + "\n"

@@ -1,4 +1,5 @@
 """Test configuration: float64 on, strict dtype promotion, numpy errors raise, Agg backend."""
+
 import os
 import tempfile
 
@@ -7,8 +8,11 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 # the processes they start (the CLI, the scripts, the device checks): a program compiled once is read
 # back, not compiled again
 _run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
-_cache = os.path.join(tempfile.gettempdir(), f"diffusion-conv-jax-cache-{_run}") if _run else \
-    tempfile.mkdtemp(prefix="diffusion-conv-jax-cache-")
+_cache = (
+    os.path.join(tempfile.gettempdir(), f"diffusion-conv-jax-cache-{_run}")
+    if _run
+    else tempfile.mkdtemp(prefix="diffusion-conv-jax-cache-")
+)
 os.makedirs(_cache, exist_ok=True)
 os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", _cache)
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "1")

@@ -1,4 +1,5 @@
 """What the tests share: per-dtype tolerances and a run at given steps."""
+
 import numpy as np
 
 import diffusion_conv as dc

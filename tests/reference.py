@@ -4,6 +4,7 @@ It walks every cell and every offset in plain Python, folds coordinates by repea
 reflection and checks the wall box cell by cell. Slow, but written without any of the
 package's code, so the package's methods can be checked against it.
 """
+
 import itertools
 
 import numpy as np

@@ -1,4 +1,5 @@
 """Shared statistical checks for the stochastic methods (particles, counts)."""
+
 import jax
 import numpy as np
 import pytest
@@ -55,5 +56,4 @@ def check_large_n_says_how_to_enable_x64(method, n_particles):
     with jax.enable_x64(False):
         tank = dc.Tank(np.ones((4, 4), np.float32))
         with pytest.raises(ValueError, match="x64"):
-            dc.simulate(tank, dc.Propagator.box(3), 2, method=method, n_particles=n_particles,
-                        key=jax.random.key(0))
+            dc.simulate(tank, dc.Propagator.box(3), 2, method=method, n_particles=n_particles, key=jax.random.key(0))

@@ -1,4 +1,5 @@
 """The closed forms against independent constructions (images, mass, symmetry, translation)."""
+
 import math
 
 import numpy as np
@@ -23,7 +24,7 @@ def _images_step(n, t, D, left, right, dx):
     total = np.zeros(n)
     for j in range(-4, 5):
         a, b = -s + 2 * L * j, s + 2 * L * j  # the extended field is 1 on [a, b]
-        integ = (G(edges - a) - G(edges - b))  # integral of P(a < X - Z < b)
+        integ = G(edges - a) - G(edges - b)  # integral of P(a < X - Z < b)
         total += np.diff(integ) / dx
     return right + (left - right) * total
 

@@ -1,4 +1,5 @@
 """Batches: stacks of tanks, banks of kernels, colour channels and key ensembles, broadcast in one run."""
+
 import jax
 import numpy as np
 import pytest
@@ -15,8 +16,14 @@ def _tanks(n, shape=(9, 8), seed=0, boundary="periodic"):
 
 
 def _bank():
-    return dc.Propagator.stack([dc.Propagator.box(3), dc.Propagator.gaussian(0.6, radius=1),
-                                dc.Propagator.gaussian(1.1, radius=1), dc.Propagator.from_logits(np.eye(3))])
+    return dc.Propagator.stack(
+        [
+            dc.Propagator.box(3),
+            dc.Propagator.gaussian(0.6, radius=1),
+            dc.Propagator.gaussian(1.1, radius=1),
+            dc.Propagator.from_logits(np.eye(3)),
+        ]
+    )
 
 
 def _kw(method):
@@ -36,14 +43,17 @@ def test_stacks_have_batch_shapes_and_reshape():
         tanks.reshape_batch((2, 2))
 
 
-@pytest.mark.parametrize("make, match", [
-    (lambda: dc.Tank.stack([dc.Tank(np.ones((4, 4))), dc.Tank(np.ones((4, 5)))]), "grid shape"),
-    (lambda: dc.Tank.stack([dc.Tank(np.ones(4)), dc.Tank(np.ones(4), boundary="absorb")]), "boundary"),
-    (lambda: dc.Tank.stack([dc.Tank(np.ones(4)), dc.Tank(np.ones(4), dx=2.0)]), "dx"),
-    (lambda: dc.Tank.stack([dc.Tank(np.ones((4, 4))), dc.Tank(np.ones((4, 4))).with_board(0, 2)]), "walls"),
-    (lambda: dc.Propagator.stack([dc.Propagator.box(3), dc.Propagator.box(5)]), "kernel shape"),
-    (lambda: dc.Tank.stack([]), "non-empty sequence"),
-])
+@pytest.mark.parametrize(
+    "make, match",
+    [
+        (lambda: dc.Tank.stack([dc.Tank(np.ones((4, 4))), dc.Tank(np.ones((4, 5)))]), "grid shape"),
+        (lambda: dc.Tank.stack([dc.Tank(np.ones(4)), dc.Tank(np.ones(4), boundary="absorb")]), "boundary"),
+        (lambda: dc.Tank.stack([dc.Tank(np.ones(4)), dc.Tank(np.ones(4), dx=2.0)]), "dx"),
+        (lambda: dc.Tank.stack([dc.Tank(np.ones((4, 4))), dc.Tank(np.ones((4, 4))).with_board(0, 2)]), "walls"),
+        (lambda: dc.Propagator.stack([dc.Propagator.box(3), dc.Propagator.box(5)]), "kernel shape"),
+        (lambda: dc.Tank.stack([]), "non-empty sequence"),
+    ],
+)
 def test_mismatched_stacks_are_refused_naming_what_differs(make, match):
     with pytest.raises((ValueError, TypeError), match=match):
         make()
@@ -89,8 +99,9 @@ def test_a_batch_of_keys_is_an_ensemble_bit_for_bit(method):
     res = dc.simulate(tank, prop, 5, method=method, n_particles=4000, key=keys)
     assert res.frames.shape == (2, 5, 9, 8)
     for i, k in enumerate(keys):
-        np.testing.assert_array_equal(res.frames[:, i], dc.simulate(tank, prop, 5, method=method, n_particles=4000,
-                                                                    key=k).frames)
+        np.testing.assert_array_equal(
+            res.frames[:, i], dc.simulate(tank, prop, 5, method=method, n_particles=4000, key=k).frames
+        )
     roll, _ = dc.rollout(tank, prop, 5, method=method, n_particles=4000, key=keys)
     np.testing.assert_array_equal(np.asarray(roll), res.frames)
 

@@ -1,4 +1,5 @@
 """The ``diffusion-conv`` command end to end (subprocess), and its handling of bad input."""
+
 import json
 import os
 import subprocess
@@ -18,8 +19,14 @@ def _cli(*args, cwd=None, timeout=300):
     """Run the command in a fresh interpreter (x64 off, as a user gets it)."""
     env = dict(os.environ)
     env.pop("JAX_ENABLE_X64", None)
-    return subprocess.run([sys.executable, "-m", "diffusion_conv.cli", *map(str, args)], capture_output=True,
-                          text=True, timeout=timeout, cwd=cwd, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "diffusion_conv.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=cwd,
+        env=env,
+    )
 
 
 def _error_lines(stderr):
@@ -30,8 +37,14 @@ def test_demo_smoke_writes_its_outputs_with_all_six_methods(tmp_path):
     out = tmp_path / "demo"
     proc = _cli("demo", "--smoke", "--out", out)
     assert proc.returncode == 0, proc.stderr
-    assert sorted(os.listdir(out)) == ["comparison.json", "comparison.md", "methods.png", "profiles.png",
-                                       "story.png", "tank.gif"]
+    assert sorted(os.listdir(out)) == [
+        "comparison.json",
+        "comparison.md",
+        "methods.png",
+        "profiles.png",
+        "story.png",
+        "tank.gif",
+    ]
     table = json.loads((out / "comparison.json").read_text())
     assert table["reference"] == "propagator"
     rows = {row["method"]: row for row in table["table"]}
@@ -52,8 +65,24 @@ def test_demo_smoke_writes_its_outputs_with_all_six_methods(tmp_path):
 
 def test_run_saves_a_result_and_an_animation_in_float64(tmp_path):
     npz, gif = tmp_path / "run.npz", tmp_path / "run.gif"
-    proc = _cli("run", "point", "--x64", "--size", 16, "--method", "propagator", "--steps", 8, "--save-every", 2,
-                "--out", npz, "--animate", gif, "--json")
+    proc = _cli(
+        "run",
+        "point",
+        "--x64",
+        "--size",
+        16,
+        "--method",
+        "propagator",
+        "--steps",
+        8,
+        "--save-every",
+        2,
+        "--out",
+        npz,
+        "--animate",
+        gif,
+        "--json",
+    )
     assert proc.returncode == 0, proc.stderr
     summary = json.loads(proc.stdout)
     assert summary["method"] == "propagator" and summary["frames"] == 5
@@ -109,40 +138,43 @@ def test_bad_input_in_a_subprocess_exits_2_with_one_line(tmp_path):
     assert os.listdir(tmp_path) == []
 
 
-@pytest.mark.parametrize("argv, needle", [
-    (["run", "point", "--method", "magic"], "magic"),
-    (["run", "point", "--steps", "-3"], "-3"),
-    (["run", "point", "--steps", "many"], "many"),
-    (["run", "point", "--out", "{tmp}/no/such/folder/r.npz"], "does not exist"),
-    (["run", "point", "--out", "{tmp}/a-file/r.npz"], "a-file' is a file, not a folder"),
-    (["run", "point", "--out", "{tmp}/a-file/deeper/r.npz"], "a-file' is a file, not a folder"),
-    (["run", "point", "--out", "/proc/x.npz"], "cannot write in folder '/proc'"),
-    (["run", "point", "--animate", "/proc/x.gif"], "cannot write in folder '/proc'"),
-    (["run", "point", "--animate", "{tmp}/" + "n" * 300 + ".gif"], "at most 255"),
-    (["run", "point", "--out", "{tmp}"], "must end in .npz"),
-    (["demo", "--out", "/proc/demo"], "cannot write in folder '/proc'"),
-    (["demo", "--out", "{tmp}/a-file/demo"], "a-file' is a file, not a folder"),
-    (["run", "point", "--seed", "99999999999999999999999"], "4294967295"),
-    (["run", "point", "--seed", "4294967296"], "4294967295"),
-    (["run", "point", "--method", "propagator", "--steps", "1000000000000"], "2147483647"),
-    (["run", "point", "--method", "spectral", "--steps", "100000000000000000000000"], "2147483647"),
-    (["run", "point", "--method", "spectral", "--steps", "1e23"], "1e23"),
-    (["run", "point", "--save-every", "1000000000000"], "2147483647"),
-    (["run", "point", "--size", "100000000"], "--size 100000000: the run needs about"),
-    (["compare", "point", "--size", "100000000"], "use --size"),
-    (["run", "point", "--size", "100000000", "--save-every", "3"], "--size 100000000"),
-    (["run", "point", "--method", "particles", "--particles", "10000000000000000000"], "or fewer"),
-    (["run", "point", "--steps", "100000000", "--save-every", "1"], "a larger --save-every"),
-    (["run", "point", "--out", "{tmp}/r.txt"], ".npz"),
-    (["run", "point", "--animate", "{tmp}/a.avi"], ".gif"),
-    (["run", "point", "--size", "4"], "--size"),
-    (["compare", "point", "--methods", ","], "--methods"),
-    (["compare", "point", "--methods", "propagator,warp"], "warp"),
-    (["demo", "--out", "{tmp}/a-file"], "not a folder"),
-    (["fit", "{tmp}/missing.npz"], "does not exist"),
-    (["bench", "bench_nothing"], "bench_nothing"),
-    (["frobnicate"], "frobnicate"),
-])
+@pytest.mark.parametrize(
+    "argv, needle",
+    [
+        (["run", "point", "--method", "magic"], "magic"),
+        (["run", "point", "--steps", "-3"], "-3"),
+        (["run", "point", "--steps", "many"], "many"),
+        (["run", "point", "--out", "{tmp}/no/such/folder/r.npz"], "does not exist"),
+        (["run", "point", "--out", "{tmp}/a-file/r.npz"], "a-file' is a file, not a folder"),
+        (["run", "point", "--out", "{tmp}/a-file/deeper/r.npz"], "a-file' is a file, not a folder"),
+        (["run", "point", "--out", "/proc/x.npz"], "cannot write in folder '/proc'"),
+        (["run", "point", "--animate", "/proc/x.gif"], "cannot write in folder '/proc'"),
+        (["run", "point", "--animate", "{tmp}/" + "n" * 300 + ".gif"], "at most 255"),
+        (["run", "point", "--out", "{tmp}"], "must end in .npz"),
+        (["demo", "--out", "/proc/demo"], "cannot write in folder '/proc'"),
+        (["demo", "--out", "{tmp}/a-file/demo"], "a-file' is a file, not a folder"),
+        (["run", "point", "--seed", "99999999999999999999999"], "4294967295"),
+        (["run", "point", "--seed", "4294967296"], "4294967295"),
+        (["run", "point", "--method", "propagator", "--steps", "1000000000000"], "2147483647"),
+        (["run", "point", "--method", "spectral", "--steps", "100000000000000000000000"], "2147483647"),
+        (["run", "point", "--method", "spectral", "--steps", "1e23"], "1e23"),
+        (["run", "point", "--save-every", "1000000000000"], "2147483647"),
+        (["run", "point", "--size", "100000000"], "--size 100000000: the run needs about"),
+        (["compare", "point", "--size", "100000000"], "use --size"),
+        (["run", "point", "--size", "100000000", "--save-every", "3"], "--size 100000000"),
+        (["run", "point", "--method", "particles", "--particles", "10000000000000000000"], "or fewer"),
+        (["run", "point", "--steps", "100000000", "--save-every", "1"], "a larger --save-every"),
+        (["run", "point", "--out", "{tmp}/r.txt"], ".npz"),
+        (["run", "point", "--animate", "{tmp}/a.avi"], ".gif"),
+        (["run", "point", "--size", "4"], "--size"),
+        (["compare", "point", "--methods", ","], "--methods"),
+        (["compare", "point", "--methods", "propagator,warp"], "warp"),
+        (["demo", "--out", "{tmp}/a-file"], "not a folder"),
+        (["fit", "{tmp}/missing.npz"], "does not exist"),
+        (["bench", "bench_nothing"], "bench_nothing"),
+        (["frobnicate"], "frobnicate"),
+    ],
+)
 def test_bad_input_exits_2_one_line_no_file(tmp_path, capsys, monkeypatch, argv, needle):
     (tmp_path / "a-file").write_text("x")
     argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
@@ -178,8 +210,25 @@ def test_interrupted_run_leaves_no_partial_file(tmp_path, capsys, monkeypatch):
 def test_fit_recovers_the_kernel_of_a_run(tmp_path):
     pytest.importorskip("diffusion_conv.learn")
     npz = tmp_path / "frames.npz"
-    assert cli.main(["run", "drift", "--size", "16", "--steps", "6", "--save-every", "1", "--method", "propagator",
-                     "--out", str(npz)]) == 0
+    assert (
+        cli.main(
+            [
+                "run",
+                "drift",
+                "--size",
+                "16",
+                "--steps",
+                "6",
+                "--save-every",
+                "1",
+                "--method",
+                "propagator",
+                "--out",
+                str(npz),
+            ]
+        )
+        == 0
+    )
     proc = _cli("fit", npz, "--radius", 1, "--json")
     assert proc.returncode == 0, proc.stderr
     fit = json.loads(proc.stdout)
@@ -216,8 +265,25 @@ def test_run_summary_counts_one_frame_in_the_singular(capsys):
 def test_fit_prints_standard_errors_with_their_magnitude(tmp_path, capsys):
     pytest.importorskip("diffusion_conv.learn")
     npz = tmp_path / "frames.npz"
-    assert cli.main(["run", "drift", "--size", "16", "--steps", "4", "--save-every", "1", "--method", "propagator",
-                     "--out", str(npz)]) == 0
+    assert (
+        cli.main(
+            [
+                "run",
+                "drift",
+                "--size",
+                "16",
+                "--steps",
+                "4",
+                "--save-every",
+                "1",
+                "--method",
+                "propagator",
+                "--out",
+                str(npz),
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     assert cli.main(["fit", str(npz)]) == 0
     out = capsys.readouterr().out

@@ -1,4 +1,5 @@
 """The counts method: integer occupation numbers, unbiased against the propagator, exact conservation."""
+
 import jax
 import numpy as np
 import pytest
@@ -24,14 +25,23 @@ CASES = {
     "symmetric-reflect": (dc.Tank(_field((9, 8))), dc.Propagator.gaussian(0.8, ndim=2)),
     "asymmetric-periodic": (dc.Tank(_field((9, 8)), boundary="periodic"), _asym((3, 3), 2)),
     "asymmetric-absorb": (dc.Tank(_field((9, 8)), boundary="absorb"), _asym((3, 5), 3)),
-    "board-gap-mixed": (dc.Tank(_field((10, 9)), boundary=("reflect", "absorb")).with_board(0, 5, gap=(2, 5)),
-                        _asym((3, 3), 4)),
+    "board-gap-mixed": (
+        dc.Tank(_field((10, 9)), boundary=("reflect", "absorb")).with_board(0, 5, gap=(2, 5)),
+        _asym((3, 3), 4),
+    ),
     # separable but drifting along both axes: split axis by axis, absorbed at either edge
-    "separable-drift-absorb": (dc.Tank(_field((9, 8)), boundary=("absorb", "periodic")),
-                               dc.Propagator(np.outer([0.2, 0.5, 0.3], [0.1, 0.3, 0.6]))),
+    "separable-drift-absorb": (
+        dc.Tank(_field((9, 8)), boundary=("absorb", "periodic")),
+        dc.Propagator(np.outer([0.2, 0.5, 0.3], [0.1, 0.3, 0.6])),
+    ),
 }
-SPLIT = {"symmetric-reflect": "per-axis", "asymmetric-periodic": "joint", "asymmetric-absorb": "joint",
-         "board-gap-mixed": "joint", "separable-drift-absorb": "per-axis"}
+SPLIT = {
+    "symmetric-reflect": "per-axis",
+    "asymmetric-periodic": "joint",
+    "asymmetric-absorb": "joint",
+    "board-gap-mixed": "joint",
+    "separable-drift-absorb": "per-axis",
+}
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
@@ -48,8 +58,7 @@ def test_ensemble_mean_is_the_propagator(case):
         check_unbiased(counts, absorbed, tank, prop, STEPS, n, what="counts")
 
 
-@pytest.mark.parametrize("prop", [_asym((3, 3), 2), CASES["separable-drift-absorb"][1]],
-                         ids=["joint", "per-axis"])
+@pytest.mark.parametrize("prop", [_asym((3, 3), 2), CASES["separable-drift-absorb"][1]], ids=["joint", "per-axis"])
 def test_a_wrong_process_fails_the_check(prop):
     tank = dc.Tank(_field((9, 8)))
     mirrored = dc.Propagator(np.asarray(prop.weights)[::-1, ::-1])
@@ -63,8 +72,10 @@ def test_error_falls_like_n_to_the_minus_half():
     ref = dc.simulate(tank, prop, 10).final
     sizes = [10**3, 10**3.5, 10**4, 10**4.5, 10**5, 10**5.5, 10**6]
     sizes = [int(round(s)) for s in sizes]
-    errors = [dc.rel_l2_error(dc.simulate(tank, prop, 10, method="counts", n_particles=n,
-                                          key=jax.random.key(n)).final, ref) for n in sizes]
+    errors = [
+        dc.rel_l2_error(dc.simulate(tank, prop, 10, method="counts", n_particles=n, key=jax.random.key(n)).final, ref)
+        for n in sizes
+    ]
     slope, _ = dc.fit_order(sizes, errors)
     assert abs(slope - dc.methods.get("counts").order(tank, prop).exponent) < 0.1, (slope, errors)
 
@@ -73,8 +84,7 @@ def test_error_falls_like_n_to_the_minus_half():
 def test_exact_integer_conservation(boundary):
     tank = dc.Tank(_field((8, 7)), boundary=boundary).with_board(1, 3, gap=(2, 4))
     n = 10**12
-    res = dc.simulate(tank, _asym((3, 3), 1), 12, method="counts", save_every=3, n_particles=n,
-                      key=jax.random.key(2))
+    res = dc.simulate(tank, _asym((3, 3), 1), 12, method="counts", save_every=3, n_particles=n, key=jax.random.key(2))
     c = res.extras["counts"]
     assert c.dtype == np.int64
     np.testing.assert_array_equal(c.reshape(len(c), -1).sum(axis=1), n)
@@ -86,8 +96,7 @@ def test_exact_integer_conservation(boundary):
 def test_absorbed_plus_remaining_is_exactly_n():
     tank = dc.Tank(_field((8, 7)), boundary=("absorb", "reflect"))
     n = 10**12 + 7
-    res = dc.simulate(tank, _asym((3, 5), 1), 20, method="counts", save_every=4, n_particles=n,
-                      key=jax.random.key(3))
+    res = dc.simulate(tank, _asym((3, 5), 1), 20, method="counts", save_every=4, n_particles=n, key=jax.random.key(3))
     c = res.extras["counts"]
     lost = np.rint(res.absorbed / (float(tank.mass) / n)).astype(np.int64)
     np.testing.assert_array_equal(c.reshape(len(c), -1).sum(axis=1) + lost, n)
@@ -100,8 +109,11 @@ def _compiled_shape(shape):
     """(while loops, fused kernels) of the compiled counts rollout of a two-compartment tank of ``shape``."""
     tank, prop = dc.Tank.two_compartment(shape), dc.Propagator.gaussian(0.7, ndim=2)
     run = jax.jit(lambda key: dc.rollout(tank, prop, 3, method="counts", key=key, n_particles=10**6))
-    ops = [line for line in run.lower(jax.random.key(0)).compile().as_text().splitlines()
-           if line.startswith("  ") and " = " in line]
+    ops = [
+        line
+        for line in run.lower(jax.random.key(0)).compile().as_text().splitlines()
+        if line.startswith("  ") and " = " in line
+    ]
     return sum(" while(" in op for op in ops), sum(" fusion(" in op for op in ops)
 
 
@@ -144,7 +156,10 @@ def test_placement_is_multinomial():
 
 def test_same_key_same_result_and_raw_keys():
     tank, prop = CASES["symmetric-reflect"]
-    run = lambda key: dc.simulate(tank, prop, 10, method="counts", n_particles=2000, key=key).frames
+
+    def run(key):
+        return dc.simulate(tank, prop, 10, method="counts", n_particles=2000, key=key).frames
+
     a = run(jax.random.key(4))
     np.testing.assert_array_equal(a, run(jax.random.key(4)))
     np.testing.assert_array_equal(a, run(jax.random.PRNGKey(4)))
@@ -153,8 +168,7 @@ def test_same_key_same_result_and_raw_keys():
 
 def test_float32_tank_stays_float32():
     tank = dc.Tank(np.asarray(_field((8, 8)), np.float32))
-    res = dc.simulate(tank, dc.Propagator.gaussian(0.7), 5, method="counts", n_particles=1000,
-                      key=jax.random.key(0))
+    res = dc.simulate(tank, dc.Propagator.gaussian(0.7), 5, method="counts", n_particles=1000, key=jax.random.key(0))
     assert res.frames.dtype == np.float32
     np.testing.assert_allclose(res.mass(), float(tank.mass), rtol=RTOL[np.dtype(np.float32)])
 

@@ -3,6 +3,7 @@
 The rest of the suite keeps one device: these checks run in fresh interpreters
 with ``XLA_FLAGS=--xla_force_host_platform_device_count``.
 """
+
 import json
 import os
 import socket
@@ -27,8 +28,14 @@ def _env(devices):
 
 def _python(code, devices=8):
     """Run ``code`` in a fresh interpreter with ``devices`` host devices; its last stdout line as JSON."""
-    proc = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
-                          timeout=TIMEOUT_S, env=_env(devices), cwd=ROOT)
+    proc = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_S,
+        env=_env(devices),
+        cwd=ROOT,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
@@ -125,11 +132,39 @@ def _free_port():
 def test_one_job_over_two_processes_equals_one_process(tmp_path):
     """Two processes on 127.0.0.1, 4 host devices each, one run of slit split over the 8; process 0 writes."""
     port = _free_port()
-    common = ["run", "slit", "--method", "propagator", "--x64", "--devices", "all",
-              "--coordinator", f"127.0.0.1:{port}", "--num-processes", "2"]
-    procs = [subprocess.Popen([sys.executable, "-m", "diffusion_conv.cli", *common, "--process-id", str(i),
-                               "--out", str(tmp_path / f"p{i}.npz")], env=_env(4), cwd=str(tmp_path),
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(2)]
+    common = [
+        "run",
+        "slit",
+        "--method",
+        "propagator",
+        "--x64",
+        "--devices",
+        "all",
+        "--coordinator",
+        f"127.0.0.1:{port}",
+        "--num-processes",
+        "2",
+    ]
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "diffusion_conv.cli",
+                *common,
+                "--process-id",
+                str(i),
+                "--out",
+                str(tmp_path / f"p{i}.npz"),
+            ],
+            env=_env(4),
+            cwd=str(tmp_path),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(2)
+    ]
     try:
         results = [p.communicate(timeout=TIMEOUT_S) for p in procs]
     finally:
@@ -137,9 +172,24 @@ def test_one_job_over_two_processes_equals_one_process(tmp_path):
             p.kill()
     assert [p.returncode for p in procs] == [0, 0], [r[1][-2000:] for r in results]
     assert sorted(os.listdir(tmp_path)) == ["p0.npz"]  # process 0 writes every output, the other nothing
-    single = subprocess.run([sys.executable, "-m", "diffusion_conv.cli", "run", "slit", "--method", "propagator",
-                             "--x64", "--out", str(tmp_path / "one.npz")], env=_env(1), capture_output=True,
-                            text=True, timeout=TIMEOUT_S)
+    single = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "diffusion_conv.cli",
+            "run",
+            "slit",
+            "--method",
+            "propagator",
+            "--x64",
+            "--out",
+            str(tmp_path / "one.npz"),
+        ],
+        env=_env(1),
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_S,
+    )
     assert single.returncode == 0, single.stderr[-2000:]
     job, one = dc.Result.load(tmp_path / "p0.npz"), dc.Result.load(tmp_path / "one.npz")
     assert job.frames.shape == one.frames.shape == (43, 96, 96)

@@ -1,5 +1,6 @@
 """``fit`` on the package's own output: round-off below zero, unevenly spaced frames, batches, the frames'
 scale, a descent that starts at the answer."""
+
 import json
 import re
 import warnings
@@ -73,8 +74,25 @@ def _least_squares_kernel(frames):
 def test_fit_reads_a_spectral_run_of_the_command(tmp_path, capsys, x64):
     npz = tmp_path / "s.npz"
     with jax.enable_x64(x64):
-        assert cli.main(["run", "point", "--size", "32", "--steps", "4", "--save-every", "1", "--method",
-                         "spectral", "--out", str(npz)]) == 0
+        assert (
+            cli.main(
+                [
+                    "run",
+                    "point",
+                    "--size",
+                    "32",
+                    "--steps",
+                    "4",
+                    "--save-every",
+                    "1",
+                    "--method",
+                    "spectral",
+                    "--out",
+                    str(npz),
+                ]
+            )
+            == 0
+        )
         res = dc.Result.load(npz)
         assert res.frames.dtype == (np.float64 if x64 else np.float32)
         assert res.frames.min() < 0  # the transforms' round-off: what the fit used to refuse
@@ -83,8 +101,9 @@ def test_fit_reads_a_spectral_run_of_the_command(tmp_path, capsys, x64):
     out, err = _out(capsys)
     fit = json.loads(out)
     # the best radius-1 kernel for the 7x7 Gaussian's frames, by another method: linear least squares
-    np.testing.assert_allclose(np.array(fit["weights"]), _least_squares_kernel(res.frames),
-                               atol=2e-4 if not x64 else 1e-7)
+    np.testing.assert_allclose(
+        np.array(fit["weights"]), _least_squares_kernel(res.frames), atol=2e-4 if not x64 else 1e-7
+    )
 
 
 # -- each pair of frames with its own steps ----------------------------------------------------------
@@ -223,8 +242,27 @@ def test_fit_file_and_the_command_on_a_saved_batch(tmp_path, capsys):
 
 def test_fit_recovers_each_temperature_of_a_bank(tmp_path, capsys):
     npz = tmp_path / "bank.npz"
-    assert cli.main(["run", "drift", "--size", "16", "--steps", "6", "--save-every", "1", "--method", "propagator",
-                     "--temperatures", "1,2", "--out", str(npz)]) == 0
+    assert (
+        cli.main(
+            [
+                "run",
+                "drift",
+                "--size",
+                "16",
+                "--steps",
+                "6",
+                "--save-every",
+                "1",
+                "--method",
+                "propagator",
+                "--temperatures",
+                "1,2",
+                "--out",
+                str(npz),
+            ]
+        )
+        == 0
+    )
     assert dc.Result.load(npz).batch_shape == (2,)
     capsys.readouterr()
     w = np.asarray(dc.scenarios.get("drift", size=16).propagator.weights, dtype=float)
@@ -266,6 +304,5 @@ def test_a_fit_that_starts_at_the_answer_says_it_converged():
         line = fit.summary().splitlines()[1]
         assert "(converged" in line and "NOT" not in line, line
         # a descent cut short is still reported as such, with its reason
-        short = fit_propagator(dc.simulate(dc.Tank(_field()), dc.Propagator(TRUE), 4, save_every=1).frames,
-                               maxiter=1)
+        short = fit_propagator(dc.simulate(dc.Tank(_field()), dc.Propagator(TRUE), 4, save_every=1).frames, maxiter=1)
         assert not short.converged and "NOT converged" in short.summary() and short.message.strip()

@@ -15,6 +15,7 @@ this tank stay well below the bound.
 
 The tests run with float32 computation (x64 off), as a user's run does by default.
 """
+
 import math
 
 import jax
@@ -33,8 +34,7 @@ FAMILIES = {
     "gaussian0.7": (lambda: dc.Propagator.gaussian(0.7, ndim=2), "halo"),
     "gaussian-r3": (lambda: dc.Propagator.gaussian(1.0, ndim=2, radius=3), "halo"),
     "skewed": (lambda: dc.Propagator.from_logits(-(_X**2 + _Y**2) / 2.0 + 0.8 * _X - 0.3 * _Y), "halo"),
-    "edge": (lambda: dc.Propagator.from_kernel(np.array([[-1.0, -1, -1], [-1, 8, -1], [-1, -1, -1]]) / 4),
-             "direct"),
+    "edge": (lambda: dc.Propagator.from_kernel(np.array([[-1.0, -1, -1], [-1, 8, -1], [-1, -1, -1]]) / 4), "direct"),
     # random logits whose float32 weights sum to 1 - 1.3e-8 (normalising leaves up to half a unit in the
     # last place of the centre weight, 1.5e-8 here): summed as stored, that alone is 2.6e-5 in 2000 steps
     "random": (lambda: dc.Propagator.from_logits(np.random.default_rng(9).normal(size=(3, 3))), "direct"),

@@ -1,4 +1,5 @@
 """The convolution theorem and the transforms behind the spectral and heat methods."""
+
 import numpy as np
 import pytest
 from conftest import RTOL
@@ -14,8 +15,9 @@ def test_linear_convolution_theorem(shape, kshape, dtype):
     rng = np.random.default_rng(0)
     a, k = rng.random(shape).astype(dtype), rng.random(kshape).astype(dtype)
     direct = fourier.convolve_direct(a, k, mode="linear")
-    np.testing.assert_allclose(direct, signal.convolve(a.astype(float), k.astype(float), method="direct"),
-                               rtol=1e-13, atol=0)
+    np.testing.assert_allclose(
+        direct, signal.convolve(a.astype(float), k.astype(float), method="direct"), rtol=1e-13, atol=0
+    )
     via_fft = np.asarray(fourier.convolve_fft(a, k, mode="linear"))
     assert via_fft.shape == direct.shape and via_fft.dtype == dtype
     np.testing.assert_allclose(via_fft, direct, rtol=0, atol=20 * RTOL[np.dtype(dtype)] * direct.max())
@@ -37,8 +39,12 @@ def test_zero_padding_is_what_makes_it_linear():
 def test_circular_convolution_moves_mass_toward_heavier_side(shape, kshape):
     rng = np.random.default_rng(1)
     a, k = rng.random(shape), rng.random(kshape)
-    np.testing.assert_allclose(np.asarray(fourier.convolve_fft(a, k, mode="circular")),
-                               fourier.convolve_direct(a, k, mode="circular"), rtol=0, atol=1e-13)
+    np.testing.assert_allclose(
+        np.asarray(fourier.convolve_fft(a, k, mode="circular")),
+        fourier.convolve_direct(a, k, mode="circular"),
+        rtol=0,
+        atol=1e-13,
+    )
     delta = np.zeros(shape)
     delta[(0,) * len(shape)] = 1.0
     kern = np.zeros(kshape)

@@ -3,6 +3,7 @@
 Each function is checked against an independent computation: numpy's FFT with the mask or the
 formula written out, a direct loop over shifts, and the convolution with the flipped template.
 """
+
 import doctest
 
 import jax
@@ -36,7 +37,7 @@ def correlate_loop(a, t, mode):
     else:
         shifts = [range(-(m - 1), n) for n, m in zip(a.shape, t.shape)]
     out = np.zeros(tuple(len(r) for r in shifts))
-    for i, s in enumerate(np.ndindex(*out.shape)):
+    for _i, s in enumerate(np.ndindex(*out.shape)):
         shift = tuple(r[k] for r, k in zip(shifts, s))
         total = 0.0
         for j in np.ndindex(t.shape):
@@ -87,8 +88,9 @@ def test_circular_mode_against_rolls_and_the_flipped_convolution(shape, tshape, 
     assert got.shape == shape and got.dtype == dtype
     np.testing.assert_allclose(got, loop, rtol=0, atol=tol(dtype, np.abs(loop).max()))
     flipped = t[(slice(None, None, -1),) * t.ndim]
-    np.testing.assert_allclose(got, fourier.convolve_direct(a, flipped, mode="circular"), rtol=0,
-                               atol=tol(dtype, np.abs(loop).max()))
+    np.testing.assert_allclose(
+        got, fourier.convolve_direct(a, flipped, mode="circular"), rtol=0, atol=tol(dtype, np.abs(loop).max())
+    )
 
 
 @pytest.mark.parametrize("where", [(0, 0), (5, 17), (30, 11)])
@@ -97,7 +99,7 @@ def test_the_peak_of_the_valid_correlation_marks_a_planted_patch(where):
     rng = np.random.default_rng(3)
     a = 0.3 * rng.standard_normal((40, 36))
     t = rng.standard_normal((7, 9))
-    a[where[0]:where[0] + 7, where[1]:where[1] + 9] += t
+    a[where[0] : where[0] + 7, where[1] : where[1] + 9] += t
     c = np.asarray(fourier.cross_correlate(a, t, mode="valid"))
     assert np.unravel_index(np.argmax(c), c.shape) == where
     full = np.asarray(fourier.cross_correlate(a, t, mode="linear"))  # linear: shifted by template.shape - 1
@@ -177,8 +179,7 @@ def test_lowpass_keeps_exactly_the_waves_below_the_cutoff():
     n = 16
     x0, x1 = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
     cutoff = 0.25  # = 4 / 16 cycles per cell
-    for q, kept in [((3, 0), True), ((4, 0), False), ((2, 3), True), ((3, 3), False), ((0, 5), False),
-                    ((1, 1), True)]:
+    for q, kept in [((3, 0), True), ((4, 0), False), ((2, 3), True), ((3, 3), False), ((0, 5), False), ((1, 1), True)]:
         wave = np.cos(2 * np.pi * (q[0] * x0 + q[1] * x1) / n)
         out = np.asarray(fourier.lowpass(wave, cutoff))
         np.testing.assert_allclose(out, wave if kept else 0.0, atol=1e-12, err_msg=f"wave {q}")
@@ -193,8 +194,9 @@ def test_the_disc_mask_is_a_convolution_with_its_inverse_transform():
     rng = np.random.default_rng(8)
     a = rng.random((15, 13))
     kernel = np.fft.fftshift(np.real(np.fft.ifftn(disc_mask(a.shape, 0.2))))
-    np.testing.assert_allclose(np.asarray(fourier.lowpass(a, 0.2)),
-                               fourier.convolve_direct(a, kernel, mode="circular"), atol=1e-13)
+    np.testing.assert_allclose(
+        np.asarray(fourier.lowpass(a, 0.2)), fourier.convolve_direct(a, kernel, mode="circular"), atol=1e-13
+    )
     assert kernel.min() < 0  # the side lobes that ring at edges
 
 
@@ -251,21 +253,24 @@ def test_log_magnitude_puts_the_zero_frequency_at_n_over_2():
 def test_log_magnitude_of_a_complex_field_and_of_integers():
     rng = np.random.default_rng(11)
     z = rng.random((6, 7)) + 1j * rng.random((6, 7))
-    np.testing.assert_allclose(np.asarray(fourier.log_magnitude(z)),
-                               np.log1p(np.fft.fftshift(np.abs(np.fft.fftn(z)))), atol=1e-12)
+    np.testing.assert_allclose(
+        np.asarray(fourier.log_magnitude(z)), np.log1p(np.fft.fftshift(np.abs(np.fft.fftn(z)))), atol=1e-12
+    )
     im = rng.integers(0, 255, (6, 7)).astype(np.uint8)
     got = fourier.log_magnitude(im)
     assert got.dtype == np.float64
-    np.testing.assert_allclose(np.asarray(got), np.log1p(np.fft.fftshift(np.abs(np.fft.fft2(im.astype(float))))),
-                               atol=1e-11)
+    np.testing.assert_allclose(
+        np.asarray(got), np.log1p(np.fft.fftshift(np.abs(np.fft.fft2(im.astype(float))))), atol=1e-11
+    )
 
 
 def test_rotating_an_image_rotates_its_spectrum():
     """On an odd square grid the centred frequencies are symmetric, so the match is exact."""
     rng = np.random.default_rng(12)
     a = rng.random((15, 15))
-    np.testing.assert_allclose(np.asarray(fourier.log_magnitude(np.rot90(a))),
-                               np.rot90(np.asarray(fourier.log_magnitude(a))), atol=1e-12)
+    np.testing.assert_allclose(
+        np.asarray(fourier.log_magnitude(np.rot90(a))), np.rot90(np.asarray(fourier.log_magnitude(a))), atol=1e-12
+    )
     x = np.arange(32)
     stripes = np.cos(2 * np.pi * 5 * x / 32)[None, :] * np.ones((32, 1))  # varies along axis 1
     for img, peaks in [(stripes, [(16, 11), (16, 21)]), (stripes.T, [(11, 16), (21, 16)])]:
@@ -275,8 +280,9 @@ def test_rotating_an_image_rotates_its_spectrum():
 
 def test_log_magnitude_traces_under_jit():
     a = np.random.default_rng(13).random((8, 8))
-    np.testing.assert_allclose(np.asarray(jax.jit(fourier.log_magnitude)(a)),
-                               np.asarray(fourier.log_magnitude(a)), atol=1e-14)
+    np.testing.assert_allclose(
+        np.asarray(jax.jit(fourier.log_magnitude)(a)), np.asarray(fourier.log_magnitude(a)), atol=1e-14
+    )
 
 
 def test_log_magnitude_bad_input():

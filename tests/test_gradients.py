@@ -9,6 +9,7 @@ float64. The ``spectral`` primal is exact only for kernels that are mirror
 symmetric along reflecting and absorbing axes, so its random points are
 symmetrised along those axes only (the directions never are).
 """
+
 import zlib
 
 import jax
@@ -29,8 +30,7 @@ RTOL_FD = 1e-7  # central differences in float64: truncation ~ H^2, rounding ~ e
 def _weights_of_frames(seed):
     """Random weights for every frame and every absorbed total: the loss reads all of them."""
     rng = np.random.default_rng(seed)
-    n_frames = len(dc.rollout(dc.Tank(np.ones(SHAPE)), dc.Propagator.box(3, ndim=2), STEPS,
-                              save_every=SAVE_EVERY)[1])
+    n_frames = len(dc.rollout(dc.Tank(np.ones(SHAPE)), dc.Propagator.box(3, ndim=2), STEPS, save_every=SAVE_EVERY)[1])
     return jnp.asarray(rng.normal(size=(n_frames,) + SHAPE)), jnp.asarray(rng.normal(size=n_frames))
 
 
@@ -39,8 +39,7 @@ def _loss(method, boundary, seed=0):
 
     def loss(z, c):
         tank = dc.Tank(c, boundary=boundary)
-        frames, absorbed = dc.rollout(tank, dc.Propagator.from_logits(z), STEPS, method=method,
-                                      save_every=SAVE_EVERY)
+        frames, absorbed = dc.rollout(tank, dc.Propagator.from_logits(z), STEPS, method=method, save_every=SAVE_EVERY)
         return jnp.sum(wf * frames) + jnp.sum(frames[-1] ** 2) + jnp.sum(wa * absorbed)
 
     return loss
@@ -129,8 +128,15 @@ def test_the_reported_two_compartment_gradient(method):
         return lambda z: (dc.rollout(t, dc.Propagator.from_logits(z), 3, method=m)[0][-1] ** 2).sum()
 
     g = np.asarray(jax.grad(loss(method))(jnp.zeros((3, 3))))
-    fd = np.array([[float(_central(loss("propagator"), jnp.zeros((3, 3)), jnp.zeros((3, 3)).at[i, j].set(1.0)))
-                    for j in range(3)] for i in range(3)])
+    fd = np.array(
+        [
+            [
+                float(_central(loss("propagator"), jnp.zeros((3, 3)), jnp.zeros((3, 3)).at[i, j].set(1.0)))
+                for j in range(3)
+            ]
+            for i in range(3)
+        ]
+    )
     np.testing.assert_allclose(g, fd, rtol=1e-7, atol=1e-9)
     np.testing.assert_allclose(g[1], [2.40695, 0.37311, -2.78006], atol=1e-5)
 
@@ -158,10 +164,12 @@ def test_spectral_gradient_of_a_bank_matches_each_member():
             bank = dc.Propagator.stack([dc.Propagator.from_logits(z[i]) for i in range(len(z))])
             assert bank.batch_shape == (2,)
             return jnp.sum(target * dc.rollout(dc.Tank(c0), bank, 4, method=method)[0][-1])
+
         return f
 
-    np.testing.assert_allclose(np.asarray(jax.grad(loss("spectral"))(zs)),
-                               np.asarray(jax.grad(loss("propagator"))(zs)), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(
+        np.asarray(jax.grad(loss("spectral"))(zs)), np.asarray(jax.grad(loss("propagator"))(zs)), rtol=1e-10, atol=1e-12
+    )
 
 
 def test_spectral_gradient_in_float32():
@@ -173,8 +181,9 @@ def test_spectral_gradient_in_float32():
         target = jnp.asarray(rng.normal(size=SHAPE), jnp.float32)
 
         def loss(method):
-            return lambda z: jnp.sum(target * dc.rollout(dc.Tank(c0), dc.Propagator.from_logits(z), 6,
-                                                         method=method)[0][-1])
+            return lambda z: jnp.sum(
+                target * dc.rollout(dc.Tank(c0), dc.Propagator.from_logits(z), 6, method=method)[0][-1]
+            )
 
         g = jax.grad(loss("spectral"))(z0)
         ref = jax.grad(loss("propagator"))(z0)
@@ -190,8 +199,9 @@ def test_propagate_spectral_gradient_into_the_kernel():
     target = jnp.asarray(rng.normal(size=12))
 
     def loss(method):
-        return lambda z: jnp.sum(target * dc.propagate(c0, dc.Propagator.from_logits(z), 7, boundary="reflect",
-                                                        method=method))
+        return lambda z: jnp.sum(
+            target * dc.propagate(c0, dc.Propagator.from_logits(z), 7, boundary="reflect", method=method)
+        )
 
     z0 = jnp.asarray([0.3, -0.2, 0.3])
     v = jnp.asarray([1.0, 0.0, -1.0])  # the antisymmetric direction: drift
@@ -209,10 +219,12 @@ def _heat_loss(z, c=None):
 @pytest.mark.parametrize("transform", ["grad", "jit-grad", "jvp", "vmap-grad"])
 def test_heat_refuses_derivatives_into_the_kernel_in_its_own_words(transform):
     z = jnp.zeros((3, 3))
-    run = {"grad": lambda: jax.grad(_heat_loss)(z),
-           "jit-grad": lambda: jax.jit(jax.grad(_heat_loss))(z),
-           "jvp": lambda: jax.jvp(_heat_loss, (z,), (jnp.ones((3, 3)),)),
-           "vmap-grad": lambda: jax.vmap(jax.grad(_heat_loss))(jnp.stack([z, z]))}[transform]
+    run = {
+        "grad": lambda: jax.grad(_heat_loss)(z),
+        "jit-grad": lambda: jax.jit(jax.grad(_heat_loss))(z),
+        "jvp": lambda: jax.jvp(_heat_loss, (z,), (jnp.ones((3, 3)),)),
+        "vmap-grad": lambda: jax.vmap(jax.grad(_heat_loss))(jnp.stack([z, z])),
+    }[transform]
     with pytest.raises(ValueError) as info:
         run()
     msg = str(info.value)

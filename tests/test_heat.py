@@ -1,4 +1,5 @@
 """The heat method against closed forms, and the measured order of propagator -> heat."""
+
 import numpy as np
 import pytest
 from helpers import run_at
@@ -127,11 +128,14 @@ def test_absorbed_is_the_lost_mass():
     np.testing.assert_allclose(res.mass() + res.absorbed, float(tank.mass), rtol=1e-12)
 
 
-@pytest.mark.parametrize("boundary,w,match", [
-    ("reflect", [[0.2, 0.5, 0.3]], "drift"),
-    ("absorb", [[0.2, 0.5, 0.3]], "drift"),
-    (("periodic", "reflect"), [[0.2, 0.0, 0.0], [0.0, 0.6, 0.0], [0.0, 0.0, 0.2]], "diagonal"),
-])
+@pytest.mark.parametrize(
+    "boundary,w,match",
+    [
+        ("reflect", [[0.2, 0.5, 0.3]], "drift"),
+        ("absorb", [[0.2, 0.5, 0.3]], "drift"),
+        (("periodic", "reflect"), [[0.2, 0.0, 0.0], [0.0, 0.6, 0.0], [0.0, 0.0, 0.2]], "diagonal"),
+    ],
+)
 def test_refuses_what_it_cannot_solve(boundary, w, match):
     tank = dc.Tank(np.ones((6, 7)), boundary=boundary)
     with pytest.raises(ValueError, match=match):

@@ -4,6 +4,7 @@ The command-line cases interrupt real, long computations (a billion steps) in a
 fresh interpreter with x64 off, as a user runs them. Time limits here are hang
 guards only; the measured delays are printed (``pytest -s``).
 """
+
 import os
 import signal
 import subprocess
@@ -26,8 +27,10 @@ STARTUP = 240.0  # seconds to reach the computation (import and compile on a loa
 # in the background of a non-interactive shell ignores SIGINT, and children inherit that). A small launcher sets
 # it and execs the child: a preexec_fn would do the same in the forked child, but it makes subprocess fork the
 # whole (multithreaded) test process, and JAX warns "os.fork() was called ..." once per child.
-DEFAULT_SIGINT = ("import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
-                  "os.execv(sys.executable, [sys.executable] + sys.argv[1:])")
+DEFAULT_SIGINT = (
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+    "os.execv(sys.executable, [sys.executable] + sys.argv[1:])"
+)
 
 
 class _Process:
@@ -37,11 +40,18 @@ class _Process:
         env = dict(os.environ)
         env.pop("JAX_ENABLE_X64", None)
         assert argv[0] == sys.executable
-        self.proc = subprocess.Popen([sys.executable, "-c", DEFAULT_SIGINT] + list(argv[1:]), cwd=cwd, env=env,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", DEFAULT_SIGINT] + list(argv[1:]),
+            cwd=cwd,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
         self.out, self.err = bytearray(), bytearray()
-        self._threads = [threading.Thread(target=self._drain, args=(s, b), daemon=True)
-                         for s, b in ((self.proc.stdout, self.out), (self.proc.stderr, self.err))]
+        self._threads = [
+            threading.Thread(target=self._drain, args=(s, b), daemon=True)
+            for s, b in ((self.proc.stdout, self.out), (self.proc.stderr, self.err))
+        ]
         for t in self._threads:
             t.start()
 
@@ -83,8 +93,10 @@ class _Process:
         return bytes(self.err).decode(errors="replace")
 
 
-IGNORING_SIGINT = ("import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_IGN); "
-                   "os.execv(sys.executable, [sys.executable] + sys.argv[1:])")
+IGNORING_SIGINT = (
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_IGN); "
+    "os.execv(sys.executable, [sys.executable] + sys.argv[1:])"
+)
 
 
 # spectral does any number of steps in one transform: a long run of it is many frames of a large tank
@@ -92,8 +104,23 @@ LONG = {"spectral": ["--size", "512", "--save-every", str(10**7)]}
 
 
 def _cli(tmp_path, method, scenario, ignore_sigint=False):
-    argv = [sys.executable, "-m", "diffusion_conv.cli", "run", scenario, "--method", method, "--size", "32",
-            "--steps", str(10**9), "--out", str(tmp_path / "x.npz"), "--animate", str(tmp_path / "x.gif")]
+    argv = [
+        sys.executable,
+        "-m",
+        "diffusion_conv.cli",
+        "run",
+        scenario,
+        "--method",
+        method,
+        "--size",
+        "32",
+        "--steps",
+        str(10**9),
+        "--out",
+        str(tmp_path / "x.npz"),
+        "--animate",
+        str(tmp_path / "x.gif"),
+    ]
     argv += LONG.get(method, [])
     if ignore_sigint:  # started the way nohup does: SIGINT ignored across exec
         argv = [sys.executable, "-c", IGNORING_SIGINT] + argv[1:]
@@ -101,15 +128,18 @@ def _cli(tmp_path, method, scenario, ignore_sigint=False):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("method, scenario, sig", [
-    ("propagator", "slit", signal.SIGINT),
-    ("particles", "slit", signal.SIGINT),
-    ("counts", "slit", signal.SIGINT),
-    ("spectral", "point", signal.SIGINT),
-    ("propagator", "slit", signal.SIGTERM),
-    ("particles", "slit", signal.SIGTERM),
-    ("counts", "slit", signal.SIGTERM),
-])
+@pytest.mark.parametrize(
+    "method, scenario, sig",
+    [
+        ("propagator", "slit", signal.SIGINT),
+        ("particles", "slit", signal.SIGINT),
+        ("counts", "slit", signal.SIGINT),
+        ("spectral", "point", signal.SIGINT),
+        ("propagator", "slit", signal.SIGTERM),
+        ("particles", "slit", signal.SIGTERM),
+        ("counts", "slit", signal.SIGTERM),
+    ],
+)
 def test_the_command_stops_promptly_and_leaves_nothing(tmp_path, method, scenario, sig):
     p = _cli(tmp_path, method, scenario)
     p.wait_for(b"/s]")  # a progress bar (steps, frames or images): the method is computing
@@ -238,8 +268,22 @@ def test_an_interrupted_command_removes_the_outputs_it_had_completed(tmp_path, c
 
     monkeypatch.setattr(render.panels.Panels, "rgb", interrupted)
     before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
-    code = cli.main(["run", "point", "--size", "16", "--steps", "4", "--method", "propagator",
-                     "--out", str(tmp_path / "run.npz"), "--animate", str(tmp_path / "run.gif")])
+    code = cli.main(
+        [
+            "run",
+            "point",
+            "--size",
+            "16",
+            "--steps",
+            "4",
+            "--method",
+            "propagator",
+            "--out",
+            str(tmp_path / "run.npz"),
+            "--animate",
+            str(tmp_path / "run.gif"),
+        ]
+    )
     assert code == 143
     assert os.listdir(tmp_path) == []  # the result was complete, but the command was not
     assert capsys.readouterr().err.strip().splitlines()[-1] == "diffusion-conv: interrupted"

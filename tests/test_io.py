@@ -1,4 +1,5 @@
 """Files: writability checked before the work, one atomic writer, the umask, damaged result files."""
+
 import json
 import os
 import zipfile
@@ -33,24 +34,29 @@ def _writers(target):
 
 
 @pytest.mark.parametrize("writer", ["save", "animate", "save_text", "plot_frame"])
-@pytest.mark.parametrize("case, match", [
-    ("proc", "cannot write in folder '/proc'"),
-    ("under-a-file", "is a file, not a folder"),
-    ("missing-folder", "does not exist"),
-    ("a-folder", "is a folder"),
-    ("long-name", "at most 255"),
-])
-def test_unwritable_targets_are_refused_before_any_work_and_leave_nothing(tmp_path, monkeypatch, writer, case,
-                                                                          match):
+@pytest.mark.parametrize(
+    "case, match",
+    [
+        ("proc", "cannot write in folder '/proc'"),
+        ("under-a-file", "is a file, not a folder"),
+        ("missing-folder", "does not exist"),
+        ("a-folder", "is a folder"),
+        ("long-name", "at most 255"),
+    ],
+)
+def test_unwritable_targets_are_refused_before_any_work_and_leave_nothing(tmp_path, monkeypatch, writer, case, match):
     (tmp_path / "plain").write_text("x")
     (tmp_path / "dir").mkdir()
 
     def target(name):
         stem, suffix = os.path.splitext(name)
-        return {"proc": f"/proc/{name}", "under-a-file": str(tmp_path / "plain" / name),
-                "missing-folder": str(tmp_path / "no" / "such" / name),
-                "a-folder": str(tmp_path / "dir" / "sub") + suffix,
-                "long-name": str(tmp_path / ("n" * 300 + suffix))}[case]
+        return {
+            "proc": f"/proc/{name}",
+            "under-a-file": str(tmp_path / "plain" / name),
+            "missing-folder": str(tmp_path / "no" / "such" / name),
+            "a-folder": str(tmp_path / "dir" / "sub") + suffix,
+            "long-name": str(tmp_path / ("n" * 300 + suffix)),
+        }[case]
 
     if case == "a-folder":
         os.mkdir(target("x.npz")[:-4] + ".npz")
@@ -139,18 +145,23 @@ def test_every_output_honours_the_umask(tmp_path, umask):
 
 
 # -- resolution and figure size -------------------------------------------------------------------
-@pytest.mark.parametrize("dpi, error, match", [
-    (0, ValueError, "dpi must be between 10 and 1200 dots per inch, got 0"),
-    (-5, ValueError, "dpi must be between"),
-    (10**6, ValueError, "got 1000000"),
-    ("high", TypeError, "dpi must be a number"),
-    (True, TypeError, "dpi must be a number"),
-])
+@pytest.mark.parametrize(
+    "dpi, error, match",
+    [
+        (0, ValueError, "dpi must be between 10 and 1200 dots per inch, got 0"),
+        (-5, ValueError, "dpi must be between"),
+        (10**6, ValueError, "got 1000000"),
+        ("high", TypeError, "dpi must be a number"),
+        (True, TypeError, "dpi must be a number"),
+    ],
+)
 def test_bad_dpi_is_refused_before_drawing(tmp_path, dpi, error, match):
     res = _result()
-    for call in (lambda: render.animate(res, tmp_path / "a.gif", dpi=dpi),
-                 lambda: render.plot_frame(res, dpi=dpi),
-                 lambda: render.plot_profiles(res, tmp_path / "p.png", dpi=dpi)):
+    for call in (
+        lambda: render.animate(res, tmp_path / "a.gif", dpi=dpi),
+        lambda: render.plot_frame(res, dpi=dpi),
+        lambda: render.plot_profiles(res, tmp_path / "p.png", dpi=dpi),
+    ):
         with pytest.raises(error, match=match):
             call()
     assert _files(tmp_path) == []
@@ -224,22 +235,25 @@ def _damaged(tmp_path, kind):
     return path
 
 
-@pytest.mark.parametrize("kind, match", [
-    ("empty", "is empty"),
-    ("truncated-end", "not an .npz archive|damaged"),
-    ("corrupt-member", "damaged"),
-    ("random-bytes", "not an .npz archive"),
-    ("gif", r"not an .npz archive \(it starts with b'GIF8'\)"),
-    ("npy", "not an .npz archive"),
-    ("foreign", "no header .*its arrays: a"),
-    ("no-frames", "arrays frames are missing"),
-    ("bad-header", "not valid JSON"),
-    ("header-fields", "header without the method"),
-    ("lengths", "4 frames but 3 steps, 4 times, 4 absorbed"),
-    ("absorbed-length", "4 frames but 4 steps, 4 times, 7 absorbed"),
-    ("steps-order", "increasing"),
-    ("frames-dtype", "frames must hold"),
-])
+@pytest.mark.parametrize(
+    "kind, match",
+    [
+        ("empty", "is empty"),
+        ("truncated-end", "not an .npz archive|damaged"),
+        ("corrupt-member", "damaged"),
+        ("random-bytes", "not an .npz archive"),
+        ("gif", r"not an .npz archive \(it starts with b'GIF8'\)"),
+        ("npy", "not an .npz archive"),
+        ("foreign", "no header .*its arrays: a"),
+        ("no-frames", "arrays frames are missing"),
+        ("bad-header", "not valid JSON"),
+        ("header-fields", "header without the method"),
+        ("lengths", "4 frames but 3 steps, 4 times, 4 absorbed"),
+        ("absorbed-length", "4 frames but 4 steps, 4 times, 7 absorbed"),
+        ("steps-order", "increasing"),
+        ("frames-dtype", "frames must hold"),
+    ],
+)
 def test_load_names_the_file_and_what_is_wrong(tmp_path, kind, match):
     path = _damaged(tmp_path, kind)
     with pytest.raises(ValueError, match=match) as info:

@@ -1,4 +1,5 @@
 """Propagator: constructors, moments, symbol, pytree, bad input."""
+
 import jax
 import jax.numpy as jnp
 import numpy as np

@@ -1,4 +1,5 @@
 """The shared process against an independent, naive statement of it (tests/reference.py)."""
+
 import numpy as np
 import pytest
 from reference import fold, transition_matrix
@@ -9,13 +10,13 @@ from diffusion_conv import lattice
 CASES = [
     # shape, kernel shape, boundary, walls?
     ((7,), (3,), "reflect", False),
-    ((5,), (13,), "reflect", False),       # radius 6 > tank: folds several times
+    ((5,), (13,), "reflect", False),  # radius 6 > tank: folds several times
     ((4,), (11,), "periodic", False),
     ((6,), (5,), "absorb", False),
     ((5, 6), (3, 5), ("reflect", "periodic"), True),
     ((6, 5), (5, 3), ("absorb", "reflect"), True),
     ((4, 3, 5), (3, 3, 3), ("periodic", "absorb", "reflect"), True),
-    ((3, 4), (9, 7), "reflect", True),      # radius larger than the tank, with walls
+    ((3, 4), (9, 7), "reflect", True),  # radius larger than the tank, with walls
 ]
 
 

@@ -152,8 +152,12 @@ class LazyWalk(Method):
 
     def init(self, tank, prop, key=None, n_particles=None, prepared=None, q=0.5):
         w = jnp.ravel(prop.weights).astype(tank.concentration.dtype)
-        return State((tuple(prop.radius), tuple(tank.boundary), tank.dx**tank.ndim, q), field=tank.concentration,
-                     weights=w, absorbed=jnp.zeros((), tank.concentration.dtype))
+        return State(
+            (tuple(prop.radius), tuple(tank.boundary), tank.dx**tank.ndim, q),
+            field=tank.concentration,
+            weights=w,
+            absorbed=jnp.zeros((), tank.concentration.dtype),
+        )
 
     def advance(self, state, n):
         radius, bnd, _, q = state.static

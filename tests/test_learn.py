@@ -1,4 +1,5 @@
 """fit_propagator: the kernel recovered from frames, its moments and errors, refusals, fit_file."""
+
 import json
 
 import jax
@@ -78,8 +79,9 @@ def test_several_steps_between_frames_give_the_one_step_kernel():
 
 def test_particle_data_recovers_the_moments_within_their_errors():
     tank = dc.Tank(field(), boundary="reflect")
-    res = dc.simulate(tank, dc.Propagator(TRUE), 4, method="particles", save_every=1, n_particles=10**6,
-                      key=jax.random.key(0))
+    res = dc.simulate(
+        tank, dc.Propagator(TRUE), 4, method="particles", save_every=1, n_particles=10**6, key=jax.random.key(0)
+    )
     fit = fit_propagator(res.frames, radius=1)
     mean, cov = true_moments(TRUE)
     # the errors are small enough to matter: a drift wrong by 0.015 cells/step would be caught
@@ -144,15 +146,26 @@ def test_fit_file_reads_spacing_boundary_and_units(tmp_path):
         # nothing moves: every kernel explains constant frames equally well
         ([np.ones((8, 8))] * 3, {}, ValueError, "nothing moves"),
         # 4 cells: a radius-3 kernel (7 cells wide) is wider than the frames
-        ([np.array([0.0, 1.0, 2.0, 3.0]), np.array([1.0, 1.0, 2.0, 2.0])], {"radius": 3}, ValueError,
-         r"too wide for frames of shape \(4,\).*at most 1"),
+        (
+            [np.array([0.0, 1.0, 2.0, 3.0]), np.array([1.0, 1.0, 2.0, 2.0])],
+            {"radius": 3},
+            ValueError,
+            r"too wide for frames of shape \(4,\).*at most 1",
+        ),
         # one bump in a corner: 16 cells see it within radius 3, fewer than the 48 free weights
-        ([np.pad([[1.0]], ((0, 15), (0, 15))), np.pad([[0.5, 0.2], [0.2, 0.1]], ((0, 14), (0, 14)))],
-         {"radius": 3}, ValueError, "48 free weights, but only 16 cells"),
+        (
+            [np.pad([[1.0]], ((0, 15), (0, 15))), np.pad([[0.5, 0.2], [0.2, 0.1]], ((0, 14), (0, 14)))],
+            {"radius": 3},
+            ValueError,
+            "48 free weights, but only 16 cells",
+        ),
         # periodic, varying along axis 1 only: nothing tells the jumps along axis 0 apart
-        ([np.tile(np.arange(16.0), (16, 1)), np.tile(np.arange(16.0) ** 1.5, (16, 1))],
-         {"boundary": "periodic"}, ValueError,
-         "determine only 2 of the 8 free weights"),
+        (
+            [np.tile(np.arange(16.0), (16, 1)), np.tile(np.arange(16.0) ** 1.5, (16, 1))],
+            {"boundary": "periodic"},
+            ValueError,
+            "determine only 2 of the 8 free weights",
+        ),
     ],
 )
 def test_bad_input_is_refused(frames, kwargs, error, match):
@@ -160,12 +173,19 @@ def test_bad_input_is_refused(frames, kwargs, error, match):
         fit_propagator(frames, **kwargs)
 
 
-@pytest.mark.parametrize("frames, radius, match", [
-    (np.stack([np.pad(np.ones((4, 4)), 6), np.pad(np.full((6, 6), 0.4), 5)]), 10, "too wide"),
-    (np.stack([np.pad(np.ones((4, 4)), 6), np.pad(np.full((6, 6), 0.4), 5)]), 20, "too wide"),
-    ([np.pad([[1.0]], ((0, 15), (0, 15))), np.pad([[0.5, 0.2], [0.2, 0.1]], ((0, 14), (0, 14)))], 3,
-     "only 16 cells"),
-], ids=["radius-10-on-16x16", "radius-20-on-16x16", "corner-bump"])
+@pytest.mark.parametrize(
+    "frames, radius, match",
+    [
+        (np.stack([np.pad(np.ones((4, 4)), 6), np.pad(np.full((6, 6), 0.4), 5)]), 10, "too wide"),
+        (np.stack([np.pad(np.ones((4, 4)), 6), np.pad(np.full((6, 6), 0.4), 5)]), 20, "too wide"),
+        (
+            [np.pad([[1.0]], ((0, 15), (0, 15))), np.pad([[0.5, 0.2], [0.2, 0.1]], ((0, 14), (0, 14)))],
+            3,
+            "only 16 cells",
+        ),
+    ],
+    ids=["radius-10-on-16x16", "radius-20-on-16x16", "corner-bump"],
+)
 def test_undeterminable_radius_is_refused_before_any_jax_work(monkeypatch, frames, radius, match):
     from diffusion_conv import learn
 

@@ -6,6 +6,7 @@ stderr and a non-zero exit code, within the join timeout plus the time to start
 Python and JAX: never a hang, a C++ stack trace or a raw ``JaxRuntimeError``.
 The seconds from each start to its end are printed (``pytest -s``).
 """
+
 import ipaddress
 import os
 import re
@@ -25,8 +26,16 @@ from diffusion_conv.cli import distributed
 TIMEOUT_S = 300  # guards against a hang only
 JOIN_S = 5  # --join-timeout of the cases that cannot form
 RUN = ["run", "point", "--size", "8", "--steps", "2", "--method", "propagator"]
-NOISE = ("Traceback", "JaxRuntimeError", "DEADLINE_EXCEEDED", "Check failure", "*** ", "terminate called",
-         "coordination_service", "absl::")
+NOISE = (
+    "Traceback",
+    "JaxRuntimeError",
+    "DEADLINE_EXCEEDED",
+    "Check failure",
+    "*** ",
+    "terminate called",
+    "coordination_service",
+    "absl::",
+)
 
 
 def _env():
@@ -42,8 +51,16 @@ def _free_port():
 
 
 def _job(port, n, i, timeout=JOIN_S):
-    return ["--coordinator", f"127.0.0.1:{port}", "--num-processes", str(n), "--process-id", str(i),
-            "--join-timeout", str(timeout)]
+    return [
+        "--coordinator",
+        f"127.0.0.1:{port}",
+        "--num-processes",
+        str(n),
+        "--process-id",
+        str(i),
+        "--join-timeout",
+        str(timeout),
+    ]
 
 
 class Processes:
@@ -57,8 +74,13 @@ class Processes:
         self.procs, self.started, self.closed, self.errs, self.readers, self.said = [], [], [], [], [], []
         for argv in argvs:
             self.started.append(time.monotonic())
-            p = subprocess.Popen([sys.executable, "-m", "diffusion_conv.cli", *argv], env=_env(), cwd=str(tmp_path),
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            p = subprocess.Popen(
+                [sys.executable, "-m", "diffusion_conv.cli", *argv],
+                env=_env(),
+                cwd=str(tmp_path),
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+            )
             self.procs.append(p)
             self.errs.append(bytearray())
             self.closed.append(None)
@@ -116,8 +138,11 @@ def _line(result):
     code, stderr, seconds = result
     assert code is not None, f"still running after {TIMEOUT_S} s: {stderr[-2000:]}"
     assert code != 0, stderr[-2000:]
-    lines = [line for line in stderr.replace("\r", "\n").splitlines()
-             if line.strip() and "step/s" not in line and not line.startswith("[Gloo]")]
+    lines = [
+        line
+        for line in stderr.replace("\r", "\n").splitlines()
+        if line.strip() and "step/s" not in line and not line.startswith("[Gloo]")
+    ]
     assert len(lines) == 1, stderr[-3000:]
     assert not any(n in stderr for n in NOISE), stderr[-3000:]
     assert lines[0].startswith("diffusion-conv: error: "), lines[0]
@@ -125,8 +150,13 @@ def _line(result):
 
 
 def _report(name, results):
-    print(f"\n{name}: " + ", ".join(f"process {k}: exit {rc} after {s:.1f} s" if s is not None else
-                                    f"process {k}: still running" for k, (rc, _, s) in enumerate(results)))
+    print(
+        f"\n{name}: "
+        + ", ".join(
+            f"process {k}: exit {rc} after {s:.1f} s" if s is not None else f"process {k}: still running"
+            for k, (rc, _, s) in enumerate(results)
+        )
+    )
 
 
 def _join_bound():
@@ -152,23 +182,35 @@ def test_process_0_refuses_an_address_it_cannot_listen_at():
             distributed.check_coordinator(bad, 0)
 
 
-@pytest.mark.parametrize("argv, message", [
-    (RUN + ["--join-timeout", "5"], "--join-timeout applies to a job of several processes"),
-    (RUN + ["--join-timeout", "0", "--coordinator", "127.0.0.1:4321", "--num-processes", "2", "--process-id", "1"],
-     "--join-timeout: expected seconds from 1 to 3600, got '0'"),
-    (RUN + ["--join-timeout", "nan", "--coordinator", "127.0.0.1:4321", "--num-processes", "2", "--process-id", "1"],
-     "expected seconds from 1 to 3600"),
-    (RUN + ["--coordinator", "192.0.2.1:4321", "--num-processes", "2", "--process-id", "0"],
-     "not an address of this host"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (RUN + ["--join-timeout", "5"], "--join-timeout applies to a job of several processes"),
+        (
+            RUN
+            + ["--join-timeout", "0", "--coordinator", "127.0.0.1:4321", "--num-processes", "2", "--process-id", "1"],
+            "--join-timeout: expected seconds from 1 to 3600, got '0'",
+        ),
+        (
+            RUN
+            + ["--join-timeout", "nan", "--coordinator", "127.0.0.1:4321", "--num-processes", "2", "--process-id", "1"],
+            "expected seconds from 1 to 3600",
+        ),
+        (
+            RUN + ["--coordinator", "192.0.2.1:4321", "--num-processes", "2", "--process-id", "0"],
+            "not an address of this host",
+        ),
+    ],
+)
 def test_job_options_are_refused_before_joining(argv, message, capsys):
     assert cli.main(argv) == 2
     assert message in capsys.readouterr().err
 
 
 def test_a_job_process_writes_only_as_process_0():
-    args = cli.build_parser().parse_args(RUN + ["--coordinator", "127.0.0.1:1", "--num-processes", "2",
-                                                "--process-id", "1"])
+    args = cli.build_parser().parse_args(
+        RUN + ["--coordinator", "127.0.0.1:1", "--num-processes", "2", "--process-id", "1"]
+    )
     assert not cli.job.writes(args)
     assert cli.job.writes(cli.build_parser().parse_args(RUN))
 
@@ -177,21 +219,33 @@ def test_a_job_process_writes_only_as_process_0():
 @pytest.mark.slow
 def test_peers_that_disagree_on_steps_both_refuse_naming_it(tmp_path):
     port = _free_port()
-    results = _run(tmp_path, [RUN + _job(port, 2, 0, 120), RUN[:-4] + ["--steps", "3", "--method", "propagator"]
-                              + _job(port, 2, 1, 120)])
+    results = _run(
+        tmp_path,
+        [RUN + _job(port, 2, 0, 120), RUN[:-4] + ["--steps", "3", "--method", "propagator"] + _job(port, 2, 1, 120)],
+    )
     _report("--steps 2 against --steps 3", results)
     for code, stderr, seconds in results:
         line = _line((code, stderr, seconds))
-        assert code == 2 and re.search(r"--steps is (2 on process 0 and 3 on process 1|3 on process 1 and 2 on "
-                                       r"process 0)", line), line
+        assert code == 2 and re.search(
+            r"--steps is (2 on process 0 and 3 on process 1|3 on process 1 and 2 on "
+            r"process 0)",
+            line,
+        ), line
         assert seconds < _join_bound()
 
 
 @pytest.mark.slow
 def test_peers_that_disagree_on_the_number_of_processes_end_with_one_line(tmp_path):
     port, other = _free_port(), _free_port()
-    results = _run(tmp_path, [RUN + _job(port, 2, 0), RUN + _job(port, 3, 1),  # they join, then compare
-                              RUN + _job(other, 3, 0), RUN + _job(other, 2, 1)])  # process 0 waits for a third
+    results = _run(
+        tmp_path,
+        [
+            RUN + _job(port, 2, 0),
+            RUN + _job(port, 3, 1),  # they join, then compare
+            RUN + _job(other, 3, 0),
+            RUN + _job(other, 2, 1),
+        ],
+    )  # process 0 waits for a third
     _report("--num-processes 2 against 3; 3 against 2", results)
     for k in (0, 1):
         line = _line(results[k])
@@ -234,11 +288,13 @@ def test_two_processes_with_the_same_id_end_with_one_line_each(tmp_path):
     _report("two with --process-id 0; 0, 1 and 1 of 3", results)
     lines = [_line(r) for r in results]
     assert sorted(r[0] for r in results[:2]) == [2, 2]
-    assert any("is in use on this host" in line for line in lines[:2]) or \
-        all("--join-timeout 5" in line for line in lines[:2]), lines[:2]
+    assert any("is in use on this host" in line for line in lines[:2]) or all(
+        "--join-timeout 5" in line for line in lines[:2]
+    ), lines[:2]
     # of two process 1: the coordinator drops one (JAX aborts it: one line says why), the rest time out
-    assert any("another process joined the job with the same --process-id" in line for line in lines[2:]) or \
-        all("--join-timeout 5" in line for line in lines[2:]), lines[2:]
+    assert any("another process joined the job with the same --process-id" in line for line in lines[2:]) or all(
+        "--join-timeout 5" in line for line in lines[2:]
+    ), lines[2:]
     for _, _, seconds in results:
         assert seconds < _join_bound()
 
@@ -259,8 +315,9 @@ def test_another_program_at_the_address_ends_both_with_one_line(tmp_path):
 @pytest.mark.slow
 def test_a_bad_out_on_process_0_is_refused_before_joining(tmp_path):
     port = _free_port()
-    results = _run(tmp_path, [RUN + _job(port, 2, 0) + ["--out", str(tmp_path / "missing" / "r.npz")],
-                              RUN + _job(port, 2, 1)])
+    results = _run(
+        tmp_path, [RUN + _job(port, 2, 0) + ["--out", str(tmp_path / "missing" / "r.npz")], RUN + _job(port, 2, 1)]
+    )
     _report("a bad --out on process 0", results)
     line = _line(results[0])
     assert results[0][0] == 2 and "--out" in line and "missing" in line, line
@@ -283,7 +340,7 @@ def _listeners(port):
             address, _, hexport = local.partition(":")
             if state == "0A" and int(hexport, 16) == port:  # 0A: LISTEN
                 raw = bytes.fromhex(address)
-                raw = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))  # host-order words
+                raw = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))  # host-order words
                 found.append(socket.inet_ntop(socket.AF_INET if width == 8 else socket.AF_INET6, raw))
     return found
 
@@ -319,8 +376,18 @@ def test_a_loopback_job_listens_on_loopback_only_and_runs(tmp_path):
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
 def test_a_process_that_stops_during_the_run_ends_the_other_with_one_line(tmp_path, sig):
     port = _free_port()
-    long_run = ["run", "point", "--size", "16", "--steps", "100000000", "--save-every", "50000000", "--method",
-                "propagator"]
+    long_run = [
+        "run",
+        "point",
+        "--size",
+        "16",
+        "--steps",
+        "100000000",
+        "--save-every",
+        "50000000",
+        "--method",
+        "propagator",
+    ]
     procs = Processes(tmp_path, [long_run + _job(port, 2, 0, 120), long_run + _job(port, 2, 1, 120)])
     try:
         deadline = time.monotonic() + 120
@@ -334,8 +401,10 @@ def test_a_process_that_stops_during_the_run_ends_the_other_with_one_line(tmp_pa
     finally:
         procs.kill()
     _report(f"process 1 stopped by {signal.Signals(sig).name} during the run", results)
-    print(f"process 0 said why {procs.said[0] - stopped:.1f} s after the signal and ended "
-          f"{procs.closed[0] - stopped:.1f} s after it")
+    print(
+        f"process 0 said why {procs.said[0] - stopped:.1f} s after the signal and ended "
+        f"{procs.closed[0] - stopped:.1f} s after it"
+    )
     line = _line(results[0])
     assert results[0][0] not in (0, None)
     if sig == signal.SIGTERM:  # it says so to the others before it ends

@@ -1,4 +1,5 @@
 """The particles method: unbiased against the propagator, N^-1/2 convergence, MSD, exact bookkeeping."""
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -24,11 +25,15 @@ CASES = {
     "symmetric-reflect": (dc.Tank(_field((9, 8))), dc.Propagator.gaussian(0.8, ndim=2)),
     "asymmetric-periodic": (dc.Tank(_field((9, 8)), boundary="periodic"), _asym((3, 3), 2)),
     "asymmetric-absorb": (dc.Tank(_field((9, 8)), boundary="absorb"), _asym((3, 5), 3)),
-    "board-gap-mixed": (dc.Tank(_field((10, 9)), boundary=("reflect", "absorb")).with_board(0, 5, gap=(2, 5)),
-                        _asym((3, 3), 4)),
+    "board-gap-mixed": (
+        dc.Tank(_field((10, 9)), boundary=("reflect", "absorb")).with_board(0, 5, gap=(2, 5)),
+        _asym((3, 3), 4),
+    ),
     "long-jumps-1d": (dc.Tank(_field((7,)), boundary="reflect"), _asym((9,), 5)),
-    "walls-3d-periodic": (dc.Tank(_field((5, 4, 4)), boundary="periodic").with_board(2, 1, gap=(1, 3)),
-                          _asym((3, 3, 3), 6)),
+    "walls-3d-periodic": (
+        dc.Tank(_field((5, 4, 4)), boundary="periodic").with_board(2, 1, gap=(1, 3)),
+        _asym((3, 3, 3), 6),
+    ),
 }
 
 
@@ -61,8 +66,12 @@ def test_error_falls_like_n_to_the_minus_half():
     prop = dc.Propagator.gaussian(0.9, ndim=2)
     ref = dc.simulate(tank, prop, 10).final
     sizes = [10**3, 10**4, 10**5, 10**6]
-    errors = [dc.rel_l2_error(dc.simulate(tank, prop, 10, method="particles", n_particles=n,
-                                          key=jax.random.key(n)).final, ref) for n in sizes]
+    errors = [
+        dc.rel_l2_error(
+            dc.simulate(tank, prop, 10, method="particles", n_particles=n, key=jax.random.key(n)).final, ref
+        )
+        for n in sizes
+    ]
     slope, _ = dc.fit_order(sizes, errors)
     assert abs(slope - dc.methods.get("particles").order(tank, prop).exponent) < 0.1, (slope, errors)
 
@@ -74,8 +83,18 @@ def test_mean_squared_displacement_is_2_d_t(skip):
     prop = dc.Propagator.from_logits(-(d0**2) / (2 * 0.6**2) - d1**2 / (2 * 1.3**2))  # anisotropic, no drift
     tank = dc.Tank(_field((16, 16)), boundary="periodic", dx=0.5)
     dt, k = 0.1, 4000
-    res = dc.simulate(tank, prop, 60, method="particles", save_every=20, dt=dt, n_particles=k, track=k,
-                      key=jax.random.key(5), skip_ahead=skip)
+    res = dc.simulate(
+        tank,
+        prop,
+        60,
+        method="particles",
+        save_every=20,
+        dt=dt,
+        n_particles=k,
+        track=k,
+        key=jax.random.key(5),
+        skip_ahead=skip,
+    )
     assert res.meta["skip_ahead"] is skip
     tracks = res.extras["tracks"]
     assert tracks.shape == (len(res.steps), k, 2)
@@ -93,8 +112,7 @@ def test_tracks_are_consistent_with_the_frames():
     tank = dc.Tank(_field((6, 5)), boundary=("periodic", "absorb"))
     prop = _asym((3, 3), 8)
     n = 300
-    res = dc.simulate(tank, prop, 12, method="particles", save_every=4, n_particles=n, track=n,
-                      key=jax.random.key(9))
+    res = dc.simulate(tank, prop, 12, method="particles", save_every=4, n_particles=n, track=n, key=jax.random.key(9))
     tracks = res.extras["tracks"]
     for f in range(len(res.steps)):
         alive = ~np.isnan(tracks[f, :, 0])
@@ -108,8 +126,9 @@ def test_tracks_are_consistent_with_the_frames():
 @pytest.mark.parametrize("boundary", ["reflect", "periodic", "absorb"])
 def test_exact_bookkeeping(boundary):
     tank = dc.Tank(_field((8, 7)), boundary=boundary).with_board(1, 3, gap=(2, 4))
-    res = dc.simulate(tank, _asym((3, 3), 1), 15, method="particles", save_every=5, n_particles=12345,
-                      key=jax.random.key(2))
+    res = dc.simulate(
+        tank, _asym((3, 3), 1), 15, method="particles", save_every=5, n_particles=12345, key=jax.random.key(2)
+    )
     counts = res.meta["particles_remaining"] + res.meta["particles_absorbed"]
     assert counts == 12345
     if boundary != "absorb":
@@ -122,15 +141,17 @@ def test_exact_bookkeeping(boundary):
 
 def test_float32_tank_stays_float32():
     tank = dc.Tank(np.asarray(_field((8, 8)), np.float32))
-    res = dc.simulate(tank, dc.Propagator.gaussian(0.7), 5, method="particles", n_particles=1000,
-                      key=jax.random.key(0))
+    res = dc.simulate(tank, dc.Propagator.gaussian(0.7), 5, method="particles", n_particles=1000, key=jax.random.key(0))
     assert res.frames.dtype == np.float32
     np.testing.assert_allclose(res.mass(), float(tank.mass), rtol=RTOL[np.dtype(np.float32)])
 
 
 def test_same_key_same_result_and_raw_keys():
     tank, prop = dc.Tank(_field((8, 8))), _asym((3, 3), 1)
-    run = lambda key: dc.simulate(tank, prop, 6, method="particles", n_particles=2000, key=key).frames
+
+    def run(key):
+        return dc.simulate(tank, prop, 6, method="particles", n_particles=2000, key=key).frames
+
     a, b = run(jax.random.key(4)), run(jax.random.key(4))
     np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(a, run(jax.random.PRNGKey(4)))
@@ -174,8 +195,14 @@ def test_large_n_without_x64_says_how_to_enable_it():
 
 def test_a_tank_without_mass_is_refused():
     with pytest.raises(ValueError, match="mass"):
-        dc.simulate(dc.Tank(np.zeros((4, 4))), dc.Propagator.box(3), 2, method="particles", n_particles=10,
-                    key=jax.random.key(0))
+        dc.simulate(
+            dc.Tank(np.zeros((4, 4))),
+            dc.Propagator.box(3),
+            2,
+            method="particles",
+            n_particles=10,
+            key=jax.random.key(0),
+        )
 
 
 def test_memory_does_not_grow_with_steps():
@@ -202,7 +229,7 @@ def test_categories_of_a_slab_with_its_offset_are_the_slab_of_the_whole_and_foll
     whole = np.asarray(pm.categories(key, 3, thr, 50_001))
     for start, size in [(0, 17), (1, 1000), (12_345, 20_000), (50_000, 1)]:
         part = np.asarray(pm.categories(key, 3, thr, size, offset=start))
-        np.testing.assert_array_equal(part, whole[start:start + size])
+        np.testing.assert_array_equal(part, whole[start : start + size])
     traced = jax.jit(lambda o: pm.categories(key, 3, thr, 1000, offset=o))(jnp.uint32(7))
     np.testing.assert_array_equal(np.asarray(traced), whole[7:1007])
     assert not np.array_equal(np.asarray(pm.categories(key, 4, thr, 1000)), whole[:1000])  # another stream

@@ -1,5 +1,6 @@
 """What a newcomer reads off the pictures and tables: relative columns, colour scales that follow the
 physics, agreement drawn as agreement, colour pictures in colour, boards in sight."""
+
 import json
 
 import jax
@@ -17,9 +18,14 @@ def _tank():
 
 @pytest.fixture(scope="module")
 def comparison():
-    return dc.compare(_tank(), dc.Propagator.gaussian(1.0, ndim=2), 6,
-                      methods=("propagator", "spectral", "image", "heat", "particles"), n_particles=2000,
-                      key=jax.random.key(0))
+    return dc.compare(
+        _tank(),
+        dc.Propagator.gaussian(1.0, ndim=2),
+        6,
+        methods=("propagator", "spectral", "image", "heat", "particles"),
+        n_particles=2000,
+        key=jax.random.key(0),
+    )
 
 
 def test_table_columns_are_relative_to_the_reference_and_the_initial_mass(comparison):
@@ -33,8 +39,9 @@ def test_table_columns_are_relative_to_the_reference_and_the_initial_mass(compar
         assert row["rel_max_error"] == pytest.approx(np.max(np.abs(final - ref)) / np.max(np.abs(ref)), rel=1e-9)
         mass = float(np.sum(final))
         assert row["mass"] == pytest.approx(mass, rel=1e-12)
-        assert row["mass_balance_rel"] == pytest.approx(abs(mass + row["absorbed"] - initial) / initial, rel=1e-6,
-                                                        abs=1e-300)
+        assert row["mass_balance_rel"] == pytest.approx(
+            abs(mass + row["absorbed"] - initial) / initial, rel=1e-6, abs=1e-300
+        )
     assert rows["heat"]["rel_max_error"] > 1e-6  # the continuum is not the lattice walk: a visible difference
     assert rows["spectral"]["rel_max_error"] < 1e-12
     md = cmp.to_markdown()
@@ -71,7 +78,7 @@ def _panel_pixels(panels, ax, frame):
     box = ax.get_window_extent()
     h = frame.shape[0]
     y0, y1, x0, x1 = int(np.ceil(h - box.y1)), int(np.floor(h - box.y0)), int(np.ceil(box.x0)), int(np.floor(box.x1))
-    return frame[y0 + 1:y1 - 1, x0 + 1:x1 - 1]
+    return frame[y0 + 1 : y1 - 1, x0 + 1 : x1 - 1]
 
 
 def _panels(source, **kw):
@@ -90,7 +97,7 @@ def _cells(pixels, shape, inner=0.5):
         for b in range(shape[1]):
             y0, y1 = (a + 0.5 - inner / 2) * h / shape[0], (a + 0.5 + inner / 2) * h / shape[0]
             x0, x1 = (b + 0.5 - inner / 2) * w / shape[1], (b + 0.5 + inner / 2) * w / shape[1]
-            block = pixels[int(np.ceil(y0)):int(np.floor(y1)) + 1, int(np.ceil(x0)):int(np.floor(x1)) + 1]
+            block = pixels[int(np.ceil(y0)) : int(np.floor(y1)) + 1, int(np.ceil(x0)) : int(np.floor(x1)) + 1]
             out[a, b] = block.reshape(-1, pixels.shape[-1]).mean(axis=0)
     return out
 
@@ -116,8 +123,8 @@ def test_the_point_source_animation_shows_the_gaussian_in_its_last_frame(tmp_pat
     assert hi - lo > 0.45, (lo, hi)  # contrast: the Gaussian fills the colour scale (viridis spans 0.2 .. 0.9)
     # and it is the Gaussian: brightest in the middle, falling off outward
     n = panel.shape[0]
-    centre = panel[n // 2 - 2:n // 2 + 3, n // 2 - 2:n // 2 + 3].mean()
-    ring = panel[n // 2 - 2:n // 2 + 3, n // 2 + n // 4 - 2:n // 2 + n // 4 + 3].mean()
+    centre = panel[n // 2 - 2 : n // 2 + 3, n // 2 - 2 : n // 2 + 3].mean()
+    ring = panel[n // 2 - 2 : n // 2 + 3, n // 2 + n // 4 - 2 : n // 2 + n // 4 + 3].mean()
     corner = panel[:5, :5].mean()
     assert centre > ring > corner
     assert panels.scale.kind == "log" and panels.scale.per_frame  # a peak that fell by decades: a log scale
@@ -128,12 +135,11 @@ def test_a_float64_difference_of_two_exact_methods_reads_as_agreement(tmp_path):
 
     assert jax.config.jax_enable_x64
     tank = dc.Tank.two_compartment((12, 16), left=1.0, right=0.0, boundary="reflect")
-    cmp = dc.compare(tank, dc.Propagator.gaussian(1.0, ndim=2), 40, methods=("propagator", "spectral"),
-                     save_every=10)
+    cmp = dc.compare(tank, dc.Propagator.gaussian(1.0, ndim=2), 40, methods=("propagator", "spectral"), save_every=10)
     diff = np.abs(cmp.results["spectral"].frames - cmp.results["propagator"].frames)
     assert 0 < diff.max() < 1e-13  # rounding, and some of it: drawn at full contrast it would look like an error
     panels = _panels(cmp)
-    (j, art), = panels.bottom
+    ((j, art),) = panels.bottom
     path = tmp_path / "agree.gif"
     render.animate(cmp, path)
     frames = iio.imread(path, index=None)
@@ -174,16 +180,26 @@ def test_a_colour_image_comes_back_as_colour(tmp_path):
     assert [(c.name, c.ref) for c in panels.cols] == [("propagator, colour", None), ("image, colour", 0)]
     members = _panels(cmp, labels=[["red", "green", "blue"]])
     pairs = [(c.name, None if c.ref is None else members.cols[c.ref].name) for c in members.cols]
-    assert pairs[3:] == [("image, red", "propagator, red"), ("image, green", "propagator, green"),
-                         ("image, blue", "propagator, blue")]
+    assert pairs[3:] == [
+        ("image, red", "propagator, red"),
+        ("image, green", "propagator, green"),
+        ("image, blue", "propagator, blue"),
+    ]
 
 
 def test_boards_are_drawn_in_every_panel_from_the_first_frame(tmp_path):
     from diffusion_conv.render.panels import WALL_GREY
 
     sc = dc.scenarios.get("slit", size=16)
-    cmp = dc.compare(sc.tank, sc.propagator, 8, methods=("propagator", "particles"), save_every=4, n_particles=2000,
-                     key=jax.random.key(1))
+    cmp = dc.compare(
+        sc.tank,
+        sc.propagator,
+        8,
+        methods=("propagator", "particles"),
+        save_every=4,
+        n_particles=2000,
+        key=jax.random.key(1),
+    )
     walls = np.asarray(sc.tank.walls)
     for res in cmp.results.values():
         mask = np.zeros(walls.size, dtype=bool)
@@ -226,8 +242,15 @@ def test_the_story_is_one_1280_by_720_picture_whose_particles_stay_in_their_nois
     from diffusion_conv.render.story import Story
 
     sc = dc.scenarios.get("partitions", size=32, seed=2)
-    cmp = dc.compare(sc.tank, sc.propagator, 12, methods=("propagator", "spectral", "particles", "heat"),
-                     save_every=4, n_particles=20000, key=jax.random.key(3))
+    cmp = dc.compare(
+        sc.tank,
+        sc.propagator,
+        12,
+        methods=("propagator", "spectral", "particles", "heat"),
+        save_every=4,
+        n_particles=20000,
+        key=jax.random.key(3),
+    )
     png = render.plot_story(cmp, tmp_path / "story.png", index=1, title="sixteen compartments")
     assert [ax.get_title() for ax in png.axes[:3]] == ["propagator", "particles", "heat"]
     assert iio.imread(tmp_path / "story.png").shape[:2] == (720, 1280)
@@ -244,7 +267,7 @@ def test_the_story_is_one_1280_by_720_picture_whose_particles_stay_in_their_nois
         story.draw(i)
         verts = story.band.get_paths()[0].vertices
         n = len(story.x)
-        low, high = verts[:n, 1], verts[n:2 * n, 1][::-1]
+        low, high = verts[:n, 1], verts[n : 2 * n, 1][::-1]
         dots = story.lines[1].get_ydata()
         inside.append(np.mean((dots >= low) & (dots <= high)))
     assert 0.85 <= np.mean(inside) <= 1.0, inside

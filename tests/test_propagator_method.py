@@ -1,4 +1,5 @@
 """The deterministic propagator method: conservation, orientation, spreading, walls, gradients."""
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -81,7 +82,9 @@ def test_covariance_of_a_point_source_grows_as_n_times_kernel_covariance(ndim):
 
 
 IMAGE_CASES = [(b, d) for b in ("reflect", "periodic", "absorb") for d in (1, 2, 3)] + [
-    (("absorb", "reflect"), 2), (("periodic", "absorb", "reflect"), 3)]
+    (("absorb", "reflect"), 2),
+    (("periodic", "absorb", "reflect"), 3),
+]
 
 
 @pytest.mark.parametrize("boundary, ndim", IMAGE_CASES)

@@ -1,4 +1,5 @@
 """Property-based checks over random small tanks, kernels, boundaries and walls."""
+
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st

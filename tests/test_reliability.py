@@ -1,5 +1,6 @@
 """Regression tests of the defects found by trying to break the package (input that overflows, weights
 that do not sum to 1, fields of other types, precision at extreme eigenvalues and step counts, late errors)."""
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -87,8 +88,7 @@ def test_particles_and_propagator_use_one_distribution():
 def test_integer_and_bool_fields_are_computed_in_floating_point():
     prop = dc.Propagator([0.25, 0.5, 0.25])
     np.testing.assert_allclose(np.asarray(dc.propagate(np.array([1, 2, 3, 4]), prop, 1)), [1.25, 2, 3, 3.75])
-    np.testing.assert_allclose(np.asarray(dc.propagate(np.array([True, False, False]), prop, 1)),
-                               [0.75, 0.25, 0])
+    np.testing.assert_allclose(np.asarray(dc.propagate(np.array([True, False, False]), prop, 1)), [0.75, 0.25, 0])
     with pytest.raises(TypeError, match="walls must be a boolean mask"):
         dc.Tank(np.ones(4), walls=np.full(4, 0.5))
 
@@ -108,8 +108,9 @@ def test_signed_fields_are_linear_in_the_deterministic_methods(method):
 @pytest.mark.parametrize("method", ["particles", "counts"])
 def test_signed_fields_are_refused_by_the_stochastic_methods(method):
     with pytest.raises(ValueError, match="non-negative"):
-        dc.simulate(dc.Tank(np.array([1.0, -0.5, 2.0])), dc.Propagator([0.25, 0.5, 0.25]), 3, method=method,
-                    **_kw(method))
+        dc.simulate(
+            dc.Tank(np.array([1.0, -0.5, 2.0])), dc.Propagator([0.25, 0.5, 0.25]), 3, method=method, **_kw(method)
+        )
 
 
 # -- precision ---------------------------------------------------------------------------------------
@@ -182,6 +183,12 @@ def test_a_run_that_does_not_fit_in_memory_is_refused_with_the_estimate(monkeypa
     with pytest.raises(ValueError, match=r"would hold about .* save fewer frames"):
         dc.simulate(tank, dc.Propagator.box(3), 1000, save_every=1)
     with pytest.raises(ValueError, match="fewer particles"):
-        dc.simulate(dc.Tank(np.ones((8, 8))), dc.Propagator.box(3), 10, method="particles",
-                    n_particles=2**31 - 1, key=jax.random.key(0))
+        dc.simulate(
+            dc.Tank(np.ones((8, 8))),
+            dc.Propagator.box(3),
+            10,
+            method="particles",
+            n_particles=2**31 - 1,
+            key=jax.random.key(0),
+        )
     dc.simulate(dc.Tank(np.ones((8, 8))), dc.Propagator.box(3), 10, save_every=1)  # small runs go through

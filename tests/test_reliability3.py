@@ -1,6 +1,7 @@
 """Regression tests of batches, keys and devices (indices out of range, empty batches, a device listed twice) and
 of small input checks (times that overflow, numpy numbers as options, boundaries given as a mapping, arrays of
 other shapes, even kernels, numpy values in a result's meta and mixed extras in its file)."""
+
 import json
 import os
 
@@ -119,8 +120,15 @@ def test_times_must_stay_finite():
 
 def test_boundary_must_be_a_string_or_a_sequence_of_strings():
     c = np.ones((4, 4))
-    for bad in [{"reflect": 1}, {"reflect": 1, "periodic": 2}, {"reflect", "periodic"}, ["reflect", 1],
-                (b for b in ["reflect", "reflect"]), b"reflect", 3]:
+    for bad in [
+        {"reflect": 1},
+        {"reflect": 1, "periodic": 2},
+        {"reflect", "periodic"},
+        ["reflect", 1],
+        (b for b in ["reflect", "reflect"]),
+        b"reflect",
+        3,
+    ]:
         with pytest.raises(TypeError, match="boundary"):
             dc.Tank(c, boundary=bad)
     t = dc.Tank(c, boundary=["reflect", "periodic"])
@@ -178,8 +186,14 @@ def test_animate_takes_numpy_numbers_for_fps(tmp_path):
 # -- Result files: meta and extras ---------------------------------------------------------------
 def test_save_stores_numpy_values_in_meta_as_plain_values(tmp_path):
     res = _small_result()
-    res.meta.update(seed=np.int64(7), scale=np.float32(0.5), flag=np.bool_(True), grid=np.arange(3),
-                    nested={"a": [np.float64(1.5), np.int32(2)], "b": (1, "x")}, name=np.str_("run"))
+    res.meta.update(
+        seed=np.int64(7),
+        scale=np.float32(0.5),
+        flag=np.bool_(True),
+        grid=np.arange(3),
+        nested={"a": [np.float64(1.5), np.int32(2)], "b": (1, "x")},
+        name=np.str_("run"),
+    )
     path = tmp_path / "run.npz"
     res.save(path)
     back = dc.Result.load(path)
@@ -189,13 +203,16 @@ def test_save_stores_numpy_values_in_meta_as_plain_values(tmp_path):
     assert type(back.meta["seed"]) is int and type(back.meta["flag"]) is bool
 
 
-@pytest.mark.parametrize("value, where", [
-    (object(), r"meta\['bad'\] holds <object"),
-    ({1, 2}, r"meta\['bad'\] holds \{1, 2\} \(set\)"),
-    (1 + 2j, r"meta\['bad'\] holds \(1\+2j\) \(complex\)"),
-    ({"deep": [1, object()]}, r"meta\['bad'\]\['deep'\]\[1\]"),
-    ({3: "x"}, r"meta\['bad'\] has a key 3"),
-])
+@pytest.mark.parametrize(
+    "value, where",
+    [
+        (object(), r"meta\['bad'\] holds <object"),
+        ({1, 2}, r"meta\['bad'\] holds \{1, 2\} \(set\)"),
+        (1 + 2j, r"meta\['bad'\] holds \(1\+2j\) \(complex\)"),
+        ({"deep": [1, object()]}, r"meta\['bad'\]\['deep'\]\[1\]"),
+        ({3: "x"}, r"meta\['bad'\] has a key 3"),
+    ],
+)
 def test_save_refuses_what_json_cannot_hold_before_touching_the_file(tmp_path, value, where):
     res = _small_result()
     path = tmp_path / "run.npz"
@@ -211,9 +228,18 @@ def test_save_refuses_what_json_cannot_hold_before_touching_the_file(tmp_path, v
 
 def test_extras_round_trip_faithfully(tmp_path):
     res = _small_result()
-    res.extras.update(mixed=[1, "a", 2.5, None, True], labels=["x", "y"], numbers=[1, 2, 3], nested=[[1, 2], "z"],
-                      count=4, track=np.arange(6.0).reshape(2, 3), ints=np.arange(3, dtype=np.int16),
-                      text=np.array(["p", "q"]), scalar=np.float32(2.5), info={"k": [1, "v"]})
+    res.extras.update(
+        mixed=[1, "a", 2.5, None, True],
+        labels=["x", "y"],
+        numbers=[1, 2, 3],
+        nested=[[1, 2], "z"],
+        count=4,
+        track=np.arange(6.0).reshape(2, 3),
+        ints=np.arange(3, dtype=np.int16),
+        text=np.array(["p", "q"]),
+        scalar=np.float32(2.5),
+        info={"k": [1, "v"]},
+    )
     path = tmp_path / "run.npz"
     res.save(path)
     back = dc.Result.load(path)

@@ -1,4 +1,5 @@
 """Animations and plots: frame counts and sizes read back with imageio, colours, safe writing."""
+
 import os
 import subprocess
 import sys
@@ -155,8 +156,10 @@ def test_plots_write_pngs(tmp_path):
 
 
 def test_matplotlib_is_not_imported_with_the_package():
-    code = ("import sys, diffusion_conv, diffusion_conv.render, diffusion_conv.scenarios, diffusion_conv.cli; "
-            "print('matplotlib' in sys.modules, 'imageio' in sys.modules)")
+    code = (
+        "import sys, diffusion_conv, diffusion_conv.render, diffusion_conv.scenarios, diffusion_conv.cli; "
+        "print('matplotlib' in sys.modules, 'imageio' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["False", "False"]
@@ -196,8 +199,8 @@ def test_the_difference_scale_is_held_over_the_run_unless_each_frame_is_asked_fo
     errors = [float(np.max(np.abs(b.frames[i] - a.frames[i]))) for i in range(6)]
     held = _panels([a, b])
     own = _panels([a, b], diff_scale="frame")
-    (_, art), = held.bottom
-    (_, art_own), = own.bottom
+    ((_, art),) = held.bottom
+    ((_, art_own),) = own.bottom
     for i in range(1, 6):
         held.draw(i)
         own.draw(i)
@@ -256,9 +259,13 @@ def test_colour_scale_options_are_checked_and_honoured():
     panels.draw(2)
     assert panels.top[0].get_clim() == pytest.approx((2 / 3, 2.0))  # a uniform frame at 4/3: widened by half
     assert "concentration" in panels.scale.label and "mass / area" in panels.scale.label
-    for bad, err in ((dict(scale="loglog"), ValueError), (dict(limits=(1, 0)), ValueError),
-                     (dict(limits="sometimes"), ValueError), (dict(limits=(0, "1")), TypeError),
-                     (dict(scale="log", limits=(0.0, 1.0)), ValueError)):
+    for bad, err in (
+        (dict(scale="loglog"), ValueError),
+        (dict(limits=(1, 0)), ValueError),
+        (dict(limits="sometimes"), ValueError),
+        (dict(limits=(0, "1")), TypeError),
+        (dict(scale="log", limits=(0.0, 1.0)), ValueError),
+    ):
         with pytest.raises(err):
             render.plot_frame(res, **bad)
 
@@ -271,8 +278,14 @@ def test_profile_over_a_band_and_the_noise_band_of_particles():
     tank = dc.Tank.two_compartment((8, 16), left=1.0, right=0.2)
     import jax
 
-    cmp = dc.compare(tank, dc.Propagator.gaussian(1.0, ndim=2), 4, methods=("propagator", "particles"),
-                     n_particles=3000, key=jax.random.key(0))
+    cmp = dc.compare(
+        tank,
+        dc.Propagator.gaussian(1.0, ndim=2),
+        4,
+        methods=("propagator", "particles"),
+        n_particles=3000,
+        key=jax.random.key(0),
+    )
     fig = render.plot_profiles(cmp, span=(2, 6), times=[1])
     ax = fig.axes[0]
     (band,) = [c for c in ax.collections if len(c.get_paths()) and len(c.get_paths()[0].vertices) > 4]

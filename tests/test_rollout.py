@@ -1,4 +1,5 @@
 """The pure core: every JAX method through ``dc.rollout`` under jit, vmap and grad, equal to ``simulate``."""
+
 import jax
 import jax.numpy as jnp
 import numpy as np

@@ -1,4 +1,5 @@
 """The random-number building blocks of the stochastic methods, each against an independent reference."""
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -16,15 +17,15 @@ def test_threefry_is_jax_threefry_bit_for_bit():
         key = jnp.asarray(rng.integers(0, 2**32, 2, dtype=np.uint64).astype(np.uint32))
         x = jnp.asarray(rng.integers(0, 2**32, 2 * 1001, dtype=np.uint64).astype(np.uint32))
         ours = jax.jit(_bits.threefry2x32)(key, x[:1001], x[1001:])
-        np.testing.assert_array_equal(np.concatenate([np.asarray(o) for o in ours]),
-                                      np.asarray(threefry_2x32(key, x)))
+        np.testing.assert_array_equal(np.concatenate([np.asarray(o) for o in ours]), np.asarray(threefry_2x32(key, x)))
 
 
 @pytest.mark.parametrize("n", [1, 6, 7, 1001])
 def test_both_hash_layouts_give_the_same_words(n):
     key = jax.random.key(11)
-    np.testing.assert_array_equal(np.asarray(smp.random_bits(key, n, 9, unrolled=True)),
-                                  np.asarray(smp.random_bits(key, n, 9)))
+    np.testing.assert_array_equal(
+        np.asarray(smp.random_bits(key, n, 9, unrolled=True)), np.asarray(smp.random_bits(key, n, 9))
+    )
 
 
 def test_random_bits_do_not_depend_on_how_many_are_drawn():
@@ -39,8 +40,10 @@ def test_random_bits_follow_the_documented_counter_layout():
     key = jax.random.key(8)
     g = np.arange(37, 37 + 101)
     pairs = np.unique(g // 2).astype(np.uint32)
-    y = np.asarray(threefry_2x32(jax.random.key_data(key), jnp.concatenate([pairs, jnp.full(pairs.shape, 4, jnp.uint32)])))
-    words = np.stack([y[:pairs.size], y[pairs.size:]], axis=1)  # (pair, half)
+    y = np.asarray(
+        threefry_2x32(jax.random.key_data(key), jnp.concatenate([pairs, jnp.full(pairs.shape, 4, jnp.uint32)]))
+    )
+    words = np.stack([y[: pairs.size], y[pairs.size :]], axis=1)  # (pair, half)
     want = words[g // 2 - pairs[0], g % 2]
     for unrolled in (False, True):
         np.testing.assert_array_equal(np.asarray(smp.random_bits(key, 101, 4, offset=37, unrolled=unrolled)), want)
@@ -78,10 +81,14 @@ def test_uniform_follows_the_documented_counter_layout(dtype):
 def _mixed_inputs(size, dtype, seed):
     """Counts and probabilities over both branches: zeros, small counts (inversion), large (rejection), p in {0, 1}."""
     rng = np.random.default_rng(seed)
-    n = np.choose(rng.integers(0, 4, size), [np.zeros(size), rng.integers(1, 30, size),
-                                             rng.integers(30, 5000, size), rng.integers(5000, 2**20, size)])
-    p = np.choose(rng.integers(0, 5, size), [rng.random(size), rng.random(size) * 1e-3, 1 - rng.random(size) * 1e-3,
-                                             np.zeros(size), np.ones(size)])
+    n = np.choose(
+        rng.integers(0, 4, size),
+        [np.zeros(size), rng.integers(1, 30, size), rng.integers(30, 5000, size), rng.integers(5000, 2**20, size)],
+    )
+    p = np.choose(
+        rng.integers(0, 5, size),
+        [rng.random(size), rng.random(size) * 1e-3, 1 - rng.random(size) * 1e-3, np.zeros(size), np.ones(size)],
+    )
     return jnp.asarray(n, dtype), jnp.asarray(p, dtype)
 
 
@@ -102,8 +109,9 @@ def _check_binomial_slabs(dtype):
     halves = [np.asarray(slab(n[:1000], p[:1000], 0)), np.asarray(slab(n[1000:], p[1000:], 1000))]
     np.testing.assert_array_equal(np.concatenate(halves), whole)
     for m in (1, 2, 651, 999):
-        np.testing.assert_array_equal(np.asarray(slab(n[m:m + 1000], p[m:m + 1000], m)), whole[m:m + 1000],
-                                      err_msg=f"m={m}")
+        np.testing.assert_array_equal(
+            np.asarray(slab(n[m : m + 1000], p[m : m + 1000], m)), whole[m : m + 1000], err_msg=f"m={m}"
+        )
     # a static offset, and a slab of another shape: the offset counts entries in row-major order
     two_d = jax.jit(lambda n, p: smp.binomial(key, n, p, offset=2))
     np.testing.assert_array_equal(np.asarray(two_d(n[2:].reshape(111, 18), p[2:].reshape(111, 18))).ravel(), whole[2:])
@@ -126,7 +134,7 @@ def _check_multinomial_slabs(dtype):
     halves = [np.asarray(slab(n[:1000], 0)), np.asarray(slab(n[1000:], 1000))]
     np.testing.assert_array_equal(np.concatenate(halves, axis=1), whole)
     for m in (1, 999):
-        np.testing.assert_array_equal(np.asarray(slab(n[m:m + 1000], m)), whole[:, m:m + 1000], err_msg=f"m={m}")
+        np.testing.assert_array_equal(np.asarray(slab(n[m : m + 1000], m)), whole[:, m : m + 1000], err_msg=f"m={m}")
 
 
 def test_offset_out_of_range_is_refused():
@@ -165,8 +173,15 @@ def test_the_compiled_sampler_is_one_small_program_for_any_number_of_draws(dtype
 
 def test_log_is_within_four_ulp_of_numpy():
     rng = np.random.default_rng(1)
-    x = np.concatenate([np.logspace(-300, 300, 100_001), rng.random(100_000), 1 + rng.random(10_000) * 1e-6,
-                        1 - rng.random(10_000) * 1e-6, [1.0, 2.0, 0.5, np.sqrt(2), np.nextafter(np.sqrt(2), 2)]])
+    x = np.concatenate(
+        [
+            np.logspace(-300, 300, 100_001),
+            rng.random(100_000),
+            1 + rng.random(10_000) * 1e-6,
+            1 - rng.random(10_000) * 1e-6,
+            [1.0, 2.0, 0.5, np.sqrt(2), np.nextafter(np.sqrt(2), 2)],
+        ]
+    )
     got = np.asarray(jax.jit(_binomial._log)(jnp.asarray(x)))
     ref = np.log(x)
     ulp = np.abs(got - ref) / np.spacing(np.maximum(np.abs(ref), np.finfo(np.float64).tiny))

@@ -5,6 +5,7 @@ uniform and the next term underflowed (the body stopped moving while the conditi
 ``diffusion-conv compare slit`` hung with one key. These checks run the sampler where that can
 happen, and the hanging case itself in a subprocess, so that a hang fails instead of stalling.
 """
+
 import json
 import os
 import subprocess
@@ -107,11 +108,40 @@ def _hard_inputs(dtype):
     """(n, p) pairs where the sampler is hardest: tiny q, q near 1/2, n q near 10, the largest n, p in {0, 1}."""
     big = 2.0**24 if dtype == np.float32 else 2.0**53
     cases = [
-        (25, 0.013171265), (1000, 1e-30), (1000, 1e-7), (2**20, 1e-9), (big, 1e-12), (big, 5.9e-7 if dtype == np.float32 else 1e-15),
-        (19, 0.5), (20, 0.5), (21, 0.5), (1000, 0.4999999), (1000, 0.5000001), (big, 0.5), (big, 0.4999),
-        (1000, 0.00999), (1000, 0.01001), (10_000, 0.000999), (10_000, 0.001001), (20, 0.4999), (21, 0.48),
-        (1000, 1 - 0.00999), (1000, 1 - 0.01001), (big, 1 - 1e-7), (big, 0.3), (big, 1e-6), (big - 1, 0.7),
-        (0, 0.0), (0, 0.3), (0, 1.0), (7, 0.0), (7, 1.0), (big, 0.0), (big, 1.0), (1, 0.5), (1, 1e-9),
+        (25, 0.013171265),
+        (1000, 1e-30),
+        (1000, 1e-7),
+        (2**20, 1e-9),
+        (big, 1e-12),
+        (big, 5.9e-7 if dtype == np.float32 else 1e-15),
+        (19, 0.5),
+        (20, 0.5),
+        (21, 0.5),
+        (1000, 0.4999999),
+        (1000, 0.5000001),
+        (big, 0.5),
+        (big, 0.4999),
+        (1000, 0.00999),
+        (1000, 0.01001),
+        (10_000, 0.000999),
+        (10_000, 0.001001),
+        (20, 0.4999),
+        (21, 0.48),
+        (1000, 1 - 0.00999),
+        (1000, 1 - 0.01001),
+        (big, 1 - 1e-7),
+        (big, 0.3),
+        (big, 1e-6),
+        (big - 1, 0.7),
+        (0, 0.0),
+        (0, 0.3),
+        (0, 1.0),
+        (7, 0.0),
+        (7, 1.0),
+        (big, 0.0),
+        (big, 1.0),
+        (1, 0.5),
+        (1, 1e-9),
     ]
     n, p = (np.array(x, dtype) for x in zip(*cases))
     return n, p
@@ -163,11 +193,23 @@ def _chi2_pvalue(draws, n, p, bins=40):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("n,p", [(25, 0.013171265), (1000, 0.00999), (1000, 0.01001), (19, 0.5), (21, 0.5),
-                                 (2**24, 5.9e-7), (2**24, 0.5), (2**24, 0.993)])
+@pytest.mark.parametrize(
+    "n,p",
+    [
+        (25, 0.013171265),
+        (1000, 0.00999),
+        (1000, 0.01001),
+        (19, 0.5),
+        (21, 0.5),
+        (2**24, 5.9e-7),
+        (2**24, 0.5),
+        (2**24, 0.993),
+    ],
+)
 def test_hard_draws_follow_the_binomial_pmf(dtype, n, p):
-    x = np.asarray(jax.jit(smp.binomial)(jax.random.key(n % 1000 + 7), jnp.full((100_003,), n, dtype),
-                                         jnp.asarray(p, dtype)))
+    x = np.asarray(
+        jax.jit(smp.binomial)(jax.random.key(n % 1000 + 7), jnp.full((100_003,), n, dtype), jnp.asarray(p, dtype))
+    )
     assert _chi2_pvalue(x, n, p) > 1e-4
 
 
@@ -194,6 +236,11 @@ def test_btrs_acceptance_bound_is_the_log_pmf_ratio_at_large_n(dtype, tol, n, q)
 
     got = np.asarray(jax.jit(ratio)(jnp.asarray(k)), np.float64)
     nn, qq, mm, kk = float(nf), float(qf), float(m), k.astype(np.float64)
-    want = (special.gammaln(mm + 1) + special.gammaln(nn - mm + 1) - special.gammaln(kk + 1) - special.gammaln(nn - kk + 1)
-            + (kk - mm) * np.log(qq / (1 - qq)))
+    want = (
+        special.gammaln(mm + 1)
+        + special.gammaln(nn - mm + 1)
+        - special.gammaln(kk + 1)
+        - special.gammaln(nn - kk + 1)
+        + (kk - mm) * np.log(qq / (1 - qq))
+    )
     assert np.abs(got - want).max() < tol + 1e-15 * nn

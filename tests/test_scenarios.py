@@ -1,4 +1,5 @@
 """The named scenarios: each builds what its description says, checked against numpy directly."""
+
 import imageio.v3 as iio
 import jax
 import numpy as np
@@ -76,7 +77,7 @@ def test_partitions_are_sixteen_by_sixteen_compartments(size):
     values = np.random.default_rng(3).random((16, 16))
     for bi in range(16):
         for bj in range(16):
-            block = c[edges[bi]:edges[bi + 1], edges[bj]:edges[bj + 1]]
+            block = c[edges[bi] : edges[bi + 1], edges[bj] : edges[bj + 1]]
             np.testing.assert_allclose(block, values[bi, bj], rtol=1e-6)
     widths = np.diff(edges)
     assert widths.max() - widths.min() <= 1

@@ -1,4 +1,5 @@
 """simulate(), Result, compare(): dispatch, frame schedule, save/load, bad input."""
+
 import os
 
 import numpy as np
@@ -13,13 +14,16 @@ def problem():
     return tank, dc.Propagator.gaussian(0.7, ndim=2, radius=1)
 
 
-@pytest.mark.parametrize("steps, save_every, expected", [
-    (10, 3, [0, 3, 6, 9, 10]),
-    (9, 3, [0, 3, 6, 9]),
-    (7, None, [0, 7]),
-    (0, None, [0]),
-    (5, 10, [0, 5]),
-])
+@pytest.mark.parametrize(
+    "steps, save_every, expected",
+    [
+        (10, 3, [0, 3, 6, 9, 10]),
+        (9, 3, [0, 3, 6, 9]),
+        (7, None, [0, 7]),
+        (0, None, [0]),
+        (5, 10, [0, 5]),
+    ],
+)
 def test_frame_schedule(problem, steps, save_every, expected):
     tank, prop = problem
     res = dc.simulate(tank, prop, steps, save_every=save_every, dt=0.25)
@@ -83,15 +87,18 @@ def test_load_rejects_foreign_files(tmp_path):
         dc.Result.load(path)
 
 
-@pytest.mark.parametrize("kwargs, exc, match", [
-    (dict(steps=-1), ValueError, "steps must be >= 0"),
-    (dict(steps=2.5), TypeError, "steps must be an integer"),
-    (dict(steps=True), TypeError, "steps must be an integer"),
-    (dict(save_every=0), ValueError, "save_every must be >= 1"),
-    (dict(dt=0.0), ValueError, "dt must be"),
-    (dict(method="euler"), ValueError, "method 'euler' is unknown; allowed: propagator, spectral"),
-    (dict(n_particles=10), ValueError, "n_particles applies to the stochastic methods only"),
-])
+@pytest.mark.parametrize(
+    "kwargs, exc, match",
+    [
+        (dict(steps=-1), ValueError, "steps must be >= 0"),
+        (dict(steps=2.5), TypeError, "steps must be an integer"),
+        (dict(steps=True), TypeError, "steps must be an integer"),
+        (dict(save_every=0), ValueError, "save_every must be >= 1"),
+        (dict(dt=0.0), ValueError, "dt must be"),
+        (dict(method="euler"), ValueError, "method 'euler' is unknown; allowed: propagator, spectral"),
+        (dict(n_particles=10), ValueError, "n_particles applies to the stochastic methods only"),
+    ],
+)
 def test_bad_arguments(problem, kwargs, exc, match):
     tank, prop = problem
     args = dict(steps=5)
@@ -140,14 +147,24 @@ def test_compare_table_against_reference(problem):
         dc.compare(tank, prop, 5, methods=("nope",))
 
 
-@pytest.mark.parametrize("kwargs, exc, match", [
-    (dict(methods=("propagator", "particles"), n_particles=100, key=3), TypeError,
-     r"key must be a JAX random key \(jax.random.key\(seed\)\), got int"),
-    (dict(methods=None), TypeError, r"methods must be a method name or a non-empty list of them \(allowed: "
-                                    r"propagator, spectral"),
-    (dict(methods=()), TypeError, "non-empty list"),
-    (dict(methods=("propagator", "warp")), ValueError, "method 'warp' is unknown"),
-])
+@pytest.mark.parametrize(
+    "kwargs, exc, match",
+    [
+        (
+            dict(methods=("propagator", "particles"), n_particles=100, key=3),
+            TypeError,
+            r"key must be a JAX random key \(jax.random.key\(seed\)\), got int",
+        ),
+        (
+            dict(methods=None),
+            TypeError,
+            r"methods must be a method name or a non-empty list of them \(allowed: "
+            r"propagator, spectral",
+        ),
+        (dict(methods=()), TypeError, "non-empty list"),
+        (dict(methods=("propagator", "warp")), ValueError, "method 'warp' is unknown"),
+    ],
+)
 def test_compare_names_its_bad_arguments(problem, kwargs, exc, match):
     tank, prop = problem
     with pytest.raises(exc, match=match):

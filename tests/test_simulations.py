@@ -1,4 +1,5 @@
 """Every script in ``simulations/`` runs at its smoke size; a failure or a time-out fails the test."""
+
 import glob
 import os
 import subprocess
@@ -7,8 +8,9 @@ import sys
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SCRIPTS = sorted(p for p in glob.glob(os.path.join(ROOT, "simulations", "*.py"))
-                 if not os.path.basename(p).startswith("_"))  # _script.py is their shared helper
+SCRIPTS = sorted(
+    p for p in glob.glob(os.path.join(ROOT, "simulations", "*.py")) if not os.path.basename(p).startswith("_")
+)  # _script.py is their shared helper
 TIMEOUT_S = 900  # guards against a hang only
 
 
@@ -24,8 +26,14 @@ def test_script_runs_at_smoke_size(script, tmp_path):
     env.pop("JAX_ENABLE_X64", None)
     env["MPLBACKEND"] = "Agg"
     try:
-        proc = subprocess.run([sys.executable, script, "--smoke", "--out", str(out)], capture_output=True, text=True,
-                              timeout=TIMEOUT_S, cwd=str(tmp_path), env=env)
+        proc = subprocess.run(
+            [sys.executable, script, "--smoke", "--out", str(out)],
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT_S,
+            cwd=str(tmp_path),
+            env=env,
+        )
     except subprocess.TimeoutExpired:
         pytest.fail(f"{os.path.basename(script)} --smoke did not finish within {TIMEOUT_S} s")
     assert proc.returncode == 0, f"{os.path.basename(script)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"

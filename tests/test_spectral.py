@@ -1,4 +1,5 @@
 """The spectral method equals the propagator method where it claims exactness, and refuses elsewhere."""
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -30,13 +31,13 @@ def _sym(w, axes):
 _r = np.random.default_rng(7)
 CASES = [
     # shape, boundary, weights: each claims exactness
-    ((40,), "periodic", dyadic([0.1, 0.2, 0.3, 0.25, 0.15])),                  # skewed, radius 2
-    ((5,), "reflect", dyadic(np.exp(-np.arange(-7, 8) ** 2 / 10.0))),         # radius 7 > tank: deep folds
+    ((40,), "periodic", dyadic([0.1, 0.2, 0.3, 0.25, 0.15])),  # skewed, radius 2
+    ((5,), "reflect", dyadic(np.exp(-(np.arange(-7, 8) ** 2) / 10.0))),  # radius 7 > tank: deep folds
     ((12,), "absorb", dyadic([0.25, 0.5, 0.25])),
     ((10, 12), ("periodic", "reflect"), dyadic(_sym(_r.random((3, 5)), [1]))),  # skewed along the periodic axis
     ((11, 10), ("absorb", "periodic"), dyadic(_sym(_r.random((3, 5)), [0]))),
     ((8, 10, 6), ("reflect", "absorb", "periodic"), dyadic(_sym(_r.random((3, 3, 3)), [0, 1]))),
-    ((9, 9), "reflect", dyadic(np.ones((3, 3)))),                             # box blur: zero and negative eigenvalues
+    ((9, 9), "reflect", dyadic(np.ones((3, 3)))),  # box blur: zero and negative eigenvalues
     # separable kernels (powers as outer products of per-axis powers): drifting on a periodic tank,
     # and mixed edges with a radius-2 axis
     ((12, 10), "periodic", np.outer([1 / 8, 1 / 4, 3 / 8, 1 / 8, 1 / 8], [1 / 4, 5 / 8, 1 / 8])),

@@ -1,4 +1,5 @@
 """Tank: builders, conventions of record, and bad input."""
+
 import jax
 import numpy as np
 import pytest

@@ -1,6 +1,7 @@
 """Traced inputs: every JAX method under jit and vmap with traced kernels and fields, in float32 and float64,
 gives the eager numbers; what cannot be checked on traced values is poisoned (NaN) and reported by checkify;
 indexing and stacking banks of kernels."""
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -98,9 +99,12 @@ def test_particle_thresholds_of_traced_weights_are_the_host_ones(mode):
     with jax.enable_x64(MODES[mode]):
         dtype = np.float64 if MODES[mode] else np.float32
         rng = np.random.default_rng(3)
-        cases = [rng.random((4, 25)), np.array([0.0, 0.5, 0.0, 0.0, 0.5, 0.0, 0.0]),
-                 np.r_[rng.random(40) * 1e-6, 1.0, rng.random(40) * 1e-6, 1e-12, 0.0],  # tiny weights past a large one
-                 rng.random((2, 3, 1000)) ** 8 * 1e30]  # long rows (summed in blocks), large values
+        cases = [
+            rng.random((4, 25)),
+            np.array([0.0, 0.5, 0.0, 0.0, 0.5, 0.0, 0.0]),
+            np.r_[rng.random(40) * 1e-6, 1.0, rng.random(40) * 1e-6, 1e-12, 0.0],  # tiny weights past a large one
+            rng.random((2, 3, 1000)) ** 8 * 1e30,
+        ]  # long rows (summed in blocks), large values
         for w in cases:
             w = w.astype(dtype)
             host = pm.thresholds(w)
@@ -113,8 +117,17 @@ def test_particle_thresholds_of_traced_weights_are_the_host_ones(mode):
             np.testing.assert_array_equal(np.asarray(traced).reshape(host.shape), host)
             # independent: each category's share of the 2**31 words against its probability from float64 sums;
             # one rounding of each weight (relative) and of the floor (a unit) apart, the largest taking the rest
-            width = np.diff(np.concatenate([np.zeros((flat.shape[0], 1)), host.reshape(flat.shape[0], -1),
-                                            np.full((flat.shape[0], 1), 2.0**31)], axis=-1), axis=-1)
+            width = np.diff(
+                np.concatenate(
+                    [
+                        np.zeros((flat.shape[0], 1)),
+                        host.reshape(flat.shape[0], -1),
+                        np.full((flat.shape[0], 1), 2.0**31),
+                    ],
+                    axis=-1,
+                ),
+                axis=-1,
+            )
             p = flat.astype(np.float64) / flat.astype(np.float64).sum(axis=-1, keepdims=True) * 2.0**31
             largest = np.arange(flat.shape[-1]) == np.argmax(flat, axis=-1)[:, None]
             err = np.abs(width - p)
@@ -146,14 +159,24 @@ def test_traced_weights_within_the_rounding_are_normalised_as_concrete_ones_are(
     assert abs(float(prop.sum()) - 1) < 4 * eps(np.float64)
 
 
-@pytest.mark.parametrize("build, bad, message", [
-    (lambda v: dc.Propagator(v), np.array([[0, 0.2, 0], [0.3, 0.8, -0.3], [0, 0, 0]]), "weights must be non-negative"),
-    (lambda v: dc.Propagator(v), np.array([[0, 0.2, 0], [0.3, np.nan, 0.2], [0, 0, 0]]), "weights must be finite"),
-    (lambda v: dc.Propagator.from_kernel(v, normalize="sum"), np.array([[1.0, 2, 3], [0, -1, 0], [1, 1, 1]]),
-     "kernel must be non-negative"),
-    (lambda v: dc.Propagator.from_kernel(v, normalize="sum"), np.zeros((3, 3)), "kernel must have a positive sum"),
-    (lambda v: dc.Propagator.from_logits(v), np.array([[0.0, -np.inf, 1.0]] * 3), "logits must be finite"),
-])
+@pytest.mark.parametrize(
+    "build, bad, message",
+    [
+        (
+            lambda v: dc.Propagator(v),
+            np.array([[0, 0.2, 0], [0.3, 0.8, -0.3], [0, 0, 0]]),
+            "weights must be non-negative",
+        ),
+        (lambda v: dc.Propagator(v), np.array([[0, 0.2, 0], [0.3, np.nan, 0.2], [0, 0, 0]]), "weights must be finite"),
+        (
+            lambda v: dc.Propagator.from_kernel(v, normalize="sum"),
+            np.array([[1.0, 2, 3], [0, -1, 0], [1, 1, 1]]),
+            "kernel must be non-negative",
+        ),
+        (lambda v: dc.Propagator.from_kernel(v, normalize="sum"), np.zeros((3, 3)), "kernel must have a positive sum"),
+        (lambda v: dc.Propagator.from_logits(v), np.array([[0.0, -np.inf, 1.0]] * 3), "logits must be finite"),
+    ],
+)
 def test_invalid_traced_kernels_poison_the_run_and_say_why_under_checkify(build, bad, message):
     tank = dc.Tank(np.random.default_rng(0).random((5, 6)), boundary="periodic")
     for method in JAX_METHODS:
@@ -172,8 +195,11 @@ def test_invalid_traced_kernels_poison_the_run_and_say_why_under_checkify(build,
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="counts samples the NaN weights of a poisoned kernel into finite counts; "
-                                       "its mass per particle needs the check particles makes (field_problem)")
+@pytest.mark.xfail(
+    strict=True,
+    reason="counts samples the NaN weights of a poisoned kernel into finite counts; "
+    "its mass per particle needs the check particles makes (field_problem)",
+)
 def test_counts_with_an_invalid_traced_kernel_gives_nan():
     tank = dc.Tank(np.random.default_rng(0).random((5, 6)), boundary="periodic")
     bad = jnp.asarray([[0, 0.2, 0], [0.3, 0.8, -0.3], [0, 0, 0]])
@@ -181,11 +207,14 @@ def test_counts_with_an_invalid_traced_kernel_gives_nan():
     assert np.all(np.isnan(np.asarray(frames[-1])))
 
 
-@pytest.mark.parametrize("field, message", [
-    (np.where(np.eye(5, 6) > 0, np.nan, 1.0), "must be finite"),
-    (np.where(np.eye(5, 6) > 0, -0.5, 1.0), "non-negative concentration"),
-    (np.zeros((5, 6)), "holds no mass"),
-])
+@pytest.mark.parametrize(
+    "field, message",
+    [
+        (np.where(np.eye(5, 6) > 0, np.nan, 1.0), "must be finite"),
+        (np.where(np.eye(5, 6) > 0, -0.5, 1.0), "non-negative concentration"),
+        (np.zeros((5, 6)), "holds no mass"),
+    ],
+)
 def test_a_traced_field_the_stochastic_methods_cannot_place_poisons_the_particles(field, message):
     prop = dc.Propagator.gaussian(0.7, radius=1)
     run = run_of("particles", steps=3)

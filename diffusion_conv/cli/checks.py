@@ -1,4 +1,5 @@
 """Checks of the command's inputs made before any work: files, scenarios, methods, memory."""
+
 from __future__ import annotations
 
 import os
@@ -157,8 +158,10 @@ def check_memory(args, methods, size, cells, nframes, n_particles, kernel_size):
     need = sum(parts.values())
     if need <= available:
         return
-    head = (f"the run needs about {size_text(need)} of memory ({cells} cells, {nframes} frames, "
-            f"{plural(len(methods), 'method')}), more than the {size_text(available)} available")
+    head = (
+        f"the run needs about {size_text(need)} of memory ({cells} cells, {nframes} frames, "
+        f"{plural(len(methods), 'method')}), more than the {size_text(available)} available"
+    )
     worst = max(parts, key=parts.get)
     if worst == "particles":
         most = int(max(0, available - parts["grid"] - parts["frames"]) // 32)
@@ -186,8 +189,15 @@ def check_memory_of_args(args, methods):
 def check_memory_of_scenario(args, methods, sc, steps, save_every):
 
     cells = int(np.prod(sc.tank.shape))
-    check_memory(args, methods, args.size or max(sc.tank.shape), cells, frame_count(steps, save_every),
-                  args.particles or sc.n_particles, int(np.size(sc.propagator.weights)))
+    check_memory(
+        args,
+        methods,
+        args.size or max(sc.tank.shape),
+        cells,
+        frame_count(steps, save_every),
+        args.particles or sc.n_particles,
+        int(np.size(sc.propagator.weights)),
+    )
 
 
 def plural(n, word):

@@ -1,4 +1,5 @@
 """The commands: ``demo``, ``run``, ``compare``, ``scenarios``, ``fit``, ``bench``."""
+
 from __future__ import annotations
 
 import importlib
@@ -51,8 +52,16 @@ def cmd_run(args, guard):
     save_every = args.save_every or max(1, steps // 40)
     checks.check_memory_of_scenario(args, methods, sc, steps, save_every)
     tank, prop, _ = checks.batched(args, sc)
-    res = simulate(tank, prop, steps, method=args.method, save_every=save_every, progress=writer, devices=devices,
-                   **checks.stochastic_kw(args.method, args, sc.n_particles))
+    res = simulate(
+        tank,
+        prop,
+        steps,
+        method=args.method,
+        save_every=save_every,
+        progress=writer,
+        devices=devices,
+        **checks.stochastic_kw(args.method, args, sc.n_particles),
+    )
     if not writer:
         return 0
     if out:
@@ -64,19 +73,34 @@ def cmd_run(args, guard):
         render.animate(res, anim, progress=True)
         guard.output(anim)
     mass = res.mass()
-    summary = {"scenario": sc.name, "method": res.method, "steps": int(res.steps[-1]), "frames": len(res.steps),
-               "shape": list(tank.shape), "batch_shape": list(res.batch_shape), "elapsed_s": res.elapsed,
-               "initial_mass": mass[0].tolist(), "final_mass": mass[-1].tolist(),
-               "absorbed": res.absorbed[-1].tolist(), "final_max": float(np.max(res.final)), "out": out,
-               "animation": anim}
+    summary = {
+        "scenario": sc.name,
+        "method": res.method,
+        "steps": int(res.steps[-1]),
+        "frames": len(res.steps),
+        "shape": list(tank.shape),
+        "batch_shape": list(res.batch_shape),
+        "elapsed_s": res.elapsed,
+        "initial_mass": mass[0].tolist(),
+        "final_mass": mass[-1].tolist(),
+        "absorbed": res.absorbed[-1].tolist(),
+        "final_max": float(np.max(res.final)),
+        "out": out,
+        "animation": anim,
+    }
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
-        batch = f" x {checks.plural(int(np.prod(res.batch_shape)), 'member')} {tuple(res.batch_shape)}" \
-            if res.batch_shape else ""
-        print(f"{sc.name}: {res.method}, {checks.plural(summary['steps'], 'step')}, {checks.plural(summary['frames'], 'frame')} "
-              f"of {tuple(tank.shape)}{batch} in {res.elapsed:.2f} s; mass {np.sum(mass[0]):.6g} -> "
-              f"{np.sum(mass[-1]):.6g}" + (" (all members)" if batch else ""))
+        batch = (
+            f" x {checks.plural(int(np.prod(res.batch_shape)), 'member')} {tuple(res.batch_shape)}"
+            if res.batch_shape
+            else ""
+        )
+        print(
+            f"{sc.name}: {res.method}, {checks.plural(summary['steps'], 'step')}, {checks.plural(summary['frames'], 'frame')} "
+            f"of {tuple(tank.shape)}{batch} in {res.elapsed:.2f} s; mass {np.sum(mass[0]):.6g} -> "
+            f"{np.sum(mass[-1]):.6g}" + (" (all members)" if batch else "")
+        )
         for label, path in (("result", out), ("animation", anim)):
             if path:
                 print(f"{label}: {path}")
@@ -98,7 +122,9 @@ def cmd_compare(args, guard):
     writer = job.writes(args)
     anim = checks.check_file(args.animate, (".gif", ".mp4"), "--animate") if writer else None
     # before building: the methods named, or at least one (the scenario says which apply once built)
-    checks.check_memory_of_args(args, list(dict.fromkeys((methods or ["propagator"]) + [args.reference or "propagator"])))
+    checks.check_memory_of_args(
+        args, list(dict.fromkeys((methods or ["propagator"]) + [args.reference or "propagator"]))
+    )
     job.join(args)  # a job of several processes forms here, once every argument is checked
     sc = checks.scenario_of(args)
     methods = methods or checks.methods_arg(None, sc.methods)
@@ -107,9 +133,18 @@ def cmd_compare(args, guard):
     save_every = args.save_every or max(1, steps // 40)
     checks.check_memory_of_scenario(args, list(dict.fromkeys([reference] + methods)), sc, steps, save_every)
     tank, prop, _ = checks.batched(args, sc)
-    cmp = compare(tank, prop, steps, methods=methods, reference=reference, save_every=save_every,
-                  n_particles=args.particles or sc.n_particles if any(m in ("particles", "counts") for m in methods)
-                  else None, seed=args.seed, progress=writer, devices=devices)
+    cmp = compare(
+        tank,
+        prop,
+        steps,
+        methods=methods,
+        reference=reference,
+        save_every=save_every,
+        n_particles=args.particles or sc.n_particles if any(m in ("particles", "counts") for m in methods) else None,
+        seed=args.seed,
+        progress=writer,
+        devices=devices,
+    )
     if not writer:
         return 0
     if anim:
@@ -151,11 +186,23 @@ def cmd_demo(args, guard):
     tank, prop, steps, save_at = demo_problem(args.smoke, args.seed)
     methods = [m for m in DEMO_METHODS if checks.available(m)]
     n_particles = args.particles or (10**4 if args.smoke else 5 * 10**5)
-    print(f"demo: the {tank.shape[0]}x{tank.shape[1]} tank split into 16 x 16 compartments, {steps} steps of the "
-          f"box blur (m = 9) by {', '.join(methods)}; frames at logarithmically spaced steps", file=sys.stderr)
+    print(
+        f"demo: the {tank.shape[0]}x{tank.shape[1]} tank split into 16 x 16 compartments, {steps} steps of the "
+        f"box blur (m = 9) by {', '.join(methods)}; frames at logarithmically spaced steps",
+        file=sys.stderr,
+    )
     stochastic = any(m in ("particles", "counts") for m in methods)
-    cmp = compare(tank, prop, steps, methods=methods, reference="propagator", save_at=save_at,
-                  n_particles=n_particles if stochastic else None, seed=args.seed, progress=True)
+    cmp = compare(
+        tank,
+        prop,
+        steps,
+        methods=methods,
+        reference="propagator",
+        save_at=save_at,
+        n_particles=n_particles if stochastic else None,
+        seed=args.seed,
+        progress=True,
+    )
     if not exists:
         os.makedirs(out, exist_ok=True)
         guard.output(out)  # created by this command: removed (once empty) if it is interrupted
@@ -174,10 +221,14 @@ def cmd_demo(args, guard):
     dpi = 100 if not args.smoke else 40
     render.plot_story(cmp, os.path.join(out, "story.png"), index=n // 2, title=title, dpi=dpi)
     written("story.png")
-    render.plot_profiles(cmp, os.path.join(out, "profiles.png"), reduce="mean",
-                         span=(size // 2 - max(1, size // 32), size // 2 + max(1, size // 32)),
-                         times=sorted({0, n // 2, n - 1}),
-                         title=f"the middle rows of the tank at three times ({steps} steps of the box blur)")
+    render.plot_profiles(
+        cmp,
+        os.path.join(out, "profiles.png"),
+        reduce="mean",
+        span=(size // 2 - max(1, size // 32), size // 2 + max(1, size // 32)),
+        times=sorted({0, n // 2, n - 1}),
+        title=f"the middle rows of the tank at three times ({steps} steps of the box blur)",
+    )
     written("profiles.png")
     render.plot_frame(cmp, -1, os.path.join(out, "methods.png"), dpi=80 if not args.smoke else 40)
     written("methods.png")
@@ -185,8 +236,7 @@ def cmd_demo(args, guard):
     written("tank.gif")
     names = ["tank.gif", "story.png", "profiles.png", "methods.png", "comparison.md", "comparison.json"]
     if args.dashboard:
-        render.animate(cmp, os.path.join(out, "dashboard.gif"), fps=6, dpi=80 if not args.smoke else 40,
-                       progress=True)
+        render.animate(cmp, os.path.join(out, "dashboard.gif"), fps=6, dpi=80 if not args.smoke else 40, progress=True)
         written("dashboard.gif")
         names.append("dashboard.gif")
     print(cmp.to_markdown())
@@ -209,8 +259,9 @@ def cmd_fit(args, guard):
         if radius[0] < 1:
             raise UsageError(f"--radius: expected a radius >= 1 (or one per axis, R0,R1,...), got {args.radius!r}")
         radius = radius[0]
-    member = None if args.member is None else \
-        indices("--member", args.member, 0, "an index >= 0 per batch axis (I or I,J)")
+    member = (
+        None if args.member is None else indices("--member", args.member, 0, "an index >= 0 per batch axis (I or I,J)")
+    )
     if not os.path.isfile(args.frames):
         what = "is a folder" if os.path.isdir(args.frames) else "does not exist"
         raise UsageError(f"frames file {args.frames!r} {what}")
@@ -231,8 +282,10 @@ def bench_root():
 def cmd_bench(args, guard):
     root = bench_root()
     if root is None:
-        raise UsageError("the benchmarks are not installed with the package; run `diffusion-conv bench` from a "
-                         "source checkout installed with `pip install -e .`")
+        raise UsageError(
+            "the benchmarks are not installed with the package; run `diffusion-conv bench` from a "
+            "source checkout installed with `pip install -e .`"
+        )
     if root not in sys.path:
         sys.path.insert(0, root)
     known = importlib.import_module("benchmarks").MODULES
@@ -253,5 +306,11 @@ def cmd_bench(args, guard):
     return 0
 
 
-COMMANDS = {"demo": cmd_demo, "run": cmd_run, "compare": cmd_compare, "scenarios": cmd_scenarios,
-            "fit": cmd_fit, "bench": cmd_bench}
+COMMANDS = {
+    "demo": cmd_demo,
+    "run": cmd_run,
+    "compare": cmd_compare,
+    "scenarios": cmd_scenarios,
+    "fit": cmd_fit,
+    "bench": cmd_bench,
+}

@@ -53,11 +53,15 @@ def check_coordinator(text, process_id, what="--coordinator"):
             import errno
 
             if exc.errno == errno.EADDRINUSE:
-                raise ValueError(f"{what} {text!r}: the port {port} is in use on this host (another program, or "
-                                 f"another process started with --process-id 0); choose a free port") from None
+                raise ValueError(
+                    f"{what} {text!r}: the port {port} is in use on this host (another program, or "
+                    f"another process started with --process-id 0); choose a free port"
+                ) from None
             if exc.errno == errno.EADDRNOTAVAIL:
-                raise ValueError(f"{what} {text!r}: {host} is not an address of this host; process 0 runs the "
-                                 f"job's coordinator and listens at that address") from None
+                raise ValueError(
+                    f"{what} {text!r}: {host} is not an address of this host; process 0 runs the "
+                    f"job's coordinator and listens at that address"
+                ) from None
             raise ValueError(f"{what} {text!r}: process 0 cannot listen there ({exc.strerror})") from None
 
 
@@ -161,7 +165,7 @@ def _peer_code(failure):
 def _peer_line(failure, prog):
     line = failure["line"].splitlines()[0] if failure["line"] else "no reason given"
     for prefix in (f"{prog}: ", "error: "):
-        line = line[len(prefix):] if line.startswith(prefix) else line
+        line = line[len(prefix) :] if line.startswith(prefix) else line
     return f"process {failure['process']} of the job stopped ({line}); this process stops with it"
 
 
@@ -188,7 +192,7 @@ def _backstop(code, seconds=LEAVE_TIMEOUT):
 # The child that carries a job's stderr (fd 2): everything passes through at once, but the records of
 # JAX's coordination service (glog lines from its C++ code and their continuation lines) are dropped,
 # and a fatal record (JAX then aborts the process) becomes one line naming its reason.
-_FILTER = r'''
+_FILTER = r"""
 import os, re, select, signal, sys
 signal.signal(signal.SIGINT, signal.SIG_IGN)
 signal.signal(signal.SIGTERM, signal.SIG_IGN)
@@ -253,7 +257,7 @@ if fatal is not None:
     else:
         why = "the job's coordination failed"
     write(prog + f": error: {why}; JAX ended this process ({status})\n".encode())
-'''
+"""
 
 
 def _filter_stderr(prog):
@@ -266,8 +270,14 @@ def _filter_stderr(prog):
         os.environ["COLUMNS"] = str(os.get_terminal_size(2).columns)
     read, write = os.pipe()
     try:
-        subprocess.Popen([sys.executable, "-I", "-S", "-c", _FILTER, prog], stdin=read, stdout=subprocess.DEVNULL,
-                         stderr=2, close_fds=True, start_new_session=True)
+        subprocess.Popen(
+            [sys.executable, "-I", "-S", "-c", _FILTER, prog],
+            stdin=read,
+            stdout=subprocess.DEVNULL,
+            stderr=2,
+            close_fds=True,
+            start_new_session=True,
+        )
     except OSError:
         os.close(read)
         os.close(write)
@@ -307,12 +317,16 @@ def join(coordinator, num_processes, process_id, *, description, timeout=JOIN_TI
         waited = time.monotonic() - start
         if process_id == 0:
             others = "process 1" if num_processes == 2 else f"processes 1 .. {num_processes - 1}"
-            why = (f"process 0 waited at {coordinator} for {others}, each started with the same --coordinator and "
-                   f"--num-processes {num_processes} and its own --process-id")
+            why = (
+                f"process 0 waited at {coordinator} for {others}, each started with the same --coordinator and "
+                f"--num-processes {num_processes} and its own --process-id"
+            )
         else:
-            why = (f"process {process_id} found no job at {coordinator} (process 0 not started there or started "
-                   f"with another --num-processes, another program at that address, a process missing, or two "
-                   f"with the same --process-id)")
+            why = (
+                f"process {process_id} found no job at {coordinator} (process 0 not started there or started "
+                f"with another --num-processes, another program at that address, a process missing, or two "
+                f"with the same --process-id)"
+            )
         _say(f"{prog}: error: --join-timeout {timeout:g}: the job did not form within {waited:.0f} s: {why}")
         os._exit(2)
 
@@ -325,9 +339,13 @@ def join(coordinator, num_processes, process_id, *, description, timeout=JOIN_TI
     timer.daemon = True
     timer.start()
     try:
-        jax.distributed.initialize(coordinator_address=coordinator, num_processes=num_processes,
-                                   process_id=process_id, coordinator_bind_address=coordinator,
-                                   initialization_timeout=int(timeout) + 60)
+        jax.distributed.initialize(
+            coordinator_address=coordinator,
+            num_processes=num_processes,
+            process_id=process_id,
+            coordinator_bind_address=coordinator,
+            initialization_timeout=int(timeout) + 60,
+        )
         from jax._src import distributed
 
         client = distributed.global_state.client
@@ -346,13 +364,19 @@ def join(coordinator, num_processes, process_id, *, description, timeout=JOIN_TI
                 theirs = json.loads(client.blocking_key_value_get(f"{_KEY}/run/{k}", left_ms))
             except Exception:  # noqa: BLE001 - the process joined but never said what it runs
                 too_late()
-            differ = [name for name in sorted(set(description) | set(theirs))
-                      if description.get(name) != theirs.get(name)]
+            differ = [
+                name for name in sorted(set(description) | set(theirs)) if description.get(name) != theirs.get(name)
+            ]
             if differ:
-                said = "; ".join(f"{name} is {_shown(description.get(name))} on process {process_id} and "
-                                 f"{_shown(theirs.get(name))} on process {k}" for name in differ)
-                raise ValueError(f"the processes of the job were started differently: {said}; start every process "
-                                 f"with the same arguments (only --process-id and the outputs may differ)")
+                said = "; ".join(
+                    f"{name} is {_shown(description.get(name))} on process {process_id} and "
+                    f"{_shown(theirs.get(name))} on process {k}"
+                    for name in differ
+                )
+                raise ValueError(
+                    f"the processes of the job were started differently: {said}; start every process "
+                    f"with the same arguments (only --process-id and the outputs may differ)"
+                )
     finally:
         timer.cancel()
 

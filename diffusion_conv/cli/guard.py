@@ -55,8 +55,9 @@ class Guard:
     leaves none of its files behind.
     """
 
-    def __init__(self, *, hard_exit: bool = False, grace: float = GRACE, prog: str = "diffusion-conv",
-                 immediate: bool = False):
+    def __init__(
+        self, *, hard_exit: bool = False, grace: float = GRACE, prog: str = "diffusion-conv", immediate: bool = False
+    ):
         self.hard_exit = bool(hard_exit)
         self.grace = float(grace)
         self.prog = prog
@@ -164,7 +165,7 @@ class Guard:
             self.signum = getattr(exc, "signum", signal.SIGINT)
         self.reported = True
         self._cleanup()
-        return self.exit_code
+        return 128 + int(self.signum)
 
     def __exit__(self, kind, value, tb):
         if not self._active:
@@ -237,8 +238,6 @@ class Guard:
             except OSError:
                 pass
         os._exit(128 + int(signum))
-
-
 
 
 def command_guard(*, hard_exit: bool, prog: str = "diffusion-conv") -> Guard:

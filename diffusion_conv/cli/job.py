@@ -1,4 +1,5 @@
 """One command run by several processes: the arguments of the job, forming it, and ending it together."""
+
 from __future__ import annotations
 
 import argparse
@@ -19,18 +20,23 @@ def devices_arg(args):
     parts = (coordinator, getattr(args, "num_processes", None), getattr(args, "process_id", None))
     if any(p is not None for p in parts):
         if any(p is None for p in parts):
-            raise UsageError("--coordinator, --num-processes and --process-id go together (the arguments of "
-                             "jax.distributed.initialize)")
+            raise UsageError(
+                "--coordinator, --num-processes and --process-id go together (the arguments of "
+                "jax.distributed.initialize)"
+            )
         if args.process_id >= args.num_processes:
-            raise UsageError(f"--process-id must be below --num-processes ({args.num_processes}), got "
-                             f"{args.process_id}")
+            raise UsageError(
+                f"--process-id must be below --num-processes ({args.num_processes}), got {args.process_id}"
+            )
         try:
             distributed.check_coordinator(coordinator, args.process_id)
         except ValueError as exc:
             raise UsageError(str(exc)) from None
     elif getattr(args, "join_timeout", None) is not None:
-        raise UsageError("--join-timeout applies to a job of several processes (with --coordinator, "
-                         "--num-processes and --process-id)")
+        raise UsageError(
+            "--join-timeout applies to a job of several processes (with --coordinator, "
+            "--num-processes and --process-id)"
+        )
     text = getattr(args, "devices", None)
     if text is None:
         return "all" if coordinator is not None else None
@@ -68,8 +74,9 @@ def join(args):
         if name not in LOCAL_OPTIONS and name != "command":
             description["the scenario" if name == "scenario" else "--" + name.replace("_", "-")] = value
     timeout = distributed.JOIN_TIMEOUT if args.join_timeout is None else args.join_timeout
-    distributed.join(args.coordinator, args.num_processes, args.process_id, description=description, timeout=timeout,
-                  prog=PROG)
+    distributed.join(
+        args.coordinator, args.num_processes, args.process_id, description=description, timeout=timeout, prog=PROG
+    )
 
 
 def current_job():
@@ -81,9 +88,11 @@ def job_error(exc):
     text = (str(exc).splitlines() or [""])[0]
     if any(w in text for w in ("Gloo", "Connection reset", "Connection closed", "NCCL", "peer")):
         for prefix in ("INTERNAL: ", "UNAVAILABLE: ", "Error dispatching computation: "):
-            text = text[len(prefix):] if text.startswith(prefix) else text
-        return (f"{PROG}: error: the computation lost another process of the job (it died or was killed; its own "
-                f"output says why): {text[:300]}")
+            text = text[len(prefix) :] if text.startswith(prefix) else text
+        return (
+            f"{PROG}: error: the computation lost another process of the job (it died or was killed; its own "
+            f"output says why): {text[:300]}"
+        )
     return f"{PROG}: error: {type(exc).__name__}: {text}"
 
 

@@ -1,4 +1,5 @@
 """The argument parser of the ``diffusion-conv`` command and the types of its options."""
+
 from __future__ import annotations
 
 import argparse
@@ -102,59 +103,99 @@ def build_parser() -> argparse.ArgumentParser:
 
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--x64", action="store_true", help="compute in float64 (JAX x64 mode)")
-    common.add_argument("--seed", type=seed_arg, default=0,
-                        help=f"seed of the stochastic methods, 0 to {MAX_SEED} (default 0)")
-    common.add_argument("--particles", type=positive, default=None, metavar="N",
-                        help="number of particles of the stochastic methods")
-    common.add_argument("--no-cache", action="store_true",
-                        help="compile without JAX's persistent compilation cache (also: DIFFUSION_CONV_NO_CACHE=1)")
+    common.add_argument(
+        "--seed", type=seed_arg, default=0, help=f"seed of the stochastic methods, 0 to {MAX_SEED} (default 0)"
+    )
+    common.add_argument(
+        "--particles", type=positive, default=None, metavar="N", help="number of particles of the stochastic methods"
+    )
+    common.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="compile without JAX's persistent compilation cache (also: DIFFUSION_CONV_NO_CACHE=1)",
+    )
 
-    parser = Parser(prog=PROG, description="Diffusion as convolution: a kernel as a particle's propagator, "
-                     "checked against particles, image convolution and the heat equation.")
+    parser = Parser(
+        prog=PROG,
+        description="Diffusion as convolution: a kernel as a particle's propagator, "
+        "checked against particles, image convolution and the heat equation.",
+    )
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
 
-    p = sub.add_parser("demo", parents=[common],
-                       help="the 256x256 partitioned tank through all six methods: the story animation, "
-                            "profiles and the comparison table")
-    p.add_argument("--out", default="diffusion-conv-demo", metavar="DIR",
-                   help="output folder (default ./diffusion-conv-demo)")
-    p.add_argument("--dashboard", action="store_true",
-                   help="also write dashboard.gif: every method's panel and its difference to the propagator")
+    p = sub.add_parser(
+        "demo",
+        parents=[common],
+        help="the 256x256 partitioned tank through all six methods: the story animation, "
+        "profiles and the comparison table",
+    )
+    p.add_argument(
+        "--out", default="diffusion-conv-demo", metavar="DIR", help="output folder (default ./diffusion-conv-demo)"
+    )
+    p.add_argument(
+        "--dashboard",
+        action="store_true",
+        help="also write dashboard.gif: every method's panel and its difference to the propagator",
+    )
     p.add_argument("--smoke", action="store_true", help=argparse.SUPPRESS)
 
     scale = argparse.ArgumentParser(add_help=False)
-    scale.add_argument("--devices", default=None, metavar="all|N",
-                       help="run on these devices: 'all' (every device of every process) or the first N; a batch is "
-                            "spread over them, one grid split along axis 0 (propagator, counts, particles)")
-    scale.add_argument("--coordinator", default=None, metavar="HOST:PORT",
-                       help="one job over several processes or hosts: the address of process 0 "
-                            "(jax.distributed.initialize); process 0 writes every output")
+    scale.add_argument(
+        "--devices",
+        default=None,
+        metavar="all|N",
+        help="run on these devices: 'all' (every device of every process) or the first N; a batch is "
+        "spread over them, one grid split along axis 0 (propagator, counts, particles)",
+    )
+    scale.add_argument(
+        "--coordinator",
+        default=None,
+        metavar="HOST:PORT",
+        help="one job over several processes or hosts: the address of process 0 "
+        "(jax.distributed.initialize); process 0 writes every output",
+    )
     scale.add_argument("--num-processes", type=positive, default=None, metavar="N", help="processes in the job")
     scale.add_argument("--process-id", type=nonnegative, default=None, metavar="I", help="this process (0 .. N-1)")
-    scale.add_argument("--join-timeout", type=seconds, default=None, metavar="SECONDS",
-                       help="how long a process waits for the whole job to form before it stops with exit code 2 "
-                            "(default 120)")
+    scale.add_argument(
+        "--join-timeout",
+        type=seconds,
+        default=None,
+        metavar="SECONDS",
+        help="how long a process waits for the whole job to form before it stops with exit code 2 (default 120)",
+    )
 
     batch = argparse.ArgumentParser(add_help=False)
-    batch.add_argument("--channels", action="store_true",
-                       help="the image scenario in colour: one tank per channel (red, green, blue) in one run")
-    batch.add_argument("--temperatures", default=None, metavar="T1,T2,...", type=temperatures,
-                       help="a bank of kernels: the scenario's kernel as a softmax at each temperature, in one run")
+    batch.add_argument(
+        "--channels",
+        action="store_true",
+        help="the image scenario in colour: one tank per channel (red, green, blue) in one run",
+    )
+    batch.add_argument(
+        "--temperatures",
+        default=None,
+        metavar="T1,T2,...",
+        type=temperatures,
+        help="a bank of kernels: the scenario's kernel as a softmax at each temperature, in one run",
+    )
 
     p = sub.add_parser("run", parents=[common, batch, scale], help="run one method on a scenario")
     p.add_argument("scenario", help="scenario name (see `diffusion-conv scenarios`)")
     p.add_argument("--method", default="auto", help=f"{', '.join(method_names())} or auto")
-    p.add_argument("--steps", type=steps_arg, default=None,
-                   help=f"number of steps, at most 2**31 - 1 = {MAX_STEPS} (default: the scenario's)")
+    p.add_argument(
+        "--steps",
+        type=steps_arg,
+        default=None,
+        help=f"number of steps, at most 2**31 - 1 = {MAX_STEPS} (default: the scenario's)",
+    )
     p.add_argument("--save-every", type=every_arg, default=None, metavar="K", help="save a frame every K steps")
     p.add_argument("--size", type=positive, default=None, help="grid side (default: the scenario's)")
     p.add_argument("--out", default=None, metavar="FILE.npz", help="write the result (Result.load reads it)")
     p.add_argument("--animate", default=None, metavar="FILE", help="write an animation (.gif, or .mp4)")
     p.add_argument("--json", action="store_true", help="print a JSON summary")
 
-    p = sub.add_parser("compare", parents=[common, batch, scale],
-                       help="run several methods on a scenario and compare them")
+    p = sub.add_parser(
+        "compare", parents=[common, batch, scale], help="run several methods on a scenario and compare them"
+    )
     p.add_argument("scenario", help="scenario name")
     p.add_argument("--methods", default=None, help="comma-separated methods (default: all that apply)")
     p.add_argument("--reference", default=None, help="the method the others are measured against")
@@ -171,18 +212,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--x64", action="store_true", help="compute in float64 (JAX x64 mode)")
     p.add_argument("--no-cache", action="store_true", help="compile without the persistent compilation cache")
     p.add_argument("frames", metavar="FRAMES.npz", help="a result file written by `run --out`")
-    p.add_argument("--radius", default="1", metavar="R|R0,R1,...",
-                   help="kernel radius to fit: R along every axis the frames vary along (0 along an axis where "
-                        "every frame is constant: its jumps leave no trace), or one per axis (default 1)")
-    p.add_argument("--steps-between", type=positive, default=None, metavar="N",
-                   help="steps between consecutive frames (default: read from the file, each pair its own)")
-    p.add_argument("--member", default=None, metavar="I[,J]",
-                   help="which member of a batch result (--temperatures, --channels, a stack) to fit: one index "
-                        "per batch axis, from 0")
+    p.add_argument(
+        "--radius",
+        default="1",
+        metavar="R|R0,R1,...",
+        help="kernel radius to fit: R along every axis the frames vary along (0 along an axis where "
+        "every frame is constant: its jumps leave no trace), or one per axis (default 1)",
+    )
+    p.add_argument(
+        "--steps-between",
+        type=positive,
+        default=None,
+        metavar="N",
+        help="steps between consecutive frames (default: read from the file, each pair its own)",
+    )
+    p.add_argument(
+        "--member",
+        default=None,
+        metavar="I[,J]",
+        help="which member of a batch result (--temperatures, --channels, a stack) to fit: one index "
+        "per batch axis, from 0",
+    )
     p.add_argument("--json", action="store_true", help="print the fit as JSON")
 
     p = sub.add_parser("bench", help="run the benchmarks (needs a source checkout)")
-    p.add_argument("names", nargs="*", help="which ones (default all: the list in benchmarks/__init__.py of a source checkout)")
+    p.add_argument(
+        "names", nargs="*", help="which ones (default all: the list in benchmarks/__init__.py of a source checkout)"
+    )
     p.add_argument("--quick", action="store_true", help="small sizes")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
     return parser

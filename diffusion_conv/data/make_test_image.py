@@ -9,6 +9,7 @@ gradient), so that each colour channel holds a different picture. Run
 ``python diffusion_conv/data/make_test_image.py`` to rebuild both; the output is
 deterministic.
 """
+
 from __future__ import annotations
 
 import os
@@ -44,8 +45,12 @@ def make_colour_image(size: int = SIZE) -> np.ndarray:
     ring = np.abs(np.hypot(x - 0.72, y - 0.3) - 0.13) < 0.025
     bars = (y > 0.58) & (y < 0.9) & (x > 0.06) & (x < 0.46) & (np.sin(2 * np.pi * (4 + 20 * (x - 0.06)) * x * 3) > 0)
     check = (y > 0.58) & (y < 0.9) & (x > 0.56) & (x < 0.94) & ((np.floor(x * 16) + np.floor(y * 16)) % 2 == 1)
-    for mask, colour in ((disc, (0.95, 0.1, 0.1)), (ring, (0.1, 0.9, 0.2)), (bars, (0.15, 0.25, 0.95)),
-                         (check, (0.95, 0.85, 0.1))):
+    for mask, colour in (
+        (disc, (0.95, 0.1, 0.1)),
+        (ring, (0.1, 0.9, 0.2)),
+        (bars, (0.15, 0.25, 0.95)),
+        (check, (0.95, 0.85, 0.1)),
+    ):
         rgb = np.where(mask[..., None], np.array(colour), rgb)
     return np.clip(np.round(rgb * 255), 0, 255).astype(np.uint8)
 

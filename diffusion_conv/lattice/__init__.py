@@ -29,22 +29,41 @@ continuum heat equation can solve at it (:meth:`Boundary.heat_reason`).
 Boundaries are strings too (``REFLECT == "reflect"``), so they print, compare
 and serialise as their names.
 """
+
 from __future__ import annotations
 
 from .boundaries import (
-                         ABSORB,
-                         BOUNDARIES,
-                         PERIODIC,
-                         REFLECT,
-                         Boundary,
-                         boundary,
-                         fold_index,
-                         normalize_boundary,
-                         symmetric_along,
+    ABSORB,
+    BOUNDARIES,
+    PERIODIC,
+    REFLECT,
+    Boundary,
+    boundary,
+    fold_index,
+    normalize_boundary,
+    symmetric_along,
 )
 from .transport import axis_slice, fold_axis, fold_extended, offsets, separable_factors, spread, transport
 from .walls import Walls, blocked_masks, check_walls
 
-__all__ = ["ABSORB", "BOUNDARIES", "PERIODIC", "REFLECT", "Boundary", "Walls", "axis_slice", "blocked_masks",
-           "boundary", "check_walls", "fold_axis", "fold_extended", "fold_index", "normalize_boundary", "offsets",
-           "separable_factors", "spread", "symmetric_along", "transport"]
+__all__ = [
+    "ABSORB",
+    "BOUNDARIES",
+    "PERIODIC",
+    "REFLECT",
+    "Boundary",
+    "Walls",
+    "axis_slice",
+    "blocked_masks",
+    "boundary",
+    "check_walls",
+    "fold_axis",
+    "fold_extended",
+    "fold_index",
+    "normalize_boundary",
+    "offsets",
+    "separable_factors",
+    "spread",
+    "symmetric_along",
+    "transport",
+]

@@ -1,4 +1,5 @@
 """The boundaries: one object per edge rule, owning its fold, its transform and where each is exact."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -82,8 +83,10 @@ class Boundary(str):
     def heat_reason(self, mean_a: float, cross: float, tol: float) -> str | None:
         """Why the heat equation cannot be solved exactly with drift ``mean_a`` and largest cross-covariance ``cross``."""
         if abs(mean_a) > tol:
-            return (f"drift (mean jump {mean_a:.3g} cells) turns cosine/sine modes into each other and the "
-                    f"{self} boundary then couples every mode")
+            return (
+                f"drift (mean jump {mean_a:.3g} cells) turns cosine/sine modes into each other and the "
+                f"{self} boundary then couples every mode"
+            )
         if cross > tol:
             return "it needs a diagonal diffusion tensor: cross-diffusion maps cosine/sine modes onto sines/cosines"
         return None
@@ -164,8 +167,10 @@ class _Reflect(Boundary):
 
     def spectral_reason(self, w, axis):
         if not symmetric_along(w, axis):
-            return (f"axis {axis} reflects and the kernel is not symmetric along it; the DCT diagonalises the "
-                    f"half-cell mirror only for kernels with w[d] = w[-d] along that axis")
+            return (
+                f"axis {axis} reflects and the kernel is not symmetric along it; the DCT diagonalises the "
+                f"half-cell mirror only for kernels with w[d] = w[-d] along that axis"
+            )
         return None
 
 
@@ -196,11 +201,15 @@ class _Absorb(Boundary):
         if r >= 2:
             far = np.take(w, [i for i in range(w.shape[axis]) if abs(i - r) >= 2], axis=axis)
             if np.any(far != 0):
-                return (f"axis {axis} absorbs and the kernel jumps {r} cells along it; the sine transform is "
-                        f"exact at an absorbing edge only for jumps of at most one cell")
+                return (
+                    f"axis {axis} absorbs and the kernel jumps {r} cells along it; the sine transform is "
+                    f"exact at an absorbing edge only for jumps of at most one cell"
+                )
         if not symmetric_along(w, axis):
-            return (f"axis {axis} absorbs and the kernel is not symmetric along it; the sine transform needs "
-                    f"w[d] = w[-d] along an absorbing axis")
+            return (
+                f"axis {axis} absorbs and the kernel is not symmetric along it; the sine transform needs "
+                f"w[d] = w[-d] along an absorbing axis"
+            )
         return None
 
 
@@ -243,13 +252,13 @@ def normalize_boundary(names, ndim: int) -> tuple[Boundary, ...]:
         except TypeError:
             raise TypeError(f"boundary must be a string or a sequence of strings, got {type(names).__name__}") from None
         if len(names) != ndim:
-            raise ValueError(f"boundary has {len(names)} entries but the tank has {ndim} axes; "
-                             f"give one name for all axes or one per axis")
+            raise ValueError(
+                f"boundary has {len(names)} entries but the tank has {ndim} axes; "
+                f"give one name for all axes or one per axis"
+            )
     return tuple(boundary(b) for b in names)
 
 
 def fold_index(z, n: int, bnd, xp=np):
     """Map unfolded integer coordinates ``z`` into the tank along one axis (see :meth:`Boundary.fold`)."""
     return boundary(bnd).fold(z, n, xp)
-
-

@@ -15,6 +15,7 @@ Each boundary has its transform (all orthonormal along their axis):
 axes last; :func:`inverse` undoes it. Everything is ``jax.numpy`` (runs on GPU,
 differentiable) and keeps the field's precision (float32 -> complex64).
 """
+
 from __future__ import annotations
 
 import jax.lax as lax

@@ -1,8 +1,9 @@
 """Moving mass by every jump offset: offsets, separable factors, the fold of the unfolded lattice."""
+
 from __future__ import annotations
 
 import itertools
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -135,7 +136,7 @@ def spread(amounts, radius: Sequence[int], blocked=None, weights=None):
     amounts = jnp.asarray(amounts)
     offs = offsets(radius)
     spatial = amounts.ndim if weights is not None else amounts.ndim - 1
-    shape = amounts.shape[amounts.ndim - spatial:]
+    shape = amounts.shape[amounts.ndim - spatial :]
     lead = () if weights is not None else ((0, 0),)
     padded = jnp.pad(amounts, lead + tuple((2 * r, 2 * r) for r in radius))
     allowed = stay = None

@@ -1,8 +1,9 @@
 """Walls: the hashable mask, its checks, and which jumps it refuses (the box rule)."""
+
 from __future__ import annotations
 
 import functools
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -57,8 +58,10 @@ def check_walls(walls, shape) -> Walls | None:
         raise ValueError(f"walls must have the tank's shape {tuple(shape)}, got {w.shape}")
     if w.dtype != bool:
         if not np.issubdtype(w.dtype, np.integer) or not np.all(np.isin(w, (0, 1))):
-            raise TypeError(f"walls must be a boolean mask (True for solid cells), got dtype {w.dtype}"
-                            + ("" if not np.issubdtype(w.dtype, np.integer) else " with values other than 0 and 1"))
+            raise TypeError(
+                f"walls must be a boolean mask (True for solid cells), got dtype {w.dtype}"
+                + ("" if not np.issubdtype(w.dtype, np.integer) else " with values other than 0 and 1")
+            )
         w = w.astype(bool)
     return Walls(w) if w.any() else None
 
@@ -116,5 +119,3 @@ def blocked_masks(walls, radius: Sequence[int], bnd: Sequence[str]):
 @functools.lru_cache(maxsize=32)
 def _blocked_cached(walls: Walls, radius, bnd):
     return blocked_masks(walls.array, radius, bnd)
-
-

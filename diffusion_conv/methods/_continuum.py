@@ -56,11 +56,14 @@ def _declared_order(wkey, radius, conserves) -> Order:
         if not keeps and radius[a] >= 2:
             far = np.take(w, [i for i in range(w.shape[a + 1]) if abs(i - radius[a]) >= 2], axis=a + 1)
             if np.any(far > 0):
-                return Order(ORDER_WIDE_ABSORB, "steps", "heat",
-                             f"jumps of {radius[a]} cells across the absorbing edge of axis {a}: the walk's "
-                             f"effective absorbing line is not the continuum's half-cell line")
+                return Order(
+                    ORDER_WIDE_ABSORB,
+                    "steps",
+                    "heat",
+                    f"jumps of {radius[a]} cells across the absorbing edge of axis {a}: the walk's "
+                    f"effective absorbing line is not the continuum's half-cell line",
+                )
     return Order(ORDER_ZERO_THIRD_CUMULANT, "steps", "heat", "zero third cumulant: the lattice error is O(1/n)")
-
 
 
 def deficit_absorbed(mass0, frame, bnd, dtype=None):

@@ -1,5 +1,6 @@
 """What the stochastic methods need of randomness: their argument checks (keys, particle counts,
 the count dtype) and the draws of :mod:`diffusion_conv.random`, re-exported here."""
+
 from __future__ import annotations
 
 import jax
@@ -8,8 +9,19 @@ import numpy as np
 from .. import _checks
 from ..random import binomial, global_index, index_words, multinomial, random_bits, uniform
 
-__all__ = ["binomial", "check_key", "check_n_particles", "count_dtype", "global_index", "index_words",
-           "max_exact_count", "multinomial", "random_bits", "uniform", "x64_enabled"]
+__all__ = [
+    "binomial",
+    "check_key",
+    "check_n_particles",
+    "count_dtype",
+    "global_index",
+    "index_words",
+    "max_exact_count",
+    "multinomial",
+    "random_bits",
+    "uniform",
+    "x64_enabled",
+]
 
 
 # -- argument checks (shared with the particles method) --------------------------------------
@@ -34,9 +46,14 @@ def check_n_particles(n_particles, limit: int) -> int:
         raise TypeError("n_particles is required by the stochastic methods (an integer > 0)")
     n = _checks.integer("n_particles", n_particles, minimum=1)
     if n > limit:
-        hint = "" if x64_enabled() else (
-            "; enable JAX's 64-bit mode (jax.config.update('jax_enable_x64', True), JAX_ENABLE_X64=1, "
-            "or the CLI's --x64) to count more")
+        hint = (
+            ""
+            if x64_enabled()
+            else (
+                "; enable JAX's 64-bit mode (jax.config.update('jax_enable_x64', True), JAX_ENABLE_X64=1, "
+                "or the CLI's --x64) to count more"
+            )
+        )
         raise ValueError(f"n_particles={n} exceeds {limit}, the largest count kept exact here{hint}")
     return n
 
@@ -59,8 +76,9 @@ def check_key(key):
             raise TypeError(f"a raw uint32 key must have shape {raw_shape}, got {tuple(key.shape)}")
         typed = jax.random.wrap_key_data(key)
     else:
-        raise TypeError(f"key must be a JAX random key (jax.random.key(seed) or jax.random.PRNGKey), "
-                        f"got an array of dtype {dtype}")
+        raise TypeError(
+            f"key must be a JAX random key (jax.random.key(seed) or jax.random.PRNGKey), got an array of dtype {dtype}"
+        )
     if typed.shape != ():
         raise TypeError(f"key must be a single key, got a batch of shape {typed.shape}; use jax.vmap for ensembles")
     return typed

@@ -5,6 +5,7 @@ Every path moves the same mass by the same jumps as
 :meth:`~diffusion_conv.lattice.Boundary.fold_chunk`; they differ in how few
 passes over memory a step takes. See :mod:`diffusion_conv.methods.propagator`.
 """
+
 from __future__ import annotations
 
 import functools
@@ -91,8 +92,11 @@ PATCH_FRACTION = 0.25  # walls whose patch covers more of the tank take the gene
 
 def halo_applies(shape, radius, factors, walls) -> bool:
     """Whether the halo path applies: separable weights, ``2 r <= n`` on every axis, walls on a small patch."""
-    return factors is not None and direct_applies(shape, radius) and \
-        (walls is None or wall_patch(walls, radius) is not None)
+    return (
+        factors is not None
+        and direct_applies(shape, radius)
+        and (walls is None or wall_patch(walls, radius) is not None)
+    )
 
 
 def wall_patch(tank, radius):
@@ -108,8 +112,9 @@ def wall_patch(tank, radius):
     """
     if tank.wall_mask is None:
         return None
-    return _wall_patch(tank.wall_mask, tuple(int(r) for r in radius), tuple(str(b) for b in tank.boundary),
-                       PATCH_FRACTION)
+    return _wall_patch(
+        tank.wall_mask, tuple(int(r) for r in radius), tuple(str(b) for b in tank.boundary), PATCH_FRACTION
+    )
 
 
 @functools.lru_cache(maxsize=32)
@@ -161,8 +166,10 @@ def _patch_correct(src, after, fix, radius, bnd, patch, at):
         if full:
             ext, _ = fold_axis(ext, axis, r, bnd[axis], hi - lo)
     inner = tuple(slice(0, hi - lo) if full else slice(2 * r, hi - lo) for (lo, hi, full), r in zip(patch, radius))
-    region = ext[inner] + stay[tuple(slice(0, hi - lo) if full else slice(r, hi - lo - r)
-                                     for (lo, hi, full), r in zip(patch, radius))]
+    region = (
+        ext[inner]
+        + stay[tuple(slice(0, hi - lo) if full else slice(r, hi - lo - r) for (lo, hi, full), r in zip(patch, radius))]
+    )
     if "refused" in fix:
         back, _ = spread(fix["refused"] * src, radius)
         for axis, ((lo, hi, full), r) in enumerate(zip(patch, radius)):
@@ -244,8 +251,10 @@ def _axis_pass(src, dst, f, axis, r, bnd, dst_axis, dst_r, mirrored=False):
     dst = jax.lax.dynamic_update_slice(dst, _centred_taps(src, f, axis, r, n, mirrored), starts)
     if r == 0:
         return dst, absorbed
-    strips = {-1: _taps(_window(src, axis, r, -2 * r, r), f, axis, r, r),  # mass landing on [-r, 0)
-              1: _taps(_window(src, axis, r, n - r, n + 2 * r), f, axis, r, r)}  # ... on [n, n + r)
+    strips = {
+        -1: _taps(_window(src, axis, r, -2 * r, r), f, axis, r, r),  # mass landing on [-r, 0)
+        1: _taps(_window(src, axis, r, n - r, n + 2 * r), f, axis, r, r),
+    }  # ... on [n, n + r)
     for k, values in strips.items():
         where = bnd.fold_chunk(k, n)
         if where is None:

@@ -11,6 +11,7 @@ float64. The sums are compensated (each addition's rounding error is carried
 along, Neumaier's pairs ``(hi, lo)``) so that they are accurate to about
 ``eps**2`` of the dtype, as accurate as float64 sums were for float32 input.
 """
+
 from __future__ import annotations
 
 import jax
@@ -37,8 +38,10 @@ def check_stochastic_tank(tank) -> None:
     c = np.asarray(tank.concentration)
     _checks.finite("concentration", c)
     if np.any(c < 0):
-        raise ValueError(f"the stochastic methods need a non-negative concentration (particles cannot be negative); "
-                         f"its minimum is {c.min()!r}. Use a deterministic method for signed fields")
+        raise ValueError(
+            f"the stochastic methods need a non-negative concentration (particles cannot be negative); "
+            f"its minimum is {c.min()!r}. Use a deterministic method for signed fields"
+        )
     per_member = c.reshape(c.shape[: c.ndim - tank.ndim] + (-1,)).sum(axis=-1, dtype=np.float64)
     if not np.all(per_member > 0):
         raise ValueError("the tank holds no mass: the stochastic methods need a positive initial mass to place")
@@ -58,10 +61,15 @@ def field_problem(concentration, weights=None):
     nonneg = jnp.all(c >= 0)
     positive = jnp.sum(jnp.where(finite & nonneg, c, 0)) > 0
     checkify.debug_check(finite, "concentration must be finite; it holds NaN or infinite values")
-    checkify.debug_check(nonneg, "the stochastic methods need a non-negative concentration (particles cannot be "
-                                 "negative); its minimum is {m}", m=jnp.min(c))
-    checkify.debug_check(positive | ~(finite & nonneg), "the tank holds no mass: the stochastic methods need a "
-                                                        "positive initial mass to place")
+    checkify.debug_check(
+        nonneg,
+        "the stochastic methods need a non-negative concentration (particles cannot be negative); its minimum is {m}",
+        m=jnp.min(c),
+    )
+    checkify.debug_check(
+        positive | ~(finite & nonneg),
+        "the tank holds no mass: the stochastic methods need a positive initial mass to place",
+    )
     ok = finite & nonneg & positive
     if weights is not None:
         w = jnp.asarray(weights)
@@ -73,8 +81,9 @@ def field_problem(concentration, weights=None):
 
 def sampling_order() -> Order:
     """The law of large numbers: the error against the expectation falls like ``N ** -1/2``."""
-    return Order(-0.5, "n_particles", "propagator",
-                 "sampling noise: each cell's count is binomial, its relative spread ~ N^-1/2")
+    return Order(
+        -0.5, "n_particles", "propagator", "sampling noise: each cell's count is binomial, its relative spread ~ N^-1/2"
+    )
 
 
 def to_concentration(counts, absorbed_counts, unit, cell):
@@ -204,7 +213,7 @@ def initial_mass(tank):
     xp = _xp(c)
     c = _floating(c, xp)
     c = c.reshape(c.shape[: c.ndim - tank.ndim] + (-1,))
-    return exact_total(c) * c.dtype.type(tank.dx ** tank.ndim)
+    return exact_total(c) * c.dtype.type(tank.dx**tank.ndim)
 
 
 def host_mass(tank):

@@ -25,6 +25,7 @@ A method is a small object (a subclass of :class:`Method`, registered with
 chunks, progress, the move to the host, :class:`~diffusion_conv.Result`).
 A new method is one new module in this package with one registered class.
 """
+
 from __future__ import annotations
 
 import abc
@@ -40,7 +41,7 @@ KINDS = ("deterministic", "stochastic", "reference")
 _MODULES = ("propagator", "spectral", "particles", "counts", "image", "heat")
 """The method modules, in the order the methods are listed (the only list of them)."""
 
-_REGISTRY: dict[str, "Method"] = {}
+_REGISTRY: dict[str, Method] = {}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -90,7 +91,7 @@ class State:
         except KeyError:
             raise AttributeError(name) from None
 
-    def replace(self, **changes) -> "State":
+    def replace(self, **changes) -> State:
         """A copy with some arrays replaced."""
         return State(self.static, **{**self.arrays, **changes})
 
@@ -166,8 +167,9 @@ class Method(abc.ABC):
         """Host-side preparation from concrete inputs (None: nothing to prepare, or inputs are traced)."""
         return None
 
-    def check_steps(self, tank, prop, save_steps, options) -> None:
+    def check_steps(self, tank, prop, save_steps, options) -> None:  # noqa: B027 (optional hook: no check)
         """Refuse a frame schedule the method cannot compute (before any work)."""
+
     def extras(self, state: State) -> dict:
         """Further per-frame arrays the driver saves in ``Result.extras`` (e.g. tracks)."""
         return {}
@@ -252,4 +254,4 @@ def lead(x, own, batch):
 def members(x, own):
     """The members of an array with leading batch axes ``own``, flattened: shape ``(prod(own), *rest)``."""
     x = np.asarray(x)
-    return x.reshape((-1,) + x.shape[len(own):])
+    return x.reshape((-1,) + x.shape[len(own) :])

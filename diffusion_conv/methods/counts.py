@@ -25,6 +25,7 @@ Random streams: the draws of step ``t`` come from ``fold_in(key, t)``, each
 cell's from its own counter, so the same key gives the same counts however the
 run is cut into frames, batches or chunks.
 """
+
 from __future__ import annotations
 
 import jax
@@ -67,7 +68,7 @@ def _split_shares(c):
         blocks = mass.reshape(lead_shape + (-1, 2, half)).sum(axis=-1)
         total = blocks.sum(axis=-1)
         p = xp.where(total > 0, blocks[..., 0] / xp.where(total > 0, total, 1), 0)
-        z = xp.zeros(lead_shape + (2 ** level, 2 * half), c.dtype)
+        z = xp.zeros(lead_shape + (2**level, 2 * half), c.dtype)
         z = z.at[..., 0].set(p) if xp is jnp else _set_first(z, p)
         levels.append(z.reshape(lead_shape + (size,)))
     if not levels:
@@ -85,6 +86,7 @@ def _place(key, shares, shape, n_particles):
     depth, size = shares.shape
     counts = jnp.zeros((size,), fdt).at[0].set(jnp.asarray(n_particles, fdt))
     if depth:
+
         def body(counts, xs):
             p, level = xs
             left = binomial(jax.random.fold_in(key, level), counts, p)
@@ -122,8 +124,9 @@ def _one_step(c, key, weights, factors, blocked, radius, bnd):
         c, da = jax.lax.switch(i, [move(a) for a in axes], multinomial(jax.random.fold_in(key, axis), c, f))
         return (c, absorbed + da), None
 
-    (c, absorbed), _ = jax.lax.scan(body, (c, jnp.zeros((), c.dtype)),
-                                    (jnp.arange(len(axes)), jnp.asarray(axes), table))
+    (c, absorbed), _ = jax.lax.scan(
+        body, (c, jnp.zeros((), c.dtype)), (jnp.arange(len(axes)), jnp.asarray(axes), table)
+    )
     return c, absorbed
 
 
@@ -154,8 +157,14 @@ class CountsMethod(Method):
             fs = [separable_factors(w) for w in members(prop.weights, prop.batch_shape)]
             if all(f is not None for f in fs):
                 dtype = np.dtype(_checks.float_dtype())
-                factors = tuple(lead(np.stack([f[a] for f in fs]).astype(dtype).reshape(prop.batch_shape + (-1,)),
-                                     prop.batch_shape, batch) for a in range(tank.ndim))
+                factors = tuple(
+                    lead(
+                        np.stack([f[a] for f in fs]).astype(dtype).reshape(prop.batch_shape + (-1,)),
+                        prop.batch_shape,
+                        batch,
+                    )
+                    for a in range(tank.ndim)
+                )
         p_left = None
         if _checks.is_concrete(tank.concentration):
             c = np.reshape(np.asarray(tank.concentration, np.float64), tank.batch_shape + (-1,))
@@ -173,12 +182,22 @@ class CountsMethod(Method):
         factors = None if prepared.factors is None else tuple(jnp.asarray(f) for f in prepared.factors)
         p_left = _split_shares(jnp.ravel(tank.concentration)) if prepared.p_left is None else prepared.p_left
         counts = _place(k_place, jnp.asarray(p_left), tank.shape, n_particles).astype(count_dtype())
-        mass = jnp.sum(tank.concentration).astype(tank.dtype) * tank.dx ** tank.ndim if prepared.mass is None else \
-            jnp.asarray(prepared.mass, tank.dtype)
-        return State((prop.radius, tuple(tank.boundary), tank.dx ** tank.ndim), counts=counts,
-                     absorbed=jnp.zeros((), counts.dtype), step=jnp.zeros((), _checks.step_dtype()), key=k_walk,
-                     weights=jnp.ravel(prop.weights), factors=factors, blocked=blocked,
-                     unit=mass / jnp.asarray(n_particles, tank.dtype))
+        mass = (
+            jnp.sum(tank.concentration).astype(tank.dtype) * tank.dx**tank.ndim
+            if prepared.mass is None
+            else jnp.asarray(prepared.mass, tank.dtype)
+        )
+        return State(
+            (prop.radius, tuple(tank.boundary), tank.dx**tank.ndim),
+            counts=counts,
+            absorbed=jnp.zeros((), counts.dtype),
+            step=jnp.zeros((), _checks.step_dtype()),
+            key=k_walk,
+            weights=jnp.ravel(prop.weights),
+            factors=factors,
+            blocked=blocked,
+            unit=mass / jnp.asarray(n_particles, tank.dtype),
+        )
 
     def advance(self, state, n):
         radius, bnd, _ = state.static
@@ -186,8 +205,9 @@ class CountsMethod(Method):
 
         def body(i, carry):
             c, a = carry
-            c, da = _one_step(c, jax.random.fold_in(state.key, step0 + i), state.weights, state.factors,
-                              state.blocked, radius, bnd)
+            c, da = _one_step(
+                c, jax.random.fold_in(state.key, step0 + i), state.weights, state.factors, state.blocked, radius, bnd
+            )
             return c, a + da
 
         counts, absorbed = jax.lax.fori_loop(0, n, body, (state.counts, state.absorbed))
@@ -203,8 +223,12 @@ class CountsMethod(Method):
         return {"particles_remaining": jnp.sum(state.counts), "particles_absorbed": state.absorbed}
 
     def meta(self, tank, prop, save_steps, options):
-        per_axis = tank.walls is None and tank.ndim > 1 and not prop.batch_shape and \
-            separable_factors(prop.weights) is not None
+        per_axis = (
+            tank.walls is None
+            and tank.ndim > 1
+            and not prop.batch_shape
+            and separable_factors(prop.weights) is not None
+        )
         return {"count_dtype": str(count_dtype()), "split": "per-axis" if per_axis else "joint"}
 
 
@@ -220,8 +244,9 @@ def sample(key, tank, prop, n_particles, save_steps):
     """
     from ..core import trajectory
 
-    _, _, extras, lost = trajectory("counts", tank, prop, save_steps, key=key, n_particles=n_particles,
-                                    collect=_absorbed_count)
+    _, _, extras, lost = trajectory(
+        "counts", tank, prop, save_steps, key=key, n_particles=n_particles, collect=_absorbed_count
+    )
     return extras["counts"], lost
 
 

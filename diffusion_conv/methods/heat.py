@@ -56,6 +56,7 @@ under ``jit`` and ``vmap``. It is a reference: a derivative with respect to the
 kernel raises ``ValueError`` naming the differentiable methods (``propagator``,
 ``spectral``); the field enters linearly, and derivatives into it work.
 """
+
 from __future__ import annotations
 
 import functools
@@ -159,8 +160,10 @@ def _check(tank, prop, initial):
     if initial not in INITIAL:
         raise ValueError(f"initial {initial!r} is unknown; allowed: {', '.join(INITIAL)}")
     if tank.walls is not None:
-        raise ValueError("method 'heat' does not support walls (no transform diagonalises a tank with walls); "
-                         "use method='propagator'")
+        raise ValueError(
+            "method 'heat' does not support walls (no transform diagonalises a tank with walls); "
+            "use method='propagator'"
+        )
     means, covs = _moments(prop)
     tol = _tol(np.dtype(tank.dtype))
     for mean, cov in zip(means.reshape(-1, tank.ndim), covs.reshape(-1, tank.ndim, tank.ndim)):
@@ -169,9 +172,11 @@ def _check(tank, prop, initial):
             off = max([abs(cov[a, c]) for c in range(tank.ndim) if c != a], default=0.0)
             why = b.heat_reason(float(mean[a]), off / scale, tol * max(prop.radius))
             if why:
-                raise ValueError(f"method 'heat' cannot solve axis {a} ({b!r}) exactly: {why} (mean jump "
-                                 f"{mean.tolist()}, covariance {cov.tolist()}). Use boundary='periodic' along that "
-                                 f"axis, or method='propagator'")
+                raise ValueError(
+                    f"method 'heat' cannot solve axis {a} ({b!r}) exactly: {why} (mean jump "
+                    f"{mean.tolist()}, covariance {cov.tolist()}). Use boundary='periodic' along that "
+                    f"axis, or method='propagator'"
+                )
         if initial == "cells" and not _is_diagonal(cov, tol) and np.linalg.eigvalsh(cov)[0] <= tol * scale:
             raise ValueError(
                 f"the covariance {cov.tolist()} is singular with off-diagonal entries: the cell-average alias sum "
@@ -199,15 +204,19 @@ def multiplier(s, weights, shape, bnd, initial="cells", complex_=True):
         return functools.reduce(np.multiply, parts)
     J = _alias_count(cov * s)
     if initial == "cells" and (2 * J + 1) ** ndim > _MAX_ALIASES:
-        raise ValueError(f"the saved time ({s:g} steps) is too short for this correlated kernel: the cell-average "
-                         f"alias sum needs {(2 * J + 1) ** ndim} terms (at most {_MAX_ALIASES}); save later frames, "
-                         f"use initial='bandlimited', or method='propagator'")
+        raise ValueError(
+            f"the saved time ({s:g} steps) is too short for this correlated kernel: the cell-average "
+            f"alias sum needs {(2 * J + 1) ** ndim} terms (at most {_MAX_ALIASES}); save later frames, "
+            f"use initial='bandlimited', or method='propagator'"
+        )
     return _full_multiplier(th, cov * s, mean * s, initial)
 
 
-NOT_DIFFERENTIABLE = ("method 'heat' is not differentiable with respect to the kernel (its multipliers are "
-                      "computed on the host, from the kernel's moments); use method='propagator' or "
-                      "method='spectral', the differentiable methods")
+NOT_DIFFERENTIABLE = (
+    "method 'heat' is not differentiable with respect to the kernel (its multipliers are "
+    "computed on the host, from the kernel's moments); use method='propagator' or "
+    "method='spectral', the differentiable methods"
+)
 
 
 @functools.partial(jax.custom_jvp, nondiff_argnums=(0, 1))
@@ -257,10 +266,15 @@ class HeatMethod(Method):
     def init(self, tank, prop, key=None, n_particles=None, prepared=None, initial="cells"):
         bnd = tuple(tank.boundary)
         coeffs = fourier.forward(tank.concentration, bnd)
-        return State((bnd, tank.shape, tank.dx ** tank.ndim, initial), coeffs=coeffs,
-                     weights=jnp.asarray(prop.weights, jnp.float64 if _checks.float_dtype() == np.float64
-                                         else prop.weights.dtype),
-                     s=jnp.zeros((), _checks.step_dtype()), mass0=jnp.sum(tank.concentration))
+        return State(
+            (bnd, tank.shape, tank.dx**tank.ndim, initial),
+            coeffs=coeffs,
+            weights=jnp.asarray(
+                prop.weights, jnp.float64 if _checks.float_dtype() == np.float64 else prop.weights.dtype
+            ),
+            s=jnp.zeros((), _checks.step_dtype()),
+            mass0=jnp.sum(tank.concentration),
+        )
 
     def advance(self, state, n):
         return state.replace(s=state.s + jnp.asarray(n, state.s.dtype))
@@ -286,5 +300,8 @@ class HeatMethod(Method):
         if prop.batch_shape:
             return {"initial": options["initial"]}
         D = np.asarray(Propagator._trusted(prop.weights).diffusivity(tank.dx, 1.0), dtype=np.float64)
-        return {"initial": options["initial"], "diffusivity_per_step": D.tolist(),
-                "drift_per_step": np.asarray(prop.drift(tank.dx, 1.0), dtype=np.float64).tolist()}
+        return {
+            "initial": options["initial"],
+            "diffusivity_per_step": D.tolist(),
+            "drift_per_step": np.asarray(prop.drift(tank.dx, 1.0), dtype=np.float64).tolist(),
+        }

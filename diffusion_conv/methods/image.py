@@ -16,6 +16,7 @@ tests show it. Walls are not supported (scipy has no notion of them).
 ``image`` runs on the host (scipy): :func:`diffusion_conv.simulate` takes it
 (a batch is a loop over its members), :func:`diffusion_conv.rollout` refuses it.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -52,8 +53,10 @@ class ImageMethod(Method):
     def validate(self, tank, prop, *, n_particles=None, key=None, **options):
         options = self.check_arguments(n_particles, key, options)
         if tank.walls is not None:
-            raise ValueError("method 'image' does not support walls (scipy.ndimage.convolve has no notion of them); "
-                             "use 'propagator', 'particles' or 'counts'")
+            raise ValueError(
+                "method 'image' does not support walls (scipy.ndimage.convolve has no notion of them); "
+                "use 'propagator', 'particles' or 'counts'"
+            )
         return options
 
     def order(self, tank, prop):
@@ -61,8 +64,13 @@ class ImageMethod(Method):
 
     def init(self, tank, prop, key=None, n_particles=None, prepared=None):
         field = np.array(tank.concentration)
-        return {"field": field, "weights": np.asarray(prop.weights, dtype=field.dtype), "bnd": tuple(tank.boundary),
-                "absorbed": 0.0, "cell": tank.dx ** tank.ndim}
+        return {
+            "field": field,
+            "weights": np.asarray(prop.weights, dtype=field.dtype),
+            "bnd": tuple(tank.boundary),
+            "absorbed": 0.0,
+            "cell": tank.dx**tank.ndim,
+        }
 
     def advance(self, state, n):
         field, lost = state["field"], state["absorbed"]
@@ -72,7 +80,7 @@ class ImageMethod(Method):
             if absorbing:
                 lost += float(field.sum(dtype=np.float64) - new.sum(dtype=np.float64))
             field = new
-        return {**state, "field": field, "absorbed": lost}
+        return {**state, "field": field, "absorbed": lost}  # pyright: ignore[reportGeneralTypeIssues]
 
     def observe(self, state):
         return state["field"], state["absorbed"] * state["cell"]

@@ -22,6 +22,7 @@ grow with ``g``.
 
 Memory is ``O(N)`` plus the frames, never ``N x steps``.
 """
+
 from __future__ import annotations
 
 import jax
@@ -160,9 +161,11 @@ class ParticlesMethod(Method):
         if skip not in (None, True, False):
             raise TypeError(f"skip_ahead must be None (automatic), True or False, got {skip!r}")
         if skip and not is_free(tank):
-            raise ValueError("skip_ahead=True needs a free walk: every axis 'periodic' and no walls; this tank has "
-                             f"boundary={tuple(map(str, tank.boundary))} and "
-                             f"{'walls' if tank.walls is not None else 'no walls'}")
+            raise ValueError(
+                "skip_ahead=True needs a free walk: every axis 'periodic' and no walls; this tank has "
+                f"boundary={tuple(map(str, tank.boundary))} and "
+                f"{'walls' if tank.walls is not None else 'no walls'}"
+            )
         check_stochastic_tank(tank)
         return {"track": track, "skip_ahead": skip}
 
@@ -171,11 +174,16 @@ class ParticlesMethod(Method):
 
     def prepare(self, tank, prop, batch, options):
         w, c = prop.weights, tank.concentration
-        return State((), thr=None if not _checks.is_concrete(w) else
-                     lead(thresholds(np.reshape(np.asarray(w), prop.batch_shape + (-1,))), prop.batch_shape, batch),
-                     place=None if not _checks.is_concrete(c) else
-                     lead(thresholds(np.reshape(np.asarray(c), tank.batch_shape + (-1,))), tank.batch_shape, batch),
-                     mass=None if not _checks.is_concrete(c) else lead(host_mass(tank), tank.batch_shape, batch))
+        return State(
+            (),
+            thr=None
+            if not _checks.is_concrete(w)
+            else lead(thresholds(np.reshape(np.asarray(w), prop.batch_shape + (-1,))), prop.batch_shape, batch),
+            place=None
+            if not _checks.is_concrete(c)
+            else lead(thresholds(np.reshape(np.asarray(c), tank.batch_shape + (-1,))), tank.batch_shape, batch),
+            mass=None if not _checks.is_concrete(c) else lead(host_mass(tank), tank.batch_shape, batch),
+        )
 
     def init(self, tank, prop, key=None, n_particles=None, prepared=None, track=0, skip_ahead=None):
         key = check_key(key)
@@ -196,15 +204,23 @@ class ParticlesMethod(Method):
         if not (_checks.is_concrete(tank.concentration) and _checks.is_concrete(prop.weights)):
             # traced inputs were not checked: a field or kernel that cannot be sampled gives NaN frames
             unit = jnp.where(field_problem(tank.concentration, prop.weights), unit, jnp.asarray(jnp.nan, unit.dtype))
-        st = dict(coords=coords, alive=jnp.ones((n,), bool) if not all(b.conserves for b in tank.boundary) else None,
-                  disp=jnp.zeros((len(shape), track), count_dtype()) if track else None,
-                  start=coords[:, :track].T.astype(fdt) if track else None,
-                  step=jnp.zeros((), _checks.step_dtype()), k_walk=k_walk, k_skip=k_skip,
-                  thr=thr_w, weights=jnp.ravel(prop.weights),
-                  offs=jnp.asarray(prop.offsets.T, jnp.int32), blocked=blocked, unit=unit)
+        st = dict(
+            coords=coords,
+            alive=jnp.ones((n,), bool) if not all(b.conserves for b in tank.boundary) else None,
+            disp=jnp.zeros((len(shape), track), count_dtype()) if track else None,
+            start=coords[:, :track].T.astype(fdt) if track else None,
+            step=jnp.zeros((), _checks.step_dtype()),
+            k_walk=k_walk,
+            k_skip=k_skip,
+            thr=thr_w,
+            weights=jnp.ravel(prop.weights),
+            offs=jnp.asarray(prop.offsets.T, jnp.int32),
+            blocked=blocked,
+            unit=unit,
+        )
         free = is_free(tank)
         skip = free and skip_ahead is not False
-        return State((shape, tuple(tank.boundary), skip, bool(skip_ahead), tank.dx ** tank.ndim, n), **st)
+        return State((shape, tuple(tank.boundary), skip, bool(skip_ahead), tank.dx**tank.ndim, n), **st)
 
     def advance(self, state, n):
         return self.advance_at(state, n, 0)
@@ -282,8 +298,11 @@ class ParticlesMethod(Method):
 
     def meta(self, tank, prop, save_steps, options):
         gaps = np.diff(np.asarray(save_steps))
-        skip = is_free(tank) and options["skip_ahead"] is not False and bool(
-            options["skip_ahead"] or np.any(gaps >= SKIP_MIN_GAP))
+        skip = (
+            is_free(tank)
+            and options["skip_ahead"] is not False
+            and bool(options["skip_ahead"] or np.any(gaps >= SKIP_MIN_GAP))
+        )
         return {"skip_ahead": skip, "track": options["track"]}
 
 
@@ -303,9 +322,17 @@ def sample(key, tank, prop, n_particles, save_steps, track=0, skip_ahead=None):
     from ..core import trajectory
 
     m = ParticlesMethod._instance()
-    _, _, extras, (counts, lost) = trajectory(m, tank, prop, save_steps, key=key, n_particles=n_particles,
-                                              collect=_counts_of, track=track,
-                                              skip_ahead=skip_ahead)
+    _, _, extras, (counts, lost) = trajectory(
+        m,
+        tank,
+        prop,
+        save_steps,
+        key=key,
+        n_particles=n_particles,
+        collect=_counts_of,
+        track=track,
+        skip_ahead=skip_ahead,
+    )
     tracks = extras.get("tracks", jnp.zeros((counts.shape[0], 0, tank.ndim), tank.dtype))
     return counts, lost, tracks
 

@@ -44,6 +44,7 @@ used as they are.
 The paths' steps live in ``diffusion_conv.methods._stencils``; walls take the
 patch when it covers at most ``PATCH_FRACTION`` (a quarter) of the tank.
 """
+
 from __future__ import annotations
 
 import jax
@@ -89,20 +90,24 @@ class PropagatorMethod(Method):
         radius = [k // 2 for k in np.shape(weights)]
         return halo_applies(tank.shape, radius, separable_factors(weights), tank if tank.walls is not None else None)
 
-
     def prepare(self, tank, prop, batch, options):
         if not _checks.is_concrete(prop.weights):
             return None
         dtype = np.dtype(tank.dtype)
         ws = members(prop.weights, prop.batch_shape)
-        weights = lead(np.stack([unit_sum(w, dtype).ravel() for w in ws]).reshape(prop.batch_shape + (-1,)),
-                       prop.batch_shape, batch)
+        weights = lead(
+            np.stack([unit_sum(w, dtype).ravel() for w in ws]).reshape(prop.batch_shape + (-1,)),
+            prop.batch_shape,
+            batch,
+        )
         fs = [separable_factors(w) for w in ws]
         walls = tank if tank.walls is not None else None
         if any(f is None for f in fs) or not halo_applies(tank.shape, prop.radius, fs[0], walls):
             return State(("weights",), weights=weights)
-        factors = tuple(lead(np.stack([f[a] for f in fs]).astype(dtype).reshape(prop.batch_shape + (-1,)),
-                             prop.batch_shape, batch) for a in range(tank.ndim))
+        factors = tuple(
+            lead(np.stack([f[a] for f in fs]).astype(dtype).reshape(prop.batch_shape + (-1,)), prop.batch_shape, batch)
+            for a in range(tank.ndim)
+        )
         mirrored = tuple(bool(np.array_equal(f, f[..., ::-1])) for f in factors)
         return State(("halo", mirrored), factors=factors, weights=weights)
 
@@ -110,27 +115,35 @@ class PropagatorMethod(Method):
         field = tank.concentration
         radius, bnd = prop.radius, tuple(tank.boundary)
         zero = jnp.zeros((), field.dtype)
-        cell = tank.dx ** tank.ndim
+        cell = tank.dx**tank.ndim
         if prepared is None:
             prepared = self.prepare(tank, prop, (), {})
         # concrete kernels step with weights whose sum is exactly 1 (unit_sum); traced ones as they are
-        w = jnp.ravel(prop.weights).astype(field.dtype) if prepared is None else \
-            jnp.asarray(prepared.weights, field.dtype)
+        w = (
+            jnp.ravel(prop.weights).astype(field.dtype)
+            if prepared is None
+            else jnp.asarray(prepared.weights, field.dtype)
+        )
         if prepared is not None and prepared.static[0] == "halo":
             f = tuple(jnp.asarray(a, field.dtype) for a in prepared.factors)
             patch = wall_patch(tank, radius) if tank.walls is not None else None
             fix = None if patch is None else _patch_state(tank, w, radius, patch)
-            return State(("halo", radius, bnd, cell, patch, prepared.static[1]), bufs=_halo_buffers(field, radius),
-                         factors=f, absorbed=zero, fix=fix)
+            return State(
+                ("halo", radius, bnd, cell, patch, prepared.static[1]),
+                bufs=_halo_buffers(field, radius),
+                factors=f,
+                absorbed=zero,
+                fix=fix,
+            )
         if takes_direct(tank, radius):
             patch = wall_patch(tank, radius) if tank.walls is not None else None
             fix = None if patch is None else _patch_state(tank, w, radius, patch)
-            return State(("direct", radius, bnd, cell, patch, None), field=field, weights=w, blocked=None,
-                         absorbed=zero, fix=fix)
+            return State(
+                ("direct", radius, bnd, cell, patch, None), field=field, weights=w, blocked=None, absorbed=zero, fix=fix
+            )
         blocked = tank.blocked(radius)
         blocked = None if blocked is None else jnp.asarray(blocked)
-        return State(("general", radius, bnd, cell, None, None), field=field, weights=w, blocked=blocked,
-                     absorbed=zero)
+        return State(("general", radius, bnd, cell, None, None), field=field, weights=w, blocked=blocked, absorbed=zero)
 
     def advance(self, state, n):
         path, radius, bnd, _, patch, mirrored = state.static
@@ -152,7 +165,7 @@ class PropagatorMethod(Method):
             return state.replace(bufs=bufs, absorbed=absorbed)
         zeros = (0,) * len(radius)
 
-        def body(_, carry):  # direct and general: the lattice's own step, the patch after it on direct
+        def lattice_step(_, carry):  # direct and general: the lattice's own step, the patch after it on direct
             c, a = carry
             new, da = step(c, state.weights, radius, bnd, state.blocked)
             if patch is not None:
@@ -160,7 +173,7 @@ class PropagatorMethod(Method):
                 da = da - back
             return new, a + da
 
-        field, absorbed = jax.lax.fori_loop(0, n, body, (state.field, state.absorbed))
+        field, absorbed = jax.lax.fori_loop(0, n, lattice_step, (state.field, state.absorbed))
         return state.replace(field=field, absorbed=absorbed)
 
     def observe(self, state):

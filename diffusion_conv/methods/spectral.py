@@ -53,6 +53,7 @@ derivative are exact too; where JAX would differentiate the transform itself
 instead (a reverse-mode derivative differentiated again with respect to the
 kernel, e.g. ``jax.hessian``), ``ValueError`` names ``propagator``.
 """
+
 from __future__ import annotations
 
 import functools
@@ -80,8 +81,7 @@ def exactness(weights, bnd, walls=None) -> str | None:
     walls : bool array, Walls or None
     """
     if walls is not None and np.any(getattr(walls, "array", walls)):
-        return ("the tank has walls, which break translation invariance: no transform "
-                "diagonalises the walk")
+        return "the tank has walls, which break translation invariance: no transform diagonalises the walk"
     if weights is None:
         return None
     return _kernel_exactness(_checks.array_key(weights), tuple(str(b) for b in bnd))
@@ -207,9 +207,15 @@ class SpectralMethod(Method):
         mu = fourier.symbol_minus_one(jax.lax.stop_gradient(weights) if walk else weights, tank.shape, bnd, jnp)
         if walk and not _checks.is_concrete(prop.weights):  # traced: where the transform is not exact, NaN frames
             mu = mu + _inexact_as_nan(jax.lax.stop_gradient(weights), bnd).astype(mu.dtype)
-        return State((bnd, tank.shape, tank.dx ** tank.ndim, walk), coeffs=fourier.forward(field, bnd),
-                     parts=(fourier.log_parts(mu, jnp),), s=jnp.zeros((), _checks.step_dtype()),
-                     mass0=jnp.sum(field), frame=field, weights=weights if walk else None)
+        return State(
+            (bnd, tank.shape, tank.dx**tank.ndim, walk),
+            coeffs=fourier.forward(field, bnd),
+            parts=(fourier.log_parts(mu, jnp),),
+            s=jnp.zeros((), _checks.step_dtype()),
+            mass0=jnp.sum(field),
+            frame=field,
+            weights=weights if walk else None,
+        )
 
     def advance(self, state, n):
         bnd, shape, _, walk = state.static
@@ -298,12 +304,14 @@ def _frame_after_jvp(static, primals, tangents):
 
 _frame_after_rule.defjvp(_frame_after_jvp, symbolic_zeros=True)
 
-NOT_HERE = ("method 'spectral' cannot take this derivative with respect to the kernel on reflecting or absorbing "
-            "axes: it would be the transform's own, which is symmetrised there (the transform is exact only for "
-            "mirror-symmetric kernels). First derivatives in every direction (jax.grad, jax.jvp, jax.jacrev) and "
-            "forward-mode derivatives of derivatives taken with respect to the kernel are exact; for the others "
-            "(e.g. jax.hessian, which is forward over reverse, or a kernel derivative of a derivative taken with "
-            "respect to the field alone) use method='propagator'")
+NOT_HERE = (
+    "method 'spectral' cannot take this derivative with respect to the kernel on reflecting or absorbing "
+    "axes: it would be the transform's own, which is symmetrised there (the transform is exact only for "
+    "mirror-symmetric kernels). First derivatives in every direction (jax.grad, jax.jvp, jax.jacrev) and "
+    "forward-mode derivatives of derivatives taken with respect to the kernel are exact; for the others "
+    "(e.g. jax.hessian, which is forward over reverse, or a kernel derivative of a derivative taken with "
+    "respect to the field alone) use method='propagator'"
+)
 
 
 def _refuse(weights):
@@ -360,10 +368,18 @@ class _SpectralHost:
         field = np.asarray(tank.concentration)
         bnd = tuple(tank.boundary)
         workers = _workers(field.size)
-        return {"bnd": bnd, "shape": tank.shape, "cell": tank.dx ** tank.ndim, "workers": workers,
-                "coeffs": fourier.forward(field, bnd, host=True, workers=workers),
-                "parts": host_parts(prop.weights, tank.shape, bnd), "s": 0, "dtype": field.dtype,
-                "mass0": None if all(b.conserves for b in bnd) else field.sum(dtype=np.float64), "field0": field}
+        return {
+            "bnd": bnd,
+            "shape": tank.shape,
+            "cell": tank.dx**tank.ndim,
+            "workers": workers,
+            "coeffs": fourier.forward(field, bnd, host=True, workers=workers),
+            "parts": host_parts(prop.weights, tank.shape, bnd),
+            "s": 0,
+            "dtype": field.dtype,
+            "mass0": None if all(b.conserves for b in bnd) else field.sum(dtype=np.float64),
+            "field0": field,
+        }
 
     def advance(self, state, n):
         return {**state, "s": state["s"] + int(n)}
@@ -372,6 +388,8 @@ class _SpectralHost:
         if state["s"] == 0:  # the initial field itself (read-only: the driver copies frames into its own)
             return state["field0"], 0.0
         c = scaled(state["coeffs"], state["parts"], state["s"], np)
-        frame = np.asarray(fourier.inverse(c, state["bnd"], state["shape"], host=True, workers=state["workers"],
-                                           overwrite=True), dtype=state["dtype"])
+        frame = np.asarray(
+            fourier.inverse(c, state["bnd"], state["shape"], host=True, workers=state["workers"], overwrite=True),
+            dtype=state["dtype"],
+        )
         return frame, float(deficit_absorbed(state["mass0"], frame, state["bnd"], np.float64)) * state["cell"]

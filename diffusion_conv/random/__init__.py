@@ -8,6 +8,7 @@
 The same key gives the same numbers whatever the shape, slab, device or process
 an entry is drawn in: give a slab its ``offset`` (the global index of its first entry).
 """
+
 from ._binomial import binomial
 from ._bits import global_index, index_words, random_bits, uniform
 from ._multinomial import multinomial

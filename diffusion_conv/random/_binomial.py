@@ -18,6 +18,7 @@ reads it, and a costly one (a division, a log) becomes a kernel of its own. So:
   and the loop reads back from that output whether the draw was accepted;
 - the CDF walk carries its state as one stacked array.
 """
+
 from __future__ import annotations
 
 import jax
@@ -26,9 +27,18 @@ import numpy as np
 
 from ._bits import float32_of, float64_of, global_index, key_words, threefry2x32
 
-_STIRLING_TAIL = (0.0810614667953272, 0.0413406959554092, 0.0276779256849983, 0.02079067210376509,
-                  0.0166446911898211, 0.0138761288230707, 0.0118967099458917, 0.0104112652619720,
-                  0.00925546218271273, 0.00833056343336287)
+_STIRLING_TAIL = (
+    0.0810614667953272,
+    0.0413406959554092,
+    0.0276779256849983,
+    0.02079067210376509,
+    0.0166446911898211,
+    0.0138761288230707,
+    0.0118967099458917,
+    0.0104112652619720,
+    0.00925546218271273,
+    0.00833056343336287,
+)
 
 _LN2 = 0.6931471805599453
 
@@ -47,8 +57,9 @@ def _log(x):
         return jnp.log(x)
     bits = jax.lax.bitcast_convert_type(x, jnp.uint64)
     e = ((bits >> jnp.uint64(52)) & jnp.uint64(0x7FF)).astype(jnp.int64) - 1023
-    m = jax.lax.bitcast_convert_type((bits & jnp.uint64(0x000FFFFFFFFFFFFF)) | jnp.uint64(0x3FF0000000000000),
-                                     jnp.float64)
+    m = jax.lax.bitcast_convert_type(
+        (bits & jnp.uint64(0x000FFFFFFFFFFFFF)) | jnp.uint64(0x3FF0000000000000), jnp.float64
+    )
     high = m > 1.4142135623730951
     m = jnp.where(high, 0.5 * m, m)
     e = e + high.astype(jnp.int64)
@@ -189,9 +200,16 @@ def _log_pmf_ratio(n, q, m, k):
     inv_b, inv_k = 1.0 / (n - k + 1), 1.0 / (k + 1)
     x, y = d * inv_b, -d * inv_k
     t = (q * n + 2 * q - (k + 1)) * inv_k / (1 - q)
-    return (d * ((d - 0.5) * inv_b + (d + 0.5) * inv_k) + (n - m + 0.5) * (_log1p(x) - x)
-            + (m + 0.5) * (_log1p(y) - y) + d * _log1p(t)
-            + _stirling_tail(m) + _stirling_tail(n - m) - _stirling_tail(k) - _stirling_tail(n - k))
+    return (
+        d * ((d - 0.5) * inv_b + (d + 0.5) * inv_k)
+        + (n - m + 0.5) * (_log1p(x) - x)
+        + (m + 0.5) * (_log1p(y) - y)
+        + d * _log1p(t)
+        + _stirling_tail(m)
+        + _stirling_tail(n - m)
+        - _stirling_tail(k)
+        - _stirling_tail(n - k)
+    )
 
 
 def _btrs_proposal(n, q, uv, attempt):

@@ -4,6 +4,7 @@ Every random number of the package is a pure function of the key, the global
 index of the entry it belongs to and a stream number, so the same key gives the
 same numbers whatever shape, slab, device or process an entry is drawn in.
 """
+
 from __future__ import annotations
 
 import jax
@@ -48,8 +49,9 @@ def _first_index(offset, size: int):
     """``offset`` as a uint32 scalar: a Python or numpy integer is checked, a traced one converted."""
     if isinstance(offset, (int, np.integer)) and not isinstance(offset, bool):
         if offset < 0 or int(offset) + size > _INDEX_LIMIT:
-            raise ValueError(f"offset={int(offset)} with {size} entries leaves the global indices [0, 2**32) "
-                             "of the counter hash")
+            raise ValueError(
+                f"offset={int(offset)} with {size} entries leaves the global indices [0, 2**32) of the counter hash"
+            )
         return jnp.uint32(int(offset))
     if isinstance(offset, bool) or not jnp.issubdtype(jnp.result_type(offset), jnp.integer):
         raise TypeError(f"offset must be an integer (the global index of the first entry), got {offset!r}")
@@ -112,7 +114,7 @@ def random_bits(key, n: int, stream=0, *, offset=0, unrolled=False):
         y0, y1 = y0.ravel()[:m], y1.ravel()[:m]
     w = jnp.stack([y0, y1], axis=1).reshape(2 * m)
     if isinstance(lead, int):
-        return w[lead:lead + n]
+        return w[lead : lead + n]
     return jax.lax.dynamic_slice(w, (lead.astype(jnp.int32),), (n,))
 
 

@@ -1,4 +1,5 @@
 """Exact multinomial splits of integer counts: sequential conditional binomials."""
+
 from __future__ import annotations
 
 import jax

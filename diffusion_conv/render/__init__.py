@@ -27,6 +27,7 @@ members, composite, CHANNELS
 save_figure, save_text
     Write a figure or a text file safely (temporary name, then rename).
 """
+
 from __future__ import annotations
 
 from .animation import VIDEO_HINT, animate, plot_frame

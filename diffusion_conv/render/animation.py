@@ -1,4 +1,5 @@
 """Animations of runs (GIF, MP4) and the same panels at one frame as a figure."""
+
 from __future__ import annotations
 
 import numbers
@@ -34,8 +35,22 @@ def _check_common(source, reference, labels, channels, cmap, scale, limits, diff
     return cols
 
 
-def animate(source, path, fps=10, cmap="viridis", reference=None, diff=True, dpi=80, progress=False,
-            scale="auto", limits="auto", diff_scale="run", walls=None, labels=None, channels=None):
+def animate(
+    source,
+    path,
+    fps=10,
+    cmap="viridis",
+    reference=None,
+    diff=True,
+    dpi=80,
+    progress=False,
+    scale="auto",
+    limits="auto",
+    diff_scale="run",
+    walls=None,
+    labels=None,
+    channels=None,
+):
     """Write an animation of one or several runs: GIF, MP4 (with imageio-ffmpeg) or numbered PNG frames.
 
     Each run gets a panel of its field and, below it, its difference to the
@@ -131,8 +146,9 @@ def animate(source, path, fps=10, cmap="viridis", reference=None, diff=True, dpi
     gif = suffix == ".gif"
     colour_pictures = any(c.channels for c in cols)
     levels = (FIELD_LEVELS, DIFF_LEVELS) if gif and not colour_pictures else None
-    panels = Panels(cols, cmap, dpi, diff, scale=scale, limits=limits, diff_scale=diff_scale, walls=walls,
-                    levels=levels)
+    panels = Panels(
+        cols, cmap, dpi, diff, scale=scale, limits=limits, diff_scale=diff_scale, walls=walls, levels=levels
+    )
     n = len(cols[0].result.steps)
     colours = palette(cmap) if levels is not None else None
     return write_frames(panels.rgb, n, path, fps, colours, progress)
@@ -172,8 +188,21 @@ def write_frames(draw, n, path, fps, colours=None, progress=False):
     return path
 
 
-def plot_frame(source, index=-1, path=None, cmap="viridis", reference=None, diff=True, dpi=100, scale="auto",
-               limits="auto", diff_scale="run", walls=None, labels=None, channels=None):
+def plot_frame(
+    source,
+    index=-1,
+    path=None,
+    cmap="viridis",
+    reference=None,
+    diff=True,
+    dpi=100,
+    scale="auto",
+    limits="auto",
+    diff_scale="run",
+    walls=None,
+    labels=None,
+    channels=None,
+):
     """The panels of :func:`animate` at one saved frame, as a figure (saved when ``path`` is given).
 
     Parameters

@@ -7,6 +7,7 @@ whole batch at one frame as a grid: the first batch axis down, the second across
 (channels by kernels), with a row of RGB composites when the first axis holds
 three colour channels.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -36,8 +37,9 @@ def composite(channels, percentile=98):
     return np.clip(np.moveaxis(c, 0, -1) / top, 0.0, 1.0)
 
 
-def plot_feature_maps(result, path=None, index=-1, row_labels=None, col_labels=None, rgb=False, cmap="viridis",
-                      dpi=100):
+def plot_feature_maps(
+    result, path=None, index=-1, row_labels=None, col_labels=None, rgb=False, cmap="viridis", dpi=100
+):
     """A batched run at one frame as a grid of panels: rows the first batch axis, columns the second.
 
     Parameters

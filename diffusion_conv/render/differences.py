@@ -19,6 +19,7 @@ The colour scale of a difference is held steady over the run (its largest
 difference over the frames that do not agree to rounding) unless
 ``diff_scale='frame'`` asks for each frame's own.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -111,8 +112,11 @@ class Difference:
             else:
                 self.ratio[i] = self.largest[i] / self.peak[i] if self.peak[i] > 0 else 0.0
         shown = self.largest[~self.agrees]
-        self.steady = float(shown.max()) if shown.size and shown.max() > 0 else \
-            float(max(self.bound.max(), self.largest.max(), 1e-300))
+        self.steady = (
+            float(shown.max())
+            if shown.size and shown.max() > 0
+            else float(max(self.bound.max(), self.largest.max(), 1e-300))
+        )
         lattice = result if reference.method == "heat" else reference
         self.order = lattice.meta.get("order")
         self.steps = steps
@@ -126,8 +130,9 @@ class Difference:
 
     def data(self, i):
         """What the panel draws at frame ``i``: the difference, or zeros where it agrees to rounding."""
-        d = np.asarray(view(self.result.frames[i]), dtype=np.float64) - \
-            np.asarray(view(self.reference.frames[i]), dtype=np.float64)
+        d = np.asarray(view(self.result.frames[i]), dtype=np.float64) - np.asarray(
+            view(self.reference.frames[i]), dtype=np.float64
+        )
         return np.zeros_like(d) if self.agrees[i] else d
 
     def limit(self, i):

@@ -1,4 +1,5 @@
 """What every picture shares: figure sizes, new figures and safe saving (matplotlib imported inside the functions)."""
+
 from __future__ import annotations
 
 import numbers
@@ -35,9 +36,11 @@ def check_pixels(width_in: float, height_in: float, dpi: float, what: str = "fig
     """Pixel size of a ``width_in`` x ``height_in`` inch figure at ``dpi``; ValueError when absurd."""
     w, h = int(round(width_in * dpi)), int(round(height_in * dpi))
     if w < 1 or h < 1 or w > MAX_SIDE or h > MAX_SIDE or w * h > MAX_PIXELS:
-        raise ValueError(f"the {what} would be {w} x {h} pixels ({width_in:.3g} x {height_in:.3g} inches at "
-                         f"dpi={dpi:g}); at most {MAX_SIDE} pixels a side and {MAX_PIXELS} in all are allowed: "
-                         f"lower dpi or draw fewer panels")
+        raise ValueError(
+            f"the {what} would be {w} x {h} pixels ({width_in:.3g} x {height_in:.3g} inches at "
+            f"dpi={dpi:g}); at most {MAX_SIDE} pixels a side and {MAX_PIXELS} in all are allowed: "
+            f"lower dpi or draw fewer panels"
+        )
     return w, h
 
 

@@ -9,6 +9,7 @@ expected (:mod:`.differences`); below the reference, the relative change of ever
 run's mass against the step. Titles name the runs; the figure's title gives the
 step (and the time when ``dt`` is not 1).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -65,8 +66,7 @@ def wall_mask(result, walls=None):
     else:
         mask = np.asarray(walls)
         if mask.dtype != bool or mask.shape != grid:
-            raise ValueError(f"walls must be a boolean array of the grid's shape {grid}, got "
-                             f"{mask.dtype} {mask.shape}")
+            raise ValueError(f"walls must be a boolean array of the grid's shape {grid}, got {mask.dtype} {mask.shape}")
         if not mask.any():
             return None
     return view(mask)
@@ -110,8 +110,18 @@ class Panels:
         _figures.check_pixels(-(-width * dpi // 16) * 16 / dpi, -(-height * dpi // 16) * 16 / dpi, dpi, what)
         return dpi
 
-    def __init__(self, cols, cmap="viridis", dpi=80, diff=True, scale="auto", limits="auto", diff_scale="run",
-                 walls=None, levels=None):
+    def __init__(
+        self,
+        cols,
+        cmap="viridis",
+        dpi=80,
+        diff=True,
+        scale="auto",
+        limits="auto",
+        diff_scale="run",
+        walls=None,
+        levels=None,
+    ):
         self.cols = cols
         results = [c.result for c in cols]
         self.results = results
@@ -121,13 +131,20 @@ class Panels:
         everything = [r for c in cols for r in (c.channels or [c.result])]
         # colours follow the deterministic runs; the lines of 1-D plots show every run whole
         self.scale = FieldScale(everything, scale, limits, every_run=self.oned)
-        self.colour = FieldScale(everything, "linear", limits if limits != "auto" else "run") \
-            if any(c.channels for c in cols) else None
+        self.colour = (
+            FieldScale(everything, "linear", limits if limits != "auto" else "run")
+            if any(c.channels for c in cols)
+            else None
+        )
         field_levels, diff_levels = levels if levels is not None else (None, None)
         self.cmap = colormap(cmap, field_levels)
         self.dcmap = colormap("RdBu_r", diff_levels)
-        self.masses = [np.asarray(c.result.mass(), dtype=np.float64) if not c.channels else
-                       np.sum([np.asarray(r.mass(), dtype=np.float64) for r in c.channels], axis=0) for c in cols]
+        self.masses = [
+            np.asarray(c.result.mass(), dtype=np.float64)
+            if not c.channels
+            else np.sum([np.asarray(r.mass(), dtype=np.float64) for r in c.channels], axis=0)
+            for c in cols
+        ]
         self.walls = wall_mask(results[0], walls)
         ndim = results[0].frames.ndim - 1
         ncol, nrow = len(cols), 2 if self.diff else 1
@@ -136,13 +153,24 @@ class Panels:
         self.fig.set_size_inches(-(-w // 16) * 16 / dpi, -(-h // 16) * 16 / dpi)  # even sizes for video codecs
         axes = np.array(self.fig.subplots(nrow, ncol, squeeze=False))
         if self.oned:
-            self.fig.subplots_adjust(left=0.75 / self.fig.get_size_inches()[0], right=0.98,
-                                     top=0.88 if nrow == 2 else 0.8, bottom=0.1 if nrow == 2 else 0.17,
-                                     wspace=0.45, hspace=0.55)
+            self.fig.subplots_adjust(
+                left=0.75 / self.fig.get_size_inches()[0],
+                right=0.98,
+                top=0.88 if nrow == 2 else 0.8,
+                bottom=0.1 if nrow == 2 else 0.17,
+                wspace=0.45,
+                hspace=0.55,
+            )
         else:
             width = self.fig.get_size_inches()[0]
-            self.fig.subplots_adjust(left=(0.8 if self.diff else 0.1) / width, right=1 - 1.25 / width,
-                                     top=0.88 if nrow == 2 else 0.82, bottom=0.08, wspace=0.35, hspace=0.3)
+            self.fig.subplots_adjust(
+                left=(0.8 if self.diff else 0.1) / width,
+                right=1 - 1.25 / width,
+                top=0.88 if nrow == 2 else 0.82,
+                bottom=0.08,
+                wspace=0.35,
+                hspace=0.3,
+            )
         self.top, self.bottom, self.labels, self.notes, self.scales, self.overlays = [], [], [], [], [], []
         self.dynamic_axes = []
         self.marker = None
@@ -151,8 +179,16 @@ class Panels:
             self.top.append(self._field(ax, col, 0))
             ax.set_title(col.name, fontsize=9)
             if self.oned:
-                label = ax.text(0.98, 0.96, "", transform=ax.transAxes, ha="right", va="top", fontsize=7,
-                                bbox=dict(facecolor="white", edgecolor="none", alpha=0.8, pad=1))
+                label = ax.text(
+                    0.98,
+                    0.96,
+                    "",
+                    transform=ax.transAxes,
+                    ha="right",
+                    va="top",
+                    fontsize=7,
+                    bbox=dict(facecolor="white", edgecolor="none", alpha=0.8, pad=1),
+                )
                 if j == 0:
                     ax.set_ylabel(self.scale.label, fontsize=7)
                 if nrow == 1:
@@ -190,12 +226,25 @@ class Panels:
                     if not labelled:
                         bx.set_ylabel(f"difference ({units(ndim)})", fontsize=7)
                         labelled = True
-                    self.notes.append((j, bx.text(0.02, 0.97, "", transform=bx.transAxes, ha="left", va="top",
-                                                  fontsize=6.5, bbox=dict(facecolor="white", edgecolor="none",
-                                                                          alpha=0.8, pad=1))))
+                    self.notes.append(
+                        (
+                            j,
+                            bx.text(
+                                0.02,
+                                0.97,
+                                "",
+                                transform=bx.transAxes,
+                                ha="left",
+                                va="top",
+                                fontsize=6.5,
+                                bbox=dict(facecolor="white", edgecolor="none", alpha=0.8, pad=1),
+                            ),
+                        )
+                    )
                 else:
-                    self.notes.append((j, bx.text(0.5, -0.02, "", transform=bx.transAxes, ha="center", va="top",
-                                                  fontsize=7.5)))
+                    self.notes.append(
+                        (j, bx.text(0.5, -0.02, "", transform=bx.transAxes, ha="center", va="top", fontsize=7.5))
+                    )
                 if not self.oned and not col.channels:
                     cb = self.fig.colorbar(art, ax=bx, fraction=0.046, pad=0.03)
                     cb.set_label(f"difference ({units(ndim)})", fontsize=7)
@@ -206,8 +255,9 @@ class Panels:
         if not self.oned and any(not c.channels for c in cols):
             field = next(a for a, c in zip(self.top, cols) if not c.channels)
             width = self.fig.get_size_inches()[0]
-            cax = self.fig.add_axes([1 - 1.0 / width, 0.56 if self.diff else 0.1, 0.13 / width,
-                                     0.3 if self.diff else 0.7])
+            cax = self.fig.add_axes(
+                [1 - 1.0 / width, 0.56 if self.diff else 0.1, 0.13 / width, 0.3 if self.diff else 0.7]
+            )
             cb = self.fig.colorbar(field, cax=cax)
             cb.set_label(self.scale.label, fontsize=8)
             cb.ax.tick_params(labelsize=7)
@@ -257,8 +307,7 @@ class Panels:
             art = ax.imshow(self._rgb_difference(d, i), interpolation="nearest", origin="upper")
         else:
             lim = d.limit(i)
-            art = ax.imshow(d.data(i), cmap=self.dcmap, vmin=-lim, vmax=lim, interpolation="nearest",
-                            origin="upper")
+            art = ax.imshow(d.data(i), cmap=self.dcmap, vmin=-lim, vmax=lim, interpolation="nearest", origin="upper")
         self._overlay(ax)
         return art
 
@@ -301,8 +350,7 @@ class Panels:
             if col.run in shown:
                 continue
             shown.add(col.run)
-            ax.plot(steps, m / m[0] - 1 if m[0] != 0 else m - m[0], lw=1.0, label=col.run,
-                    color=f"C{len(shown) - 1}")
+            ax.plot(steps, m / m[0] - 1 if m[0] != 0 else m - m[0], lw=1.0, label=col.run, color=f"C{len(shown) - 1}")
         ax.set_title("mass change of each run", fontsize=8)
         ax.set_xlabel("step", fontsize=7)
         ax.set_ylabel("mass / initial mass - 1", fontsize=7)

@@ -4,6 +4,7 @@ matplotlib is imported only inside the functions. Each function returns a
 ``matplotlib.figure.Figure`` and writes it to ``path`` when one is given
 (temporary name, then rename).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -73,8 +74,9 @@ def _span(span, shape):
     return start, stop
 
 
-def plot_profiles(source, path=None, axis=-1, times=None, exact=None, reduce="mean", dpi=100, panels=False,
-                  title=None, span=None):
+def plot_profiles(
+    source, path=None, axis=-1, times=None, exact=None, reduce="mean", dpi=100, panels=False, title=None, span=None
+):
     """Profiles through the tank at several times for every method, and a closed form.
 
     Parameters
@@ -145,8 +147,14 @@ def plot_profiles(source, path=None, axis=-1, times=None, exact=None, reduce="me
                     ax.plot(x, p, ".", color=colours[k], ms=2.5, alpha=0.8)
                     continue
                 noisy = stochastic(results[j])  # a stochastic run in its own panel: drawn light
-                ax.plot(x, p, color=colours[k], ls=styles[j % len(styles)],
-                        lw=0.7 if noisy else 1.1, alpha=0.45 if noisy else 1.0)
+                ax.plot(
+                    x,
+                    p,
+                    color=colours[k],
+                    ls=styles[j % len(styles)],
+                    lw=0.7 if noisy else 1.1,
+                    alpha=0.45 if noisy else 1.0,
+                )
             if exact is not None:
                 e = np.asarray(exact(t), dtype=np.float64)
                 ax.plot((np.arange(e.size) + 0.5) * dx, e, color="k", ls=(0, (2, 2)), lw=0.9)
@@ -156,16 +164,20 @@ def plot_profiles(source, path=None, axis=-1, times=None, exact=None, reduce="me
             ax.set_title(names[group[0]], fontsize=9)
     where = ""
     if reduce == "mean" and results[0].frames.ndim > 2:
-        where = " (mean over the other axes)" if span is None else \
-            f" (mean over cells {span[0]}-{span[1] - 1} of the other axes)"
+        where = (
+            " (mean over the other axes)"
+            if span is None
+            else f" (mean over cells {span[0]}-{span[1] - 1} of the other axes)"
+        )
     axes[0].set_ylabel("concentration" + where, fontsize=8)
     legend_ax = axes[-1]
     if not panels:  # line style = method
         for j, name in enumerate(names):
             if stochastic(results[j]) and smooth is not None:
                 legend_ax.plot([], [], ".", color="0.3", label=f"{name} (dots)")
-                legend_ax.fill_between([], [], [], color="0.3", alpha=0.18, lw=0,
-                                       label=f"{name}: expected noise (2 sd)")
+                legend_ax.fill_between(
+                    [], [], [], color="0.3", alpha=0.18, lw=0, label=f"{name}: expected noise (2 sd)"
+                )
             else:
                 legend_ax.plot([], [], color="0.3", ls=styles[j % len(styles)], label=name)
     if exact is not None:
@@ -182,8 +194,7 @@ def plot_profiles(source, path=None, axis=-1, times=None, exact=None, reduce="me
 def _noise_profile(res, expected, axis, reduce, span=None):
     """The standard deviation of a stochastic run's profile (:func:`profile`) around ``expected``."""
     frame = np.asarray(expected, dtype=np.float64)
-    var = sampling_variance(frame, float(np.asarray(res.mass()[0])), int(res.meta["n_particles"]), res.dx,
-                            frame.ndim)
+    var = sampling_variance(frame, float(np.asarray(res.mass()[0])), int(res.meta["n_particles"]), res.dx, frame.ndim)
     moved = np.moveaxis(var, axis, -1)
     if moved.ndim == 1:
         return np.sqrt(moved)
@@ -228,14 +239,13 @@ def plot_convergence(series, path=None, xlabel="steps", ylabel="error", title=No
         measured.update(sizes.tolist())
         ax.loglog(sizes, errors, "o", color=f"C{j}", ms=5)
         xs = np.geomspace(sizes.min(), sizes.max(), 50)
-        ax.loglog(xs, np.exp(intercept) * xs**slope, "-", color=f"C{j}", lw=1,
-                  label=f"{label}: slope {slope:.3f}")
+        ax.loglog(xs, np.exp(intercept) * xs**slope, "-", color=f"C{j}", lw=1, label=f"{label}: slope {slope:.3f}")
     from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter, NullLocator
 
     ax.xaxis.set_minor_formatter(NullFormatter())
     if max(measured) / min(measured) < 1e3:  # under three decades a log axis labels one or two powers of ten:
         ticks = sorted(measured)
-        ticks = ticks[::-(-len(ticks) // 10)]  # at most ten labels
+        ticks = ticks[:: -(-len(ticks) // 10)]  # at most ten labels
         ax.xaxis.set_major_locator(FixedLocator(ticks))  # label the sizes measured instead
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
         ax.xaxis.set_minor_locator(NullLocator())
@@ -281,8 +291,13 @@ def plot_kernel_temperatures(kernel, temperatures=(0.25, 1.0, 4.0), path=None, t
     path = _target(path, dpi)
     props = [Propagator.from_kernel(kernel, normalize="softmax", temperature=t) for t in temperatures]
     panels = [("kernel", kernel, "RdBu_r")] + [
-        (f"softmax, T = {t:g}\nmean {np.round(np.asarray(p.mean, dtype=float), 3).tolist()}",
-         np.asarray(p.weights, dtype=np.float64), "viridis") for t, p in zip(temperatures, props)]
+        (
+            f"softmax, T = {t:g}\nmean {np.round(np.asarray(p.mean, dtype=float), 3).tolist()}",
+            np.asarray(p.weights, dtype=np.float64),
+            "viridis",
+        )
+        for t, p in zip(temperatures, props)
+    ]
     fig = _figure(2.4 * len(panels), 2.9, dpi)
     axes = fig.subplots(1, len(panels))
     for ax, (label, w, cmap) in zip(np.atleast_1d(axes), panels):
@@ -291,8 +306,15 @@ def plot_kernel_temperatures(kernel, temperatures=(0.25, 1.0, 4.0), path=None, t
         im = ax.imshow(w2, cmap=cmap, vmin=-lim if cmap == "RdBu_r" else 0.0, vmax=lim)
         if w2.size <= 49:
             for (a, b), v in np.ndenumerate(w2):
-                ax.text(b, a, f"{v:.2g}", ha="center", va="center", fontsize=7,
-                        color="w" if im.norm(v) < 0.5 or cmap == "RdBu_r" and abs(v) > 0.6 * lim else "k")
+                ax.text(
+                    b,
+                    a,
+                    f"{v:.2g}",
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color="w" if im.norm(v) < 0.5 or cmap == "RdBu_r" and abs(v) > 0.6 * lim else "k",
+                )
         ax.set_xticks([])
         ax.set_yticks([])
         ax.set_title(label, fontsize=8)

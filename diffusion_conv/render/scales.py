@@ -16,6 +16,7 @@ shared by every panel of a frame, and is one of
 Every choice can be overridden (``scale=``, ``limits=``). The colour bars say
 what is drawn: the quantity and its units (mass per unit length, area or volume).
 """
+
 from __future__ import annotations
 
 import numbers
@@ -65,14 +66,16 @@ def check_scale(scale, limits):
         raise ValueError(f"scale must be one of {', '.join(map(repr, SCALES))}, got {scale!r}")
     if isinstance(limits, str):
         if limits not in LIMITS:
-            raise ValueError(f"limits must be one of {', '.join(map(repr, LIMITS))} or a pair (low, high), "
-                             f"got {limits!r}")
+            raise ValueError(
+                f"limits must be one of {', '.join(map(repr, LIMITS))} or a pair (low, high), got {limits!r}"
+            )
         return scale, limits
     try:
         lo, hi = limits
     except (TypeError, ValueError):
-        raise TypeError(f"limits must be one of {', '.join(map(repr, LIMITS))} or a pair (low, high) of numbers, "
-                        f"got {limits!r}") from None
+        raise TypeError(
+            f"limits must be one of {', '.join(map(repr, LIMITS))} or a pair (low, high) of numbers, got {limits!r}"
+        ) from None
     for v in (lo, hi):
         if isinstance(v, bool) or not isinstance(v, (numbers.Real, np.floating, np.integer)) or not np.isfinite(v):
             raise TypeError(f"limits must be a pair (low, high) of finite numbers, got {limits!r}")
@@ -161,7 +164,7 @@ class FieldScale:
             lo, hi, top = float(self.lo.min()), float(self.hi.max()), float(self.peak.max())
         if self.kind == "log":
             hi = hi if hi > 0 else 1.0
-            return hi * 10.0 ** -DECADES, hi
+            return hi * 10.0**-DECADES, hi
         if self.kind == "symlog":
             top = top if top > 0 else 1.0
             return -top, top

@@ -1,4 +1,5 @@
 """What the pictures draw: the runs of a source (a Comparison, Results, a batch's members) and the view of a frame."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -54,8 +55,9 @@ def _items(source, reference):
             seen[name] = seen.get(name, 0) + 1
             items.append((name if seen[name] == 1 else f"{name} #{seen[name]}", res))
     else:
-        raise TypeError(f"source must be a Comparison, a Result, a dict or a list of Results, "
-                        f"got {type(source).__name__}")
+        raise TypeError(
+            f"source must be a Comparison, a Result, a dict or a list of Results, got {type(source).__name__}"
+        )
     if not items or not all(isinstance(r, Result) for _, r in items):
         raise TypeError("source must hold at least one diffusion_conv.Result and nothing else")
     items = [(str(n), r) for n, r in items]
@@ -67,8 +69,10 @@ def _items(source, reference):
     first = items[0][1]
     for name, res in items:
         if res.frames.shape != first.frames.shape or not np.array_equal(res.steps, first.steps):
-            raise ValueError(f"result {name!r} has frames {res.frames.shape} at other steps than "
-                             f"{names[0]!r} {first.frames.shape}; animate needs the same saved steps")
+            raise ValueError(
+                f"result {name!r} has frames {res.frames.shape} at other steps than "
+                f"{names[0]!r} {first.frames.shape}; animate needs the same saved steps"
+            )
     return items, reference
 
 
@@ -92,22 +96,30 @@ def member_labels(batch, labels=None, channels=None):
     """
     batch = tuple(int(b) for b in batch)
     if channels is not None:
-        if isinstance(channels, bool) or not isinstance(channels, (int, np.integer)) or \
-                not -len(batch) <= channels < len(batch):
-            raise ValueError(f"channels must be the index of a batch axis in [{-len(batch)}, {len(batch)}) of the "
-                             f"batch shape {batch}, got {channels!r}")
+        if (
+            isinstance(channels, bool)
+            or not isinstance(channels, (int, np.integer))
+            or not -len(batch) <= channels < len(batch)
+        ):
+            raise ValueError(
+                f"channels must be the index of a batch axis in [{-len(batch)}, {len(batch)}) of the "
+                f"batch shape {batch}, got {channels!r}"
+            )
         channels = int(channels) % len(batch)
         if batch[channels] != 3:
-            raise ValueError(f"channels={channels} names a batch axis of {batch[channels]} members; colour "
-                             f"channels are three (red, green, blue)")
+            raise ValueError(
+                f"channels={channels} names a batch axis of {batch[channels]} members; colour "
+                f"channels are three (red, green, blue)"
+            )
     if labels is not None:
         if isinstance(labels, str) or not hasattr(labels, "__len__"):
             raise TypeError(f"labels must be a sequence with one entry per batch axis, got {labels!r}")
         if len(batch) == 1 and len(labels) == batch[0] and all(isinstance(x, str) for x in labels):
             labels = [labels]
         if len(labels) != len(batch):
-            raise ValueError(f"labels must have one entry per batch axis ({len(batch)} for batch shape {batch}), "
-                             f"got {len(labels)}")
+            raise ValueError(
+                f"labels must have one entry per batch axis ({len(batch)} for batch shape {batch}), got {len(labels)}"
+            )
     out = []
     for axis, size in enumerate(batch):
         given = None if labels is None else labels[axis]
@@ -135,8 +147,10 @@ def columns(source, reference=None, labels=None, channels=None, limit=48):
         batch = res.batch_shape
         if not batch:
             if channels is not None:
-                raise ValueError(f"channels={channels!r} needs a batched run whose batch axis holds the colour "
-                                 f"channels; {name!r} has no batch")
+                raise ValueError(
+                    f"channels={channels!r} needs a batched run whose batch axis holds the colour "
+                    f"channels; {name!r} has no batch"
+                )
             cols.append(Column(name, res, None, name, ""))
             keys.append((name, ()))
             continue
@@ -194,8 +208,10 @@ def members(result, labels=None, limit=48):
         return [(result.method, result)]
     size = int(np.prod(batch))
     if size > limit:
-        raise ValueError(f"the batch has {size} members, more than the {limit} panels drawn at most; select "
-                         f"members first (Result frames are (F, *batch_shape, *grid))")
+        raise ValueError(
+            f"the batch has {size} members, more than the {limit} panels drawn at most; select "
+            f"members first (Result frames are (F, *batch_shape, *grid))"
+        )
     if labels is not None and len(labels) != size:
         raise ValueError(f"labels must have one entry per member ({size}), got {len(labels)}")
     out = []
@@ -205,8 +221,16 @@ def members(result, labels=None, limit=48):
             if name in meta and isinstance(meta[name], list):
                 meta[name] = np.asarray(meta[name])[idx].item()
         sel = (slice(None),) + idx
-        member = Result(result.method, result.steps, result.times, result.frames[sel], result.absorbed[sel],
-                        result.elapsed, meta, {k2: v[sel] for k2, v in result.extras.items()})
+        member = Result(
+            result.method,
+            result.steps,
+            result.times,
+            result.frames[sel],
+            result.absorbed[sel],
+            result.elapsed,
+            meta,
+            {k2: v[sel] for k2, v in result.extras.items()},
+        )
         label = labels[k] if labels is not None else f"{result.method}[{', '.join(map(str, idx))}]"
         out.append((label, member))
     return out

@@ -9,6 +9,7 @@ standard deviations each side of the expectation) that their profile should stay
 in. The other methods belong in the comparison table and the full dashboard of
 :func:`diffusion_conv.render.animate`.
 """
+
 from __future__ import annotations
 
 import numbers
@@ -44,8 +45,7 @@ WHAT = {
 def _check(source, methods, index, dpi, rows, fps=None):
     cols, _ = columns(source)
     names = [c.name for c in cols]
-    if isinstance(methods, str) or not hasattr(methods, "__iter__") or \
-            not all(isinstance(m, str) for m in methods):
+    if isinstance(methods, str) or not hasattr(methods, "__iter__") or not all(isinstance(m, str) for m in methods):
         raise TypeError(f"methods must be a sequence of run names, got {methods!r}")
     methods = list(dict.fromkeys(methods))
     missing = [m for m in methods if m not in names]
@@ -57,8 +57,9 @@ def _check(source, methods, index, dpi, rows, fps=None):
     if cols[0].result.frames.ndim != 3:
         raise ValueError(f"a story draws 2-D tanks, got frames of shape {cols[0].result.frames.shape[1:]}")
     n = len(cols[0].result.steps)
-    if index is not None and (isinstance(index, bool) or not isinstance(index, (int, np.integer))
-                              or not -n <= index < n):
+    if index is not None and (
+        isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not -n <= index < n
+    ):
         raise ValueError(f"index must be an integer in [{-n}, {n}), got {index!r}")
     dpi = check_dpi(dpi)
     height = cols[0].result.frames.shape[1]
@@ -70,8 +71,11 @@ def _check(source, methods, index, dpi, rows, fps=None):
         if not 0 <= r0 < r1 <= height:
             raise ValueError(f"rows must be a pair (start, stop) with 0 <= start < stop <= {height}, got {rows!r}")
     if fps is not None:
-        if isinstance(fps, (bool, np.bool_)) or not isinstance(fps, (numbers.Real, np.integer, np.floating)) \
-                or not 0 < float(fps) <= 100:
+        if (
+            isinstance(fps, (bool, np.bool_))
+            or not isinstance(fps, (numbers.Real, np.integer, np.floating))
+            or not 0 < float(fps) <= 100
+        ):
             raise ValueError(f"fps must be a number in (0, 100], got {fps!r}")
     return cols, dpi
 
@@ -95,8 +99,14 @@ class Story:
         self.walls = wall_mask(first)
         self.fig = new_figure(*STORY_SIZE, dpi)
         fig = self.fig
-        fig.text(0.5, 0.965, title or "the same tank by " + ", ".join(c.name for c in cols), ha="center",
-                 va="center", fontsize=19)
+        fig.text(
+            0.5,
+            0.965,
+            title or "the same tank by " + ", ".join(c.name for c in cols),
+            ha="center",
+            va="center",
+            fontsize=19,
+        )
         self.subtitle = fig.text(0.5, 0.91, "", ha="center", va="center", fontsize=15, color="0.25")
         ncol = len(cols)
         side_h = 0.47
@@ -108,8 +118,15 @@ class Story:
         for j, col in enumerate(cols):
             ax = fig.add_axes([0.03 + j * (side_w + gap), bottom, side_w, side_h])
             ax.set_axis_off()
-            self.images.append(ax.imshow(view(col.result.frames[0]), cmap=self.cmap, norm=self.scale.norm(0),
-                                         interpolation="nearest", origin="upper"))
+            self.images.append(
+                ax.imshow(
+                    view(col.result.frames[0]),
+                    cmap=self.cmap,
+                    norm=self.scale.norm(0),
+                    interpolation="nearest",
+                    origin="upper",
+                )
+            )
             if self.walls is not None:
                 rgba = np.zeros(self.walls.shape + (4,))
                 rgba[self.walls] = (WALL_GREY, WALL_GREY, WALL_GREY, 1.0)
@@ -151,13 +168,18 @@ class Story:
         for k, (col, res) in enumerate(zip(self.cols, results)):
             if stochastic(res):
                 if self.expected is not None and self.band is None:
-                    self.band = ax.fill_between(x, x * 0.0, x * 0.0, color="C1", alpha=0.25, lw=0,
-                                                label=f"{col.name}: expected noise (2 sd)")
+                    self.band = ax.fill_between(
+                        x, x * 0.0, x * 0.0, color="C1", alpha=0.25, lw=0, label=f"{col.name}: expected noise (2 sd)"
+                    )
                     self.band_of = res
                 (line,) = ax.plot(x, self._profile(res.frames[0]), ".", color="C1", ms=3.5, label=col.name)
             else:
-                (line,) = ax.plot(x, self._profile(res.frames[0]), label=col.name,
-                                  **styles.get(res.method, dict(color=f"C{k + 2}", lw=1.6)))
+                (line,) = ax.plot(
+                    x,
+                    self._profile(res.frames[0]),
+                    label=col.name,
+                    **styles.get(res.method, dict(color=f"C{k + 2}", lw=1.6)),
+                )
             self.lines.append(line)
         if self.walls is not None:
             for c in np.flatnonzero(self.walls[r0:r1].any(axis=0)):
@@ -264,8 +286,9 @@ def plot_story(source, path=None, index=-1, methods=STORY_METHODS, title=None, d
     return story.fig
 
 
-def animate_story(source, path, fps=6, methods=STORY_METHODS, title=None, dpi=100, rows=None, cmap="viridis",
-                  progress=False):
+def animate_story(
+    source, path, fps=6, methods=STORY_METHODS, title=None, dpi=100, rows=None, cmap="viridis", progress=False
+):
     """The story as an animation (GIF, MP4 or numbered PNG frames): see :func:`plot_story`.
 
     GIFs use the fixed palette of :func:`diffusion_conv.render.animate` (no

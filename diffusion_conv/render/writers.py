@@ -11,6 +11,7 @@ composites of colour channels) are quantised per frame with Floyd-Steinberg
 dithering instead. Frames are written as they come, so memory does not grow
 with the number of frames.
 """
+
 from __future__ import annotations
 
 import os
@@ -88,9 +89,9 @@ class GifWriter:
             rgb = np.stack([(new >> 16) & 255, (new >> 8) & 255, new & 255], axis=-1).astype(np.int32)
             pal = self._colours.astype(np.int32)
             for start in range(0, len(new), 4096):
-                part = rgb[start:start + 4096]
+                part = rgb[start : start + 4096]
                 dist = ((part[:, None, :] - pal[None, :, :]) ** 2).sum(axis=-1)
-                self._lut[new[start:start + 4096]] = np.argmin(dist, axis=1).astype(np.uint8)
+                self._lut[new[start : start + 4096]] = np.argmin(dist, axis=1).astype(np.uint8)
             self._known[new] = True
         return self._lut[codes]
 
@@ -105,8 +106,9 @@ class GifWriter:
             p.putpalette(self._colours.ravel().tolist())
             local = False
         else:
-            p = Image.fromarray(frame, "RGB").quantize(256, method=Image.Quantize.MEDIANCUT,
-                                                       dither=Image.Dither.FLOYDSTEINBERG)
+            p = Image.fromarray(frame, "RGB").quantize(
+                256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.FLOYDSTEINBERG
+            )
             local = True
         if self._size is None:
             self._size = (w, h)
@@ -114,10 +116,10 @@ class GifWriter:
         elif (w, h) != self._size:
             raise ValueError(f"every frame of a GIF has one size: the first was {self._size}, this one {(w, h)}")
         data = GifImagePlugin.getdata(p, duration=self._delay * 10, include_color_table=local)
-        self._fh.write(b"".join(bytes(chunk) for chunk in data))
+        self._fh.write(b"".join(bytes(chunk) for chunk in data))  # pyright: ignore[reportGeneralTypeIssues]
 
     def _header(self, first):
-        w, h = self._size
+        w, h = self._size  # pyright: ignore[reportGeneralTypeIssues]  (set by the first frame)
         if self._colours is not None:
             table = self._colours.tobytes()
             flags = 0xF7  # a global colour table of 256 entries, 8 bits a channel

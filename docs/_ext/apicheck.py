@@ -11,6 +11,7 @@ they are documented where they live. A constant re-exported by the package
 (``diffusion_conv.METHODS``) gets the docstring written beside it in the module
 that defines it, not the docstring of its type.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -90,7 +91,11 @@ def check(app, env):
         logger.warning(
             "the API reference does not document these public names: %s. Add one line per name to the "
             "autosummary list of its section in docs/api/index.rst (a submodule's members are documented "
-            "by its page)", ", ".join(missing), type="apicheck", subtype="missing")
+            "by its page)",
+            ", ".join(missing),
+            type="apicheck",
+            subtype="missing",
+        )
 
 
 def setup(app):

@@ -15,6 +15,7 @@ is stored beside the outputs), and JAX's persistent compilation cache in the sam
 folder makes a rerun after a change compile little again. A script that fails
 or writes no picture fails the build.
 """
+
 from __future__ import annotations
 
 import ast
@@ -48,14 +49,20 @@ DEMO_TEXT = (
 # -- what to run -------------------------------------------------------------------------------
 def scripts(root):
     folder = os.path.join(root, "simulations")
-    return sorted(os.path.splitext(f)[0] for f in os.listdir(folder)
-                  if f.endswith(".py") and not f.startswith("_"))
+    return sorted(os.path.splitext(f)[0] for f in os.listdir(folder) if f.endswith(".py") and not f.startswith("_"))
 
 
 def command(root, name, out):
     if name == DEMO:
-        return [sys.executable, "-c", "import sys; from diffusion_conv.cli import main; sys.exit(main())",
-                "demo", "--smoke", "--out", out]
+        return [
+            sys.executable,
+            "-c",
+            "import sys; from diffusion_conv.cli import main; sys.exit(main())",
+            "demo",
+            "--smoke",
+            "--out",
+            out,
+        ]
     return [sys.executable, os.path.join(root, "simulations", f"{name}.py"), "--smoke", "--out", out]
 
 
@@ -98,10 +105,11 @@ def run_one(root, run_dir, name):
     start = time.perf_counter()
     with open(log, "w") as fh:
         try:
-            proc = subprocess.run(command(root, name, out), stdout=fh, stderr=subprocess.STDOUT, env=env,
-                                  cwd=run_dir, timeout=TIMEOUT_S)
+            proc = subprocess.run(
+                command(root, name, out), stdout=fh, stderr=subprocess.STDOUT, env=env, cwd=run_dir, timeout=TIMEOUT_S
+            )
         except subprocess.TimeoutExpired:
-            raise ExtensionError(f"gallery: {name} --smoke did not finish within {TIMEOUT_S} s (log: {log})")
+            raise ExtensionError(f"gallery: {name} --smoke did not finish within {TIMEOUT_S} s (log: {log})") from None
     seconds = time.perf_counter() - start
     if proc.returncode != 0:
         with open(log) as fh:
@@ -194,11 +202,20 @@ def write_pages(app, root, run_dir, names):
             shutil.copy2(os.path.join(src, f), os.path.join(dst, f))
         reports = sorted(f for f in os.listdir(src) if f.endswith(".md"))
         title, body = describe(root, name)
-        run = ("diffusion-conv demo --smoke --out DIR" if name == DEMO
-               else f"python simulations/{name}.py --smoke --out DIR")
-        lines = [f"# {title}", "", body, "",
-                 f"The pictures below were made by `{run}` while this site was built"
-                 + ("" if name == DEMO else " (without `--smoke` for the full size)") + "."]
+        run = (
+            "diffusion-conv demo --smoke --out DIR"
+            if name == DEMO
+            else f"python simulations/{name}.py --smoke --out DIR"
+        )
+        lines = [
+            f"# {title}",
+            "",
+            body,
+            "",
+            f"The pictures below were made by `{run}` while this site was built"
+            + ("" if name == DEMO else " (without `--smoke` for the full size)")
+            + ".",
+        ]
         if name in chapters:
             lines += ["", f"This is a chapter of the story: [read it]({chapters[name]})."]
         lines += ["", "## Pictures", ""]
@@ -206,17 +223,27 @@ def write_pages(app, root, run_dir, names):
         for r in reports:
             lines += ["", f"## What it wrote to `{r}`", "", report(os.path.join(src, r))]
         if name != DEMO:
-            lines += ["", "## Source", "", f"```{{literalinclude}} ../../simulations/{name}.py",
-                      ":language: python", "```"]
+            lines += [
+                "",
+                "## Source",
+                "",
+                f"```{{literalinclude}} ../../simulations/{name}.py",
+                ":language: python",
+                "```",
+            ]
         write_if_changed(os.path.join(gallery, f"{name}.md"), "\n".join(lines) + "\n")
         thumbs = "\n".join(f"[![{title}: {f}]({name}/{f})]({name}.md)" for f in pics)
         cards.append(f"## [{title}]({name}.md)\n\n:::{{container}} dc-gallery-row\n{thumbs}\n:::\n")
-    index = ["# Gallery", "",
-             "Every picture and animation that the scripts in `simulations/` and the `diffusion-conv demo` "
-             "command make, produced at `--smoke` size while this site was built (each program in its own "
-             "process, as the tests run them). The full-size pictures, with the numbers measured, are in the "
-             "[story](../story/index.md) and in [validation](../validation.md). Click a picture for the "
-             "script, its report and its source.", ""]
+    index = [
+        "# Gallery",
+        "",
+        "Every picture and animation that the scripts in `simulations/` and the `diffusion-conv demo` "
+        "command make, produced at `--smoke` size while this site was built (each program in its own "
+        "process, as the tests run them). The full-size pictures, with the numbers measured, are in the "
+        "[story](../story/index.md) and in [validation](../validation.md). Click a picture for the "
+        "script, its report and its source.",
+        "",
+    ]
     index += cards
     index += ["```{toctree}", ":hidden:", ""] + names + ["```", ""]
     write_if_changed(os.path.join(gallery, "index.md"), "\n".join(index))
