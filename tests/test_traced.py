@@ -195,11 +195,6 @@ def test_invalid_traced_kernels_poison_the_run_and_say_why_under_checkify(build,
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="counts samples the NaN weights of a poisoned kernel into finite counts; "
-    "its mass per particle needs the check particles makes (field_problem)",
-)
 def test_counts_with_an_invalid_traced_kernel_gives_nan():
     tank = dc.Tank(np.random.default_rng(0).random((5, 6)), boundary="periodic")
     bad = jnp.asarray([[0, 0.2, 0], [0.3, 0.8, -0.3], [0, 0, 0]])

@@ -35,7 +35,7 @@ import numpy as np
 from .. import _checks
 from ..lattice import separable_factors, transport
 from ._sampling import binomial, check_key, check_n_particles, count_dtype, max_exact_count, multinomial
-from ._stochastic import check_stochastic_tank, host_mass, sampling_order, to_concentration
+from ._stochastic import check_stochastic_tank, field_problem, host_mass, sampling_order, to_concentration
 from .base import Method, State, lead, members, register
 
 
@@ -187,6 +187,10 @@ class CountsMethod(Method):
             if prepared.mass is None
             else jnp.asarray(prepared.mass, tank.dtype)
         )
+        unit = mass / jnp.asarray(n_particles, tank.dtype)
+        if not (_checks.is_concrete(tank.concentration) and _checks.is_concrete(prop.weights)):
+            # traced inputs the sampler cannot take (a NaN or negative weight, a negative field) give NaN frames
+            unit = jnp.where(field_problem(tank.concentration, prop.weights), unit, jnp.asarray(jnp.nan, unit.dtype))
         return State(
             (prop.radius, tuple(tank.boundary), tank.dx**tank.ndim),
             counts=counts,
@@ -196,7 +200,7 @@ class CountsMethod(Method):
             weights=jnp.ravel(prop.weights),
             factors=factors,
             blocked=blocked,
-            unit=mass / jnp.asarray(n_particles, tank.dtype),
+            unit=unit,
         )
 
     def advance(self, state, n):
