@@ -150,15 +150,16 @@ after 256 proposals with probability below ``0.74**256 < 1e-33``."""
 
 _MIN_SLOTS = 256
 _ROWS = 32
-"""The rejection loop works on ``min(size, max(_MIN_SLOTS, ceil(size / _ROWS)))`` slots: at most
-``_ROWS`` draws per slot, and at least 256 proposals per round to spread the loop's overhead. Fewer
+"""The rejection loop works on ``max(_MIN_SLOTS, ceil(size / _ROWS))`` slots (rounded up to a multiple of
+128, at most ``size``): at most ``_ROWS`` draws per slot, and at least 256 proposals per round to spread
+the loop's overhead. Fewer
 slots waste fewer proposals on the rounds that wait for the slowest draws (measured on a CPU: 256
 slots draw 4096 entries 30% faster than 1024)."""
 
 
 def _slots(total: int) -> int:
-    """The number of slots for ``total`` draws, a multiple of 128 below ``total`` (XLA's CPU kernels over an
-    odd number of entries ran at a third of the speed)."""
+    """The number of slots for ``total`` draws: a multiple of 128, or ``total`` where that is fewer (XLA's CPU
+    kernels over 3125 or 15625 entries ran at a third of the speed of those over 3200 or 15744)."""
     return min(total, -(-max(_MIN_SLOTS, -(-total // _ROWS)) // 128) * 128)
 
 
