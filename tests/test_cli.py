@@ -292,3 +292,23 @@ def test_fit_prints_standard_errors_with_their_magnitude(tmp_path, capsys):
     line = next(s for s in out.splitlines() if s.startswith("mean jump"))
     errors = [float(x) for x in line.split("+-")[1].strip(" []").split()]
     assert all(0 < e < 1e-3 for e in errors), line
+
+
+def test_a_colour_bank_is_drawn_in_colour_labelled_by_temperature_with_a_warning_for_identical_members(
+    tmp_path, capsys
+):
+    gif = tmp_path / "ch.gif"
+    argv = ["run", "image", "--channels", "--temperatures", "0.5,2", "--method", "propagator", "--steps", "4"]
+    assert cli.main(argv + ["--save-every", "2", "--size", "32", "--animate", str(gif)]) == 0
+    err = capsys.readouterr().err
+    warnings = [line for line in err.splitlines() if "warning:" in line]
+    assert len(warnings) == 1 and "identical" in warnings[0]  # the box blur is uniform at every temperature
+    frame = iio.imread(gif, index=None)[-1].astype(int)
+    # a colour picture: the red, green and blue of the drawn pixels differ (a viridis panel per channel would not
+    # hold pure reds)
+    assert np.max(frame[..., 0] - frame[..., 1]) > 100 and np.max(frame[..., 1] - frame[..., 0]) > 50
+
+
+def test_an_option_is_never_taken_from_its_prefix(capsys):
+    assert cli.main(["run", "two-compartment", "--temperature", "2", "--steps", "2"]) == 2
+    assert "--temperature" in capsys.readouterr().err

@@ -41,6 +41,15 @@ def batched(args, sc):
     return tank, prop, labels
 
 
+def batch_pictures(args, labels):
+    """How the pictures draw a batch run: colour channels as one colour picture, members by what they mean."""
+    channels = bool(getattr(args, "channels", False))
+    if not channels and labels is None:
+        return {}
+    axes = ([None] if channels else []) + ([labels] if labels is not None else [])
+    return {"channels": 0 if channels else None, "labels": axes}
+
+
 def check_file(path, suffixes, what):
     """``path`` checked for writing (suffix, folder, name length, a test file); UsageError otherwise."""
     from .. import _io

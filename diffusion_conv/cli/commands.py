@@ -51,7 +51,7 @@ def cmd_run(args, guard):
     steps = sc.steps if args.steps is None else args.steps
     save_every = args.save_every or max(1, steps // 40)
     checks.check_memory_of_scenario(args, methods, sc, steps, save_every)
-    tank, prop, _ = checks.batched(args, sc)
+    tank, prop, labels = checks.batched(args, sc)
     res = simulate(
         tank,
         prop,
@@ -70,7 +70,7 @@ def cmd_run(args, guard):
     if anim:
         from .. import render
 
-        render.animate(res, anim, progress=True)
+        render.animate(res, anim, progress=True, **checks.batch_pictures(args, labels))
         guard.output(anim)
     mass = res.mass()
     summary = {
@@ -132,7 +132,7 @@ def cmd_compare(args, guard):
     steps = sc.steps if args.steps is None else args.steps
     save_every = args.save_every or max(1, steps // 40)
     checks.check_memory_of_scenario(args, list(dict.fromkeys([reference] + methods)), sc, steps, save_every)
-    tank, prop, _ = checks.batched(args, sc)
+    tank, prop, labels = checks.batched(args, sc)
     cmp = compare(
         tank,
         prop,
@@ -150,7 +150,7 @@ def cmd_compare(args, guard):
     if anim:
         from .. import render
 
-        render.animate(cmp, anim, progress=True)
+        render.animate(cmp, anim, progress=True, **checks.batch_pictures(args, labels))
         guard.output(anim)
     print(cmp.to_json() if args.json else cmp.to_markdown())
     return 0
