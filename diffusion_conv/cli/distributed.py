@@ -314,6 +314,10 @@ def join(coordinator, num_processes, process_id, *, description, timeout=JOIN_TI
     start = time.monotonic()
 
     def too_late():
+        if _job is not None and _job.stop.is_set():
+            # another process failed and this one's watcher is ending it with that process's line: the wait
+            # for the job broke because the job is ending, not because it did not form
+            threading.Event().wait(LEAVE_TIMEOUT + 5.0)
         waited = time.monotonic() - start
         if process_id == 0:
             others = "process 1" if num_processes == 2 else f"processes 1 .. {num_processes - 1}"
