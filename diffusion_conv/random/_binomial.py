@@ -239,10 +239,12 @@ def _btrs(words, n, q, g):
     """BTRS draws where ``n > 0`` (``n q >= 10``, ``q <= 1/2``); 0 where ``n == 0``.
 
     The entries are drawn by ``S`` slots (:func:`_slots`): slot ``i`` draws
-    entries ``i, i + S, i + 2 S, ...`` one after another, moving to the next as
-    soon as a proposal is accepted. So the loop runs about ``1.16 size / S``
-    rounds plus the few rounds of the slowest draws, each round proposing for
-    ``S`` draws, and one compiled body serves every size.
+    those of entries ``i, i + S, i + 2 S, ...`` with ``n > 0`` one after
+    another, moving to the next as soon as a proposal is accepted (the rows it
+    has left to draw are the bits of one word, so it passes over entries with
+    ``n = 0`` at once). So the loop runs about ``1.16 size / S`` rounds plus
+    the few rounds of the slowest draws, each round proposing for ``S`` draws,
+    and one compiled body serves every size.
 
     Proposal ``a`` of the entry with global index ``g`` reads that entry's
     uniforms ``2 + 2 a`` and ``3 + 2 a`` (:func:`_uniform_pair`): a draw is its
@@ -257,30 +259,40 @@ def _btrs(words, n, q, g):
     rows = -(-total // slots)
     lane = jnp.arange(slots, dtype=jnp.int32)
     first = g[0]
+    # which rows of each slot hold a draw, as the bits of one word (rows <= _ROWS = 32): a slot passes over
+    # the entries with n == 0 without spending a round on them
+    todo = jnp.pad(n > 0, (0, rows * slots - total)).reshape(rows, slots)
+    bits = jnp.sum(todo.astype(jnp.uint32) << jnp.arange(rows, dtype=jnp.uint32)[:, None], axis=0, dtype=jnp.uint32)
+
+    def next_row(start):
+        """The first row at or after ``start`` (per slot) that holds a draw; ``rows`` where none is left."""
+        rest = jnp.where(start < rows, bits >> jnp.minimum(start, rows - 1).astype(jnp.uint32), 0)
+        low = rest & (~rest + jnp.uint32(1))  # the lowest set bit
+        return jnp.where(rest == 0, rows, start + jax.lax.population_count(low - jnp.uint32(1)).astype(jnp.int32))
 
     def cond(c):
         it, row = c[0], c[1]
-        return (it <= rows * _BTRS_PROPOSALS) & jnp.any(row * slots + lane < total)
+        return (it <= rows * _BTRS_PROPOSALS) & jnp.any(row < rows)
 
     def body(c):
         it, row, made, uv, out = c
         idx = row * slots + lane
-        live = idx < total
+        live = row < rows
         at = jnp.minimum(idx, total - 1)
-        ne, qe = n[at], q[at]
-        todo = ne > 0
-        draw = _btrs_proposal(jnp.where(todo, ne, 100.0), jnp.where(todo, qe, 0.25), uv, made)
+        draw = _btrs_proposal(n[at], q[at], uv, made)
         # written accepted or not (NaN): its one reader is the scatter, and the loop reads back what it wrote
-        out = out.at[jnp.where(live, idx, total)].set(jnp.where(todo, draw, 0.0), mode="drop")
+        out = out.at[jnp.where(live, idx, total)].set(draw, mode="drop")
         done = live & ~jnp.isnan(out[at])
-        row = row + done.astype(jnp.int32)
+        row = jnp.where(done, next_row(row + 1), row)
         made = jnp.where(done, 0, made + 1)
         at = jnp.minimum(row * slots + lane, total - 1)
         return it + 1, row, made, _uniform_pair(words, first + at.astype(jnp.uint32), made, n.dtype), out
 
-    zero = jnp.zeros((slots,), jnp.int32)
+    made = jnp.full((slots,), -1, jnp.int32)  # no uniforms yet: the first round draws nothing
     uv = jnp.zeros((slots,), jnp.complex128 if n.dtype == jnp.float64 else jnp.complex64)
-    return jax.lax.while_loop(cond, body, (jnp.int32(0), zero, zero - 1, uv, jnp.zeros_like(n)))[-1]
+    return jax.lax.while_loop(cond, body, (jnp.int32(0), next_row(jnp.zeros_like(lane)), made, uv, jnp.zeros_like(n)))[
+        -1
+    ]
 
 
 def binomial(key, n, p, *, offset=0):
