@@ -54,8 +54,10 @@ def place(key, concentration, n_particles):
 def _split_shares(c):
     """The share of each node's mass in its left half, per level of the binary tree over the cells (last axis).
 
-    Returns ``(..., depth, size)`` with the node at depth ``l``, index ``j`` at
-    position ``j * (size >> l)``; numpy (float64) for concrete input, JAX otherwise.
+    Returns ``(..., depth, size)``: the node at depth ``l``, index ``j`` (the
+    cells ``j * (size >> l)`` to ``(j + 1) * (size >> l) - 1``) at position
+    ``j``, the positions from ``2**l`` on 0; numpy (float64) for concrete
+    input, JAX otherwise.
     """
     xp = np if isinstance(c, np.ndarray) else jnp
     lead_shape, ncells = c.shape[:-1], c.shape[-1]
@@ -64,24 +66,23 @@ def _split_shares(c):
     mass = xp.concatenate([c, xp.zeros(lead_shape + (size - ncells,), c.dtype)], axis=-1)
     levels = []
     for level in range(depth):
-        half = size >> (level + 1)
-        blocks = mass.reshape(lead_shape + (-1, 2, half)).sum(axis=-1)
+        blocks = mass.reshape(lead_shape + (2**level, 2, -1)).sum(axis=-1)
         total = blocks.sum(axis=-1)
         p = xp.where(total > 0, blocks[..., 0] / xp.where(total > 0, total, 1), 0)
-        z = xp.zeros(lead_shape + (2**level, 2 * half), c.dtype)
-        z = z.at[..., 0].set(p) if xp is jnp else _set_first(z, p)
-        levels.append(z.reshape(lead_shape + (size,)))
+        levels.append(xp.concatenate([p, xp.zeros(lead_shape + (size - 2**level,), c.dtype)], axis=-1))
     if not levels:
         return xp.zeros(lead_shape + (0, size), c.dtype)
     return xp.stack(levels, axis=-2)
 
 
-def _set_first(z, p):
-    z[..., 0] = p
-    return z
-
-
 def _place(key, shares, shape, n_particles):
+    """Split ``n_particles`` down the tree of :func:`_split_shares`, a level per round.
+
+    The nodes of a level sit side by side at the front of the array (node ``j``
+    at position ``j``, its halves at ``2 j`` and ``2 j + 1`` of the next level),
+    so each level's binomial draws the nodes that hold particles, at the front,
+    and skips the rest.
+    """
     fdt = _checks.float_dtype()
     depth, size = shares.shape
     counts = jnp.zeros((size,), fdt).at[0].set(jnp.asarray(n_particles, fdt))
@@ -90,8 +91,7 @@ def _place(key, shares, shape, n_particles):
         def body(counts, xs):
             p, level = xs
             left = binomial(jax.random.fold_in(key, level), counts, p)
-            right = jnp.roll(counts - left, jnp.right_shift(size, level + 1))
-            return left + right, None
+            return jnp.stack([left, counts - left], axis=1).reshape(2 * size)[:size], None
 
         counts, _ = jax.lax.scan(body, counts, (shares.astype(fdt), jnp.arange(depth)))
     return counts[: int(np.prod(shape))].reshape(shape)
