@@ -352,5 +352,9 @@ def binomial(key, n, p, *, offset=0):
     small = n * q < 10
     h0, h1 = threefry2x32(words, g, jnp.zeros_like(g))
     u = float64_of(h0, h1) if n.dtype == jnp.float64 else float32_of(h0)
-    k = jnp.where(small, _inversion(u, jnp.where(small, n, 0), q), _btrs(words, jnp.where(small, 0, n), q, g))
+    walks = jnp.where(small, n, 0)
+    # the walk's setup costs a pass over every entry: skipped where no entry walks (the upper levels of the
+    # placement tree, a field of large counts)
+    walked = jax.lax.cond(jnp.any(walks > 0), lambda: _inversion(u, walks, q), lambda: jnp.zeros_like(n))
+    k = jnp.where(small, walked, _btrs(words, jnp.where(small, 0, n), q, g))
     return jnp.where(flip, n - k, k).reshape(shape)
