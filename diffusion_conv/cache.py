@@ -48,7 +48,7 @@ def enable_compile_cache(path: str | os.PathLike | None = None) -> str | None:
     Parameters
     ----------
     path : str or os.PathLike, optional
-        The folder; default :func:`cache_dir`. Created if missing.
+        The folder; default ``diffusion_conv.cache.cache_dir()``. Created if missing.
 
     Returns
     -------

@@ -110,7 +110,7 @@ class Comparison:
         (``||f - ref||_2 / ||ref||_2``); ``noise_rel_l2``: the relative L2 error that
         sampling alone gives a stochastic method (or a stochastic reference), from
         the binomial variance of each cell around the deterministic frame (see
-        :func:`sampling_variance`; ``None`` where neither is stochastic);
+        ``sampling_variance``; ``None`` where neither is stochastic);
         ``mass`` and ``absorbed`` at the end (mass units: concentration times
         ``dx**ndim``); ``mass_balance_rel``: ``|mass + absorbed - initial mass| /
         initial mass`` (the largest member's, for a batch).

@@ -5,35 +5,14 @@ and by the convolution theorem); :func:`log_magnitude`, :func:`lowpass` and
 :func:`cross_correlate` (the pictures of the story's Fourier chapters). The
 transforms that diagonalise the lattice walk per axis (DCT-II at reflecting
 walls, DST-I at absorbing edges, the FFT on periodic axes) live in
-:mod:`diffusion_conv.lattice.transforms` and are re-exported here.
+:mod:`diffusion_conv.lattice.transforms`.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .lattice.axis_transforms import dct2, dst1, idct2
-from .lattice.transforms import angles, forward, inverse, log_parts, periodic_axes, symbol_minus_one, symbol_power
-
-__all__ = [
-    "CORRELATE_MODES",
-    "MODES",
-    "angles",
-    "convolve_direct",
-    "convolve_fft",
-    "cross_correlate",
-    "dct2",
-    "dst1",
-    "forward",
-    "idct2",
-    "inverse",
-    "log_magnitude",
-    "log_parts",
-    "lowpass",
-    "periodic_axes",
-    "symbol_minus_one",
-    "symbol_power",
-]
+__all__ = ["convolve_direct", "convolve_fft", "cross_correlate", "log_magnitude", "lowpass"]
 
 MODES = ("linear", "circular")
 

@@ -11,8 +11,8 @@ Each boundary has its transform (all orthonormal along their axis):
     the DST-I, basis ``sin(theta (x + 1))``, ``theta = pi m / (n + 1)``, ``m = 1 .. n``:
     odd about the centres of the first cells outside the tank, ``x = -1`` and ``x = n``.
 
-:func:`forward` applies the real transforms first and the FFT over the periodic
-axes last; :func:`inverse` undoes it. Everything is ``jax.numpy`` (runs on GPU,
+``forward`` applies the real transforms first and the FFT over the periodic
+axes last; ``inverse`` undoes it. Everything is ``jax.numpy`` (runs on GPU,
 differentiable) and keeps the field's precision (float32 -> complex64).
 """
 
@@ -66,7 +66,7 @@ def forward(field, bnd, host: bool = False, workers: int = 1):
 
 
 def inverse(coeffs, bnd, shape, host: bool = False, workers: int = 1, overwrite: bool = False):
-    """Inverse of :func:`forward`; ``shape`` is the field's shape. Returns a real array.
+    """Inverse of ``forward``; ``shape`` is the field's shape. Returns a real array.
 
     ``overwrite=True`` (with ``host``) lets scipy use ``coeffs`` as scratch space
     (its contents are then undefined): for coefficients made for this call only.
@@ -78,7 +78,7 @@ def inverse(coeffs, bnd, shape, host: bool = False, workers: int = 1, overwrite:
 
 
 def angles(shape, bnd) -> list[np.ndarray]:
-    """Per axis, the angle ``theta`` (radians per cell) of each coefficient :func:`forward` returns.
+    """Per axis, the angle ``theta`` (radians per cell) of each coefficient ``forward`` returns.
 
     Periodic: ``2 pi q / n`` in FFT order (``rfft`` order on the last periodic
     axis); reflecting: ``pi m / n``; absorbing: ``pi m / (n + 1)``, ``m >= 1``.
@@ -89,7 +89,7 @@ def angles(shape, bnd) -> list[np.ndarray]:
 
 
 def symbol_minus_one(weights, shape, bnd, xp=None):
-    """One step's eigenvalue minus one, ``lambda(theta) - 1``, on the grid of :func:`forward`.
+    """One step's eigenvalue minus one, ``lambda(theta) - 1``, on the grid of ``forward``.
 
     ``lambda(theta) = sum_d w[d] prod_a E_a(theta_a, d_a)`` with ``E = exp(-i theta d)``
     on periodic axes and ``cos(theta d)`` on the others (exact there only for weights

@@ -68,7 +68,8 @@ import jax.numpy as jnp
 import numpy as np
 from scipy import special
 
-from .. import _checks, fourier
+from .. import _checks
+from ..lattice import transforms as per_axis
 from ._continuum import (
     _tol,
     deficit_absorbed,
@@ -192,7 +193,7 @@ def multiplier(s, weights, shape, bnd, initial="cells", complex_=True):
 
     mean, cov = moments(prop_w.ravel(), offsets([k // 2 for k in prop_w.shape]), np)
     ndim = len(shape)
-    th = fourier.angles(shape, bnd)
+    th = per_axis.angles(shape, bnd)
     s = float(s)
     if s == 0:
         return np.ones([len(t) for t in th])
@@ -265,7 +266,7 @@ class HeatMethod(Method):
 
     def init(self, tank, prop, key=None, n_particles=None, prepared=None, initial="cells"):
         bnd = tuple(tank.boundary)
-        coeffs = fourier.forward(tank.concentration, bnd)
+        coeffs = per_axis.forward(tank.concentration, bnd)
         return State(
             (bnd, tank.shape, tank.dx**tank.ndim, initial),
             coeffs=coeffs,
@@ -291,7 +292,7 @@ class HeatMethod(Method):
 
         out = jax.ShapeDtypeStruct(state.coeffs.shape, cdtype)
         mult = _host_multiplier(host, out, state.s, state.weights)
-        frame = fourier.inverse(state.coeffs * mult, bnd, shape).astype(state.mass0.dtype)
+        frame = per_axis.inverse(state.coeffs * mult, bnd, shape).astype(state.mass0.dtype)
         return frame, deficit_absorbed(state.mass0, frame, bnd) * cell
 
     def meta(self, tank, prop, save_steps, options):

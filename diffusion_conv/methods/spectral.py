@@ -62,8 +62,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .. import _checks, fourier
+from .. import _checks
 from ..lattice import separable_factors
+from ..lattice import transforms as per_axis
 from ._continuum import declared_order, deficit_absorbed
 from .base import Method, State, register
 
@@ -135,17 +136,17 @@ def _host_parts(wkey, shape, bnd):
     w = _checks.from_key(wkey)
     factors = separable_factors(w) if len(shape) > 1 else None
     if factors is None:
-        return (fourier.log_parts(fourier.symbol_minus_one(w, shape, bnd, np)),)
+        return (per_axis.log_parts(per_axis.symbol_minus_one(w, shape, bnd, np)),)
     parts = []
     for a, f in enumerate(factors):
         wa = f.reshape([-1 if b == a else 1 for b in range(len(shape))])
-        mu = _line(fourier.symbol_minus_one(wa, shape, bnd, np), a)
-        parts.append(fourier.log_parts(np.ascontiguousarray(mu)))
+        mu = _line(per_axis.symbol_minus_one(wa, shape, bnd, np), a)
+        parts.append(per_axis.log_parts(np.ascontiguousarray(mu)))
     return tuple(parts)
 
 
 def host_parts(weights, shape, bnd):
-    """:func:`fourier.log_parts` of a concrete kernel on the host in float64 (cached); see the module docstring."""
+    """:func:`~diffusion_conv.lattice.transforms.log_parts` of a concrete kernel on the host in float64 (cached); see the module docstring."""
     return _host_parts(_checks.array_key(weights, np.float64), tuple(shape), tuple(str(b) for b in bnd))
 
 
@@ -159,10 +160,10 @@ def scaled(coeffs, parts, s, xp):
     ndim = len(parts)
     dtype = coeffs.dtype
     if ndim == 1 or parts[0][0].ndim > 1:
-        return coeffs * fourier.symbol_power(parts[0], s, xp).astype(dtype)
+        return coeffs * per_axis.symbol_power(parts[0], s, xp).astype(dtype)
     out = None
     for a, p in enumerate(parts):
-        pa = fourier.symbol_power(p, s, xp).astype(dtype).reshape([-1 if b == a else 1 for b in range(ndim)])
+        pa = per_axis.symbol_power(p, s, xp).astype(dtype).reshape([-1 if b == a else 1 for b in range(ndim)])
         if out is None:
             out = coeffs * pa
         elif xp is np:
@@ -204,13 +205,13 @@ class SpectralMethod(Method):
         walk = not all(b.wraps for b in bnd)  # a non-periodic axis: derivatives go along the walk
         # On that path the eigenvalues carry no derivative: the kernel's reaches _frame_after's rule
         # through the weights instead.
-        mu = fourier.symbol_minus_one(jax.lax.stop_gradient(weights) if walk else weights, tank.shape, bnd, jnp)
+        mu = per_axis.symbol_minus_one(jax.lax.stop_gradient(weights) if walk else weights, tank.shape, bnd, jnp)
         if walk and not _checks.is_concrete(prop.weights):  # traced: where the transform is not exact, NaN frames
             mu = mu + _inexact_as_nan(jax.lax.stop_gradient(weights), bnd).astype(mu.dtype)
         return State(
             (bnd, tank.shape, tank.dx**tank.ndim, walk),
-            coeffs=fourier.forward(field, bnd),
-            parts=(fourier.log_parts(mu, jnp),),
+            coeffs=per_axis.forward(field, bnd),
+            parts=(per_axis.log_parts(mu, jnp),),
             s=jnp.zeros((), _checks.step_dtype()),
             mass0=jnp.sum(field),
             frame=field,
@@ -242,7 +243,7 @@ class SpectralMethod(Method):
 
 def _frame(bnd, shape, coeffs, parts, s, dtype):
     """The field after ``s`` steps from the initial field's coefficients: one inverse transform."""
-    return jnp.asarray(fourier.inverse(scaled(coeffs, parts, s, jnp), bnd, shape), dtype)
+    return jnp.asarray(per_axis.inverse(scaled(coeffs, parts, s, jnp), bnd, shape), dtype)
 
 
 def _frame_after(static, n, coeffs, parts, s, prev, weights):
@@ -291,7 +292,7 @@ def _frame_after_jvp(static, primals, tangents):
         if isinstance(dprev, SymbolicZero):
             return out, jnp.zeros_like(out)
         # a derivative of this tangent with respect to the weights would be the transform's: refused
-        return out, _frame(bnd, shape, fourier.forward(dprev, bnd), parts, n, out.dtype) + _refuse(weights)
+        return out, _frame(bnd, shape, per_axis.forward(dprev, bnd), parts, n, out.dtype) + _refuse(weights)
     radius = tuple(k // 2 for k in weights.shape)
 
     def walk(c, w):
@@ -373,7 +374,7 @@ class _SpectralHost:
             "shape": tank.shape,
             "cell": tank.dx**tank.ndim,
             "workers": workers,
-            "coeffs": fourier.forward(field, bnd, host=True, workers=workers),
+            "coeffs": per_axis.forward(field, bnd, host=True, workers=workers),
             "parts": host_parts(prop.weights, tank.shape, bnd),
             "s": 0,
             "dtype": field.dtype,
@@ -389,7 +390,7 @@ class _SpectralHost:
             return state["field0"], 0.0
         c = scaled(state["coeffs"], state["parts"], state["s"], np)
         frame = np.asarray(
-            fourier.inverse(c, state["bnd"], state["shape"], host=True, workers=state["workers"], overwrite=True),
+            per_axis.inverse(c, state["bnd"], state["shape"], host=True, workers=state["workers"], overwrite=True),
             dtype=state["dtype"],
         )
         return frame, float(deficit_absorbed(state["mass0"], frame, state["bnd"], np.float64)) * state["cell"]

@@ -53,7 +53,8 @@ def skip_member(app, what, name, obj, skip, options):
         if not home.startswith(PACKAGE):
             return True
         documented = {f"{PACKAGE}.{m}" for m in app.config.api_modules}
-        if not _is_private_module(home) and home not in documented:
+        inside = any(home.startswith(d + ".") for d in documented)  # a subpackage's own modules (render.plots)
+        if not _is_private_module(home) and home not in documented and not inside:
             return True
     return None
 
