@@ -103,3 +103,28 @@ def save_text(path, text):
     with _io.atomic_path(path) as tmp:
         with open(tmp, "w") as fh:
             fh.write(text)
+
+
+class Blitted:
+    """A picture drawn frame by frame: ``draw(i)``, ``fig``, ``_dynamic()`` (the artists that change) and
+    ``_background`` (None until the first frame) are the subclass's; :meth:`rgb` renders a frame."""
+
+    def rgb(self, i):
+        """Frame ``i`` as an RGB uint8 array ``(H, W, 3)``.
+
+        The static parts (axes, colour bars, labels) are drawn once and kept as a
+        background; each frame restores it and draws only what changes (blitting).
+        """
+        self.draw(i)
+        canvas = self.fig.canvas
+        if self._background is None:
+            for artist in self._dynamic():
+                artist.set_visible(False)
+            canvas.draw()
+            self._background = canvas.copy_from_bbox(self.fig.bbox)
+            for artist in self._dynamic():
+                artist.set_visible(True)
+        canvas.restore_region(self._background)
+        for artist in self._dynamic():
+            self.fig.draw_artist(artist)
+        return np.array(canvas.buffer_rgba())[..., :3]

@@ -17,7 +17,7 @@ import numpy as np
 from . import figures as _figures
 from .batch import composite_scaled
 from .differences import Difference
-from .figures import new_figure
+from .figures import Blitted, new_figure
 from .scales import FieldScale, colormap, units
 from .sources import view
 
@@ -72,7 +72,7 @@ def wall_mask(result, walls=None):
     return view(mask)
 
 
-class Panels:
+class Panels(Blitted):
     """A figure of panels updated frame by frame (see the module docstring).
 
     Parameters
@@ -415,23 +415,3 @@ class Panels:
         if self.marker is not None:
             out.append(self.marker)
         return out + [self.title]
-
-    def rgb(self, i):
-        """Frame ``i`` as an RGB uint8 array ``(H, W, 3)``.
-
-        The static parts (axes, colour bars, labels) are drawn once and kept as a
-        background; each frame restores it and draws only what changes (blitting).
-        """
-        self.draw(i)
-        canvas = self.fig.canvas
-        if self._background is None:
-            for artist in self._dynamic():
-                artist.set_visible(False)
-            canvas.draw()
-            self._background = canvas.copy_from_bbox(self.fig.bbox)
-            for artist in self._dynamic():
-                artist.set_visible(True)
-        canvas.restore_region(self._background)
-        for artist in self._dynamic():
-            self.fig.draw_artist(artist)
-        return np.array(canvas.buffer_rgba())[..., :3]

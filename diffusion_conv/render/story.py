@@ -19,7 +19,7 @@ import numpy as np
 from .. import _io
 from ..comparison import sampling_variance
 from .animation import SUFFIXES, write_frames
-from .figures import FIGURE_SUFFIXES, check_dpi, new_figure, save_figure
+from .figures import FIGURE_SUFFIXES, Blitted, check_dpi, new_figure, save_figure
 from .panels import WALL_GREY, wall_mask
 from .scales import FieldScale, colormap, stochastic
 from .sources import columns, view
@@ -80,7 +80,7 @@ def _check(source, methods, index, dpi, rows, fps=None):
     return cols, dpi
 
 
-class Story:
+class Story(Blitted):
     """The story's figure, updated frame by frame (see the module docstring)."""
 
     def __init__(self, cols, title=None, dpi=100, rows=None, cmap="viridis", levels=None):
@@ -231,22 +231,6 @@ class Story:
         if self.colorbar_axes is not None:
             out.append(self.colorbar_axes)
         return out + [self.subtitle]
-
-    def rgb(self, i):
-        """Frame ``i`` as an RGB uint8 array ``(720, 1280, 3)`` at 100 dpi (blitting, as the panels do)."""
-        self.draw(i)
-        canvas = self.fig.canvas
-        if self._background is None:
-            for artist in self._dynamic():
-                artist.set_visible(False)
-            canvas.draw()
-            self._background = canvas.copy_from_bbox(self.fig.bbox)
-            for artist in self._dynamic():
-                artist.set_visible(True)
-        canvas.restore_region(self._background)
-        for artist in self._dynamic():
-            self.fig.draw_artist(artist)
-        return np.array(canvas.buffer_rgba())[..., :3]
 
 
 def plot_story(source, path=None, index=-1, methods=STORY_METHODS, title=None, dpi=100, rows=None, cmap="viridis"):
