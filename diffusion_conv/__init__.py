@@ -28,6 +28,7 @@ _NAMES = {
     "convolve_direct": "fourier",
     "convolve_fft": "fourier",
     "enable_compile_cache": "cache",
+    "InputError": "errors",
     "Fit": "learn",
     "fit_file": "learn",
     "fit_propagator": "learn",
@@ -52,6 +53,7 @@ __all__ = [
     "METHODS",
     "Comparison",
     "Fit",
+    "InputError",
     "Propagator",
     "Result",
     "Tank",
@@ -74,6 +76,7 @@ if TYPE_CHECKING:  # what the names are, for type checkers and editors
     from .cache import enable_compile_cache
     from .comparison import Comparison, compare, fit_order, max_error, rel_l2_error
     from .core import propagate, rollout
+    from .errors import InputError
     from .fourier import convolve_direct, convolve_fft
     from .learn import Fit, fit_file, fit_propagator
     from .propagator import Propagator

@@ -7,6 +7,8 @@ import numbers
 
 import numpy as np
 
+from .errors import InputError, InputTypeError
+
 
 def is_concrete(x) -> bool:
     """False for JAX tracers (values unknown while tracing), True otherwise."""
@@ -33,20 +35,20 @@ def from_key(key) -> np.ndarray:
 def integer(name: str, value, *, minimum: int | None = None) -> int:
     """An integer (bools refused), at least ``minimum`` when given."""
     if isinstance(value, bool) or not isinstance(value, (numbers.Integral, np.integer)):
-        raise TypeError(f"{name} must be an integer, got {value!r} ({type(value).__name__})")
+        raise InputTypeError(f"{name} must be an integer, got {value!r} ({type(value).__name__})")
     value = int(value)
     if minimum is not None and value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+        raise InputError(f"{name} must be >= {minimum}, got {value}")
     return value
 
 
 def positive_float(name: str, value) -> float:
     """A finite real number > 0."""
     if isinstance(value, bool) or not isinstance(value, (numbers.Real, np.floating, np.integer)):
-        raise TypeError(f"{name} must be a positive real number, got {value!r} ({type(value).__name__})")
+        raise InputTypeError(f"{name} must be a positive real number, got {value!r} ({type(value).__name__})")
     value = float(value)
     if not np.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a finite number > 0, got {value}")
+        raise InputError(f"{name} must be a finite number > 0, got {value}")
     return value
 
 
@@ -56,9 +58,9 @@ def finite_nonnegative(name: str, array) -> None:
         return
     a = np.asarray(array)
     if not np.all(np.isfinite(a)):
-        raise ValueError(f"{name} must be finite; it holds NaN or infinite values")
+        raise InputError(f"{name} must be finite; it holds NaN or infinite values")
     if np.any(a < 0):
-        raise ValueError(f"{name} must be non-negative; its minimum is {a.min()!r}")
+        raise InputError(f"{name} must be non-negative; its minimum is {a.min()!r}")
 
 
 def float_dtype():
@@ -83,7 +85,7 @@ def finite(name: str, array) -> None:
     if not is_concrete(array):
         return
     if not np.all(np.isfinite(np.asarray(array))):
-        raise ValueError(f"{name} must be finite; it holds NaN or infinite values")
+        raise InputError(f"{name} must be finite; it holds NaN or infinite values")
 
 
 def fits_dtype(name: str, array, dtype, scale: float = 1.0) -> None:
@@ -102,7 +104,7 @@ def fits_dtype(name: str, array, dtype, scale: float = 1.0) -> None:
         mass = total * scale
     if not (biggest <= float(info.max) / 8 and np.isfinite(mass) and mass <= float(info.max) / 8):
         hint = "" if np.dtype(dtype) == np.float64 else "; compute in float64 (JAX x64 mode) or rescale the field"
-        raise ValueError(
+        raise InputError(
             f"{name} does not fit {np.dtype(dtype)}: its largest entry is {biggest:.3g} and its total "
             f"(times dx**ndim) {mass:.3g}, beyond {float(info.max) / 8:.3g}, a range where sums "
             f"overflow{hint}"
@@ -116,7 +118,7 @@ def batch_shape(name: str, shape) -> tuple[int, ...]:
     try:
         shape = tuple(shape)
     except TypeError:
-        raise TypeError(f"{name} must be a tuple of positive integers, got {shape!r}") from None
+        raise InputTypeError(f"{name} must be a tuple of positive integers, got {shape!r}") from None
     return tuple(integer(f"{name} entry", s, minimum=1) for s in shape)
 
 

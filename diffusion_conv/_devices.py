@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._split import AXIS
+from .errors import InputError, InputTypeError
 
 
 def mesh_of(devices):
@@ -37,27 +38,27 @@ def mesh_of(devices):
         return None
     if isinstance(devices, Mesh):
         if len(devices.axis_names) != 1:
-            raise ValueError(f"devices as a Mesh must have one axis, got axes {devices.axis_names}")
+            raise InputError(f"devices as a Mesh must have one axis, got axes {devices.axis_names}")
         _once_each(list(devices.devices.reshape(-1)))
         return Mesh(devices.devices.reshape(-1), (AXIS,))
     if isinstance(devices, str):
         if devices != "all":
-            raise ValueError(f"devices must be 'all', a number, a list of devices or a Mesh, got {devices!r}")
+            raise InputError(f"devices must be 'all', a number, a list of devices or a Mesh, got {devices!r}")
         devices = jax.devices()
     elif isinstance(devices, (int, np.integer)) and not isinstance(devices, bool):
         available = jax.devices()
         if not 1 <= devices <= len(available):
-            raise ValueError(f"devices must be between 1 and the {len(available)} devices available, got {devices}")
+            raise InputError(f"devices must be between 1 and the {len(available)} devices available, got {devices}")
         devices = available[: int(devices)]
     else:
         try:
             devices = list(devices)
         except TypeError:
-            raise TypeError(
+            raise InputTypeError(
                 f"devices must be 'all', a number, a list of devices or a Mesh, got {type(devices).__name__}"
             ) from None
         if not devices or not all(hasattr(d, "platform") and hasattr(d, "id") for d in devices):
-            raise TypeError("devices must be a non-empty list of jax devices (e.g. jax.devices())")
+            raise InputTypeError("devices must be a non-empty list of jax devices (e.g. jax.devices())")
         _once_each(devices)
     return Mesh(np.array(devices), (AXIS,))
 
@@ -67,7 +68,7 @@ def _once_each(devices):
     seen = {}
     for i, d in enumerate(devices):
         if d in seen:
-            raise ValueError(
+            raise InputError(
                 f"devices lists {d} twice (positions {seen[d]} and {i}); each device may appear "
                 f"once (e.g. jax.devices() or a part of it)"
             )
@@ -85,7 +86,7 @@ def place(tree, mesh):
         if x is None:
             return None
         if hasattr(x, "dtype") and jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key):
-            raise TypeError("keys travel as their raw data (jax.random.key_data)")
+            raise InputTypeError("keys travel as their raw data (jax.random.key_data)")
         host = np.asarray(x)
         return jax.make_array_from_callback(host.shape, sharding, lambda index: host[index])
 

@@ -22,6 +22,7 @@ import numpy as np
 
 from ._devices import to_host
 from .core import each, init_members, intervals
+from .errors import InputError
 from .tank import Tank
 
 TARGET_S = 0.25
@@ -339,7 +340,7 @@ def check_memory(nframes, batch, cells, itemsize, working, extras_bytes=0, limit
         limit = available_bytes()
     if limit is None or total <= 0.9 * limit:
         return total
-    raise ValueError(
+    raise InputError(
         f"this run would hold about {fmt_bytes(total)} ({nframes} frames of {batch} x {cells} cells: "
         f"{fmt_bytes(frames)}; working buffers {fmt_bytes(batch * working)}), more than the "
         f"{fmt_bytes(limit)} of memory available; save fewer frames (a larger save_every), use fewer "

@@ -17,6 +17,7 @@ import os
 import secrets
 
 from . import _interrupt
+from .errors import InputError, InputTypeError
 
 NAME_MAX = 255
 """Longest file name (bytes) assumed where the file system does not say."""
@@ -31,10 +32,10 @@ def _name_max(folder: str) -> int:
 
 def _fspath(path, what: str) -> str:
     if not isinstance(path, (str, bytes, os.PathLike)):
-        raise TypeError(f"{what} must be a path (str or os.PathLike), got {type(path).__name__}")
+        raise InputTypeError(f"{what} must be a path (str or os.PathLike), got {type(path).__name__}")
     path = os.fsdecode(os.fspath(path))
     if not path:
-        raise ValueError(f"{what} must be a file name, got an empty string")
+        raise InputError(f"{what} must be a file name, got an empty string")
     return path
 
 
@@ -58,7 +59,7 @@ def _probe(folder: str, what: str, path: str) -> None:
         _create_temp(folder, ".probe", holder)
     except OSError as exc:
         reason = exc.strerror or str(exc)
-        raise ValueError(f"{what} {path!r}: cannot write in folder {folder!r} ({reason})") from None
+        raise InputError(f"{what} {path!r}: cannot write in folder {folder!r} ({reason})") from None
     finally:
         if holder:
             _discard(holder[0])
@@ -89,16 +90,16 @@ def check_target(path, suffixes=None, what: str = "path") -> str:
     if suffixes is not None:
         suffix = os.path.splitext(path)[1].lower()
         if suffix not in suffixes:
-            raise ValueError(f"{what} {path!r} must end in {' or '.join(suffixes)}")
+            raise InputError(f"{what} {path!r} must end in {' or '.join(suffixes)}")
     if os.path.isdir(path):
-        raise ValueError(f"{what} {path!r} is a folder; give a file name")
+        raise InputError(f"{what} {path!r} is a folder; give a file name")
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
-        raise ValueError(_missing_folder(folder, what, path))
+        raise InputError(_missing_folder(folder, what, path))
     name = os.path.basename(path)
     limit = _name_max(folder)
     if len(os.fsencode(name)) > limit:
-        raise ValueError(
+        raise InputError(
             f"{what}: the file name {name[:40]!r}... is {len(os.fsencode(name))} bytes long; "
             f"the file system allows at most {limit}"
         )
@@ -120,15 +121,15 @@ def check_folder(path, what: str = "folder") -> tuple[str, bool]:
     given = _fspath(path, what)
     folder = os.path.abspath(given)
     if os.path.exists(folder) and not os.path.isdir(folder):
-        raise ValueError(f"{what} {given!r} exists and is not a folder")
+        raise InputError(f"{what} {given!r} exists and is not a folder")
     if os.path.isdir(folder):
         _probe(folder, what, given)
         return folder, True
     parent = os.path.dirname(folder)
     if not os.path.isdir(parent):
-        raise ValueError(_missing_folder(parent, what, given))
+        raise InputError(_missing_folder(parent, what, given))
     if len(os.fsencode(os.path.basename(folder))) > _name_max(parent):
-        raise ValueError(f"{what} {given!r}: the folder name is longer than the file system allows")
+        raise InputError(f"{what} {given!r}: the folder name is longer than the file system allows")
     _probe(parent, what, given)
     return folder, False
 

@@ -35,6 +35,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import _checks
+from .errors import InputError
 from .lattice import fold_axis, spread, transport
 from .methods import base
 from .methods._sampling import count_dtype, multinomial
@@ -93,24 +94,24 @@ def slab_transport(amounts, radius, bnd, blocked, weights, devices):
 def check(method, tank, prop, devices, options):
     """Refuse what a split grid cannot do, before any work."""
     if method.name not in SPLIT:
-        raise ValueError(
+        raise InputError(
             f"method {method.name!r} cannot split one grid across devices (its transforms or its "
             f"host code need the whole grid); give it a batch (Tank.stack, Propagator.stack, a batch "
             f"of keys) to spread over the devices instead, or run it on one device"
         )
     n0, r0 = tank.shape[0], prop.radius[0]
     if n0 % devices:
-        raise ValueError(
+        raise InputError(
             f"axis 0 of the tank ({n0} cells) must be a multiple of the number of devices ({devices}) "
             f"to split the grid into equal slabs"
         )
     if r0 > n0 // devices:
-        raise ValueError(
+        raise InputError(
             f"each device's slab ({n0 // devices} rows) must be at least the kernel's radius along "
             f"axis 0 ({r0}); use fewer devices"
         )
     if method.name == "particles" and options.get("track"):
-        raise ValueError("track is not available on a split grid (the tracked particles live on one device)")
+        raise InputError("track is not available on a split grid (the tracked particles live on one device)")
 
 
 def _slabs(x, devices):

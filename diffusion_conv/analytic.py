@@ -15,6 +15,7 @@ import numpy as np
 from scipy import special
 
 from . import _checks
+from .errors import InputError
 
 __all__ = ["two_compartment", "gaussian_source", "fourier_mode"]
 
@@ -24,13 +25,13 @@ def _shape(shape):
         shape = (int(shape),)
     shape = tuple(_checks.integer("shape entry", s, minimum=1) for s in shape)
     if not 1 <= len(shape) <= 3:
-        raise ValueError(f"shape must have 1 to 3 entries, got {shape}")
+        raise InputError(f"shape must have 1 to 3 entries, got {shape}")
     return shape
 
 
 def _time(t):
     if isinstance(t, bool) or not isinstance(t, (int, float, np.integer, np.floating)) or not np.isfinite(t) or t < 0:
-        raise ValueError(f"t must be a finite time >= 0, got {t!r}")
+        raise InputError(f"t must be a finite time >= 0, got {t!r}")
     return float(t)
 
 
@@ -39,7 +40,7 @@ def _per_axis(name, value, ndim):
     if v.ndim == 0:
         v = np.full(ndim, float(v))
     if v.shape != (ndim,) or not np.all(np.isfinite(v)):
-        raise ValueError(f"{name} must be a finite scalar or one value per axis ({ndim}), got {value!r}")
+        raise InputError(f"{name} must be a finite scalar or one value per axis ({ndim}), got {value!r}")
     return v
 
 
@@ -76,11 +77,11 @@ def two_compartment(shape, t, D, left=1.0, right=0.0, axis=-1, dx=1.0):
     dx = _checks.positive_float("dx", dx)
     ax = _checks.integer("axis", axis)
     if not -len(shape) <= ax < len(shape):
-        raise ValueError(f"axis must be in [{-len(shape)}, {len(shape)}), got {ax}")
+        raise InputError(f"axis must be in [{-len(shape)}, {len(shape)}), got {ax}")
     ax %= len(shape)
     n = shape[ax]
     if n < 2:
-        raise ValueError(f"shape[axis] must be at least 2, got {n}")
+        raise InputError(f"shape[axis] must be at least 2, got {n}")
     left, right = float(left), float(right)
     split = n // 2
     profile = np.where(np.arange(n) < split, left, right).astype(np.float64)
@@ -151,10 +152,10 @@ def gaussian_source(shape, t, D, center, mass=1.0, dx=1.0, drift=None, periodic=
     ndim = len(shape)
     t = _time(t)
     if t == 0:
-        raise ValueError("t must be > 0 for a point source (at t = 0 it is a delta)")
+        raise InputError("t must be > 0 for a point source (at t = 0 it is a delta)")
     Dv = _per_axis("D", D, ndim)
     if np.any(Dv <= 0):
-        raise ValueError(f"D must be > 0 along every axis, got {D!r}")
+        raise InputError(f"D must be > 0 along every axis, got {D!r}")
     dx = _checks.positive_float("dx", dx)
     c = _per_axis("center", center, ndim)
     v = np.zeros(ndim) if drift is None else _per_axis("drift", drift, ndim)
@@ -197,10 +198,10 @@ def fourier_mode(shape, t, D, mode, amplitude=1.0, offset=0.0, phase=0.0, drift=
     if Dm.ndim < 2:
         Dm = np.diag(_per_axis("D", Dm, ndim))
     if Dm.shape != (ndim, ndim) or not np.allclose(Dm, Dm.T) or np.linalg.eigvalsh(Dm)[0] < 0:
-        raise ValueError(f"D must be a non-negative scalar, per-axis values or a symmetric PSD matrix, got {D!r}")
+        raise InputError(f"D must be a non-negative scalar, per-axis values or a symmetric PSD matrix, got {D!r}")
     m = np.asarray(mode)
     if m.shape != (ndim,) or not np.issubdtype(m.dtype, np.integer):
-        raise ValueError(f"mode must hold one integer per axis ({ndim}), got {mode!r}")
+        raise InputError(f"mode must hold one integer per axis ({ndim}), got {mode!r}")
     v = np.zeros(ndim) if drift is None else _per_axis("drift", drift, ndim)
     k = 2 * np.pi * m / (np.asarray(shape) * dx)
     amp = float(amplitude) * math.exp(-float(k @ Dm @ k) * t)

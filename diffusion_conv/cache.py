@@ -19,6 +19,8 @@ import os
 import tempfile
 import warnings
 
+from .errors import InputTypeError
+
 __all__ = ["OFF_VARIABLE", "cache_dir", "enable_compile_cache"]
 
 OFF_VARIABLE = "DIFFUSION_CONV_NO_CACHE"
@@ -66,7 +68,7 @@ def enable_compile_cache(path: str | os.PathLike | None = None) -> str | None:
     import jax
 
     if path is not None and not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"path must be a folder (str or os.PathLike), got {type(path).__name__}")
+        raise InputTypeError(f"path must be a folder (str or os.PathLike), got {type(path).__name__}")
     current = jax.config.jax_compilation_cache_dir
     if current and path is None:
         return str(current)

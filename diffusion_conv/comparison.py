@@ -7,6 +7,7 @@ import json
 import numpy as np
 
 from . import _checks
+from .errors import InputError, InputTypeError
 from .methods import get as get_method
 from .methods import names as method_names
 
@@ -16,7 +17,7 @@ def _pair(a, b):
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
     if a.shape != b.shape:
-        raise ValueError(f"a and b must have the same shape, got {a.shape} and {b.shape}")
+        raise InputError(f"a and b must have the same shape, got {a.shape} and {b.shape}")
     return a, b
 
 
@@ -42,11 +43,11 @@ def fit_order(sizes, errors):
     sizes = np.asarray(sizes, dtype=np.float64)
     errors = np.asarray(errors, dtype=np.float64)
     if sizes.shape != errors.shape or sizes.ndim != 1 or sizes.size < 2:
-        raise ValueError("sizes and errors must be 1-D of the same length, at least 2")
+        raise InputError("sizes and errors must be 1-D of the same length, at least 2")
     if not (np.all(np.isfinite(errors)) and np.all(errors > 0)):
-        raise ValueError("errors must be positive and finite to fit an order")
+        raise InputError("errors must be positive and finite to fit an order")
     if not (np.all(np.isfinite(sizes)) and np.all(sizes > 0)):
-        raise ValueError("sizes must be positive and finite to fit an order")
+        raise InputError("sizes must be positive and finite to fit an order")
     x, y = np.log(sizes), np.log(errors)
     slope, intercept = np.polyfit(x, y, 1)
     return float(slope), float(intercept)
@@ -270,17 +271,17 @@ def compare(
     if isinstance(methods, str):
         methods = (methods,)
     if not isinstance(methods, (list, tuple)) or not methods:
-        raise TypeError(
+        raise InputTypeError(
             f"methods must be a method name or a non-empty list of them (allowed: {', '.join(method_names())}), "
             f"got {methods!r}"
         )
     methods = list(dict.fromkeys(methods))
     if not methods:
-        raise ValueError("methods is empty; give at least one method name")
+        raise InputError("methods is empty; give at least one method name")
     for m in methods + [reference]:
         check_method(m)
         if m == "auto":
-            raise ValueError("compare runs named methods; 'auto' is not one (name the method it should run)")
+            raise InputError("compare runs named methods; 'auto' is not one (name the method it should run)")
     if reference not in methods:
         methods.insert(0, reference)
     stochastic = [m for m in methods if get_method(m).stochastic]
@@ -291,11 +292,11 @@ def compare(
         from .methods._sampling import check_key
 
         if n_particles is None:
-            raise ValueError(f"n_particles is required for the stochastic methods {stochastic}")
+            raise InputError(f"n_particles is required for the stochastic methods {stochastic}")
         if key is None:
             seed = _checks.integer("seed", seed, minimum=0)
             if seed >= 2**63:
-                raise ValueError(f"seed must be below 2**63, got {seed}")
+                raise InputError(f"seed must be below 2**63, got {seed}")
             key = jax.random.key(seed)
         key = check_key(key)
         for m, k in zip(stochastic, jax.random.split(key, len(stochastic))):

@@ -20,6 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import _checks
+from .errors import InputError, InputTypeError
 from .methods import get as get_method
 from .methods import names as _method_names
 from .propagator import Propagator
@@ -62,34 +63,34 @@ def check_schedule(steps, save_every=None, save_at=None):
     limit = _checks.max_steps()
     if steps > limit:
         hint = " (turn on JAX's x64 mode, or the CLI's --x64, for up to 2**53)" if limit < 2**53 else ""
-        raise ValueError(f"steps must be at most {limit}, got {steps}{hint}")
+        raise InputError(f"steps must be at most {limit}, got {steps}{hint}")
     if save_every is not None and save_at is not None:
-        raise ValueError("give save_every or save_at, not both")
+        raise InputError("give save_every or save_at, not both")
     if save_every is not None:
         save_every = _checks.integer("save_every", save_every, minimum=1)
     if save_at is not None:
         if isinstance(save_at, (str, bytes)) or not hasattr(save_at, "__len__"):
-            raise TypeError(f"save_at must be a sequence of step indices, got {type(save_at).__name__}")
+            raise InputTypeError(f"save_at must be a sequence of step indices, got {type(save_at).__name__}")
         save_at = [_checks.integer("save_at entry", s, minimum=0) for s in save_at]
         if any(s > steps for s in save_at):
-            raise ValueError(f"save_at entries must be at most steps={steps}, got {max(save_at)}")
+            raise InputError(f"save_at entries must be at most steps={steps}, got {max(save_at)}")
         if any(b <= a for a, b in zip(save_at, save_at[1:])):
-            raise ValueError("save_at must be strictly increasing")
+            raise InputError("save_at must be strictly increasing")
     return steps, save_every, save_at
 
 
 def check_problem(tank, prop):
     """Raise unless ``tank`` is a Tank and ``prop`` a Propagator of the same number of dimensions."""
     if not isinstance(tank, Tank):
-        raise TypeError(f"tank must be a diffusion_conv.Tank, got {type(tank).__name__}")
+        raise InputTypeError(f"tank must be a diffusion_conv.Tank, got {type(tank).__name__}")
     if not isinstance(prop, Propagator):
-        raise TypeError(f"prop must be a diffusion_conv.Propagator, got {type(prop).__name__}")
+        raise InputTypeError(f"prop must be a diffusion_conv.Propagator, got {type(prop).__name__}")
     if prop.ndim != tank.ndim:
-        raise ValueError(f"prop is {prop.ndim}-D but the tank is {tank.ndim}-D; they must match")
+        raise InputError(f"prop is {prop.ndim}-D but the tank is {tank.ndim}-D; they must match")
     if 0 in tank.batch_shape:
-        raise ValueError(f"tank is an empty batch (batch_shape {tank.batch_shape}); a batch holds at least one tank")
+        raise InputError(f"tank is an empty batch (batch_shape {tank.batch_shape}); a batch holds at least one tank")
     if 0 in prop.batch_shape:
-        raise ValueError(f"prop is an empty bank (batch_shape {prop.batch_shape}); a bank holds at least one kernel")
+        raise InputError(f"prop is an empty bank (batch_shape {prop.batch_shape}); a bank holds at least one kernel")
 
 
 def key_batch_shape(key) -> tuple[int, ...]:
@@ -115,7 +116,7 @@ def first_key(key):
     if not batch:
         return key
     if 0 in batch:
-        raise ValueError(
+        raise InputError(
             f"key is an empty batch of keys (batch shape {batch}); give one key or a batch of at "
             f"least one (jax.random.split(key, n) with n >= 1)"
         )
@@ -126,7 +127,7 @@ def batch_shapes(tank, prop, key, method):
     """The broadcast batch shape of the tank, the kernel bank and the keys; refuses what does not broadcast."""
     shapes = {"tank": tank.batch_shape, "prop": prop.batch_shape, "key": key_batch_shape(key)}
     if shapes["key"] and not method.stochastic:
-        raise ValueError(
+        raise InputError(
             f"a batch of keys of shape {shapes['key']} applies to the stochastic methods only, not to "
             f"method={method.name!r}"
         )
@@ -135,7 +136,7 @@ def batch_shapes(tank, prop, key, method):
     try:
         return tuple(np.broadcast_shapes(*shapes.values()))
     except ValueError:
-        raise ValueError(
+        raise InputError(
             f"the batch shapes do not broadcast (NumPy's rules): tank {shapes['tank']}, "
             f"prop {shapes['prop']}, key {shapes['key']}"
         ) from None
@@ -330,7 +331,7 @@ def rollout(
     else:
         m = resolve("auto", tank, prop, **options)
     if not m.traceable:
-        raise ValueError(
+        raise InputError(
             f"method {m.name!r} runs on the host (scipy) and has no JAX rollout; use "
             f"diffusion_conv.simulate(..., method={m.name!r})"
         )
@@ -397,21 +398,21 @@ def propagate(field, prop, steps, boundary="reflect", walls=None, method="propag
     >>> g = jax.grad(loss)(jnp.zeros(3))
     """
     if not isinstance(prop, Propagator):
-        raise TypeError(
+        raise InputTypeError(
             f"prop must be a diffusion_conv.Propagator (e.g. Propagator.from_logits(z)), got {type(prop).__name__}"
         )
     allowed = [n for n in _method_names() if get_method(n).differentiable]
     if method not in allowed:
-        raise ValueError(f"method {method!r} is not a differentiable method; allowed: {', '.join(allowed)}")
+        raise InputError(f"method {method!r} is not a differentiable method; allowed: {', '.join(allowed)}")
     if isinstance(steps, bool) or not isinstance(steps, (numbers.Integral, np.integer)):
-        raise TypeError(f"steps must be an integer, got {steps!r} ({type(steps).__name__})")
+        raise InputTypeError(f"steps must be an integer, got {steps!r} ({type(steps).__name__})")
     if _checks.is_concrete(field):
         arr = np.asarray(field)
         if arr.dtype != np.float32 and arr.dtype != np.float64:
             field = jnp.asarray(arr, dtype=_checks.float_dtype())
     field = jnp.asarray(field)
     if field.ndim != prop.ndim:
-        raise ValueError(f"prop is {prop.ndim}-D but field is {field.ndim}-D; they must match")
+        raise InputError(f"prop is {prop.ndim}-D but field is {field.ndim}-D; they must match")
     tank = Tank(field, boundary=boundary, walls=walls)
     frames, _ = rollout(tank, prop, steps, method=method)
     return frames[-1]

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .errors import InputError, InputTypeError
+
 __all__ = ["convolve_direct", "convolve_fft", "cross_correlate", "log_magnitude", "lowpass"]
 
 MODES = ("linear", "circular")
@@ -20,17 +22,17 @@ MODES = ("linear", "circular")
 # -- the convolution theorem --------------------------------------------------------------
 def _check_conv(a, kernel, mode):
     if mode not in MODES:
-        raise ValueError(f"mode {mode!r} is unknown; allowed: {', '.join(MODES)}")
+        raise InputError(f"mode {mode!r} is unknown; allowed: {', '.join(MODES)}")
     for name, x in (("a", a), ("kernel", kernel)):
         if np.iscomplexobj(x) or not np.issubdtype(np.asarray(x).dtype, np.number):
-            raise TypeError(f"{name} must be a real numeric array, got dtype {np.asarray(x).dtype}")
+            raise InputTypeError(f"{name} must be a real numeric array, got dtype {np.asarray(x).dtype}")
     if np.ndim(a) != np.ndim(kernel) or np.ndim(a) not in (1, 2, 3):
-        raise ValueError(
+        raise InputError(
             f"a and kernel must both be 1-D, 2-D or 3-D with the same number of axes, "
             f"got shapes {np.shape(a)} and {np.shape(kernel)}"
         )
     if mode == "circular" and any(s % 2 == 0 for s in np.shape(kernel)):
-        raise ValueError(
+        raise InputError(
             f"kernel must be odd-sized along every axis (its centre is offset 0) for mode='circular', "
             f"got shape {np.shape(kernel)}"
         )
@@ -50,7 +52,7 @@ def convolve_direct(a, kernel, mode="linear"):
     """
     _check_conv(a, kernel, mode)
     if any(s % 2 == 0 for s in np.shape(kernel)):
-        raise ValueError(
+        raise InputError(
             f"kernel must be odd-sized along every axis (its centre is offset 0), got shape {np.shape(kernel)}"
         )
     a = np.asarray(a, dtype=np.float64)
@@ -127,18 +129,18 @@ def _as_float(name, x, allow_complex):
 
     dtype = _dtype_of(x)
     if dtype.kind == "O" or not (np.issubdtype(dtype, np.number) or dtype.kind == "b"):
-        raise TypeError(f"{name} must be a numeric array, got dtype {dtype}")
+        raise InputTypeError(f"{name} must be a numeric array, got dtype {dtype}")
     if np.issubdtype(dtype, np.complexfloating) and not allow_complex:
-        raise TypeError(f"{name} must be real, got dtype {dtype}")
+        raise InputTypeError(f"{name} must be real, got dtype {dtype}")
     ndim = len(getattr(x, "shape", np.shape(x)))
     if ndim not in (1, 2, 3):
-        raise ValueError(f"{name} must be 1-D, 2-D or 3-D, got {ndim}-D with shape {tuple(np.shape(x))}")
+        raise InputError(f"{name} must be 1-D, 2-D or 3-D, got {ndim}-D with shape {tuple(np.shape(x))}")
     if np.issubdtype(dtype, np.inexact):
         out = jnp.asarray(x)
     else:
         out = jnp.asarray(x, dtype=_checks.float_dtype())
     if _checks.is_concrete(out) and not bool(jnp.all(jnp.isfinite(out))):
-        raise ValueError(f"{name} must be finite; it holds NaN or infinite values")
+        raise InputError(f"{name} must be finite; it holds NaN or infinite values")
     return out
 
 
@@ -202,11 +204,13 @@ def _cutoff(cutoff, ndim):
     import numbers
 
     if isinstance(cutoff, bool) or not isinstance(cutoff, (numbers.Real, np.floating, np.integer)):
-        raise TypeError(f"cutoff must be a real number (cycles per cell), got {cutoff!r} ({type(cutoff).__name__})")
+        raise InputTypeError(
+            f"cutoff must be a real number (cycles per cell), got {cutoff!r} ({type(cutoff).__name__})"
+        )
     cutoff = float(cutoff)
     top = 0.5 * np.sqrt(ndim)
     if not (0.0 < cutoff < top):
-        raise ValueError(
+        raise InputError(
             f"cutoff must lie in (0, {top:.6g}) cycles per cell for a {ndim}-D array "
             f"(0 keeps nothing, 0.5 sqrt({ndim}) = {top:.6g} is the largest |k| on the grid), got {cutoff!r}"
         )
@@ -327,29 +331,29 @@ def cross_correlate(a, template, mode="linear"):
     import jax.numpy as jnp
 
     if mode not in CORRELATE_MODES:
-        raise ValueError(f"mode {mode!r} is unknown; allowed: {', '.join(CORRELATE_MODES)}")
+        raise InputError(f"mode {mode!r} is unknown; allowed: {', '.join(CORRELATE_MODES)}")
     x = _as_float("a", a, allow_complex=False)
     t_dtype = _dtype_of(template)
     if np.issubdtype(t_dtype, np.complexfloating):
-        raise TypeError(f"template must be real, got dtype {t_dtype}")
+        raise InputTypeError(f"template must be real, got dtype {t_dtype}")
     if t_dtype.kind == "O" or not (np.issubdtype(t_dtype, np.number) or t_dtype.kind == "b"):
-        raise TypeError(f"template must be a numeric array, got dtype {t_dtype}")
+        raise InputTypeError(f"template must be a numeric array, got dtype {t_dtype}")
     t_shape = tuple(getattr(template, "shape", np.shape(template)))
     if len(t_shape) != x.ndim:
-        raise ValueError(f"a and template must have the same number of axes, got shapes {x.shape} and {t_shape}")
+        raise InputError(f"a and template must have the same number of axes, got shapes {x.shape} and {t_shape}")
     t = _as_float("template", template, allow_complex=False).astype(x.dtype)
     axes = tuple(range(x.ndim))
     if mode == "valid":
         too_big = [j for j, (n, m) in enumerate(zip(x.shape, t.shape)) if m > n]
         if too_big:
-            raise ValueError(
+            raise InputError(
                 f"template of shape {t.shape} is larger than a of shape {x.shape} along axis {too_big[0]}; "
                 f"mode='valid' needs the template to fit inside a (allowed: template.shape <= a.shape on every "
                 f"axis); use mode='linear' for every overlap"
             )
     if mode == "circular":
         if any(m % 2 == 0 for m in t.shape):
-            raise ValueError(
+            raise InputError(
                 f"template must be odd-sized along every axis (its centre is offset 0) for "
                 f"mode='circular', got shape {t.shape}"
             )

@@ -23,6 +23,7 @@ import numpy as np
 
 from . import _checks
 from .core import propagate
+from .errors import InputError, InputTypeError
 from .lattice import check_walls, normalize_boundary, offsets
 from .propagator import Propagator, moments
 
@@ -257,10 +258,10 @@ def _check_member(member, shape):
         return None
     index = tuple(member) if isinstance(member, (tuple, list)) else (member,)
     if not index:
-        raise ValueError("member must be an index or a tuple of indices into the batch axes, got ()")
+        raise InputError("member must be an index or a tuple of indices into the batch axes, got ()")
     index = tuple(_checks.integer("member" if len(index) == 1 else "member entry", i) for i in index)
     if len(index) >= len(shape):
-        raise ValueError(
+        raise InputError(
             f"member has {len(index)} entries, but frames of shape {tuple(shape)} would have no "
             f"spatial axis left after {len(index)} batch axes"
         )
@@ -268,7 +269,7 @@ def _check_member(member, shape):
     if any(not 0 <= i < n for i, n in zip(index, batch)):
         shown = member if not isinstance(member, list) else tuple(member)
         allowed = "; ".join(f"0 to {n - 1}" for n in batch)
-        raise ValueError(
+        raise InputError(
             f"member {shown!r} is out of range for the frames' batch shape {batch}; allowed: {allowed}"
             + (" (one range per batch axis)" if len(batch) > 1 else "")
         )
@@ -278,26 +279,28 @@ def _check_member(member, shape):
 def _check_frames(frames, member=None):
     """The frames stacked ``(F, *shape)`` (the member's, if given), round-off below zero read as 0; and the member."""
     if isinstance(frames, (str, bytes)) or not hasattr(frames, "__len__"):
-        raise TypeError(f"frames must be a sequence of arrays or an array (F, *shape), got {type(frames).__name__}")
+        raise InputTypeError(
+            f"frames must be a sequence of arrays or an array (F, *shape), got {type(frames).__name__}"
+        )
     if len(frames) < 2:
-        raise ValueError(f"frames must hold at least two frames (a before and an after), got {len(frames)}")
+        raise InputError(f"frames must hold at least two frames (a before and an after), got {len(frames)}")
     arrays = [np.asarray(f) for f in frames]
     for i, a in enumerate(arrays):
         if a.dtype == object or not np.issubdtype(a.dtype, np.number) or np.iscomplexobj(a):
-            raise TypeError(f"frames[{i}] must be a real numeric array, got dtype {a.dtype}")
+            raise InputTypeError(f"frames[{i}] must be a real numeric array, got dtype {a.dtype}")
         if a.shape != arrays[0].shape:
-            raise ValueError(
+            raise InputError(
                 f"frames must all have one shape: frames[0] is {arrays[0].shape}, frames[{i}] is {a.shape}"
             )
         if not np.all(np.isfinite(a)):
-            raise ValueError(f"frames[{i}] must be finite; it holds NaN or infinite values")
+            raise InputError(f"frames[{i}] must be finite; it holds NaN or infinite values")
     member = _check_member(member, arrays[0].shape)
     data = np.stack(arrays)
     if member is not None:
         data = data[(slice(None),) + member]
     if data.ndim - 1 not in (1, 2, 3) or 0 in data.shape[1:]:
         hint = f"; {_BATCH_HINT}" if data.ndim > 4 and 0 not in data.shape else ""
-        raise ValueError(f"each frame must be a non-empty 1-D, 2-D or 3-D array, got shape {data.shape[1:]}{hint}")
+        raise InputError(f"each frame must be a non-empty 1-D, 2-D or 3-D array, got shape {data.shape[1:]}{hint}")
     tol = _roundoff(data)
     for i, a in enumerate(data):
         if a.min() < -tol:
@@ -309,7 +312,7 @@ def _check_frames(frames, member=None):
                 if tol > 0
                 else ""
             )
-            raise ValueError(
+            raise InputError(
                 f"frames[{i}] must be non-negative (a concentration); its minimum is {a.min()!r}{rounding}"
             )
     if tol > 0 and data.min() < 0:
@@ -340,7 +343,7 @@ def _check_steps(steps_between, npairs) -> tuple:
             else list(steps_between)
         )
         if len(counts) != npairs:
-            raise ValueError(
+            raise InputError(
                 f"steps_between has {len(counts)} entries, but the frames make {npairs} pairs; give one "
                 f"count for every pair or one per pair"
             )
@@ -353,7 +356,7 @@ def _check_sequence_length(name, value, ndim, shape):
     if isinstance(value, str) or not isinstance(value, (tuple, list)) or len(value) == ndim:
         return
     hint = f"; {_BATCH_HINT}" if len(value) < ndim else ""
-    raise ValueError(
+    raise InputError(
         f"{name} has {len(value)} entries but each frame has {ndim} axes (shape {tuple(shape)}); give "
         f"one per axis{hint}"
     )
@@ -362,12 +365,12 @@ def _check_sequence_length(name, value, ndim, shape):
 def _check_radius(radius, ndim):
     if isinstance(radius, (tuple, list)):
         if len(radius) != ndim:
-            raise ValueError(f"radius has {len(radius)} entries but the frames have {ndim} axes")
+            raise InputError(f"radius has {len(radius)} entries but the frames have {ndim} axes")
         radius = tuple(_checks.integer("radius entry", r, minimum=0) for r in radius)
     else:
         radius = (_checks.integer("radius", radius, minimum=1),) * ndim
     if not any(radius):
-        raise ValueError(f"radius must be positive along at least one axis, got {radius}")
+        raise InputError(f"radius must be positive along at least one axis, got {radius}")
     return radius
 
 
@@ -395,7 +398,7 @@ def _check_determinable(data, radius, bnd):
                 advice = f"use a radius of at most {(n - 1) // 2} there: radius={shown}"
             if axis == 0 and len(shape) > 1:
                 advice += f"; if axis 0 is a batch axis, {_BATCH_HINT}"
-            raise ValueError(
+            raise InputError(
                 f"radius {radius} is too wide for frames of shape {shape}: along axis {axis} the kernel "
                 f"spans {2 * r + 1} cells but the frames have {n}; {advice}"
             )
@@ -411,7 +414,7 @@ def _check_determinable(data, radius, bnd):
         informative += int(np.count_nonzero(spread > 0))
         if informative >= free:
             return
-    raise ValueError(
+    raise InputError(
         f"the frames cannot determine a radius-{radius} kernel: it has {free} free weights, but only "
         f"{informative} cells (over the {data.shape[0] - 1} frame pairs) see any variation within the "
         f"kernel's reach; use a smaller radius or frames with more structure"
@@ -425,15 +428,15 @@ def _check_init(init, radius, temperature):
     if isinstance(init, Propagator):
         w = np.asarray(init.weights, dtype=float)
         if w.shape != size:
-            raise ValueError(f"init has kernel shape {w.shape}, but radius {radius} needs {size}")
+            raise InputError(f"init has kernel shape {w.shape}, but radius {radius} needs {size}")
         return temperature * np.log(np.maximum(w, 1e-12))
     z = np.asarray(init)
     if z.dtype == object or not np.issubdtype(z.dtype, np.number) or np.iscomplexobj(z):
-        raise TypeError(f"init must be a Propagator or an array of real logits, got dtype {z.dtype}")
+        raise InputTypeError(f"init must be a Propagator or an array of real logits, got dtype {z.dtype}")
     if z.shape != size:
-        raise ValueError(f"init logits have shape {z.shape}, but radius {radius} needs {size}")
+        raise InputError(f"init logits have shape {z.shape}, but radius {radius} needs {size}")
     if not np.all(np.isfinite(z)):
-        raise ValueError("init logits must be finite; they hold NaN or infinite values")
+        raise InputError("init logits must be finite; they hold NaN or infinite values")
     return z.astype(float)
 
 
@@ -579,7 +582,7 @@ def fit_propagator(
     bnd = normalize_boundary(boundary, ndim)
     temperature = _checks.positive_float("temperature", temperature)
     if not isinstance(method, str) or method not in METHODS:
-        raise ValueError(f"method {method!r} is unknown; allowed: {', '.join(METHODS)}")
+        raise InputError(f"method {method!r} is unknown; allowed: {', '.join(METHODS)}")
     dx, dt = _checks.positive_float("dx", dx), _checks.positive_float("dt", dt)
     maxiter = _checks.integer("maxiter", maxiter, minimum=1)
     tol = _checks.positive_float("tol", tol)
@@ -587,7 +590,7 @@ def fit_propagator(
     z0 = _check_init(init, radius, temperature)
     walls = check_walls(walls, data.shape[1:])
     if walls is not None and np.any(data[:, walls.array] != 0):
-        raise ValueError("frames must be 0 inside walls (solid cells hold no concentration)")
+        raise InputError("frames must be 0 inside walls (solid cells hold no concentration)")
 
     start = time.perf_counter()
     dtype = _checks.float_dtype()
@@ -599,7 +602,7 @@ def fit_propagator(
     data = data.astype(np.float64) / (2.0 ** np.floor(np.log2(peak)) if peak > 0 else 1.0)
     change = float(np.sum((data[1:] - data[:-1]) ** 2))
     if not change > (100 * eps) ** 2 * float(np.sum(data**2)):
-        raise ValueError(
+        raise InputError(
             "frames do not change from one to the next: nothing moves, so no kernel can be "
             "determined (uniform or stationary fields carry no information about the jumps)"
         )
@@ -611,7 +614,7 @@ def fit_propagator(
     reach = float(jnp.max(informative))
     n_info = int(jnp.sum(informative > 1e3 * eps * max(reach, 1e-300)))
     if n_info < K - 1:
-        raise ValueError(
+        raise InputError(
             f"only {n_info} cells of the frames react to the kernel's shape, fewer than the "
             f"{K - 1} free weights of a radius-{radius} kernel; use a smaller radius or frames "
             f"with more structure"
@@ -626,13 +629,13 @@ def fit_propagator(
         blind = [a for a in flat if radius[a] > 0]
         if blind and any(radius[a] > 0 for a in range(ndim) if a not in blind):
             fix = tuple(0 if a in blind else r for a, r in enumerate(radius))
-            raise ValueError(
+            raise InputError(
                 f"the frames determine only {rank} of the {K - 1} free weights of a radius-{radius} "
                 f"kernel: every frame is constant along axis {', '.join(map(str, blind))}, so the "
                 f"jumps along it leave no trace; fit radius={fix} for the kernel's marginal over "
                 f"that axis (its moments along it are then reported as unknown)"
             )
-        raise ValueError(
+        raise InputError(
             f"the frames determine only {rank} of the {K - 1} free weights of a radius-{radius} "
             f"kernel (their variation misses some jump directions); use a smaller radius, a radius "
             f"of 0 along axes without variation, or frames with more structure"
@@ -762,10 +765,10 @@ def fit_file(path, radius=1, steps_between=None, boundary=None, member=None) -> 
 
     path = os.fspath(path)
     if not os.path.isfile(path):
-        raise ValueError(f"path {path!r} does not exist or is not a file")
+        raise InputError(f"path {path!r} does not exist or is not a file")
     res = Result.load(path)
     if len(res.steps) < 2:
-        raise ValueError(f"{path!r} holds only {len(res.steps)} frame; fitting needs at least two")
+        raise InputError(f"{path!r} holds only {len(res.steps)} frame; fitting needs at least two")
     batch = tuple(res.batch_shape)
     if batch and member is None:
         n = int(np.prod(batch))
@@ -774,17 +777,17 @@ def fit_file(path, radius=1, steps_between=None, boundary=None, member=None) -> 
             if len(batch) == 1
             else ("member=(" + ", ".join("ijk"[: len(batch)]) + ")", "--member " + ",".join("IJK"[: len(batch)]))
         )
-        raise ValueError(
+        raise InputError(
             f"{path!r} holds a batch of {n} members (batch shape {batch}), each with its own frames; "
             f"fit one at a time: fit_file(path, {pick}), indices from 0 (on the command line "
             f"{flag})"
         )
     if member is not None:
         if not batch:
-            raise ValueError(f"member={member!r} was given, but the run in {path!r} is not a batch")
+            raise InputError(f"member={member!r} was given, but the run in {path!r} is not a batch")
         index = tuple(member) if isinstance(member, (tuple, list)) else (member,)
         if len(index) != len(batch):
-            raise ValueError(
+            raise InputError(
                 f"member needs {len(batch)} indices for the batch shape {batch} of {path!r}, got {member!r}"
             )
     gaps = tuple(int(g) for g in np.diff(res.steps))
@@ -796,9 +799,9 @@ def fit_file(path, radius=1, steps_between=None, boundary=None, member=None) -> 
                 if len(set(gaps)) == 1
                 else f"unevenly spaced, steps between them {_short_list(gaps)}; leave steps_between out to use them"
             )
-            raise ValueError(f"steps_between={steps_between!r} disagrees with the file, whose frames are {shown}")
+            raise InputError(f"steps_between={steps_between!r} disagrees with the file, whose frames are {shown}")
     if res.meta.get("walls"):
-        raise ValueError(
+        raise InputError(
             f"the run in {path!r} had {res.meta['walls']} wall cells, whose positions a saved result "
             f"does not hold; use fit_propagator(frames, walls=...) with the tank's walls"
         )

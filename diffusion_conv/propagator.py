@@ -11,6 +11,7 @@ import numpy as np
 from jax.experimental import checkify
 
 from . import _checks
+from .errors import InputError, InputTypeError
 from .lattice import offsets, symmetric_along
 
 NORMALIZE = ("softmax", "sum")
@@ -22,14 +23,14 @@ def _as_kernel(name, kernel, ndim=None, batch=0):
     dtype = np.dtype(k.dtype)  # known while tracing too
     real = np.issubdtype(dtype, np.number) and not np.issubdtype(dtype, np.complexfloating)
     if not (real or dtype.kind == "b"):
-        raise TypeError(f"{name} must be a real numeric array, got dtype {dtype}")
+        raise InputTypeError(f"{name} must be a real numeric array, got dtype {dtype}")
     shape = tuple(k.shape[batch:])
     if len(shape) not in (1, 2, 3):
-        raise ValueError(f"{name} must be 1-D, 2-D or 3-D, got {len(shape)}-D with shape {shape}")
+        raise InputError(f"{name} must be 1-D, 2-D or 3-D, got {len(shape)}-D with shape {shape}")
     if ndim is not None and len(shape) != ndim:
-        raise ValueError(f"{name} must be {ndim}-D, got shape {shape}")
+        raise InputError(f"{name} must be {ndim}-D, got shape {shape}")
     if any(s % 2 == 0 for s in shape):
-        raise ValueError(f"{name} must be odd-sized along every axis (a centre cell), got shape {shape}")
+        raise InputError(f"{name} must be odd-sized along every axis (a centre cell), got shape {shape}")
     return k
 
 
@@ -157,7 +158,7 @@ class Propagator:
             dtype = np.dtype(_checks.float_dtype())
             total = math.fsum(w.ravel())
             if not abs(total - 1.0) <= sum_tolerance(dtype, w.size):
-                raise ValueError(
+                raise InputError(
                     f"weights must sum to 1 (a probability distribution) to the rounding of {dtype} "
                     f"(within {sum_tolerance(dtype, w.size):.2g}); they sum to {total!r}. Normalise them "
                     f"(Propagator.from_kernel(kernel, normalize='sum')) or use Propagator.from_logits"
@@ -198,7 +199,7 @@ class Propagator:
         if _checks.is_concrete(z):
             z = np.asarray(z, dtype=np.float64)
             if not np.all(np.isfinite(z)):
-                raise ValueError("logits must be finite; they hold NaN or infinite values")
+                raise InputError("logits must be finite; they hold NaN or infinite values")
             with np.errstate(over="ignore", under="ignore"):
                 e = np.exp((z - z.max()) / temperature)  # (z - max) <= 0: never NaN, at worst -inf -> 0
             w = normalise(e.ravel(), np.dtype(_checks.float_dtype()), z.shape)
@@ -218,18 +219,18 @@ class Propagator:
         with a positive sum, and ``temperature`` must be left at 1.
         """
         if normalize not in NORMALIZE:
-            raise ValueError(f"normalize {normalize!r} is unknown; allowed: {', '.join(NORMALIZE)}")
+            raise InputError(f"normalize {normalize!r} is unknown; allowed: {', '.join(NORMALIZE)}")
         if normalize == "softmax":
             return cls.from_logits(kernel, temperature=temperature)
         temperature = _checks.positive_float("temperature", temperature)
         if temperature != 1.0:
-            raise ValueError("temperature applies to normalize='softmax' only; leave it at 1 with 'sum'")
+            raise InputError("temperature applies to normalize='softmax' only; leave it at 1 with 'sum'")
         k = _as_kernel("kernel", kernel)
         if _checks.is_concrete(k):
             k = np.asarray(k, dtype=np.float64)
             _checks.finite_nonnegative("kernel", k)
             if not np.max(k) > 0:
-                raise ValueError("kernel must have a positive sum to be normalised with normalize='sum'")
+                raise InputError("kernel must have a positive sum to be normalised with normalize='sum'")
             scaled = k / np.max(k)  # no overflow of the sum, whatever the entries' size
             w = normalise(scaled.ravel(), np.dtype(_checks.float_dtype()), k.shape)
             return cls._trusted(jnp.asarray(w.reshape(k.shape)))
@@ -254,12 +255,12 @@ class Propagator:
         sigma = _checks.positive_float("sigma", sigma)
         ndim = _checks.integer("ndim", ndim, minimum=1)
         if ndim > 3:
-            raise ValueError(f"ndim must be 1, 2 or 3, got {ndim}")
+            raise InputError(f"ndim must be 1, 2 or 3, got {ndim}")
         if radius is None:
             radius = max(1, int(np.ceil(3 * sigma)))
         radius = _checks.integer("radius", radius, minimum=1)
         if radius > 64:
-            raise ValueError(f"radius must be at most 64 cells, got {radius}")
+            raise InputError(f"radius must be at most 64 cells, got {radius}")
         d = np.arange(-radius, radius + 1)
         grids = np.meshgrid(*([d] * ndim), indexing="ij")
         r2 = sum(g.astype(float) ** 2 for g in grids)
@@ -270,10 +271,10 @@ class Propagator:
         """Uniform weights over a ``size^ndim`` box: the box blur (``size=3, ndim=2``: m = 9)."""
         size = _checks.integer("size", size, minimum=1)
         if size % 2 == 0:
-            raise ValueError(f"size must be odd (a centre cell), got {size}")
+            raise InputError(f"size must be odd (a centre cell), got {size}")
         ndim = _checks.integer("ndim", ndim, minimum=1)
         if ndim > 3:
-            raise ValueError(f"ndim must be 1, 2 or 3, got {ndim}")
+            raise InputError(f"ndim must be 1, 2 or 3, got {ndim}")
         w = normalise(np.ones(size**ndim), np.dtype(_checks.float_dtype()), (size,) * ndim).reshape((size,) * ndim)
         return cls._trusted(jnp.asarray(w))
 
@@ -299,17 +300,17 @@ class Propagator:
         """
         props = list(props) if not isinstance(props, Propagator) else None
         if not props or not all(isinstance(p, Propagator) for p in props):
-            raise TypeError("Propagator.stack takes a non-empty sequence of Propagator objects")
+            raise InputTypeError("Propagator.stack takes a non-empty sequence of Propagator objects")
         first = props[0]
         kernel, batch = first.kernel_shape, first.batch_shape
         for i, p in enumerate(props):
             if p.kernel_shape != kernel:
-                raise ValueError(
+                raise InputError(
                     f"a bank of kernels must share one kernel shape: props[0] is {kernel}, "
                     f"props[{i}] is {p.kernel_shape}"
                 )
             if p.batch_shape != batch:
-                raise ValueError(
+                raise InputError(
                     f"props must share one batch shape: props[0] has {batch}, props[{i}] has {p.batch_shape}"
                 )
         weights = [p.weights for p in props]
@@ -324,7 +325,7 @@ class Propagator:
         shape = _checks.batch_shape("shape", shape)
         size = int(np.prod(self.batch_shape, dtype=np.int64))
         if int(np.prod(shape, dtype=np.int64)) != size:
-            raise ValueError(f"cannot reshape a batch of shape {self.batch_shape} ({size} kernels) to {shape}")
+            raise InputError(f"cannot reshape a batch of shape {self.batch_shape} ({size} kernels) to {shape}")
         return Propagator._trusted(self.weights.reshape(shape + self.kernel_shape), len(shape))
 
     def __getitem__(self, index) -> Propagator:
@@ -337,7 +338,9 @@ class Propagator:
         ``checkify`` error) rather than another member.
         """
         if not self._batch:
-            raise TypeError("indexing applies to a bank of kernels (Propagator.stack); this propagator has no batch")
+            raise InputTypeError(
+                "indexing applies to a bank of kernels (Propagator.stack); this propagator has no batch"
+            )
         batch = self.batch_shape
         parts = index if isinstance(index, tuple) else (index,)
         if any(not _checks.is_concrete(i) for i in parts):
@@ -348,7 +351,7 @@ class Propagator:
         except IndexError as e:
             raise IndexError(_index_message(index, batch, e)) from None
         if picked.size == 0:
-            raise ValueError(
+            raise InputError(
                 f"index {index!r} selects no kernels from the bank of shape {batch}: a bank holds at least one kernel"
             )
         flat = self.weights.reshape((-1,) + self.kernel_shape)
@@ -361,7 +364,7 @@ class Propagator:
             isinstance(i, (int, np.integer)) or np.issubdtype(np.dtype(getattr(i, "dtype", object)), np.integer)
             for i in parts
         ):
-            raise TypeError(
+            raise InputTypeError(
                 f"a traced index must be integers, one per batch axis at most (the bank's batch shape "
                 f"is {batch}), got {parts!r}"
             )
@@ -464,7 +467,7 @@ class Propagator:
         if self.ndim == 1 and (k.ndim == 0 or k.shape[-1] != 1):
             k = k[..., None]
         if k.shape[-1] != self.ndim:
-            raise ValueError(f"freqs must have a last axis of length ndim={self.ndim}, got shape {k.shape}")
+            raise InputError(f"freqs must have a last axis of length ndim={self.ndim}, got shape {k.shape}")
         d = jnp.asarray(self.offsets, dtype=self.weights.dtype)
         phase = k @ d.T
         ctype = jnp.complex128 if phase.dtype == jnp.float64 else jnp.complex64

@@ -12,6 +12,7 @@ import zlib
 import numpy as np
 
 from . import _io
+from .errors import InputError, InputTypeError
 
 _ARRAYS = ("steps", "times", "frames", "absorbed")
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
@@ -80,11 +81,11 @@ class Result:
         self.meta = dict(meta)
         self.extras = dict(extras or {})
         if self.frames.ndim < 2:
-            raise ValueError(f"frames must have shape (F, *grid), got shape {self.frames.shape}")
+            raise InputError(f"frames must have shape (F, *grid), got shape {self.frames.shape}")
         n = self.frames.shape[0]
         lengths = {"steps": self.steps.shape, "times": self.times.shape, "absorbed": self.absorbed.shape[:1]}
         if self.steps.ndim != 1 or self.times.ndim != 1 or any(s != (n,) for s in lengths.values()):
-            raise ValueError(
+            raise InputError(
                 f"steps, times and absorbed must hold one entry per frame ({n} frames); got "
                 + ", ".join(
                     f"{k} of shape {v}"
@@ -151,7 +152,7 @@ class Result:
         plain_extras = {}
         for name, value in self.extras.items():
             if not isinstance(name, str):
-                raise TypeError(
+                raise InputTypeError(
                     f"extras has a key {name!r} ({type(name).__name__}); a result file names its extras by strings"
                 )
             if _is_array(value):
@@ -187,16 +188,16 @@ class Result:
             time and absorbed total per frame, steps not increasing).
         """
         if not isinstance(path, (str, bytes, os.PathLike)):
-            raise TypeError(f"path must be a path (str or os.PathLike), got {type(path).__name__}")
+            raise InputTypeError(f"path must be a path (str or os.PathLike), got {type(path).__name__}")
         path = os.fsdecode(os.fspath(path))
         if not os.path.isfile(path):
-            raise ValueError(f"{path!r} does not exist or is not a file")
+            raise InputError(f"{path!r} does not exist or is not a file")
         with open(path, "rb") as fh:
             head = fh.read(4)
         if not head:
-            raise ValueError(f"{path!r} is empty, not a diffusion_conv result file")
+            raise InputError(f"{path!r} is empty, not a diffusion_conv result file")
         if head not in _ZIP_MAGIC:
-            raise ValueError(
+            raise InputError(
                 f"{path!r} is not a diffusion_conv result file: not an .npz archive (it starts with {head!r})"
             )
         try:
@@ -212,9 +213,9 @@ class Result:
                 arrays = {k: data[k] for k in ("header",) + _ARRAYS}
                 extras = {k[len("extra_") :]: data[k] for k in names if k.startswith("extra_")}
         except _Bad as exc:
-            raise ValueError(f"{path!r} is {exc}") from None
+            raise InputError(f"{path!r} is {exc}") from None
         except (zipfile.BadZipFile, zlib.error, EOFError, OSError, KeyError, ValueError) as exc:
-            raise ValueError(f"{path!r} is damaged (truncated or corrupt): {exc}") from None
+            raise InputError(f"{path!r} is damaged (truncated or corrupt): {exc}") from None
         header = _header(path, arrays.pop("header"))
         _check_arrays(path, arrays)
         extras.update(header.get("extras", {}))
@@ -236,11 +237,11 @@ class _Bad(Exception):
 
 def _header(path, array) -> dict:
     if array.shape != () or array.dtype.kind != "U":
-        raise ValueError(f"{path!r} has a header that is not a text entry (shape {array.shape}, dtype {array.dtype})")
+        raise InputError(f"{path!r} has a header that is not a text entry (shape {array.shape}, dtype {array.dtype})")
     try:
         header = json.loads(str(array))
     except ValueError as exc:
-        raise ValueError(f"{path!r} has a header that is not valid JSON: {exc}") from None
+        raise InputError(f"{path!r} has a header that is not valid JSON: {exc}") from None
     ok = (
         isinstance(header, dict)
         and isinstance(header.get("method"), str)
@@ -248,11 +249,11 @@ def _header(path, array) -> dict:
         and isinstance(header.get("meta"), dict)
     )
     if not ok:
-        raise ValueError(
+        raise InputError(
             f"{path!r} has a header without the method (text), elapsed (number) and meta (object) of a result"
         )
     if not isinstance(header.get("extras", {}), dict):
-        raise ValueError(f"{path!r} has a header whose extras are not an object (a name for each value)")
+        raise InputError(f"{path!r} has a header whose extras are not an object (a name for each value)")
     return header
 
 
@@ -272,7 +273,7 @@ def _is_array(value) -> bool:
 def _stored_array(value, where: str) -> np.ndarray:
     a = np.asarray(value)
     if a.dtype.kind not in "biufcUS":
-        raise TypeError(
+        raise InputTypeError(
             f"{where} is an array of dtype {a.dtype}, which a result file cannot store (it is read "
             f"without pickle); give numbers or text, or a list of plain values"
         )
@@ -292,7 +293,7 @@ def _plain(value, where: str):
         out = {}
         for k, v in value.items():
             if not isinstance(k, str):
-                raise TypeError(f"{where} has a key {k!r} ({type(k).__name__}); a result file stores {_ALLOWED}")
+                raise InputTypeError(f"{where} has a key {k!r} ({type(k).__name__}); a result file stores {_ALLOWED}")
             out[str(k)] = _plain(v, f"{where}[{k!r}]")
         return out
     if isinstance(value, (list, tuple)):
@@ -301,7 +302,7 @@ def _plain(value, where: str):
         a = np.asarray(value)
         if a.dtype.kind in "biufU":
             return a.tolist()
-    raise TypeError(
+    raise InputTypeError(
         f"{where} holds {value!r} ({type(value).__name__}), which a result file cannot store; allowed: {_ALLOWED}"
     )
 
@@ -312,21 +313,21 @@ def _check_arrays(path, arrays) -> None:
         a = arrays[name]
         if a.dtype.kind not in allowed:
             wanted = " or ".join(sorted({_KINDS[k] for k in allowed}))
-            raise ValueError(f"{path!r}: {name} must hold {wanted}, got dtype {a.dtype}")
+            raise InputError(f"{path!r}: {name} must hold {wanted}, got dtype {a.dtype}")
     frames = arrays["frames"]
     if frames.ndim < 2 or frames.shape[0] == 0:
-        raise ValueError(f"{path!r}: frames must have shape (F, *grid) with F >= 1, got {frames.shape}")
+        raise InputError(f"{path!r}: frames must have shape (F, *grid) with F >= 1, got {frames.shape}")
     n = frames.shape[0]
     for name in ("steps", "times"):
         if arrays[name].ndim != 1:
-            raise ValueError(f"{path!r}: {name} must be 1-D, got shape {arrays[name].shape}")
+            raise InputError(f"{path!r}: {name} must be 1-D, got shape {arrays[name].shape}")
     lengths = {k: (arrays[k].shape[0] if arrays[k].ndim else 0) for k in ("steps", "times", "absorbed")}
     if any(v != n for v in lengths.values()):
-        raise ValueError(
+        raise InputError(
             f"{path!r} is inconsistent: {n} frames but "
             + ", ".join(f"{v} {k}" for k, v in lengths.items())
             + "; a result has one step, time and absorbed total per frame"
         )
     steps = arrays["steps"]
     if steps[0] < 0 or np.any(np.diff(steps) <= 0):
-        raise ValueError(f"{path!r}: steps must be >= 0 and increasing, got {steps.tolist()[:10]}")
+        raise InputError(f"{path!r}: steps must be >= 0 and increasing, got {steps.tolist()[:10]}")

@@ -33,6 +33,7 @@ import os
 import numpy as np
 
 from . import _checks
+from .errors import InputError, InputTypeError
 from .propagator import Propagator
 from .tank import Tank
 
@@ -304,7 +305,7 @@ def default_size(name: str) -> int:
 
 def _spec(name):
     if not isinstance(name, str) or name not in _REGISTRY:
-        raise ValueError(f"scenario {name!r} is unknown; valid scenarios: {', '.join(_REGISTRY)}")
+        raise InputError(f"scenario {name!r} is unknown; valid scenarios: {', '.join(_REGISTRY)}")
     return _REGISTRY[name]
 
 
@@ -376,15 +377,15 @@ def temperature_bank(propagator, temperatures):
     import warnings
 
     if not isinstance(propagator, Propagator):
-        raise TypeError(f"propagator must be a Propagator, got {type(propagator).__name__}")
+        raise InputTypeError(f"propagator must be a Propagator, got {type(propagator).__name__}")
     if propagator.batch_shape:
-        raise ValueError(f"propagator must be one kernel, got a bank of batch shape {propagator.batch_shape}")
+        raise InputError(f"propagator must be one kernel, got a bank of batch shape {propagator.batch_shape}")
     if isinstance(temperatures, (str, bytes)) or not hasattr(temperatures, "__len__") or not len(temperatures):
-        raise TypeError(f"temperatures must be a non-empty sequence of positive numbers, got {temperatures!r}")
+        raise InputTypeError(f"temperatures must be a non-empty sequence of positive numbers, got {temperatures!r}")
     temps = [_checks.positive_float("temperatures", t) for t in temperatures]
     w = np.asarray(propagator.weights, dtype=np.float64)
     if np.any(w <= 0):
-        raise ValueError(
+        raise InputError(
             "a temperature bank needs a kernel with no zero weights (a softmax of its logs); this "
             f"kernel has {int(np.sum(w <= 0))} zero weights"
         )

@@ -9,6 +9,7 @@ import numpy as np
 
 from . import _checks
 from .core import frame_steps  # noqa: F401  (re-exported: the frame schedule)
+from .errors import InputError
 from .methods import names as _method_names
 from .result import Result
 
@@ -21,7 +22,7 @@ def check_method(method):
     """``method`` as a registered name or ``'auto'``; ValueError listing the allowed names otherwise."""
     known = _method_names()
     if not isinstance(method, str) or (method not in known and method != "auto"):
-        raise ValueError(f"method {method!r} is unknown; allowed: {', '.join(known + ('auto',))}")
+        raise InputError(f"method {method!r} is unknown; allowed: {', '.join(known + ('auto',))}")
     return method
 
 
@@ -43,7 +44,7 @@ class Plan:
         self.save_steps = frame_steps(steps, save_every, save_at)
         last = float(self.save_steps[-1]) * self.dt
         if not np.isfinite(last):
-            raise ValueError(
+            raise InputError(
                 f"dt={self.dt!r} puts the last step, steps={steps}, at time steps * dt = {last}, "
                 f"beyond the largest float ({np.finfo(np.float64).max:.4g}); choose a smaller dt "
                 f"(other time units)"
@@ -54,7 +55,7 @@ class Plan:
         self.mesh = mesh_of(devices)
         if self.mesh is not None:
             if not self.method.traceable:
-                raise ValueError(
+                raise InputError(
                     f"method {self.method.name!r} runs on the host (scipy) and cannot use devices; leave devices=None"
                 )
             if not self.batch:

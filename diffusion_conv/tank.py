@@ -10,6 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import _checks
+from .errors import InputError, InputTypeError
 from .lattice import check_walls, normalize_boundary
 
 
@@ -24,7 +25,7 @@ def _check_cell(dx, ndim, dtype):
         and cell <= float(np.finfo(dtype).max) / 8
         and cell >= float(np.finfo(dtype).tiny) * 8
     ):
-        raise ValueError(
+        raise InputError(
             f"dx={dx!r} makes the cell volume dx**{ndim} = {cell:.3g}, outside the range of "
             f"{np.dtype(dtype)}; choose units with dx nearer 1"
         )
@@ -38,14 +39,14 @@ def _boundary_names(boundary):
     if isinstance(boundary, (Mapping, Set, bytes, bytearray)) or not (
         hasattr(boundary, "__len__") and hasattr(boundary, "__getitem__")
     ):
-        raise TypeError(
+        raise InputTypeError(
             f"boundary must be a string or a sequence of strings (one per axis), got {boundary!r} "
             f"({type(boundary).__name__})"
         )
     names = list(boundary)
     for i, name in enumerate(names):
         if not isinstance(name, str):
-            raise TypeError(
+            raise InputTypeError(
                 f"boundary entries must be strings ('reflect', 'periodic' or 'absorb'), got "
                 f"{name!r} ({type(name).__name__}) at position {i}"
             )
@@ -89,11 +90,11 @@ class Tank:
         if _checks.is_concrete(concentration):
             arr = np.asarray(concentration)
             if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
-                raise TypeError(f"concentration must be a numeric array, got dtype {arr.dtype}")
+                raise InputTypeError(f"concentration must be a numeric array, got dtype {arr.dtype}")
             if np.iscomplexobj(arr):
-                raise TypeError("concentration must be real, got a complex array")
+                raise InputTypeError("concentration must be real, got a complex array")
             if arr.ndim not in (1, 2, 3):
-                raise ValueError(
+                raise InputError(
                     f"concentration must be 1-D, 2-D or 3-D, got {arr.ndim}-D with shape {arr.shape}"
                     + (
                         "; a colour image is Tank.from_image(..., channels=True), a batch is Tank.stack"
@@ -102,7 +103,7 @@ class Tank:
                     )
                 )
             if 0 in arr.shape:
-                raise ValueError(f"concentration must have at least one cell per axis, got shape {arr.shape}")
+                raise InputError(f"concentration must have at least one cell per axis, got shape {arr.shape}")
             _checks.finite("concentration", arr)
             dtype = _checks.field_dtype(arr)
             _check_cell(self.dx, arr.ndim, dtype)
@@ -111,7 +112,7 @@ class Tank:
         else:
             field = concentration
             if field.ndim not in (1, 2, 3):
-                raise ValueError(f"concentration must be 1-D, 2-D or 3-D, got {field.ndim}-D")
+                raise InputError(f"concentration must be 1-D, 2-D or 3-D, got {field.ndim}-D")
             if not jnp.issubdtype(field.dtype, jnp.floating):
                 field = field.astype(_checks.float_dtype())
         self.concentration = field
@@ -119,7 +120,7 @@ class Tank:
         self._batch = 0
         self._walls = check_walls(walls, field.shape)
         if self._walls is not None and _checks.is_concrete(field) and np.any(np.asarray(field)[self._walls.array] != 0):
-            raise ValueError(
+            raise InputError(
                 "concentration inside walls must be 0 (solid cells hold no water); "
                 "use Tank.with_board, or zero those cells first"
             )
@@ -199,7 +200,7 @@ class Tank:
     def replace(self, **changes) -> Tank:
         """A copy with some of ``concentration``, ``boundary``, ``walls``, ``dx`` changed."""
         if self._batch:
-            raise TypeError("replace applies to one tank; build the members and Tank.stack them")
+            raise InputTypeError("replace applies to one tank; build the members and Tank.stack them")
         kw = dict(concentration=self.concentration, boundary=self.boundary, walls=self.walls, dx=self.dx)
         kw.update(changes)
         return Tank(**kw)
@@ -216,16 +217,16 @@ class Tank:
             shape = (int(shape),)
         shape = tuple(_checks.integer("shape entry", s, minimum=1) for s in shape)
         if not 1 <= len(shape) <= 3:
-            raise ValueError(f"shape must have 1 to 3 entries, got {shape}")
+            raise InputError(f"shape must have 1 to 3 entries, got {shape}")
         ax = _checks.integer("axis", axis)
         if not -len(shape) <= ax < len(shape):
-            raise ValueError(f"axis must be in [{-len(shape)}, {len(shape)}), got {ax}")
+            raise InputError(f"axis must be in [{-len(shape)}, {len(shape)}), got {ax}")
         ax %= len(shape)
         if shape[ax] < 2:
-            raise ValueError(f"shape[axis] must be at least 2 to hold two compartments, got {shape[ax]}")
+            raise InputError(f"shape[axis] must be at least 2 to hold two compartments, got {shape[ax]}")
         for name, v in (("left", left), ("right", right)):
             if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or not np.isfinite(v):
-                raise ValueError(f"{name} must be a finite concentration, got {v!r}")
+                raise InputError(f"{name} must be a finite concentration, got {v!r}")
         field = np.full(shape, float(right))
         idx = [slice(None)] * len(shape)
         idx[ax] = slice(0, shape[ax] // 2)
@@ -242,7 +243,7 @@ class Tank:
         values = np.asarray(values, dtype=float)
         cell = _checks.integer("cell", cell, minimum=1)
         if values.ndim not in (1, 2, 3):
-            raise ValueError(f"values must be 1-D, 2-D or 3-D, got {values.ndim}-D")
+            raise InputError(f"values must be 1-D, 2-D or 3-D, got {values.ndim}-D")
         field = np.kron(values, np.ones((cell,) * values.ndim))
         return cls(field, boundary=boundary, dx=dx)
 
@@ -267,23 +268,23 @@ class Tank:
         """
         if isinstance(image, (str, os.PathLike)):
             if not os.path.isfile(image):
-                raise ValueError(f"image file {os.fspath(image)!r} does not exist or is not a file")
+                raise InputError(f"image file {os.fspath(image)!r} does not exist or is not a file")
             import imageio.v3 as iio
 
             try:
                 arr = np.asarray(iio.imread(image))
             except Exception as exc:  # imageio raises many kinds for a file that is not a picture
-                raise ValueError(f"image file {os.fspath(image)!r} could not be read as a picture: {exc}") from None
+                raise InputError(f"image file {os.fspath(image)!r} could not be read as a picture: {exc}") from None
         else:
             arr = np.asarray(image)
         if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
-            raise TypeError(f"image must be a numeric array or a picture file, got dtype {arr.dtype}")
+            raise InputTypeError(f"image must be a numeric array or a picture file, got dtype {arr.dtype}")
         if np.issubdtype(arr.dtype, np.integer):
             arr = arr.astype(float) / np.iinfo(arr.dtype).max
         else:
             arr = arr.astype(float)
             if arr.size and not (np.all(np.isfinite(arr)) and np.min(arr) >= 0 and np.max(arr) <= 1):
-                raise ValueError("a float image must hold finite brightness in [0, 1]")
+                raise InputError("a float image must hold finite brightness in [0, 1]")
         if arr.ndim == 3 and arr.shape[-1] in (3, 4):
             arr = arr[..., :3]
         elif arr.ndim == 3 and arr.shape[-1] == 1:
@@ -291,7 +292,7 @@ class Tank:
         if arr.ndim == 2:
             arr = arr[..., None]
         if arr.ndim != 3:
-            raise ValueError(f"image must be grayscale (H, W) or colour (H, W, 3|4), got shape {arr.shape}")
+            raise InputError(f"image must be grayscale (H, W) or colour (H, W, 3|4), got shape {arr.shape}")
         if not channels:
             arr = arr[..., :1] if arr.shape[-1] == 1 else arr @ np.array([[0.299], [0.587], [0.114]])
         if size is not None:
@@ -299,7 +300,7 @@ class Tank:
                 size = (int(size), int(size))
             size = tuple(_checks.integer("size entry", s, minimum=1) for s in size)
             if len(size) != 2:
-                raise ValueError(f"size must be an int or a pair (H, W), got {size}")
+                raise InputError(f"size must be an int or a pair (H, W), got {size}")
             from scipy import ndimage
 
             arr = np.stack(
@@ -335,7 +336,7 @@ class Tank:
         """
         tanks = list(tanks) if not isinstance(tanks, Tank) else None
         if not tanks or not all(isinstance(t, Tank) for t in tanks):
-            raise TypeError("Tank.stack takes a non-empty sequence of Tank objects")
+            raise InputTypeError("Tank.stack takes a non-empty sequence of Tank objects")
         first = tanks[0]
         for i, t in enumerate(tanks[1:], start=1):
             for what, a, b in (
@@ -346,9 +347,9 @@ class Tank:
                 ("dtype", first.dtype, t.dtype),
             ):
                 if a != b:
-                    raise ValueError(f"tanks in a stack must share their {what}: tanks[0] has {a}, tanks[{i}] has {b}")
+                    raise InputError(f"tanks in a stack must share their {what}: tanks[0] has {a}, tanks[{i}] has {b}")
             if first._walls != t._walls:
-                raise ValueError(f"tanks in a stack must share their walls: tanks[{i}] has other walls than tanks[0]")
+                raise InputError(f"tanks in a stack must share their walls: tanks[{i}] has other walls than tanks[0]")
         field = jnp.stack([t.concentration for t in tanks])
         return cls._trusted(field, first.boundary, first._walls, first.dx, first._batch + 1)
 
@@ -357,7 +358,7 @@ class Tank:
         shape = _checks.batch_shape("shape", shape)
         size = int(np.prod(self.batch_shape, dtype=np.int64))
         if int(np.prod(shape, dtype=np.int64)) != size:
-            raise ValueError(f"cannot reshape a batch of shape {self.batch_shape} ({size} tanks) to {shape}")
+            raise InputError(f"cannot reshape a batch of shape {self.batch_shape} ({size} tanks) to {shape}")
         return Tank._trusted(
             self.concentration.reshape(shape + self.shape), self.boundary, self._walls, self.dx, len(shape)
         )
@@ -372,7 +373,7 @@ class Tank:
         follows JAX's indexing.
         """
         if not self._batch:
-            raise TypeError("indexing applies to a stack of tanks (Tank.stack); this tank has no batch")
+            raise InputTypeError("indexing applies to a stack of tanks (Tank.stack); this tank has no batch")
         parts = index if isinstance(index, tuple) else (index,)
         if all(_checks.is_concrete(p) for p in parts):
             bs = self.batch_shape
@@ -385,7 +386,7 @@ class Tank:
                     f"{bs}: {exc} (an axis of n members takes indices -n to n - 1, and slices)"
                 ) from None
             if np.size(chosen) == 0:
-                raise ValueError(
+                raise InputError(
                     f"index {index!r} selects no tank from the stack (batch_shape {bs}); a selection "
                     f"holds at least one member"
                 )
@@ -414,27 +415,27 @@ class Tank:
         """
         ax = _checks.integer("axis", axis)
         if not -self.ndim <= ax < self.ndim:
-            raise ValueError(f"axis must be in [{-self.ndim}, {self.ndim}), got {ax}")
+            raise InputError(f"axis must be in [{-self.ndim}, {self.ndim}), got {ax}")
         ax %= self.ndim
         n = self.shape[ax]
         idx = _checks.integer("index", index)
         if not 0 <= idx < n:
-            raise ValueError(f"index must be in [0, {n}) along axis {ax}, got {idx}")
+            raise InputError(f"index must be in [0, {n}) along axis {ax}, got {idx}")
         board = np.zeros(self.shape, dtype=bool)
         sl = [slice(None)] * self.ndim
         sl[ax] = idx
         board[tuple(sl)] = True
         if gap is not None:
             if self.ndim == 1:
-                raise ValueError("gap needs a second axis; a 1-D board has no opening")
+                raise InputError("gap needs a second axis; a 1-D board has no opening")
             try:
                 start, stop = (int(g) for g in gap)
             except (TypeError, ValueError):
-                raise TypeError(f"gap must be a pair (start, stop) of integers, got {gap!r}") from None
+                raise InputTypeError(f"gap must be a pair (start, stop) of integers, got {gap!r}") from None
             other = (ax + 1) % self.ndim
             m = self.shape[other]
             if not 0 <= start < stop <= m:
-                raise ValueError(f"gap must satisfy 0 <= start < stop <= {m}, got ({start}, {stop})")
+                raise InputError(f"gap must satisfy 0 <= start < stop <= {m}, got ({start}, {stop})")
             sl[other] = slice(start, stop)
             board[tuple(sl)] = False
         walls = board if self.walls is None else (board | self.walls)

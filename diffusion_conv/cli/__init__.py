@@ -47,6 +47,7 @@ def main(argv=None) -> int:
     with command_guard(hard_exit=argv is None, prog=PROG) as guard:
         # the guard is up before JAX and the library are imported: Ctrl-C works from the start
         from .. import cache
+        from ..errors import InputError
         from . import job
         from .commands import COMMANDS
 
@@ -65,7 +66,7 @@ def main(argv=None) -> int:
             return COMMANDS[args.command](args, guard)
         except UsageError as exc:
             return job.failed(f"{PROG}: error: {exc}" if not str(exc).startswith(PROG) else f"{exc}", 2)
-        except (ValueError, TypeError, ImportError) as exc:  # the library's own input checks
+        except InputError as exc:  # the library's own input checks; any other error is a bug and shows as one
             return job.failed(f"{PROG}: error: {exc}".splitlines()[0], 2)
         except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM (see diffusion_conv.cli.guard)
             print(f"{PROG}: interrupted", file=sys.stderr)

@@ -10,6 +10,8 @@ import threading
 import time
 from typing import NoReturn
 
+from ..errors import InputError
+
 # -- one job over several processes -------------------------------------------------------------
 JOIN_TIMEOUT = 120
 """Default seconds a process waits for the whole job to form (``--join-timeout``)."""
@@ -22,7 +24,7 @@ def coordinator_address(text, what="--coordinator"):
     """``(host, port)`` of ``HOST:PORT`` (``[::1]:PORT`` for IPv6), or ValueError naming ``what``."""
     host, _, port = str(text).rpartition(":")
     if not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError(f"{what} must be HOST:PORT with a port from 1 to 65535, got {text!r}")
+        raise InputError(f"{what} must be HOST:PORT with a port from 1 to 65535, got {text!r}")
     return host, int(port)
 
 
@@ -41,7 +43,7 @@ def check_coordinator(text, process_id, what="--coordinator"):
     try:
         infos = socket.getaddrinfo(host.strip("[]"), port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
-        raise ValueError(f"{what} {text!r}: the host {host!r} does not resolve ({exc})") from None
+        raise InputError(f"{what} {text!r}: the host {host!r} does not resolve ({exc})") from None
     if process_id != 0:
         return
     family, kind, proto, _, address = infos[0]
@@ -53,16 +55,16 @@ def check_coordinator(text, process_id, what="--coordinator"):
             import errno
 
             if exc.errno == errno.EADDRINUSE:
-                raise ValueError(
+                raise InputError(
                     f"{what} {text!r}: the port {port} is in use on this host (another program, or "
                     f"another process started with --process-id 0); choose a free port"
                 ) from None
             if exc.errno == errno.EADDRNOTAVAIL:
-                raise ValueError(
+                raise InputError(
                     f"{what} {text!r}: {host} is not an address of this host; process 0 runs the "
                     f"job's coordinator and listens at that address"
                 ) from None
-            raise ValueError(f"{what} {text!r}: process 0 cannot listen there ({exc.strerror})") from None
+            raise InputError(f"{what} {text!r}: process 0 cannot listen there ({exc.strerror})") from None
 
 
 class _Job:
@@ -377,7 +379,7 @@ def join(coordinator, num_processes, process_id, *, description, timeout=JOIN_TI
                     f"{_shown(theirs.get(name))} on process {k}"
                     for name in differ
                 )
-                raise ValueError(
+                raise InputError(
                     f"the processes of the job were started differently: {said}; start every process "
                     f"with the same arguments (only --process-id and the outputs may differ)"
                 )

@@ -6,6 +6,8 @@ import argparse
 
 import numpy as np
 
+from ..errors import InputError
+
 PROG = "diffusion-conv"
 
 
@@ -18,7 +20,7 @@ MAX_SEED = 2**32 - 1
 would silently repeat smaller ones."""
 
 
-class UsageError(Exception):
+class UsageError(InputError):
     """Bad input on the command line: reported in one line, exit code 2."""
 
 

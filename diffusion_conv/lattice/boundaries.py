@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import InputError, InputTypeError
 from . import axis_transforms
 
 
@@ -224,7 +225,7 @@ def boundary(name) -> Boundary:
         return name
     if isinstance(name, str) and name in BOUNDARIES:
         return BOUNDARIES[name]
-    raise ValueError(f"boundary {name!r} is unknown; allowed: {', '.join(BOUNDARIES)}")
+    raise InputError(f"boundary {name!r} is unknown; allowed: {', '.join(BOUNDARIES)}")
 
 
 def normalize_boundary(names, ndim: int) -> tuple[Boundary, ...]:
@@ -250,9 +251,11 @@ def normalize_boundary(names, ndim: int) -> tuple[Boundary, ...]:
         try:
             names = tuple(names)
         except TypeError:
-            raise TypeError(f"boundary must be a string or a sequence of strings, got {type(names).__name__}") from None
+            raise InputTypeError(
+                f"boundary must be a string or a sequence of strings, got {type(names).__name__}"
+            ) from None
         if len(names) != ndim:
-            raise ValueError(
+            raise InputError(
                 f"boundary has {len(names)} entries but the tank has {ndim} axes; "
                 f"give one name for all axes or one per axis"
             )

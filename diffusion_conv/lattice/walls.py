@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ..errors import InputError, InputTypeError
 from .boundaries import Boundary, normalize_boundary
 from .transport import offsets
 
@@ -55,10 +56,10 @@ def check_walls(walls, shape) -> Walls | None:
         walls = walls.array
     w = np.asarray(walls)
     if w.shape != tuple(shape):
-        raise ValueError(f"walls must have the tank's shape {tuple(shape)}, got {w.shape}")
+        raise InputError(f"walls must have the tank's shape {tuple(shape)}, got {w.shape}")
     if w.dtype != bool:
         if not np.issubdtype(w.dtype, np.integer) or not np.all(np.isin(w, (0, 1))):
-            raise TypeError(
+            raise InputTypeError(
                 f"walls must be a boolean mask (True for solid cells), got dtype {w.dtype}"
                 + ("" if not np.issubdtype(w.dtype, np.integer) else " with values other than 0 and 1")
             )

@@ -7,6 +7,7 @@ import jax
 import numpy as np
 
 from .. import _checks
+from ..errors import InputError, InputTypeError
 from ..random import binomial, global_index, index_words, multinomial, random_bits, uniform
 
 __all__ = [
@@ -43,7 +44,7 @@ def max_exact_count() -> int:
 def check_n_particles(n_particles, limit: int) -> int:
     """``n_particles`` as an int in ``[1, limit]``; TypeError/ValueError naming it otherwise."""
     if n_particles is None:
-        raise TypeError("n_particles is required by the stochastic methods (an integer > 0)")
+        raise InputTypeError("n_particles is required by the stochastic methods (an integer > 0)")
     n = _checks.integer("n_particles", n_particles, minimum=1)
     if n > limit:
         hint = (
@@ -54,7 +55,7 @@ def check_n_particles(n_particles, limit: int) -> int:
                 "or the CLI's --x64) to count more"
             )
         )
-        raise ValueError(f"n_particles={n} exceeds {limit}, the largest count kept exact here{hint}")
+        raise InputError(f"n_particles={n} exceeds {limit}, the largest count kept exact here{hint}")
     return n
 
 
@@ -64,21 +65,23 @@ def check_key(key):
     Raises TypeError for anything else; there is no default seed.
     """
     if key is None:
-        raise TypeError("key is required by the stochastic methods: pass key=jax.random.key(seed)")
+        raise InputTypeError("key is required by the stochastic methods: pass key=jax.random.key(seed)")
     dtype = getattr(key, "dtype", None)
     if dtype is None or not hasattr(key, "shape"):
-        raise TypeError(f"key must be a JAX random key (jax.random.key(seed)), got {type(key).__name__}")
+        raise InputTypeError(f"key must be a JAX random key (jax.random.key(seed)), got {type(key).__name__}")
     if jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key):
         typed = key
     elif dtype == np.uint32:
         raw_shape = jax.random.key_data(jax.random.key(0)).shape
         if tuple(key.shape) != raw_shape:
-            raise TypeError(f"a raw uint32 key must have shape {raw_shape}, got {tuple(key.shape)}")
+            raise InputTypeError(f"a raw uint32 key must have shape {raw_shape}, got {tuple(key.shape)}")
         typed = jax.random.wrap_key_data(key)
     else:
-        raise TypeError(
+        raise InputTypeError(
             f"key must be a JAX random key (jax.random.key(seed) or jax.random.PRNGKey), got an array of dtype {dtype}"
         )
     if typed.shape != ():
-        raise TypeError(f"key must be a single key, got a batch of shape {typed.shape}; use jax.vmap for ensembles")
+        raise InputTypeError(
+            f"key must be a single key, got a batch of shape {typed.shape}; use jax.vmap for ensembles"
+        )
     return typed

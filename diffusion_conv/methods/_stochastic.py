@@ -20,6 +20,7 @@ import numpy as np
 from jax.experimental import checkify
 
 from .. import _checks
+from ..errors import InputError
 from .base import Order
 
 _BLOCK = 64
@@ -38,13 +39,13 @@ def check_stochastic_tank(tank) -> None:
     c = np.asarray(tank.concentration)
     _checks.finite("concentration", c)
     if np.any(c < 0):
-        raise ValueError(
+        raise InputError(
             f"the stochastic methods need a non-negative concentration (particles cannot be negative); "
             f"its minimum is {c.min()!r}. Use a deterministic method for signed fields"
         )
     per_member = c.reshape(c.shape[: c.ndim - tank.ndim] + (-1,)).sum(axis=-1, dtype=np.float64)
     if not np.all(per_member > 0):
-        raise ValueError("the tank holds no mass: the stochastic methods need a positive initial mass to place")
+        raise InputError("the tank holds no mass: the stochastic methods need a positive initial mass to place")
 
 
 def field_problem(concentration, weights=None):

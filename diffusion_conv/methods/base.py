@@ -36,6 +36,8 @@ from typing import ClassVar
 import jax
 import numpy as np
 
+from ..errors import InputError, InputTypeError
+
 KINDS = ("deterministic", "stochastic", "reference")
 
 _MODULES = ("propagator", "spectral", "particles", "counts", "image", "heat")
@@ -194,13 +196,13 @@ class Method(abc.ABC):
         """Refuse stochastic arguments for a deterministic method and unknown options."""
         if not self.stochastic:
             if n_particles is not None:
-                raise ValueError(f"n_particles applies to the stochastic methods only, not to method={self.name!r}")
+                raise InputError(f"n_particles applies to the stochastic methods only, not to method={self.name!r}")
             if key is not None:
-                raise ValueError(f"key applies to the stochastic methods only, not to method={self.name!r}")
+                raise InputError(f"key applies to the stochastic methods only, not to method={self.name!r}")
         unknown = sorted(set(options) - set(self.options))
         if unknown:
             allowed = f"the options {', '.join(sorted(self.options))}" if self.options else "no options"
-            raise TypeError(f"method {self.name!r} takes {allowed}, got {unknown}")
+            raise InputTypeError(f"method {self.name!r} takes {allowed}, got {unknown}")
         return {**self.options, **options}
 
     def __repr__(self):
@@ -210,17 +212,17 @@ class Method(abc.ABC):
 def register(cls):
     """Class decorator: check ``cls`` implements :class:`Method` and add one instance to the registry."""
     if not (isinstance(cls, type) and issubclass(cls, Method)):
-        raise TypeError(f"{cls!r} is not a subclass of Method")
+        raise InputTypeError(f"{cls!r} is not a subclass of Method")
     missing = sorted(getattr(cls, "__abstractmethods__", ()))
     if missing:
-        raise TypeError(f"method class {cls.__name__} does not implement {', '.join(missing)}")
+        raise InputTypeError(f"method class {cls.__name__} does not implement {', '.join(missing)}")
     for attr in ("name", "kind"):
         if not isinstance(getattr(cls, attr, None), str):
-            raise TypeError(f"method class {cls.__name__} must set the class attribute {attr!r} (a string)")
+            raise InputTypeError(f"method class {cls.__name__} must set the class attribute {attr!r} (a string)")
     if cls.kind not in KINDS:
-        raise TypeError(f"method class {cls.__name__} has kind {cls.kind!r}; allowed: {', '.join(KINDS)}")
+        raise InputTypeError(f"method class {cls.__name__} has kind {cls.kind!r}; allowed: {', '.join(KINDS)}")
     if cls.name in _REGISTRY and type(_REGISTRY[cls.name]) is not cls:
-        raise TypeError(f"a method named {cls.name!r} is already registered")
+        raise InputTypeError(f"a method named {cls.name!r} is already registered")
     _REGISTRY[cls.name] = cls()
     return cls
 
@@ -241,7 +243,7 @@ def get(name) -> Method:
     """The registered method called ``name``; ValueError listing the names otherwise."""
     _load()
     if not isinstance(name, str) or name not in _REGISTRY:
-        raise ValueError(f"method {name!r} is unknown; allowed: {', '.join(names() + ('auto',))}")
+        raise InputError(f"method {name!r} is unknown; allowed: {', '.join(names() + ('auto',))}")
     return _REGISTRY[name]
 
 

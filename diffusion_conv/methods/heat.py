@@ -69,6 +69,7 @@ import numpy as np
 from scipy import special
 
 from .. import _checks
+from ..errors import InputError
 from ..lattice import transforms as per_axis
 from ._continuum import (
     _tol,
@@ -124,7 +125,7 @@ def axis_multiplier(theta, variance, shift, initial="cells", form=None):
         form = "frequency" if sigma >= 1 else "space"
     if form == "frequency":
         if sigma == 0:
-            raise ValueError("the frequency form needs a positive variance")
+            raise InputError("the frequency form needs a positive variance")
         J = int(math.ceil((math.sqrt(80.0) / (sigma * math.pi) + 1) / 2))
         k = theta[..., None] + 2 * np.pi * np.arange(-J, J + 1)
         terms = np.sinc(k / (2 * np.pi)) ** 2 * np.exp(-0.5 * variance * k**2 - 1j * shift * k)
@@ -159,9 +160,9 @@ def _alias_count(cov_s) -> int:
 def _check(tank, prop, initial):
     """Raise ``ValueError`` for settings the heat equation cannot solve exactly here."""
     if initial not in INITIAL:
-        raise ValueError(f"initial {initial!r} is unknown; allowed: {', '.join(INITIAL)}")
+        raise InputError(f"initial {initial!r} is unknown; allowed: {', '.join(INITIAL)}")
     if tank.walls is not None:
-        raise ValueError(
+        raise InputError(
             "method 'heat' does not support walls (no transform diagonalises a tank with walls); "
             "use method='propagator'"
         )
@@ -173,13 +174,13 @@ def _check(tank, prop, initial):
             off = max([abs(cov[a, c]) for c in range(tank.ndim) if c != a], default=0.0)
             why = b.heat_reason(float(mean[a]), off / scale, tol * max(prop.radius))
             if why:
-                raise ValueError(
+                raise InputError(
                     f"method 'heat' cannot solve axis {a} ({b!r}) exactly: {why} (mean jump "
                     f"{mean.tolist()}, covariance {cov.tolist()}). Use boundary='periodic' along that "
                     f"axis, or method='propagator'"
                 )
         if initial == "cells" and not _is_diagonal(cov, tol) and np.linalg.eigvalsh(cov)[0] <= tol * scale:
-            raise ValueError(
+            raise InputError(
                 f"the covariance {cov.tolist()} is singular with off-diagonal entries: the cell-average alias sum "
                 f"does not converge; use initial='bandlimited' or method='propagator'"
             )
@@ -205,7 +206,7 @@ def multiplier(s, weights, shape, bnd, initial="cells", complex_=True):
         return functools.reduce(np.multiply, parts)
     J = _alias_count(cov * s)
     if initial == "cells" and (2 * J + 1) ** ndim > _MAX_ALIASES:
-        raise ValueError(
+        raise InputError(
             f"the saved time ({s:g} steps) is too short for this correlated kernel: the cell-average "
             f"alias sum needs {(2 * J + 1) ** ndim} terms (at most {_MAX_ALIASES}); save later frames, "
             f"use initial='bandlimited', or method='propagator'"
@@ -228,7 +229,7 @@ def _host_multiplier(host, out, s, weights):
 
 def _host_multiplier_jvp(host, out, primals, tangents):
     # Only the kernel (weights) can carry a tangent here: the step count is an integer.
-    raise ValueError(NOT_DIFFERENTIABLE)
+    raise InputError(NOT_DIFFERENTIABLE)
 
 
 _host_multiplier.defjvp(_host_multiplier_jvp)
@@ -250,7 +251,7 @@ class HeatMethod(Method):
     def validate(self, tank, prop, *, n_particles=None, key=None, **options):
         options = self.check_arguments(n_particles, key, options)
         if options["initial"] not in INITIAL:
-            raise ValueError(f"initial {options['initial']!r} is unknown; allowed: {', '.join(INITIAL)}")
+            raise InputError(f"initial {options['initial']!r} is unknown; allowed: {', '.join(INITIAL)}")
         if _checks.is_concrete(prop.weights):  # traced kernels: their moments are known only when they run
             _check(tank, prop, options["initial"])
         return options

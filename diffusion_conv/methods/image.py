@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import InputError
 from ._continuum import declared_order
 from .base import Method, register
 
@@ -53,7 +54,7 @@ class ImageMethod(Method):
     def validate(self, tank, prop, *, n_particles=None, key=None, **options):
         options = self.check_arguments(n_particles, key, options)
         if tank.walls is not None:
-            raise ValueError(
+            raise InputError(
                 "method 'image' does not support walls (scipy.ndimage.convolve has no notion of them); "
                 "use 'propagator', 'particles' or 'counts'"
             )

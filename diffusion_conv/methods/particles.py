@@ -30,6 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .. import _checks
+from ..errors import InputError, InputTypeError
 from ._sampling import check_key, check_n_particles, count_dtype, index_words, multinomial, x64_enabled
 from ._stochastic import (
     check_stochastic_tank,
@@ -156,12 +157,12 @@ class ParticlesMethod(Method):
         n = check_n_particles(n_particles, max_particles())
         track = _checks.integer("track", 0 if options["track"] is None else options["track"], minimum=0)
         if track > n:
-            raise ValueError(f"track={track} must be at most n_particles={n}")
+            raise InputError(f"track={track} must be at most n_particles={n}")
         skip = options["skip_ahead"]
         if skip not in (None, True, False):
-            raise TypeError(f"skip_ahead must be None (automatic), True or False, got {skip!r}")
+            raise InputTypeError(f"skip_ahead must be None (automatic), True or False, got {skip!r}")
         if skip and not is_free(tank):
-            raise ValueError(
+            raise InputError(
                 "skip_ahead=True needs a free walk: every axis 'periodic' and no walls; this tank has "
                 f"boundary={tuple(map(str, tank.boundary))} and "
                 f"{'walls' if tank.walls is not None else 'no walls'}"

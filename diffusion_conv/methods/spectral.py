@@ -63,6 +63,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .. import _checks
+from ..errors import InputError
 from ..lattice import separable_factors
 from ..lattice import transforms as per_axis
 from ._continuum import declared_order, deficit_absorbed
@@ -186,13 +187,13 @@ class SpectralMethod(Method):
     def validate(self, tank, prop, *, n_particles=None, key=None, **options):
         options = self.check_arguments(n_particles, key, options)
         if options["transforms"] not in TRANSFORMS:
-            raise ValueError(f"transforms {options['transforms']!r} is unknown; allowed: {', '.join(TRANSFORMS)}")
+            raise InputError(f"transforms {options['transforms']!r} is unknown; allowed: {', '.join(TRANSFORMS)}")
         if tank.walls is not None or _checks.is_concrete(prop.weights):
             why = exactness(prop.weights if _checks.is_concrete(prop.weights) else None, tank.boundary, tank.walls)
         else:
             why = None  # traced weights: the exactness of a kernel is checked where it is concrete
         if why is not None:
-            raise ValueError(f"method 'spectral' is not exact here: {why}. Use method=\"propagator\" instead.")
+            raise InputError(f"method 'spectral' is not exact here: {why}. Use method=\"propagator\" instead.")
         return options
 
     def order(self, tank, prop):
@@ -339,7 +340,7 @@ def _refuse_primitive():
         return jnp.zeros((), w.dtype)
 
     def jvp(primals, tangents):
-        raise ValueError(NOT_HERE)
+        raise InputError(NOT_HERE)
 
     prim = Primitive("diffusion_conv_spectral_no_derivative")
     prim.def_impl(zero)

@@ -12,6 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .. import _checks
+from ..errors import InputError, InputTypeError
 
 _ROTATIONS = ((13, 15, 26, 6), (17, 29, 16, 24))
 _INDEX_LIMIT = 2**32
@@ -49,12 +50,12 @@ def _first_index(offset, size: int):
     """``offset`` as a uint32 scalar: a Python or numpy integer is checked, a traced one converted."""
     if isinstance(offset, (int, np.integer)) and not isinstance(offset, bool):
         if offset < 0 or int(offset) + size > _INDEX_LIMIT:
-            raise ValueError(
+            raise InputError(
                 f"offset={int(offset)} with {size} entries leaves the global indices [0, 2**32) of the counter hash"
             )
         return jnp.uint32(int(offset))
     if isinstance(offset, bool) or not jnp.issubdtype(jnp.result_type(offset), jnp.integer):
-        raise TypeError(f"offset must be an integer (the global index of the first entry), got {offset!r}")
+        raise InputTypeError(f"offset must be an integer (the global index of the first entry), got {offset!r}")
     return jnp.asarray(offset).astype(jnp.uint32)
 
 

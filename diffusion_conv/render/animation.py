@@ -8,6 +8,7 @@ import os
 import numpy as np
 
 from .. import _io, _progress
+from ..errors import InputError, InputTypeError, MissingExtraError
 from .differences import DIFF_SCALES
 from .figures import FIGURE_SUFFIXES, save_figure
 from .panels import Panels
@@ -28,10 +29,10 @@ def _check_common(source, reference, labels, channels, cmap, scale, limits, diff
 
     cols, reference = columns(source, reference, labels=labels, channels=channels)
     if not isinstance(cmap, str) or cmap not in matplotlib.colormaps:
-        raise ValueError(f"cmap {cmap!r} is not a matplotlib colour map")
+        raise InputError(f"cmap {cmap!r} is not a matplotlib colour map")
     check_scale(scale, limits)
     if diff_scale not in DIFF_SCALES:
-        raise ValueError(f"diff_scale must be one of {', '.join(map(repr, DIFF_SCALES))}, got {diff_scale!r}")
+        raise InputError(f"diff_scale must be one of {', '.join(map(repr, DIFF_SCALES))}, got {diff_scale!r}")
     return cols
 
 
@@ -134,15 +135,15 @@ def animate(
     diff_row = bool(diff) and any(c.ref is not None for c in cols)
     dpi = Panels.check_size([c.result for c in cols], diff_row, dpi, "animation frame")
     if isinstance(fps, (bool, np.bool_)) or not isinstance(fps, (numbers.Real, np.integer, np.floating)):
-        raise TypeError(f"fps must be a number in (0, 100], got {fps!r} ({type(fps).__name__})")
+        raise InputTypeError(f"fps must be a number in (0, 100], got {fps!r} ({type(fps).__name__})")
     fps = float(fps)
     if not 0 < fps <= 100:
-        raise ValueError(f"fps must be a number in (0, 100], got {fps!r}")
+        raise InputError(f"fps must be a number in (0, 100], got {fps!r}")
     if suffix == ".mp4":
         try:
             import imageio_ffmpeg  # noqa: F401
         except ImportError:
-            raise ImportError(VIDEO_HINT) from None
+            raise MissingExtraError(VIDEO_HINT) from None
     gif = suffix == ".gif"
     colour_pictures = any(c.channels for c in cols)
     levels = (FIELD_LEVELS, DIFF_LEVELS) if gif and not colour_pictures else None
@@ -223,7 +224,7 @@ def plot_frame(
     cols = _check_common(source, reference, labels, channels, cmap, scale, limits, diff_scale)
     n = len(cols[0].result.steps)
     if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not -n <= index < n:
-        raise ValueError(f"index must be an integer in [{-n}, {n}), got {index!r}")
+        raise InputError(f"index must be an integer in [{-n}, {n}), got {index!r}")
     if path is not None:
         path = _io.check_target(path, FIGURE_SUFFIXES)
     diff_row = bool(diff) and any(c.ref is not None for c in cols)

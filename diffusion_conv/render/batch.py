@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import InputError
 from .figures import new_figure, save_figure
 from .sources import CHANNELS
 
@@ -32,7 +33,7 @@ def composite(channels, percentile=98):
     """
     c = np.asarray(channels, dtype=np.float64)
     if c.ndim != 3 or c.shape[0] != 3:
-        raise ValueError(f"an RGB composite needs three 2-D channels (3, H, W), got shape {c.shape}")
+        raise InputError(f"an RGB composite needs three 2-D channels (3, H, W), got shape {c.shape}")
     top = float(np.percentile(c, percentile)) or float(np.max(c)) or 1.0
     return np.clip(np.moveaxis(c, 0, -1) / top, 0.0, 1.0)
 
@@ -67,10 +68,10 @@ def plot_feature_maps(
 
     batch = tuple(result.meta.get("batch_shape", ()))
     if len(batch) not in (1, 2):
-        raise ValueError(f"plot_feature_maps draws a batch of one or two axes, got batch_shape {batch}")
+        raise InputError(f"plot_feature_maps draws a batch of one or two axes, got batch_shape {batch}")
     n = len(result.steps)
     if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not -n <= index < n:
-        raise ValueError(f"index must be an integer in [{-n}, {n}), got {index!r}")
+        raise InputError(f"index must be an integer in [{-n}, {n}), got {index!r}")
     frames = np.asarray(result.frames[index], dtype=np.float64)
     if len(batch) == 1:
         frames = frames[:, None]
@@ -78,14 +79,14 @@ def plot_feature_maps(
     if frames.ndim == 5:
         frames = frames[:, :, frames.shape[2] // 2]
     if frames.ndim != 4:
-        raise ValueError("plot_feature_maps draws 2-D (or 3-D) grids")
+        raise InputError("plot_feature_maps draws 2-D (or 3-D) grids")
     if rgb and rows != 3:
-        raise ValueError(f"rgb=True needs three channels on the first batch axis, got {rows}")
+        raise InputError(f"rgb=True needs three channels on the first batch axis, got {rows}")
     if rgb and row_labels is None:
         row_labels = list(CHANNELS)
     for name, labels, size in (("row_labels", row_labels, rows), ("col_labels", col_labels, cols)):
         if labels is not None and len(labels) != size:
-            raise ValueError(f"{name} must have {size} entries, got {len(labels)}")
+            raise InputError(f"{name} must have {size} entries, got {len(labels)}")
     nrow = rows + (1 if rgb else 0)
     side = 1.9
     fig = new_figure(side * cols + 0.6, side * nrow + 0.6, dpi)

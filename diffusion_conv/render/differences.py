@@ -25,6 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..comparison import sampling_variance
+from ..errors import InputError
 from .scales import stochastic
 from .sources import view
 
@@ -81,7 +82,7 @@ class Difference:
 
     def __init__(self, result, reference, diff_scale="run"):
         if diff_scale not in DIFF_SCALES:
-            raise ValueError(f"diff_scale must be one of {', '.join(map(repr, DIFF_SCALES))}, got {diff_scale!r}")
+            raise InputError(f"diff_scale must be one of {', '.join(map(repr, DIFF_SCALES))}, got {diff_scale!r}")
         self.result, self.reference, self.diff_scale = result, reference, diff_scale
         self.kind = kind_of(result, reference)
         steps = np.asarray(reference.steps, dtype=np.float64)

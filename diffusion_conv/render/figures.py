@@ -8,6 +8,7 @@ import os
 import numpy as np
 
 from .. import _io
+from ..errors import InputError, InputTypeError
 
 DPI_RANGE = (10, 1200)
 """Resolutions (dots per inch) that figures and animations accept."""
@@ -25,10 +26,10 @@ TEXT_SUFFIXES = (".md", ".json", ".txt", ".csv")
 def check_dpi(dpi, what: str = "dpi") -> float:
     """A resolution in ``DPI_RANGE``; ValueError or TypeError naming ``what`` otherwise."""
     if isinstance(dpi, bool) or not isinstance(dpi, (numbers.Real, np.floating, np.integer)):
-        raise TypeError(f"{what} must be a number of dots per inch, got {dpi!r} ({type(dpi).__name__})")
+        raise InputTypeError(f"{what} must be a number of dots per inch, got {dpi!r} ({type(dpi).__name__})")
     lo, hi = DPI_RANGE
     if not lo <= float(dpi) <= hi:
-        raise ValueError(f"{what} must be between {lo} and {hi} dots per inch, got {dpi!r}")
+        raise InputError(f"{what} must be between {lo} and {hi} dots per inch, got {dpi!r}")
     return float(dpi)
 
 
@@ -36,7 +37,7 @@ def check_pixels(width_in: float, height_in: float, dpi: float, what: str = "fig
     """Pixel size of a ``width_in`` x ``height_in`` inch figure at ``dpi``; ValueError when absurd."""
     w, h = int(round(width_in * dpi)), int(round(height_in * dpi))
     if w < 1 or h < 1 or w > MAX_SIDE or h > MAX_SIDE or w * h > MAX_PIXELS:
-        raise ValueError(
+        raise InputError(
             f"the {what} would be {w} x {h} pixels ({width_in:.3g} x {height_in:.3g} inches at "
             f"dpi={dpi:g}); at most {MAX_SIDE} pixels a side and {MAX_PIXELS} in all are allowed: "
             f"lower dpi or draw fewer panels"
@@ -76,7 +77,7 @@ def save_figure(fig, path, dpi=100):
     path = _io.check_target(path, FIGURE_SUFFIXES)
     dpi = check_dpi(dpi)
     if not hasattr(fig, "savefig") or not hasattr(fig, "get_size_inches"):
-        raise TypeError(f"fig must be a matplotlib Figure, got {type(fig).__name__}")
+        raise InputTypeError(f"fig must be a matplotlib Figure, got {type(fig).__name__}")
     check_pixels(*fig.get_size_inches(), dpi)
     suffix = os.path.splitext(path)[1].lower()
     with _io.atomic_path(path) as tmp:
@@ -99,7 +100,7 @@ def save_text(path, text):
     """
     path = _io.check_target(path, TEXT_SUFFIXES)
     if not isinstance(text, str):
-        raise TypeError(f"text must be a str, got {type(text).__name__}")
+        raise InputTypeError(f"text must be a str, got {type(text).__name__}")
     with _io.atomic_path(path) as tmp:
         with open(tmp, "w") as fh:
             fh.write(text)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import InputError
 from . import figures as _figures
 from .batch import composite_scaled
 from .differences import Difference
@@ -66,7 +67,7 @@ def wall_mask(result, walls=None):
     else:
         mask = np.asarray(walls)
         if mask.dtype != bool or mask.shape != grid:
-            raise ValueError(f"walls must be a boolean array of the grid's shape {grid}, got {mask.dtype} {mask.shape}")
+            raise InputError(f"walls must be a boolean array of the grid's shape {grid}, got {mask.dtype} {mask.shape}")
         if not mask.any():
             return None
     return view(mask)

@@ -11,6 +11,7 @@ import numpy as np
 
 from .. import _io
 from ..comparison import fit_order, sampling_variance
+from ..errors import InputError, InputTypeError
 from ..propagator import Propagator
 from .figures import FIGURE_SUFFIXES, check_dpi, save_figure
 from .figures import new_figure as _figure
@@ -50,9 +51,9 @@ def profile(frame, axis=-1, reduce="mean", span=None):
     """
     frame = np.asarray(frame, dtype=np.float64)
     if reduce not in ("mean", "middle"):
-        raise ValueError(f"reduce must be 'mean' or 'middle', got {reduce!r}")
+        raise InputError(f"reduce must be 'mean' or 'middle', got {reduce!r}")
     if not -frame.ndim <= axis < frame.ndim:
-        raise ValueError(f"axis must be in [{-frame.ndim}, {frame.ndim}) for a {frame.ndim}-D frame, got {axis}")
+        raise InputError(f"axis must be in [{-frame.ndim}, {frame.ndim}) for a {frame.ndim}-D frame, got {axis}")
     moved = np.moveaxis(frame, axis, -1)
     if moved.ndim == 1:
         return moved
@@ -68,9 +69,9 @@ def _span(span, shape):
     try:
         start, stop = (int(v) for v in span)
     except (TypeError, ValueError):
-        raise TypeError(f"span must be a pair (start, stop) of cell indices, got {span!r}") from None
+        raise InputTypeError(f"span must be a pair (start, stop) of cell indices, got {span!r}") from None
     if not 0 <= start < stop <= min(shape):
-        raise ValueError(f"span must be a pair (start, stop) with 0 <= start < stop <= {min(shape)}, got {span!r}")
+        raise InputError(f"span must be a pair (start, stop) with 0 <= start < stop <= {min(shape)}, got {span!r}")
     return start, stop
 
 
@@ -118,12 +119,12 @@ def plot_profiles(
         times = sorted(set(np.linspace(0, n - 1, min(n, 5)).round().astype(int).tolist()))
     times = [int(i) for i in times]
     if any(not -n <= i < n for i in times):
-        raise ValueError(f"times must be frame indices in [{-n}, {n}), got {times}")
+        raise InputError(f"times must be frame indices in [{-n}, {n}), got {times}")
     if span is not None:
         grid = results[0].frames.shape[1:]
         span = _span(span, [g for a, g in enumerate(grid) if a != axis % len(grid)] or [0])
     if exact is not None and not callable(exact):
-        raise TypeError(f"exact must be a callable exact(t) -> profile, got {type(exact).__name__}")
+        raise InputTypeError(f"exact must be a callable exact(t) -> profile, got {type(exact).__name__}")
     import matplotlib
 
     groups = [[j] for j in range(len(names))] if panels else [list(range(len(names)))]
@@ -227,7 +228,7 @@ def plot_convergence(series, path=None, xlabel="steps", ylabel="error", title=No
     """
 
     if not isinstance(series, dict) or not series:
-        raise TypeError("series must be a non-empty dict {label: (sizes, errors)}")
+        raise InputTypeError("series must be a non-empty dict {label: (sizes, errors)}")
     path = _target(path, dpi)
     fig = _figure(6.0, 4.2, dpi)
     ax = fig.subplots()
@@ -286,7 +287,7 @@ def plot_kernel_temperatures(kernel, temperatures=(0.25, 1.0, 4.0), path=None, t
 
     kernel = np.asarray(kernel, dtype=np.float64)
     if kernel.ndim not in (1, 2):
-        raise ValueError(f"kernel must be 1-D or 2-D to be drawn, got shape {kernel.shape}")
+        raise InputError(f"kernel must be 1-D or 2-D to be drawn, got shape {kernel.shape}")
     temperatures = [float(t) for t in temperatures]
     path = _target(path, dpi)
     props = [Propagator.from_kernel(kernel, normalize="softmax", temperature=t) for t in temperatures]

@@ -23,6 +23,7 @@ import numbers
 
 import numpy as np
 
+from ..errors import InputError, InputTypeError
 from .sources import view
 
 SCALES = ("auto", "linear", "log", "symlog")
@@ -63,26 +64,26 @@ def stochastic(result) -> bool:
 def check_scale(scale, limits):
     """``(scale, limits)`` checked: ``scale`` in :data:`SCALES`, ``limits`` in :data:`LIMITS` or ``(low, high)``."""
     if not isinstance(scale, str) or scale not in SCALES:
-        raise ValueError(f"scale must be one of {', '.join(map(repr, SCALES))}, got {scale!r}")
+        raise InputError(f"scale must be one of {', '.join(map(repr, SCALES))}, got {scale!r}")
     if isinstance(limits, str):
         if limits not in LIMITS:
-            raise ValueError(
+            raise InputError(
                 f"limits must be one of {', '.join(map(repr, LIMITS))} or a pair (low, high), got {limits!r}"
             )
         return scale, limits
     try:
         lo, hi = limits
     except (TypeError, ValueError):
-        raise TypeError(
+        raise InputTypeError(
             f"limits must be one of {', '.join(map(repr, LIMITS))} or a pair (low, high) of numbers, got {limits!r}"
         ) from None
     for v in (lo, hi):
         if isinstance(v, bool) or not isinstance(v, (numbers.Real, np.floating, np.integer)) or not np.isfinite(v):
-            raise TypeError(f"limits must be a pair (low, high) of finite numbers, got {limits!r}")
+            raise InputTypeError(f"limits must be a pair (low, high) of finite numbers, got {limits!r}")
     if not float(lo) < float(hi):
-        raise ValueError(f"limits must be a pair (low, high) with low < high, got {limits!r}")
+        raise InputError(f"limits must be a pair (low, high) with low < high, got {limits!r}")
     if scale == "log" and float(lo) <= 0:
-        raise ValueError(f"a log scale needs positive limits, got {limits!r}")
+        raise InputError(f"a log scale needs positive limits, got {limits!r}")
     return scale, (float(lo), float(hi))
 
 
@@ -137,7 +138,7 @@ class FieldScale:
         else:
             kind = scale
         if kind == "log" and self.signed and not isinstance(limits, tuple):
-            raise ValueError("scale='log' needs a non-negative field; this one has negative values: use 'symlog'")
+            raise InputError("scale='log' needs a non-negative field; this one has negative values: use 'symlog'")
         self.kind = kind
         if isinstance(limits, tuple):
             self.per_frame = False

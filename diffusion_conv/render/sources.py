@@ -7,6 +7,7 @@ import dataclasses
 import numpy as np
 
 from ..comparison import Comparison
+from ..errors import InputError, InputTypeError
 from ..result import Result
 
 CHANNELS = ("red", "green", "blue")
@@ -55,21 +56,21 @@ def _items(source, reference):
             seen[name] = seen.get(name, 0) + 1
             items.append((name if seen[name] == 1 else f"{name} #{seen[name]}", res))
     else:
-        raise TypeError(
+        raise InputTypeError(
             f"source must be a Comparison, a Result, a dict or a list of Results, got {type(source).__name__}"
         )
     if not items or not all(isinstance(r, Result) for _, r in items):
-        raise TypeError("source must hold at least one diffusion_conv.Result and nothing else")
+        raise InputTypeError("source must hold at least one diffusion_conv.Result and nothing else")
     items = [(str(n), r) for n, r in items]
     names = [n for n, _ in items]
     if reference is None:
         reference = names[0]
     if reference not in names:
-        raise ValueError(f"reference {reference!r} is not among the results {names}")
+        raise InputError(f"reference {reference!r} is not among the results {names}")
     first = items[0][1]
     for name, res in items:
         if res.frames.shape != first.frames.shape or not np.array_equal(res.steps, first.steps):
-            raise ValueError(
+            raise InputError(
                 f"result {name!r} has frames {res.frames.shape} at other steps than "
                 f"{names[0]!r} {first.frames.shape}; animate needs the same saved steps"
             )
@@ -101,23 +102,23 @@ def member_labels(batch, labels=None, channels=None):
             or not isinstance(channels, (int, np.integer))
             or not -len(batch) <= channels < len(batch)
         ):
-            raise ValueError(
+            raise InputError(
                 f"channels must be the index of a batch axis in [{-len(batch)}, {len(batch)}) of the "
                 f"batch shape {batch}, got {channels!r}"
             )
         channels = int(channels) % len(batch)
         if batch[channels] != 3:
-            raise ValueError(
+            raise InputError(
                 f"channels={channels} names a batch axis of {batch[channels]} members; colour "
                 f"channels are three (red, green, blue)"
             )
     if labels is not None:
         if isinstance(labels, str) or not hasattr(labels, "__len__"):
-            raise TypeError(f"labels must be a sequence with one entry per batch axis, got {labels!r}")
+            raise InputTypeError(f"labels must be a sequence with one entry per batch axis, got {labels!r}")
         if len(batch) == 1 and len(labels) == batch[0] and all(isinstance(x, str) for x in labels):
             labels = [labels]
         if len(labels) != len(batch):
-            raise ValueError(
+            raise InputError(
                 f"labels must have one entry per batch axis ({len(batch)} for batch shape {batch}), got {len(labels)}"
             )
     out = []
@@ -129,7 +130,7 @@ def member_labels(batch, labels=None, channels=None):
                 given = [f"member {i}" for i in range(size)]
         given = [str(x) for x in given]
         if len(given) != size:
-            raise ValueError(f"labels of batch axis {axis} must have {size} entries, got {len(given)}")
+            raise InputError(f"labels of batch axis {axis} must have {size} entries, got {len(given)}")
         out.append(given)
     return out
 
@@ -147,7 +148,7 @@ def columns(source, reference=None, labels=None, channels=None, limit=48):
         batch = res.batch_shape
         if not batch:
             if channels is not None:
-                raise ValueError(
+                raise InputError(
                     f"channels={channels!r} needs a batched run whose batch axis holds the colour "
                     f"channels; {name!r} has no batch"
                 )
@@ -208,12 +209,12 @@ def members(result, labels=None, limit=48):
         return [(result.method, result)]
     size = int(np.prod(batch))
     if size > limit:
-        raise ValueError(
+        raise InputError(
             f"the batch has {size} members, more than the {limit} panels drawn at most; select "
             f"members first (Result frames are (F, *batch_shape, *grid))"
         )
     if labels is not None and len(labels) != size:
-        raise ValueError(f"labels must have one entry per member ({size}), got {len(labels)}")
+        raise InputError(f"labels must have one entry per member ({size}), got {len(labels)}")
     out = []
     for k, idx in enumerate(np.ndindex(*batch)):
         meta = dict(result.meta, batch_shape=[])

@@ -18,6 +18,7 @@ import numpy as np
 
 from .. import _io
 from ..comparison import sampling_variance
+from ..errors import InputError, InputTypeError, MissingExtraError
 from .animation import SUFFIXES, write_frames
 from .figures import FIGURE_SUFFIXES, Blitted, check_dpi, new_figure, save_figure
 from .panels import WALL_GREY, wall_mask
@@ -46,37 +47,37 @@ def _check(source, methods, index, dpi, rows, fps=None):
     cols, _ = columns(source)
     names = [c.name for c in cols]
     if isinstance(methods, str) or not hasattr(methods, "__iter__") or not all(isinstance(m, str) for m in methods):
-        raise TypeError(f"methods must be a sequence of run names, got {methods!r}")
+        raise InputTypeError(f"methods must be a sequence of run names, got {methods!r}")
     methods = list(dict.fromkeys(methods))
     missing = [m for m in methods if m not in names]
     if missing or not methods:
-        raise ValueError(f"methods {missing or methods} are not among the runs {names}")
+        raise InputError(f"methods {missing or methods} are not among the runs {names}")
     cols = [next(c for c in cols if c.name == m) for m in methods]
     if any(c.result.batch_shape or c.member for c in cols):
-        raise ValueError("a story draws unbatched runs; select one member of a batch first (render.members)")
+        raise InputError("a story draws unbatched runs; select one member of a batch first (render.members)")
     if cols[0].result.frames.ndim != 3:
-        raise ValueError(f"a story draws 2-D tanks, got frames of shape {cols[0].result.frames.shape[1:]}")
+        raise InputError(f"a story draws 2-D tanks, got frames of shape {cols[0].result.frames.shape[1:]}")
     n = len(cols[0].result.steps)
     if index is not None and (
         isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not -n <= index < n
     ):
-        raise ValueError(f"index must be an integer in [{-n}, {n}), got {index!r}")
+        raise InputError(f"index must be an integer in [{-n}, {n}), got {index!r}")
     dpi = check_dpi(dpi)
     height = cols[0].result.frames.shape[1]
     if rows is not None:
         try:
             r0, r1 = (int(r) for r in rows)
         except (TypeError, ValueError):
-            raise TypeError(f"rows must be a pair (start, stop) of row indices, got {rows!r}") from None
+            raise InputTypeError(f"rows must be a pair (start, stop) of row indices, got {rows!r}") from None
         if not 0 <= r0 < r1 <= height:
-            raise ValueError(f"rows must be a pair (start, stop) with 0 <= start < stop <= {height}, got {rows!r}")
+            raise InputError(f"rows must be a pair (start, stop) with 0 <= start < stop <= {height}, got {rows!r}")
     if fps is not None:
         if (
             isinstance(fps, (bool, np.bool_))
             or not isinstance(fps, (numbers.Real, np.integer, np.floating))
             or not 0 < float(fps) <= 100
         ):
-            raise ValueError(f"fps must be a number in (0, 100], got {fps!r}")
+            raise InputError(f"fps must be a number in (0, 100], got {fps!r}")
     return cols, dpi
 
 
@@ -288,7 +289,7 @@ def animate_story(
         try:
             import imageio_ffmpeg  # noqa: F401
         except ImportError:
-            raise ImportError(VIDEO_HINT) from None
+            raise MissingExtraError(VIDEO_HINT) from None
     levels = (FIELD_LEVELS, DIFF_LEVELS) if gif else None
     story = Story(cols, title, dpi, rows, cmap, levels)
     return write_frames(story.rgb, len(story.steps), path, float(fps), palette(cmap) if gif else None, progress)

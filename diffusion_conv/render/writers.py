@@ -19,6 +19,8 @@ import struct
 
 import numpy as np
 
+from ..errors import InputError
+
 FIELD_LEVELS = 128
 """Colours of a field's colour map in a GIF's palette (a 128-value gradient keeps every step)."""
 
@@ -114,7 +116,7 @@ class GifWriter:
             self._size = (w, h)
             self._header(p)
         elif (w, h) != self._size:
-            raise ValueError(f"every frame of a GIF has one size: the first was {self._size}, this one {(w, h)}")
+            raise InputError(f"every frame of a GIF has one size: the first was {self._size}, this one {(w, h)}")
         data = GifImagePlugin.getdata(p, duration=self._delay * 10, include_color_table=local)
         self._fh.write(b"".join(bytes(chunk) for chunk in data))  # pyright: ignore[reportGeneralTypeIssues]
 
