@@ -70,6 +70,18 @@ def float_dtype():
     return np.dtype(jax.dtypes.canonicalize_dtype(np.float64))  # no array made: nothing dispatched
 
 
+def to_device(x, dtype):
+    """A concrete array on the default device in ``dtype``: converted by numpy, then placed.
+
+    ``jax.device_put`` of a numpy array dispatches no computation, where
+    ``jnp.asarray`` compiles a small program per shape and dtype (tens of
+    milliseconds each on a first run).
+    """
+    import jax
+
+    return jax.device_put(np.asarray(x, dtype=dtype))
+
+
 def field_dtype(array):
     """The dtype a field is computed in: float32 input stays float32, anything else
     becomes the default float dtype (float64 only when JAX's x64 mode is on)."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import numbers
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -167,6 +168,21 @@ class Group:
         return len(self.index)
 
 
+class _HostKeys(NamedTuple):
+    """A concrete batch of keys as their words on the host and the key implementation."""
+
+    data: np.ndarray
+    impl: object
+
+
+def _take(keys, index):
+    """The keys of the members ``index`` (all where None) as a JAX key array."""
+    if not isinstance(keys, _HostKeys):
+        return keys if index is None or keys is None else keys[index]
+    data = keys.data if index is None else keys.data[index]
+    return jax.random.wrap_key_data(data, impl=keys.impl)
+
+
 def flatten_batch(m, tank, prop, key, batch, options) -> list[Group]:
     """The broadcast batch flattened to one leading axis, in groups of members that take one path.
 
@@ -188,10 +204,16 @@ def flatten_batch(m, tank, prop, key, batch, options) -> list[Group]:
     keys = None
     if key is not None:
         k = key if jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key) else jax.random.wrap_key_data(key)
-        keys = jnp.broadcast_to(k, batch).reshape((size,))
+        if _checks.is_concrete(k):  # the key's words laid out by numpy: no program compiled for a few integers
+            data = np.asarray(jax.random.key_data(k))
+            tail = data.shape[k.ndim :]
+            data = np.broadcast_to(data, batch + tail).reshape((size,) + tail)
+            keys = _HostKeys(data, jax.random.key_impl(k))
+        else:
+            keys = jnp.broadcast_to(k, batch).reshape((size,))
     concrete = _checks.is_concrete(prop.weights) and _checks.is_concrete(tank.concentration)
     if not concrete:
-        return [Group(np.arange(size), conc, weights, keys, None)]
+        return [Group(np.arange(size), conc, weights, _take(keys, None), None)]
     w_members = np.asarray(prop.weights).reshape((-1,) + prop.kernel_shape)
     one = tank[(0,) * tank._batch] if tank._batch else tank
     sig_of_member = [m.signature(one, w, options) for w in w_members]
@@ -202,7 +224,7 @@ def flatten_batch(m, tank, prop, key, batch, options) -> list[Group]:
         index = np.array([i for i, s_ in enumerate(sigs) if s_ == sig], dtype=np.int64)
         c, w = conc[index], weights[index]
         prepared = m.prepare(tank.like(np.asarray(c), 1), Propagator._trusted(np.asarray(w), 1), (len(index),), options)
-        groups.append(Group(index, c, w, None if keys is None else keys[index], prepared))
+        groups.append(Group(index, c, w, None if keys is None else _take(keys, index), prepared))
     return groups
 
 

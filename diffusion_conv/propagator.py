@@ -163,7 +163,7 @@ class Propagator:
                     f"(within {sum_tolerance(dtype, w.size):.2g}); they sum to {total!r}. Normalise them "
                     f"(Propagator.from_kernel(kernel, normalize='sum')) or use Propagator.from_logits"
                 )
-            w = jnp.asarray(normalise(w.ravel(), dtype, w.shape).reshape(w.shape))
+            w = _checks.to_device(normalise(w.ravel(), dtype, w.shape).reshape(w.shape), dtype)
         else:
             w = _traced_weights(w)
         self.weights = w
@@ -203,7 +203,7 @@ class Propagator:
             with np.errstate(over="ignore", under="ignore"):
                 e = np.exp((z - z.max()) / temperature)  # (z - max) <= 0: never NaN, at worst -inf -> 0
             w = normalise(e.ravel(), np.dtype(_checks.float_dtype()), z.shape)
-            return cls._trusted(jnp.asarray(w.reshape(z.shape)))
+            return cls._trusted(_checks.to_device(w.reshape(z.shape), w.dtype))
         flat = jnp.ravel(_traced_float(z))
         finite = jnp.all(jnp.isfinite(flat))
         checkify.debug_check(finite, "logits must be finite; they hold NaN or infinite values")
@@ -233,7 +233,7 @@ class Propagator:
                 raise InputError("kernel must have a positive sum to be normalised with normalize='sum'")
             scaled = k / np.max(k)  # no overflow of the sum, whatever the entries' size
             w = normalise(scaled.ravel(), np.dtype(_checks.float_dtype()), k.shape)
-            return cls._trusted(jnp.asarray(w.reshape(k.shape)))
+            return cls._trusted(_checks.to_device(w.reshape(k.shape), w.dtype))
         k = _traced_float(k)
         finite = jnp.all(jnp.isfinite(k))
         nonneg = jnp.all(k >= 0)
@@ -276,7 +276,7 @@ class Propagator:
         if ndim > 3:
             raise InputError(f"ndim must be 1, 2 or 3, got {ndim}")
         w = normalise(np.ones(size**ndim), np.dtype(_checks.float_dtype()), (size,) * ndim).reshape((size,) * ndim)
-        return cls._trusted(jnp.asarray(w))
+        return cls._trusted(_checks.to_device(w, w.dtype))
 
     @classmethod
     def _trusted(cls, weights, batch=0) -> Propagator:

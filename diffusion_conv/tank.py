@@ -108,7 +108,7 @@ class Tank:
             dtype = _checks.field_dtype(arr)
             _check_cell(self.dx, arr.ndim, dtype)
             _checks.fits_dtype("concentration", arr, dtype, self.dx**arr.ndim)
-            field = jnp.asarray(arr, dtype=dtype)
+            field = _checks.to_device(arr, dtype)
         else:
             field = concentration
             if field.ndim not in (1, 2, 3):

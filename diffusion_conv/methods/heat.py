@@ -66,7 +66,6 @@ import math
 import jax
 import jax.numpy as jnp
 import numpy as np
-from scipy import special
 
 from .. import _checks
 from ..errors import InputError
@@ -96,6 +95,8 @@ def _g2(u, sigma):
     """Second antiderivative of the Gaussian density of width ``sigma``: ``u Phi(u/sigma) + sigma^2 phi_sigma(u)``."""
     if sigma == 0:
         return np.maximum(u, 0.0)
+    from scipy import special  # here, not at import: every run loads the method modules, few take this path
+
     return u * special.ndtr(u / sigma) + sigma / math.sqrt(2 * math.pi) * np.exp(-0.5 * (u / sigma) ** 2)
 
 
