@@ -25,7 +25,7 @@ thresholds of ``particles`` and their wall masks are whole-tank tables each
 device holds (integers and booleans, read only).
 
 These forms run inside ``shard_map`` over the mesh axis :data:`AXIS`, one
-member per device; :mod:`diffusion_conv._driver` drives them.
+member per device; :mod:`diffusion_conv.driver` drives them.
 """
 
 from __future__ import annotations

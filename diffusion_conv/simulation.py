@@ -67,7 +67,7 @@ class Plan:
         self.memory = self.method_memory(cells, itemsize)
 
     def method_memory(self, cells, itemsize):
-        from . import _driver
+        from . import _memory
 
         nframes = len(self.save_steps)
         extras = 0
@@ -82,7 +82,7 @@ class Plan:
             extras = nframes * self.members * cells * np.dtype(_checks.step_dtype()).itemsize
         elif self.method.name == "propagator" and self.tank.walls is not None:
             working += int(np.prod(self.prop.kernel_shape)) * cells * (1 + itemsize)
-        return _driver.check_memory(nframes, self.members, cells, itemsize, working, extras)
+        return _memory.check_memory(nframes, self.members, cells, itemsize, working, extras)
 
 
 def simulate(
@@ -162,10 +162,10 @@ def simulate(
 
 def run(plan, progress=False) -> Result:
     """Carry out a checked :class:`Plan`: initial state, frame chunks, progress, host frames, ``Result``."""
-    from . import _run
+    from . import driver
 
     start = time.perf_counter()
-    frames, absorbed, extras, summary = _run.run(plan, progress)
+    frames, absorbed, extras, summary = driver.run(plan, progress)
     elapsed = time.perf_counter() - start
     n, batch, tank = len(plan.save_steps), plan.batch, plan.tank
     frames = frames.reshape((n,) + batch + tank.shape)

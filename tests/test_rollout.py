@@ -211,7 +211,7 @@ def test_other_frame_counts_reuse_the_programs_of_their_capacity(save_every):
 
 
 def test_frame_capacity_is_the_power_of_two_that_holds_the_run():
-    from diffusion_conv._driver import capacity
+    from diffusion_conv.driver import capacity
 
     big = capacity(8, 1)
     assert big == 32  # a small frame: the most frames a call records

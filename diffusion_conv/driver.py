@@ -1,28 +1,33 @@
-"""The machinery of the one host driver (:func:`diffusion_conv.simulate`): compiled chunks, batches, memory.
+"""The one host driver of :func:`diffusion_conv.simulate`: a checked plan carried out on the host, compiled, or on a split grid.
 
-A run is cut into chunks of frames: each chunk is one call of a compiled program
-that advances the state ``gap`` steps ``count`` times and records every frame
-into a buffer of fixed capacity. ``gap`` and ``count`` are traced, so runs on
-the same tank with other step counts, frame spacings or progress settings reuse
-the program. Chunks are sized to take about :data:`TARGET_S` seconds, so a
-progress bar advances with work that is done (each chunk is waited for) and an
-interrupt lands within a fraction of a second; a long gap between two frames is
-split into pieces where the method composes exactly (``Method.stepwise``).
+:func:`run` picks the way and returns ``(frames (F, B, *grid), absorbed (F, B),
+extras, summary)`` over the flattened batch ``B`` (1 for one run);
+:func:`diffusion_conv.simulation.run` reshapes them and builds the Result.
+
+A compiled run is cut into chunks of frames: each chunk is one call of a
+compiled program that advances the state ``gap`` steps ``count`` times and
+records every frame into a buffer of fixed capacity. ``gap`` and ``count`` are
+traced, so runs on the same tank with other step counts, frame spacings or
+progress settings reuse the program. Chunks are sized to take about
+:data:`TARGET_S` seconds, so a progress bar advances with work that is done
+(each chunk is waited for) and an interrupt lands within a fraction of a
+second; a long gap between two frames is split into pieces where the method
+composes exactly (``Method.stepwise``). Batches of members run together (in
+groups that take one path), on one device or spread over a mesh of devices.
 """
 
 from __future__ import annotations
 
 import functools
-import os
 import time
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from . import _progress
 from ._devices import to_host
 from .core import each, init_members, intervals
-from .errors import InputError
 from .tank import Tank
 
 TARGET_S = 0.25
@@ -290,59 +295,128 @@ def run_host(impl, state, save_steps, store, bar, units):
     return state
 
 
-# -- memory --------------------------------------------------------------------------------------
-def available_bytes() -> int | None:
-    """Memory this process may still take (``MemAvailable`` on Linux), or None where unknown."""
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        return None
-    return None
+# -- carrying out a plan ----------------------------------------------------------------------
 
 
-def fmt_bytes(n: float) -> str:
-    for unit, size in (("GB", 2**30), ("MB", 2**20), ("kB", 2**10)):
-        if n >= size:
-            return f"{n / size:.3g} {unit}"
-    return f"{int(n)} B"
+def run(plan, progress):
+    """Pick the way: a host implementation, the compiled members (on one device or a mesh), or a split grid."""
+    m, tank, prop = plan.method, plan.tank, plan.prop
+    if plan.mesh is not None and not plan.batch:
+        return split(plan, progress)
+    impl = None if m.traceable else m
+    if m.traceable and plan.mesh is None:
+        one_tank = tank[(0,) * len(tank.batch_shape)] if tank.batch_shape else tank
+        one_prop = prop[(0,) * len(prop.batch_shape)] if prop.batch_shape else prop
+        impl = m.host(one_tank, one_prop, plan.options)
+    if impl is not None:
+        return host(plan, progress)
+    return compiled(plan, progress)
 
 
-SMALL_RUN_BYTES = 64 * 2**20
-"""Runs estimated at or below this many bytes are not checked against the memory available."""
+def _total(plan):
+    return int(plan.save_steps[-1]) if plan.method.units == "step" else len(plan.save_steps) - 1
 
 
-def check_memory(nframes, batch, cells, itemsize, working, extras_bytes=0, limit=None):
-    """Refuse a run whose frames and working buffers exceed the memory available, with the estimate and the fix.
+def host(plan, progress):
+    """A host implementation (numpy, scipy), one member at a time."""
+    from .propagator import Propagator
 
-    Parameters
-    ----------
-    nframes, batch, cells, itemsize : int
-        Saved frames, batch members, cells per frame and bytes per cell.
-    working : int
-        Bytes of working buffers per member (the method's estimate).
-    extras_bytes : int
-        Bytes of further per-frame arrays (all frames, all members).
-    limit : int, optional
-        Bytes available (default: what the machine reports, read only for runs over
-        :data:`SMALL_RUN_BYTES`; no check where unknown).
-    """
-    frames = nframes * batch * cells * itemsize + extras_bytes
-    total = frames + batch * working
-    env = os.environ.get("DIFFUSION_CONV_MEMORY_LIMIT")
-    if env:
-        limit = int(float(env))
-    elif limit is None:
-        if total <= SMALL_RUN_BYTES:
-            return total  # no machine this package runs on lacks that much: spare reading the system's figure
-        limit = available_bytes()
-    if limit is None or total <= 0.9 * limit:
-        return total
-    raise InputError(
-        f"this run would hold about {fmt_bytes(total)} ({nframes} frames of {batch} x {cells} cells: "
-        f"{fmt_bytes(frames)}; working buffers {fmt_bytes(batch * working)}), more than the "
-        f"{fmt_bytes(limit)} of memory available; save fewer frames (a larger save_every), use fewer "
-        f"particles, a smaller grid or a smaller batch"
+    m, tank, prop, batch = plan.method, plan.tank, plan.prop, plan.batch
+    if batch:
+        conc = np.broadcast_to(np.asarray(tank.concentration), batch + tank.shape).reshape((-1,) + tank.shape)
+        weights = np.broadcast_to(np.asarray(prop.weights), batch + prop.kernel_shape).reshape(
+            (-1,) + prop.kernel_shape
+        )
+    else:  # one run: the arrays as they are
+        conc, weights = (np.asarray(tank.concentration),), (np.asarray(prop.weights),)
+    stores = []
+    with _progress.bar(_total(plan) * plan.members, progress, desc=m.name, unit=m.units) as bar:
+        for c, w in zip(conc, weights):
+            t1, p1 = tank.like(np.ascontiguousarray(c)), Propagator._trusted(w)
+            impl = (m.host(t1, p1, plan.options) or m) if m.traceable else m
+            st = impl.init(t1, p1, **plan.options)
+            frame, absorbed = impl.observe(st)
+            store = Frames(len(plan.save_steps), (np.asarray(frame)[None], np.asarray(absorbed)[None]), {})
+            run_host(impl, st, plan.save_steps, store, bar, m.units)
+            stores.append(store)
+    if len(stores) == 1:  # no copy of a single member's frames
+        return stores[0].frames, stores[0].absorbed, {}, {}
+    frames = np.concatenate([s.frames for s in stores], axis=1)
+    absorbed = np.concatenate([s.absorbed for s in stores], axis=1)
+    return frames, absorbed, {}, {}
+
+
+def _padded(group, devices):
+    """A group's inputs with its members repeated up to a multiple of the devices (the copies are dropped after)."""
+    import jax
+
+    size = group.size
+    total = -(-size // devices) * devices
+    if total == size:
+        return group.conc, group.weights, group.keys, group.prepared
+    take = np.concatenate([np.arange(size), np.full(total - size, size - 1)])
+
+    def rep(x):
+        return None if x is None else x[take]
+
+    prepared = None if group.prepared is None else jax.tree_util.tree_map(lambda x: np.asarray(x)[take], group.prepared)
+    return rep(group.conc), rep(group.weights), rep(group.keys), prepared
+
+
+def compiled(plan, progress):
+    """The compiled members, in groups that take one path, on one device or spread over a mesh."""
+    from .core import flatten_batch
+
+    m, tank, prop, mesh = plan.method, plan.tank, plan.prop, plan.mesh
+    groups = flatten_batch(m, tank, prop, plan.key if m.stochastic else None, plan.batch, plan.options)
+    nframes = len(plan.save_steps)
+    frames = absorbed = None
+    extras, summaries = {}, {}
+    frame_bytes = int(np.prod(tank.shape)) * np.dtype(tank.dtype).itemsize
+    with _progress.bar(_total(plan) * len(groups), progress, desc=m.name, unit=m.units, compiles=True) as bar:
+        for g in groups:  # members that take one path run together
+            inputs = (g.conc, g.weights, g.keys, g.prepared) if mesh is None else _padded(g, mesh.size)
+            state, first, extras0 = init(m, tank, *inputs, plan.n_particles, plan.options, mesh=mesh)
+            store = Frames(nframes, first, extras0)
+            cap = capacity(frame_bytes, len(inputs[0]) // (1 if mesh is None else mesh.size), nframes - 1)
+            state = run_compiled(m, state, plan.save_steps, store, bar, cap, m.units, mesh)
+            part = {k: to_host(v)[: g.size] for k, v in summary(state, m, mesh).items()}
+            f, a = store.frames[:, : g.size], store.absorbed[:, : g.size]
+            e = {k: v[:, : g.size] for k, v in store.extras.items()}
+            if len(groups) == 1:
+                return f, a, e, part
+            if frames is None:
+                frames = np.empty((nframes, plan.members) + f.shape[2:], f.dtype)
+                absorbed = np.empty((nframes, plan.members), np.float64)
+                extras = {k: np.empty((nframes, plan.members) + v.shape[2:], v.dtype) for k, v in e.items()}
+                summaries = {k: np.empty((plan.members,) + v.shape[1:], v.dtype) for k, v in part.items()}
+            frames[:, g.index], absorbed[:, g.index] = f, a
+            for k, v in e.items():
+                extras[k][:, g.index] = v
+            for k, v in part.items():
+                summaries[k][g.index] = v
+    return frames, absorbed, extras, summaries
+
+
+def split(plan, progress):
+    """One grid split along axis 0 across the mesh (:mod:`diffusion_conv._split`): slabs in, whole frames out."""
+    from ._split import SPLIT
+
+    impl = SPLIT[plan.method.name]
+    devices = plan.mesh.size
+    static, arrays = impl.inputs(plan, devices)
+    state, first, extras0 = init_split(impl, static, arrays, plan.mesh)
+    frame, absorbed = (to_host(x) for x in first)
+    first = (frame.reshape((1,) + plan.tank.shape), absorbed[:1])  # slabs -> the whole grid; one absorbed total
+    store = Frames(
+        len(plan.save_steps), first, {k: to_host(v).reshape((1,) + plan.tank.shape) for k, v in extras0.items()}
     )
+    store.split = devices  # later frames arrive as slabs
+    frame_bytes = int(np.prod(plan.tank.shape)) * np.dtype(plan.tank.dtype).itemsize
+    cap = capacity(frame_bytes, 1, len(plan.save_steps) - 1)
+    with _progress.bar(
+        _total(plan), progress, desc=f"{plan.method.name} on {devices} devices", unit=impl.units, compiles=True
+    ) as bar:
+        state = run_compiled(impl, state, plan.save_steps, store, bar, cap, impl.units, plan.mesh)
+    part = {k: to_host(v)[:1] for k, v in summary(state, impl, plan.mesh).items()}
+    return store.frames, store.absorbed, store.extras, part
