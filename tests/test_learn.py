@@ -187,12 +187,12 @@ def test_bad_input_is_refused(frames, kwargs, error, match):
     ids=["radius-10-on-16x16", "radius-20-on-16x16", "corner-bump"],
 )
 def test_undeterminable_radius_is_refused_before_any_jax_work(monkeypatch, frames, radius, match):
-    from diffusion_conv import learn
+    from diffusion_conv.learn import fitting
 
     def no_work(*args, **kwargs):
         raise AssertionError("the fit started computing before refusing the radius")
 
-    monkeypatch.setattr(learn, "_design", no_work)
-    monkeypatch.setattr(learn, "_value_and_grad", no_work)
+    monkeypatch.setattr(fitting, "design", no_work)
+    monkeypatch.setattr(fitting, "value_and_grad", no_work)
     with pytest.raises(ValueError, match=match):
         fit_propagator(frames, radius=radius)

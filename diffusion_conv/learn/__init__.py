@@ -1,0 +1,20 @@
+"""The propagator learned from snapshots, the way a network learns a kernel.
+
+The parameters are the logits of a softmax propagator (so every iterate is a
+valid jump distribution); the loss is the squared error between each observed
+frame pushed ``steps_between`` steps forward by :func:`diffusion_conv.propagate`
+and the next frame; ``jax.grad`` through the propagator method gives the
+gradient and scipy's L-BFGS-B does the descent. Standard errors come from the
+curvature of the loss (``jax.hessian`` in logit space) and the spread of the
+gradient over spatial blocks, mapped to the weights and moments.
+"""
+
+from __future__ import annotations
+
+from .checks import ROUNDOFF
+from .files import fit_file
+from .fitting import fit_propagator
+from .model import METHODS
+from .outcome import Fit
+
+__all__ = ["METHODS", "ROUNDOFF", "Fit", "fit_file", "fit_propagator"]
