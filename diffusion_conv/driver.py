@@ -26,8 +26,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import _progress
-from ._devices import to_host
-from .core import each, init_members, intervals
+from ._devices import place, to_host
+from ._interrupt import wait
+from ._split import AXIS, SPLIT
+from .core import each, flatten_batch, init_members, intervals
+from .propagator import Propagator
 from .tank import Tank
 
 TARGET_S = 0.25
@@ -49,8 +52,6 @@ def _over(mesh, fn, in_specs, out_specs):
 def _specs():
     from jax.sharding import PartitionSpec as P
 
-    from ._split import AXIS
-
     return P(AXIS), P(None, AXIS), P()
 
 
@@ -71,8 +72,6 @@ def init(m, tank, conc, weights, keys, prepared, n_particles, options, mesh=None
     """Compiled ``init`` and the first frame of every member: ``(state, (frame, absorbed), extras)``."""
     frozen = tuple(sorted(options.items()))
     if mesh is not None:
-        from ._devices import place
-
         keys = None if keys is None else jax.random.key_data(keys)
         conc, weights, keys, prepared = place((conc, weights, keys, prepared), mesh)
     return _init(
@@ -99,8 +98,6 @@ def _init_split(arrays, impl, static, mesh):
 
 def init_split(impl, static, arrays, mesh):
     """The slab states of a grid split across ``mesh`` (one member per device) and the first frame."""
-    from ._devices import place
-
     raw = {k: (jax.random.key_data(v) if k in ("key", "keys") else v) for k, v in arrays.items()}
     return _init_split(place(raw, mesh), impl, static, mesh)
 
@@ -229,8 +226,6 @@ def run_compiled(m, state, save_steps, store, bar, cap, units, mesh=None):
     compile and to measure), later ones as many frames, or pieces of a long gap
     where the method composes exactly, as fit the target.
     """
-    from ._interrupt import wait
-
     leaves = jax.tree_util.tree_leaves(state)
     clock = _Clock((m.name, jax.tree_util.tree_structure(state), tuple((x.shape, str(x.dtype)) for x in leaves)))
     stepwise = bool(m.stepwise(state))
@@ -319,8 +314,6 @@ def _total(plan):
 
 def host(plan, progress):
     """A host implementation (numpy, scipy), one member at a time."""
-    from .propagator import Propagator
-
     m, tank, prop, batch = plan.method, plan.tank, plan.prop, plan.batch
     if batch:
         conc = np.broadcast_to(np.asarray(tank.concentration), batch + tank.shape).reshape((-1,) + tank.shape)
@@ -365,8 +358,6 @@ def _padded(group, devices):
 
 def compiled(plan, progress):
     """The compiled members, in groups that take one path, on one device or spread over a mesh."""
-    from .core import flatten_batch
-
     m, tank, prop, mesh = plan.method, plan.tank, plan.prop, plan.mesh
     groups = flatten_batch(m, tank, prop, plan.key if m.stochastic else None, plan.batch, plan.options)
     nframes = len(plan.save_steps)
@@ -400,8 +391,6 @@ def compiled(plan, progress):
 
 def split(plan, progress):
     """One grid split along axis 0 across the mesh (:mod:`diffusion_conv._split`): slabs in, whole frames out."""
-    from ._split import SPLIT
-
     impl = SPLIT[plan.method.name]
     devices = plan.mesh.size
     static, arrays = impl.inputs(plan, devices)

@@ -7,8 +7,17 @@ import time
 
 import numpy as np
 
-from . import _checks
-from .core import frame_steps  # noqa: F401  (re-exported: the frame schedule)
+from . import _checks, _memory, driver
+from ._devices import mesh_of
+from ._split import check as check_split
+from .core import (
+    batch_shapes,
+    check_problem,
+    check_schedule,
+    first_key,
+    frame_steps,  # noqa: F401  (re-exported: the frame schedule)
+    resolve,
+)
 from .errors import InputError
 from .methods import names as _method_names
 from .result import Result
@@ -30,9 +39,6 @@ class Plan:
     """A checked run: the method, its options, the frame schedule and the batch (built before any work)."""
 
     def __init__(self, tank, prop, steps, method, save_every, save_at, dt, n_particles, key, options, devices=None):
-        from ._devices import mesh_of
-        from .core import batch_shapes, check_problem, check_schedule, first_key, resolve
-
         check_problem(tank, prop)
         steps, save_every, save_at = check_schedule(steps, save_every, save_at)
         self.dt = _checks.positive_float("dt", dt)
@@ -59,16 +65,12 @@ class Plan:
                     f"method {self.method.name!r} runs on the host (scipy) and cannot use devices; leave devices=None"
                 )
             if not self.batch:
-                from ._split import check
-
-                check(self.method, tank, prop, self.mesh.size, self.options)
+                check_split(self.method, tank, prop, self.mesh.size, self.options)
         itemsize = np.dtype(tank.dtype).itemsize
         cells = math.prod(tank.shape)
         self.memory = self.method_memory(cells, itemsize)
 
     def method_memory(self, cells, itemsize):
-        from . import _memory
-
         nframes = len(self.save_steps)
         extras = 0
         working = 6 * cells * itemsize
@@ -162,8 +164,6 @@ def simulate(
 
 def run(plan, progress=False) -> Result:
     """Carry out a checked :class:`Plan`: initial state, frame chunks, progress, host frames, ``Result``."""
-    from . import driver
-
     start = time.perf_counter()
     frames, absorbed, extras, summary = driver.run(plan, progress)
     elapsed = time.perf_counter() - start
