@@ -14,6 +14,10 @@ comes from new Python processes (the median over the repeats):
 - ``programs``, ``compile_s``: the XLA programs the cold call compiled and their
   compile time (JAX's ``backend_compile_duration`` events).
 
+The scenarios at their default sizes (``diffusion_conv.scenarios``): the cold and
+warm first result of a 10-step run of each with every method it takes, one fresh
+process each, and the programs compiled (``--no-scenarios`` leaves them out).
+
 Peers on the same problem, where installed: exponax (periodic only, so with
 periodic edges, as in ``bench_suite``) and py-pde (explicit Euler with numba, as
 ``bench_suite``), their first result after their import, and again.
@@ -117,6 +121,25 @@ elif what in ("exponax", "pypde"):
     t = time.perf_counter()
     again()
     out["again_s"] = time.perf_counter() - t
+elif what == "scenario":
+    import diffusion_conv as dc
+    import jax
+    from diffusion_conv import scenarios
+    out["import_s"] = time.perf_counter() - t0
+    name, method, steps = args[0], args[1], int(args[2])
+    compiles = []
+    jax.monitoring.register_event_duration_secs_listener(
+        lambda event, duration, **kw: compiles.append(duration)
+        if event == "/jax/core/compile/backend_compile_duration" else None)
+    t = time.perf_counter()
+    sc = scenarios.get(name)
+    stochastic = method in ("particles", "counts")
+    kw = {"n_particles": sc.n_particles, "key": jax.random.key(0)} if stochastic else {}
+    res = dc.simulate(sc.tank, sc.propagator, steps, method=method, **kw)
+    res.final
+    out["first_s"] = time.perf_counter() - t
+    out["programs"], out["compile_s"] = len(compiles), sum(compiles)
+    out["shape"] = list(sc.tank.shape)
 else:
     import diffusion_conv as dc
     import jax
@@ -214,6 +237,43 @@ def peer_latency(name, module, diffusivity, repeats):
     }
 
 
+def scenario_latency(methods=METHODS, warm=True):
+    """Cold (and warm) first result of a 10-step run of every scenario at its default size, each method it takes."""
+    from diffusion_conv import scenarios
+
+    table = {}
+    print(f"first results at the scenarios' default sizes ({STEPS} steps, float32, one fresh process each):")
+    print(f"  {'scenario':16s} {'method':11s} {'shape':>9s} {'cold':>7s} {'warm':>7s} {'programs':>8s}")
+    for name in scenarios.names():
+        for method in scenarios.get(name, size=8).methods:
+            if method not in methods:
+                continue
+            with tempfile.TemporaryDirectory(prefix="bench-latency-") as cache:
+                cold = _child("scenario", name, method, STEPS, cache=cache)
+                hot = _child("scenario", name, method, STEPS, cache=cache) if warm and isinstance(cold, dict) else None
+            if isinstance(cold, str):
+                print(f"  {name:16s} {method:11s} {cold}")
+                table[f"{name}.{method}"] = cold
+                continue
+            row = {"cold_s": cold["first_s"], "programs": cold["programs"], "shape": "x".join(map(str, cold["shape"]))}
+            if isinstance(hot, dict):
+                row["warm_s"] = hot["first_s"]
+            table[f"{name}.{method}"] = row
+            print(
+                f"  {name:16s} {method:11s} {row['shape']:>9s} {row['cold_s']:6.2f}s "
+                + (f"{row['warm_s']:6.2f}s" if "warm_s" in row else "      -")
+                + f" {row['programs']:8d}",
+                flush=True,
+            )
+    rows = [r for r in table.values() if isinstance(r, dict)]
+    if rows:
+        print(
+            f"  slowest cold first result: {max(r['cold_s'] for r in rows):.2f} s; "
+            f"programs per run: {min(r['programs'] for r in rows)} to {max(r['programs'] for r in rows)}"
+        )
+    return table
+
+
 def sampler(size, repeats):
     """The exact binomial sampler's compiled program and draws per second, beside jax.random.binomial and numpy."""
     r = _child("sampler", size, repeats)
@@ -234,7 +294,7 @@ def sampler(size, repeats):
     return r
 
 
-def run(repeats=3, methods=METHODS, peers=True, sampler_size=10**6):
+def run(repeats=3, methods=METHODS, peers=True, sampler_size=10**6, scenarios=True):
     import numpy as np
 
     import diffusion_conv as dc
@@ -307,6 +367,8 @@ def run(repeats=3, methods=METHODS, peers=True, sampler_size=10**6):
     out["ratios"] = ratios
     for k, v in ratios.items():
         print(f"  ratio {k:34s} {v:7.2f}x")
+    if scenarios:
+        out["scenarios"] = scenario_latency(methods, warm=repeats > 1)
     if sampler_size:
         out["sampler"] = sampler(sampler_size, max(3, 2 * repeats))
     return out
@@ -316,9 +378,14 @@ def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="one process per figure, peers skipped, 10^5 draws")
     parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS), help="these methods only")
+    parser.add_argument("--no-scenarios", action="store_true", help="leave out the scenarios at their default sizes")
     args = parser.parse_args(argv)
     return run(
-        1 if args.quick else 3, tuple(args.methods), peers=not args.quick, sampler_size=10**5 if args.quick else 10**6
+        1 if args.quick else 3,
+        tuple(args.methods),
+        peers=not args.quick,
+        sampler_size=10**5 if args.quick else 10**6,
+        scenarios=not args.no_scenarios,
     )
 
 
