@@ -93,13 +93,16 @@ def merge(old, new):
     """``new``'s sections in place of ``old``'s of the same name (the others kept, each with its date line)."""
     if old is None:
         return new
-    _, old_sections = _sections(old.replace("\n" + END, ""))
+    old_head, old_sections = _sections(old.replace("\n" + END, ""))
     head, new_sections = _sections(new.replace("\n" + END, ""))
     date = head.split("Measured ", 1)[1].split(".", 1)[0] if "Measured " in head else "?"
+    # the shared head (its date and machine) stays the old run's; each new section says its own
+    machine = [row.strip("| ").split(" | ", 1) for row in head.splitlines() if row.startswith("| ")]
+    machine = ", ".join(f"{k}: {v}" for k, v in (r for r in machine if len(r) == 2) if k not in ("machine", "---"))
     merged = {k: v.rstrip() + "\n" for k, v in old_sections.items()}
     for k, v in new_sections.items():
-        merged[k] = v.rstrip() + f"\n\n(this section measured {date})\n"
-    return head.rstrip() + "\n\n" + "\n".join(merged[k] for k in merged) + "\n" + END
+        merged[k] = v.rstrip() + f"\n\n(this section measured {date}" + (f" on {machine}" if machine else "") + ")\n"
+    return old_head.rstrip() + "\n\n" + "\n".join(merged[k] for k in merged) + "\n" + END
 
 
 def main(argv=None) -> dict:
