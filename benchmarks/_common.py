@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
 import contextlib
+import json
 import os
 import platform
 import statistics
@@ -179,3 +181,15 @@ def general_path():
     finally:
         _stencils.PATCH_FRACTION = old
         jax.clear_caches()
+
+
+def run_from_command_line(doc, run, argv, quick_help="small sizes"):
+    """Parse ``--quick``/``--json``, call ``run(quick)``; ``(figures, printed)``: printed when ``--json`` printed them."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0] if doc else None)
+    parser.add_argument("--quick", action="store_true", help=quick_help)
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    args = parser.parse_args(argv)
+    res = run(args.quick)
+    if args.json:
+        print(json.dumps(res, indent=2))
+    return res, args.json

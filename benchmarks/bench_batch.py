@@ -9,11 +9,11 @@ tanks of 256^2, 200 steps (goal: per member at least as fast as one run).
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 
 import numpy as np
+
+from ._common import run_from_command_line
 
 
 def run(quick=False, repeats=3):
@@ -88,13 +88,8 @@ def run(quick=False, repeats=3):
 
 
 def main(argv=None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="small sizes")
-    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
-    args = parser.parse_args(argv)
-    res = run(quick=args.quick)
-    if args.json:
-        print(json.dumps(res, indent=2))
+    res, printed = run_from_command_line(__doc__, lambda quick: run(quick=quick), argv)
+    if printed:
         return res
     t, e, g = res["tanks"], res["ensemble"], res["large"]
     print(

@@ -12,11 +12,11 @@ separable step and the patch) and the plain run without walls are timed beside t
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 
 import numpy as np
+
+from ._common import run_from_command_line
 
 
 def run(quick=False, repeats=15):
@@ -72,13 +72,8 @@ def run(quick=False, repeats=15):
 
 
 def main(argv=None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="small sizes")
-    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
-    args = parser.parse_args(argv)
-    res = run(quick=args.quick)
-    if args.json:
-        print(json.dumps(res, indent=2))
+    res, printed = run_from_command_line(__doc__, lambda quick: run(quick=quick), argv)
+    if printed:
         return res
     b, s = res["batch"], res["split"]
     print(f"sharded paths on one device ({res['machine']['cpu']}, load {res['machine']['load_average']})")

@@ -9,11 +9,11 @@ time is set against the arithmetic limit of the 9-tap stencil at the cores' peak
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 
 import numpy as np
+
+from ._common import run_from_command_line
 
 
 def run(steps=1000, size=256, repeats=5):
@@ -70,14 +70,10 @@ def run(steps=1000, size=256, repeats=5):
 
 
 def main(argv=None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="fewer steps and repeats")
-    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
-    args = parser.parse_args(argv)
-    res = run(steps=200 if args.quick else 1000, repeats=3 if args.quick else 7)
-    if args.json:
-        print(json.dumps(res, indent=2))
-    else:
+    res, printed = run_from_command_line(
+        __doc__, lambda quick: run(steps=200 if quick else 1000, repeats=3 if quick else 7), argv, "fewer steps"
+    )
+    if not printed:
         print(
             f"propagator vs scipy.ndimage.convolve loop: {res['size']}^2, 3x3 Gaussian, reflect, "
             f"{res['steps']} steps ({res['machine']['cpu']}, {res['machine']['cores']} cores)"

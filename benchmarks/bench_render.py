@@ -15,12 +15,12 @@ same pixels). Both are timed side by side in one run and the ratios printed.
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import subprocess
 import sys
 import tempfile
+
+from ._common import run_from_command_line
 
 CHILD = r"""
 import os, sys, time
@@ -124,13 +124,10 @@ def run(frames=(10, 200), size=256):
 
 def main(argv=None) -> dict:
     """Run the benchmark and print its figures; ``--quick`` renders 10 and 60 frames of 128x128."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="10 and 60 frames of a 128x128 tank")
-    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
-    args = parser.parse_args(argv)
-    res = run(frames=(10, 60), size=128) if args.quick else run()
-    if args.json:
-        print(json.dumps(res, indent=2))
+    res, printed = run_from_command_line(
+        __doc__, lambda quick: run(frames=(10, 60), size=128) if quick else run(), argv, "10 and 60 frames of 128x128"
+    )
+    if printed:
         return res
     m = res["machine"]
     lo, hi = (str(f) for f in (res["frames"][0], res["frames"][-1]))

@@ -25,3 +25,20 @@ def write_report(args, name, text):
     from diffusion_conv.render import save_text
 
     save_text(os.path.join(args.out, name), text)
+
+
+def compare_scenario(sc, steps, methods, every, n_particles):
+    """The scenario's methods against the propagator, frames every ``every`` steps, a progress bar (seed 0)."""
+    import diffusion_conv as dc
+
+    return dc.compare(
+        sc.tank,
+        sc.propagator,
+        steps,
+        methods=methods,
+        reference="propagator",
+        save_every=every,
+        n_particles=n_particles,
+        seed=0,
+        progress=True,
+    )

@@ -17,7 +17,7 @@ import os
 import sys
 
 import numpy as np
-from _script import arguments, write_report
+from _script import arguments, compare_scenario, write_report
 
 
 def main(argv=None):
@@ -34,17 +34,7 @@ def main(argv=None):
     methods = (
         tuple(args.methods.split(",")) if args.methods else (("propagator", "particles") if args.smoke else sc.methods)
     )
-    cmp = dc.compare(
-        sc.tank,
-        sc.propagator,
-        steps,
-        methods=methods,
-        reference="propagator",
-        save_every=every,
-        n_particles=n_particles,
-        seed=0,
-        progress=True,
-    )
+    cmp = compare_scenario(sc, steps, methods, every, n_particles)
     half = size // 2
     beyond = {
         name: res.frames[:, :, half + 1 :].sum(axis=(1, 2), dtype=np.float64) for name, res in cmp.results.items()

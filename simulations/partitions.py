@@ -19,13 +19,12 @@ propagator, the particles and the heat equation at mid-run, with their profiles)
 import os
 import sys
 
-from _script import arguments, write_report
+from _script import arguments, compare_scenario, write_report
 
 
 def main(argv=None):
     args = arguments(__doc__, argv, methods=True)
 
-    import diffusion_conv as dc
     from diffusion_conv import render, scenarios
 
     size, steps, every = (32, 8, 2) if args.smoke else (256, 200, 5)
@@ -36,17 +35,7 @@ def main(argv=None):
         if args.methods
         else (("propagator", "spectral", "image", "heat", "particles") + (() if args.smoke else ("counts",)))
     )
-    cmp = dc.compare(
-        sc.tank,
-        sc.propagator,
-        steps,
-        methods=methods,
-        reference="propagator",
-        save_every=every,
-        n_particles=n_particles,
-        seed=0,
-        progress=True,
-    )
+    cmp = compare_scenario(sc, steps, methods, every, n_particles)
     prop = sc.propagator
     text = (
         f"{size}x{size} tank in 16 x 16 compartments of random concentration, {steps} steps of the box blur "

@@ -20,3 +20,12 @@ def run_at(method, tank, prop, steps, **kwargs):
     """``simulate`` with frames at exactly the given steps (sorted, starting at 0)."""
     steps = np.asarray(steps)
     return dc.simulate(tank, prop, int(steps[-1]), method=method, save_at=steps[1:-1].tolist(), **kwargs)
+
+
+def drift_frames(path, steps, *options):
+    """Every frame of the ``drift`` scenario (16 x 16, the propagator) written by ``run --out path``."""
+    from diffusion_conv import cli
+
+    argv = ["run", "drift", "--size", "16", "--steps", str(steps), "--save-every", "1", "--method", "propagator"]
+    assert cli.main(argv + list(options) + ["--out", str(path)]) == 0
+    return path

@@ -57,3 +57,19 @@ def check_large_n_says_how_to_enable_x64(method, n_particles):
         tank = dc.Tank(np.ones((4, 4), np.float32))
         with pytest.raises(ValueError, match="x64"):
             dc.simulate(tank, dc.Propagator.box(3), 2, method=method, n_particles=n_particles, key=jax.random.key(0))
+
+
+def _shared_cases():
+    return {
+        "symmetric-reflect": (dc.Tank(field((9, 8))), dc.Propagator.gaussian(0.8, ndim=2)),
+        "asymmetric-periodic": (dc.Tank(field((9, 8)), boundary="periodic"), asym((3, 3), 2)),
+        "asymmetric-absorb": (dc.Tank(field((9, 8)), boundary="absorb"), asym((3, 5), 3)),
+        "board-gap-mixed": (
+            dc.Tank(field((10, 9)), boundary=("reflect", "absorb")).with_board(0, 5, gap=(2, 5)),
+            asym((3, 3), 4),
+        ),
+    }
+
+
+SHARED_CASES = _shared_cases()
+"""The problems both stochastic methods are checked on: each boundary, a kernel with drift, a board with a gap."""

@@ -8,6 +8,7 @@ import sys
 import imageio.v3 as iio
 import numpy as np
 import pytest
+from helpers import drift_frames
 
 import diffusion_conv as dc
 from diffusion_conv import cli
@@ -210,25 +211,7 @@ def test_interrupted_run_leaves_no_partial_file(tmp_path, capsys, monkeypatch):
 def test_fit_recovers_the_kernel_of_a_run(tmp_path):
     pytest.importorskip("diffusion_conv.learn")
     npz = tmp_path / "frames.npz"
-    assert (
-        cli.main(
-            [
-                "run",
-                "drift",
-                "--size",
-                "16",
-                "--steps",
-                "6",
-                "--save-every",
-                "1",
-                "--method",
-                "propagator",
-                "--out",
-                str(npz),
-            ]
-        )
-        == 0
-    )
+    drift_frames(npz, 6)
     proc = _cli("fit", npz, "--radius", 1, "--json")
     assert proc.returncode == 0, proc.stderr
     fit = json.loads(proc.stdout)
@@ -265,25 +248,7 @@ def test_run_summary_counts_one_frame_in_the_singular(capsys):
 def test_fit_prints_standard_errors_with_their_magnitude(tmp_path, capsys):
     pytest.importorskip("diffusion_conv.learn")
     npz = tmp_path / "frames.npz"
-    assert (
-        cli.main(
-            [
-                "run",
-                "drift",
-                "--size",
-                "16",
-                "--steps",
-                "4",
-                "--save-every",
-                "1",
-                "--method",
-                "propagator",
-                "--out",
-                str(npz),
-            ]
-        )
-        == 0
-    )
+    drift_frames(npz, 4)
     capsys.readouterr()
     assert cli.main(["fit", str(npz)]) == 0
     out = capsys.readouterr().out
@@ -310,5 +275,5 @@ def test_a_colour_bank_is_drawn_in_colour_labelled_by_temperature_with_a_warning
 
 
 def test_an_option_is_never_taken_from_its_prefix(capsys):
-    assert cli.main(["run", "two-compartment", "--temperature", "2", "--steps", "2"]) == 2
-    assert "--temperature" in capsys.readouterr().err
+    assert cli.main(["run", "two-compartment", "--temp", "2", "--steps", "2"]) == 2
+    assert "--temp" in capsys.readouterr().err

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from conftest import RTOL
 from scipy import stats
+from stochastic import SHARED_CASES, check_bad_input, check_large_n_says_how_to_enable_x64, check_unbiased
 from stochastic import asym as _asym
-from stochastic import check_bad_input, check_large_n_says_how_to_enable_x64, check_unbiased
 from stochastic import field as _field
 
 import diffusion_conv as dc
@@ -22,13 +22,7 @@ def ensemble(tank, prop, n, steps, r, seed):
 
 
 CASES = {
-    "symmetric-reflect": (dc.Tank(_field((9, 8))), dc.Propagator.gaussian(0.8, ndim=2)),
-    "asymmetric-periodic": (dc.Tank(_field((9, 8)), boundary="periodic"), _asym((3, 3), 2)),
-    "asymmetric-absorb": (dc.Tank(_field((9, 8)), boundary="absorb"), _asym((3, 5), 3)),
-    "board-gap-mixed": (
-        dc.Tank(_field((10, 9)), boundary=("reflect", "absorb")).with_board(0, 5, gap=(2, 5)),
-        _asym((3, 3), 4),
-    ),
+    **SHARED_CASES,
     # separable but drifting along both axes: split axis by axis, absorbed at either edge
     "separable-drift-absorb": (
         dc.Tank(_field((9, 8)), boundary=("absorb", "periodic")),

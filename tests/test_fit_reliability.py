@@ -8,6 +8,7 @@ import warnings
 import jax
 import numpy as np
 import pytest
+from helpers import drift_frames
 
 import diffusion_conv as dc
 from diffusion_conv import cli
@@ -242,27 +243,7 @@ def test_fit_file_and_the_command_on_a_saved_batch(tmp_path, capsys):
 
 def test_fit_recovers_each_temperature_of_a_bank(tmp_path, capsys):
     npz = tmp_path / "bank.npz"
-    assert (
-        cli.main(
-            [
-                "run",
-                "drift",
-                "--size",
-                "16",
-                "--steps",
-                "6",
-                "--save-every",
-                "1",
-                "--method",
-                "propagator",
-                "--temperatures",
-                "1,2",
-                "--out",
-                str(npz),
-            ]
-        )
-        == 0
-    )
+    drift_frames(npz, 6, "--temperatures", "1,2")
     assert dc.Result.load(npz).batch_shape == (2,)
     capsys.readouterr()
     w = np.asarray(dc.scenarios.get("drift", size=16).propagator.weights, dtype=float)

@@ -5,8 +5,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from conftest import RTOL
+from stochastic import SHARED_CASES, check_bad_input, check_large_n_says_how_to_enable_x64, check_unbiased
 from stochastic import asym as _asym
-from stochastic import check_bad_input, check_large_n_says_how_to_enable_x64, check_unbiased
 from stochastic import field as _field
 
 import diffusion_conv as dc
@@ -22,13 +22,7 @@ def ensemble(tank, prop, n, steps, r, seed, **options):
 
 
 CASES = {
-    "symmetric-reflect": (dc.Tank(_field((9, 8))), dc.Propagator.gaussian(0.8, ndim=2)),
-    "asymmetric-periodic": (dc.Tank(_field((9, 8)), boundary="periodic"), _asym((3, 3), 2)),
-    "asymmetric-absorb": (dc.Tank(_field((9, 8)), boundary="absorb"), _asym((3, 5), 3)),
-    "board-gap-mixed": (
-        dc.Tank(_field((10, 9)), boundary=("reflect", "absorb")).with_board(0, 5, gap=(2, 5)),
-        _asym((3, 3), 4),
-    ),
+    **SHARED_CASES,
     "long-jumps-1d": (dc.Tank(_field((7,)), boundary="reflect"), _asym((9,), 5)),
     "walls-3d-periodic": (
         dc.Tank(_field((5, 4, 4)), boundary="periodic").with_board(2, 1, gap=(1, 3)),
