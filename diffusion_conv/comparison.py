@@ -134,6 +134,18 @@ class Comparison:
     )
     """The columns of :meth:`to_markdown`, in order (every row holds them, and the absolute forms)."""
 
+    HEADERS = {
+        "method": "method",
+        "elapsed_s": "elapsed (s)",
+        "rel_max_error": "max error / max ref",
+        "rel_l2_error": "L2 error / L2 ref",
+        "noise_rel_l2": "noise L2 / L2 ref",
+        "mass": "mass",
+        "absorbed": "absorbed",
+        "mass_balance_rel": "mass balance / initial",
+    }
+    """The header of each column in :meth:`to_markdown` and the notebook display: what it is divided by."""
+
     def __init__(self, results: dict, reference: str, initial_mass):
         self.results = dict(results)
         self.reference = reference
@@ -178,43 +190,57 @@ class Comparison:
             )
 
     def legend(self) -> str:
-        """One line saying what the columns of :meth:`to_markdown` measure."""
+        """One line saying what each column of :meth:`to_markdown` measures and what it is relative to."""
         return (
-            f"Final frame against `{self.reference}`: errors relative to its largest value (rel_max_error) and "
-            f"to its L2 norm (rel_l2_error); noise_rel_l2 = the rel_l2_error that sampling alone gives "
-            f"N particles (a stochastic error near it is noise, far above it a fault); mass and absorbed in "
-            f"mass units (initial mass {self.initial_mass:.10g}); mass_balance_rel = |mass + absorbed - "
-            f"initial| / initial; elapsed_s includes compilation."
+            f"Final frames against the reference `{self.reference}` (ref); errors are relative to the reference's "
+            f"scale: max error / max ref = max|f - ref| / max|ref|, L2 error / L2 ref = ||f - ref||_2 / "
+            f"||ref||_2; noise L2 / L2 ref = the L2 error that sampling N particles alone gives (an error near it "
+            f"is noise, far above it a fault); mass and absorbed in mass units (concentration x dx^ndim; initial "
+            f"mass {self.initial_mass:.10g}); mass balance / initial = |mass + absorbed - initial mass| / initial "
+            f"mass; elapsed includes compilation."
         )
 
+    def _cells(self, row) -> list:
+        """The texts of one row of the table, in the order of :attr:`COLUMNS`."""
+        cells = [row["method"]]
+        for c in self.COLUMNS[1:]:
+            v = row[c]
+            if v is None:
+                cells.append("")
+            elif c == "elapsed_s":
+                cells.append(f"{v:.3f}")
+            elif c in ("mass", "absorbed"):
+                cells.append(f"{v:#.10g}")  # enough digits to show float32 rounding (1e-7 of the mass)
+            else:
+                cells.append(f"{v:.2e}")
+        return cells
+
     def to_markdown(self) -> str:
-        """The table as GitHub Markdown: a one-line legend, then one row per method (:attr:`COLUMNS`)."""
-        head = "| " + " | ".join(self.COLUMNS) + " |"
+        """The table as GitHub Markdown: a one-line legend, then one row per method.
+
+        The columns are :attr:`COLUMNS` under the headers of :attr:`HEADERS`, which
+        say what each error and the mass balance are divided by.
+        """
+        head = "| " + " | ".join(self.HEADERS[c] for c in self.COLUMNS) + " |"
         rule = "|" + "|".join(["---"] + ["---:"] * (len(self.COLUMNS) - 1)) + "|"
-        rows = []
-        for row in self.table:
-            cells = [row["method"]]
-            for c in self.COLUMNS[1:]:
-                v = row[c]
-                if v is None:
-                    cells.append("")
-                elif c == "elapsed_s":
-                    cells.append(f"{v:.3f}")
-                elif c in ("mass", "absorbed"):
-                    cells.append(f"{v:#.10g}")  # enough digits to show float32 rounding (1e-7 of the mass)
-                else:
-                    cells.append(f"{v:.2e}")
-            rows.append("| " + " | ".join(cells) + " |")
+        rows = ["| " + " | ".join(self._cells(row)) + " |" for row in self.table]
         return "\n".join([self.legend(), "", head, rule] + rows)
 
     def to_json(self) -> str:
-        """The table, the legend, the reference and the initial mass as a JSON string."""
+        """The table, the legend, the reference and the initial mass as a JSON string.
+
+        ``columns`` lists the keys of :meth:`to_markdown`'s columns and ``headers``
+        their headers there; every row of ``table`` holds those keys and the
+        absolute ``max_abs_error`` (concentration units) and ``mass_balance_error``
+        (mass units).
+        """
         return json.dumps(
             {
                 "reference": self.reference,
                 "initial_mass": self.initial_mass,
                 "legend": self.legend(),
                 "columns": list(self.COLUMNS),
+                "headers": dict(self.HEADERS),
                 "table": self.table,
             },
             indent=2,

@@ -46,14 +46,18 @@ def test_table_columns_are_relative_to_the_reference_and_the_initial_mass(compar
     assert rows["spectral"]["rel_max_error"] < 1e-12
     md = cmp.to_markdown()
     lines = md.splitlines()
-    assert "rel_max_error" in lines[2] and "mass_balance_rel" in lines[2] and "noise_rel_l2" in lines[2]
-    assert "max_abs_error" not in lines[2] and "mass_balance_error" not in lines[2]
+    # each header says what its error or balance is divided by
+    assert lines[2] == "| " + " | ".join(dc.Comparison.HEADERS[c] for c in dc.Comparison.COLUMNS) + " |"
+    assert (
+        "max error / max ref" in lines[2] and "mass balance / initial" in lines[2] and "noise L2 / L2 ref" in lines[2]
+    )
     assert lines[1] == "" and "relative" in lines[0] and "initial" in lines[0]  # the one-line legend
     # the mass with enough digits to tell float rounding from nothing: at least 9 significant digits
     mass_cells = [line.split("|")[6].strip() for line in lines[4:]]
     assert all(len(c.replace(".", "").lstrip("0")) >= 9 for c in mass_cells if c.replace(".", "").isdigit())
     payload = json.loads(cmp.to_json())
     assert payload["columns"] == list(dc.Comparison.COLUMNS) and payload["legend"] == lines[0]
+    assert payload["headers"] == dc.Comparison.HEADERS
     assert {r["method"] for r in payload["table"]} == set(rows)
 
 
