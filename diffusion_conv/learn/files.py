@@ -54,7 +54,7 @@ def fit_file(path, radius=1, steps_between=None, boundary=None, member=None) -> 
         or the run had walls (a saved result holds their count, not their
         positions).
     """
-    from .simulation import Result
+    from ..result import Result
 
     path = os.fspath(path)
     if not os.path.isfile(path):
