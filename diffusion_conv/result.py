@@ -1,4 +1,4 @@
-"""``Result``: the frames of one run, what is known about it, and its ``.npz`` file."""
+"""``Result``: the frames of one run, what is known about it, and its file (``.npz``, or netCDF ``.nc``)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,9 @@ from .errors import InputError, InputTypeError
 
 _ARRAYS = ("steps", "times", "frames", "absorbed")
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
+_NETCDF_MAGIC = (b"CDF\x01", b"CDF\x02", b"CDF\x05", b"\x89HDF")
+SAVE_SUFFIXES = (".npz", ".nc")
+"""The files :meth:`Result.save` writes: NumPy's ``.npz`` archive, netCDF ``.nc`` (with xarray)."""
 _KINDS = {"i": "integers", "u": "integers", "f": "real numbers", "b": "booleans"}
 
 
@@ -119,18 +122,99 @@ class Result:
         return self.frames.sum(axis=axes, dtype=np.float64) * self.dx**ndim
 
     def __repr__(self):
-        return (
-            f"Result(method={self.method!r}, frames={self.frames.shape}, last step={int(self.steps[-1])}, "
-            f"elapsed={self.elapsed:.3g} s)"
-        )
+        batch = self.batch_shape
+        grid = self.frames.shape[1 + len(batch) :]
+        words = [
+            f"method={self.method!r}",
+            f"steps={int(self.steps[-1])}",
+            f"frames={len(self.steps)}",
+        ]
+        if batch:
+            words.append(f"batch_shape={tuple(batch)}")
+        words += [f"grid={tuple(grid)}", f"dx={self.dx:g}", f"dt={float(self.meta.get('dt', 1.0)):g}"]
+        if self.meta.get("n_particles") is not None:
+            words.append(f"n_particles={self.meta['n_particles']}")
+        words.append(f"elapsed={self.elapsed:.3g} s")
+        return f"Result({', '.join(words)})"
+
+    def _parts(self):
+        """``(arrays, plain_extras, meta)``: the extras that are arrays (NumPy), the others and ``meta`` as
+        JSON's plain values; TypeError naming the first value a result file cannot hold."""
+        arrays, plain_extras = {}, {}
+        for name, value in self.extras.items():
+            if not isinstance(name, str):
+                raise InputTypeError(
+                    f"extras has a key {name!r} ({type(name).__name__}); a result file names its extras by strings"
+                )
+            if _is_array(value):
+                arrays[name] = _stored_array(value, f"extras[{name!r}]")
+            else:  # lists, numbers, text: kept as they are, in the header
+                plain_extras[name] = _plain(value, f"extras[{name!r}]")
+        return arrays, plain_extras, _plain(self.meta, "meta")
+
+    def to_xarray(self, batch_dims=None):
+        """The result as an ``xarray.Dataset`` with named dimensions and coordinates in the tank's units.
+
+        Needs the optional extra ``xarray`` (``pip install "diffusion-conv[xarray]"``).
+
+        Parameters
+        ----------
+        batch_dims : sequence of str, optional
+            Names of the batch axes (e.g. ``("channel", "kernel")``); default
+            ``meta['batch_dims']`` where the result records it, else ``member``
+            for one batch axis and ``member_0``, ``member_1``, ... for several.
+
+        Returns
+        -------
+        xarray.Dataset
+            Variables ``concentration`` with dims ``(time, *batch dims, *space
+            dims)`` (the frames) and ``absorbed`` with dims ``(time, *batch
+            dims)``; space dims are ``(x,)``, ``(y, x)`` or ``(z, y, x)`` for a 1-D,
+            2-D or 3-D grid (axis 0 is ``y`` in 2-D, ``z`` in 3-D). Coordinates:
+            ``time`` = ``step * dt`` (the result's ``times``, in the time units of
+            ``dt``), ``step`` (the step index, along ``time``), and on each space
+            dim the cell centres ``(i + 0.5) * dx`` in the length units of ``dx``
+            (cell ``i`` spans ``[i dx, (i + 1) dx)``). Attributes: ``method``,
+            ``elapsed`` (seconds), each entry of ``meta`` under its own name
+            (numbers and text as they are; lists, dicts, booleans, None and
+            integers beyond 32 bits as JSON text, their names listed in the JSON
+            list ``json_attrs``), and the whole ``meta`` as JSON in
+            ``diffusion_conv_meta``. Array extras are variables ``extra_NAME``,
+            others JSON in ``extras_json``.
+
+        Raises
+        ------
+        MissingExtraError
+            xarray is not installed (an ``ImportError``; the message names the extra).
+        ValueError, TypeError
+            ``batch_dims`` is not one distinct name per batch axis, or ``meta`` or
+            ``extras`` hold values a result file cannot store.
+        """
+        from . import _labelled
+
+        _labelled.xarray()
+        arrays, plain_extras, meta = self._parts()
+        return _labelled.to_dataset(self, meta, arrays, plain_extras, batch_dims)
 
     def save(self, path) -> None:
-        """Write the result to an ``.npz`` file that :meth:`load` reads back.
+        """Write the result to a file that :meth:`load` reads back; the format is the suffix's.
 
         Parameters
         ----------
         path : str or os.PathLike
-            The file; its folder must exist and be writable (checked first).
+            The file, ending in ``.npz`` (NumPy's archive: the arrays and a JSON
+            header) or ``.nc`` (netCDF3, the dataset of :meth:`to_xarray`, written
+            by xarray's ``scipy`` engine: needs the ``xarray`` extra and nothing
+            more). Any other suffix is refused before anything is written. Its
+            folder must exist and be writable (checked first).
+
+        Raises
+        ------
+        ValueError, TypeError
+            Another suffix, an unusable folder, or values the file cannot hold,
+            before the file is touched.
+        MissingExtraError
+            ``.nc`` without xarray (the message names the extra), before the file is touched.
 
         Notes
         -----
@@ -140,32 +224,34 @@ class Result:
         a number, text, a dict) is stored as JSON and comes back as the same
         value. Anything else (a set, a complex number, an object, a dict key that
         is not a string, an array of Python objects) raises TypeError naming
-        where it is, before the file is touched.
+        where it is, before the file is touched. netCDF3 holds no 64-bit
+        integers: integer arrays are stored as 32-bit integers where they fit
+        (else float64 where exact) and read back in their own dtype; complex and
+        text arrays in ``extras`` need ``.npz``.
 
         The file is written under a temporary name in the same folder and
         renamed when complete, so a failed or interrupted save (an exception,
         Ctrl-C, SIGTERM) leaves no partial file and no temporary file. Its mode
         is ``0o666`` less the umask.
         """
-        path = _io.check_target(path, what="path")
-        arrays = dict(steps=self.steps, times=self.times, frames=self.frames, absorbed=self.absorbed)
-        plain_extras = {}
-        for name, value in self.extras.items():
-            if not isinstance(name, str):
-                raise InputTypeError(
-                    f"extras has a key {name!r} ({type(name).__name__}); a result file names its extras by strings"
-                )
-            if _is_array(value):
-                arrays[f"extra_{name}"] = _stored_array(value, f"extras[{name!r}]")
-            else:  # lists, numbers, text: kept as they are, in the header
-                plain_extras[name] = _plain(value, f"extras[{name!r}]")
-        head = {"method": self.method, "elapsed": self.elapsed, "meta": _plain(self.meta, "meta")}
+        path = _io.check_target(path, SAVE_SUFFIXES)
+        arrays, plain_extras, meta = self._parts()
+        if os.path.splitext(path)[1].lower() == ".nc":
+            from . import _labelled
+
+            ds = _labelled.netcdf_dataset(_labelled.to_dataset(self, meta, arrays, plain_extras))
+            with _io.atomic_path(path, suffix=".nc") as tmp:
+                _labelled.write_netcdf(ds, tmp)
+            return
+        stored = dict(steps=self.steps, times=self.times, frames=self.frames, absorbed=self.absorbed)
+        stored.update({f"extra_{name}": a for name, a in arrays.items()})
+        head = {"method": self.method, "elapsed": self.elapsed, "meta": meta}
         if plain_extras:
             head["extras"] = plain_extras
         header = json.dumps(head)
         with _io.atomic_path(path, suffix=".npz") as tmp:
             with open(tmp, "wb") as fh:
-                np.savez(fh, header=np.array(header), **arrays)
+                np.savez(fh, header=np.array(header), **stored)
 
     @classmethod
     def load(cls, path) -> Result:
@@ -182,10 +268,17 @@ class Result:
         Raises
         ------
         ValueError
-            Naming the file and what is wrong: it is missing, empty, not an
-            ``.npz`` archive, truncated or corrupt, not a result file (no
-            header, or arrays missing), or its arrays disagree (not one step,
-            time and absorbed total per frame, steps not increasing).
+            Naming the file and what is wrong: it is missing, empty, neither an
+            ``.npz`` archive nor a netCDF file, truncated or corrupt, not a
+            result file (no header, or arrays missing), or its arrays disagree
+            (not one step, time and absorbed total per frame, steps not
+            increasing).
+        MissingExtraError
+            A netCDF file without xarray installed (the message names the extra).
+
+        Notes
+        -----
+        The format is read from the file's first bytes, not its name.
         """
         if not isinstance(path, (str, bytes, os.PathLike)):
             raise InputTypeError(f"path must be a path (str or os.PathLike), got {type(path).__name__}")
@@ -196,9 +289,16 @@ class Result:
             head = fh.read(4)
         if not head:
             raise InputError(f"{path!r} is empty, not a diffusion_conv result file")
+        if head in _NETCDF_MAGIC:
+            from . import _labelled
+
+            method, steps, times, frames, absorbed, elapsed, meta, extras = _labelled.read_netcdf(path, head)
+            _check_arrays(path, dict(steps=steps, times=times, frames=frames, absorbed=absorbed))
+            return cls(method, steps, times, frames, absorbed, elapsed, meta, extras)
         if head not in _ZIP_MAGIC:
             raise InputError(
-                f"{path!r} is not a diffusion_conv result file: not an .npz archive (it starts with {head!r})"
+                f"{path!r} is not a diffusion_conv result file: not an .npz archive (it starts with {head!r}) "
+                f"nor a netCDF file"
             )
         try:
             with np.load(path, allow_pickle=False) as data:
