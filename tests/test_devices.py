@@ -171,7 +171,7 @@ def test_one_job_over_two_processes_equals_one_process(tmp_path):
         for p in procs:
             p.kill()
     assert [p.returncode for p in procs] == [0, 0], [r[1][-2000:] for r in results]
-    assert sorted(os.listdir(tmp_path)) == ["p0.npz"]  # process 0 writes every output, the other nothing
+    assert sorted(os.listdir(tmp_path)) == ["p0.npz", "p0.toml"]  # process 0 writes every output (the record too)
     single = subprocess.run(
         [
             sys.executable,

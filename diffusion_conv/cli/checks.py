@@ -11,21 +11,15 @@ import numpy as np
 from .parser import UsageError
 
 
-def check_channels(args):
-    if getattr(args, "channels", False) and args.scenario != "image":
-        raise UsageError(f"--channels applies to the image scenario (a colour picture), not to {args.scenario!r}")
-
-
 def batched(args, sc):
-    """The scenario's tank and kernel with the batch options applied: ``(tank, prop, labels)``."""
+    """The problem's tank and kernel with ``--temperatures`` applied: ``(tank, prop, labels)``.
+
+    ``sc`` is the run's problem (:func:`diffusion_conv.cli.inputs.problem`: with ``--channels`` its
+    tank already holds one member per colour channel); a bank of kernels is made of its kernel.
+    """
     from .. import scenarios
-    from ..tank import Tank
 
     tank, prop, labels = sc.tank, sc.propagator, None
-    if getattr(args, "channels", False):
-        check_channels(args)
-        size = None if args.size is None else args.size
-        tank = Tank.from_image(scenarios.TEST_IMAGE_RGB, size=size, channels=True)
     temps = getattr(args, "temperatures", None)
     if temps:
         with warnings.catch_warnings(record=True) as caught:
@@ -71,18 +65,13 @@ def check_file(path, suffixes, what):
 
 
 def scenario_name(args):
+    """The scenario's name (None is allowed: a field of one's own, checked by the inputs) and ``--size``."""
     from .. import scenarios
 
-    if args.scenario not in scenarios.names():
+    if args.scenario is not None and args.scenario not in scenarios.names():
         raise UsageError(f"scenario {args.scenario!r} is unknown; valid: {', '.join(scenarios.names())}")
     if args.size is not None and args.size < 8:
         raise UsageError(f"--size must be at least 8, got {args.size}")
-
-
-def scenario_of(args):
-    from .. import scenarios
-
-    return scenarios.get(args.scenario, size=args.size, seed=args.seed)
 
 
 def check_methods(names, allowed):
@@ -99,6 +88,13 @@ def available(method):
     from ..methods import names
 
     return method in names()
+
+
+def is_stochastic(method):
+    """Whether a registered method samples (needs a key and a particle count)."""
+    from ..methods import get
+
+    return method != "auto" and get(method).stochastic
 
 
 def stochastic_kw(method, args, default_n):
@@ -207,6 +203,21 @@ def check_memory_of_scenario(args, methods, sc, steps, save_every):
         args.particles or sc.n_particles,
         int(np.size(sc.propagator.weights)),
     )
+
+
+def check_memory_first(args, methods):
+    """The memory check from the arguments alone, before any file is read or anything is built.
+
+    A scenario's grid is known from its name and ``--size``; so is a picture's that ``--size``
+    resamples (``SIZE x SIZE``, as the ``image`` scenario's). A field read as it is gets its check
+    once read (:func:`check_memory_of_scenario`).
+    """
+    import argparse
+
+    if args.scenario is not None:
+        check_memory_of_args(args, methods)
+    elif getattr(args, "image", None) is not None and args.size is not None:
+        check_memory_of_args(argparse.Namespace(**{**vars(args), "scenario": "image"}), methods)
 
 
 def plural(n, word):

@@ -9,7 +9,7 @@ import sys
 
 import numpy as np
 
-from . import checks, job
+from . import checks, config, inputs, job
 from .parser import UsageError
 
 DEMO_METHODS = ("propagator", "spectral", "particles", "counts", "image", "heat")
@@ -31,36 +31,74 @@ def cmd_scenarios(args, guard):
     return 0
 
 
+def _setup(args, command):
+    """Merge ``--config`` into ``args`` and check the scenario's name; how the messages name an option."""
+    from .parser import command_parser
+
+    source = config.apply(args, command, command_parser(command))
+    checks.scenario_name(args)
+    return source.label
+
+
+def _outputs(args, writer, found, main):
+    """The record's path beside the main output (checked for writing), or None when nothing is written."""
+    if not writer or main is None:
+        return None
+    return config.check_record(main, found.files.values())
+
+
+def _methods_that_apply(candidates, tank, prop, n_particles, seed):
+    """The candidates whose own checks accept the problem (a method that refuses it is left out)."""
+    import jax
+
+    from ..errors import InputError
+    from ..methods import get
+
+    kept = []
+    for m in candidates:
+        method = get(m)
+        kw = dict(n_particles=n_particles, key=jax.random.key(seed)) if method.stochastic else {}
+        try:
+            method.validate(tank, prop, **kw)
+        except InputError:
+            continue
+        kept.append(m)
+    return kept
+
+
 def cmd_run(args, guard):
 
     from ..simulation import simulate
 
-    checks.scenario_name(args)
+    label = _setup(args, "run")
     checks.check_methods([args.method], "auto")
     if args.method != "auto" and not checks.available(args.method):
         raise UsageError(f"method {args.method!r} is not available in this installation")
-    checks.check_channels(args)
     devices = job.devices_arg(args)
     writer = job.writes(args)
     out = checks.check_file(args.out, (".npz",), "--out") if writer else None
     anim = checks.check_file(args.animate, (".gif", ".mp4"), "--animate") if writer else None
     methods = [args.method if args.method != "auto" else "spectral"]
-    checks.check_memory_of_args(args, methods)
+    checks.check_memory_first(args, methods)
+    found = inputs.read(args, label)
+    record = _outputs(args, writer, found, out or anim)
     job.join(args)  # a job of several processes forms here, once every argument is checked
-    sc = checks.scenario_of(args)
+    sc = inputs.problem(args, found)
     steps = sc.steps if args.steps is None else args.steps
     save_every = args.save_every or max(1, steps // 40)
     checks.check_memory_of_scenario(args, methods, sc, steps, save_every)
     tank, prop, labels = checks.batched(args, sc)
+    stochastic = checks.stochastic_kw(args.method, args, sc.n_particles)
     res = simulate(
         tank,
         prop,
         steps,
         method=args.method,
         save_every=save_every,
+        dt=1.0 if args.dt is None else args.dt,
         progress=writer,
         devices=devices,
-        **checks.stochastic_kw(args.method, args, sc.n_particles),
+        **stochastic,
     )
     if not writer:
         return 0
@@ -72,6 +110,13 @@ def cmd_run(args, guard):
 
         render.animate(res, anim, progress=True, **checks.batch_pictures(args, labels))
         guard.output(anim)
+    if record:
+        n = stochastic.get("n_particles")  # None for a deterministic method ('auto' picks one)
+        data = config.record(
+            "run", args, sc, found, record, method=res.method, steps=steps, save_every=save_every, particles=n
+        )
+        config.write(record, data, "run")
+        guard.output(record)
     mass = res.mass()
     summary = {
         "scenario": sc.name,
@@ -87,6 +132,7 @@ def cmd_run(args, guard):
         "final_max": float(np.max(res.final)),
         "out": out,
         "animation": anim,
+        "record": record,
     }
     if args.json:
         print(json.dumps(summary, indent=2))
@@ -101,38 +147,43 @@ def cmd_run(args, guard):
             f"of {tuple(tank.shape)}{batch} in {res.elapsed:.2f} s; mass {np.sum(mass[0]):.6g} -> "
             f"{np.sum(mass[-1]):.6g}" + (" (all members)" if batch else "")
         )
-        for label, path in (("result", out), ("animation", anim)):
+        for what, path in (("result", out), ("animation", anim), ("record", record)):
             if path:
-                print(f"{label}: {path}")
+                print(f"{what}: {path}")
     return 0
 
 
 def cmd_compare(args, guard):
     from ..comparison import compare
 
-    checks.scenario_name(args)
+    label = _setup(args, "compare")
     methods = None if args.methods is None else checks.methods_arg(args.methods, ())
     missing = [m for m in methods or () if not checks.available(m)]
     if missing:
         raise UsageError(f"methods {missing} are not available in this installation")
     if args.reference is not None:
         checks.check_methods([args.reference], "")
-    checks.check_channels(args)
     devices = job.devices_arg(args)
     writer = job.writes(args)
     anim = checks.check_file(args.animate, (".gif", ".mp4"), "--animate") if writer else None
     # before building: the methods named, or at least one (the scenario says which apply once built)
-    checks.check_memory_of_args(
-        args, list(dict.fromkeys((methods or ["propagator"]) + [args.reference or "propagator"]))
-    )
+    checks.check_memory_first(args, list(dict.fromkeys((methods or ["propagator"]) + [args.reference or "propagator"])))
+    found = inputs.read(args, label)
+    record = _outputs(args, writer, found, anim)
     job.join(args)  # a job of several processes forms here, once every argument is checked
-    sc = checks.scenario_of(args)
-    methods = methods or checks.methods_arg(None, sc.methods)
+    sc = inputs.problem(args, found)
+    tank, prop, labels = checks.batched(args, sc)
+    n_particles = args.particles or sc.n_particles
+    if methods is None:
+        candidates = checks.methods_arg(None, sc.methods)
+        methods = _methods_that_apply(candidates, tank, prop, n_particles, args.seed)
+        if not methods:
+            raise UsageError(f"none of the methods {', '.join(candidates)} accepts this problem")
     reference = args.reference or (sc.reference if sc.reference in methods else methods[0])
     steps = sc.steps if args.steps is None else args.steps
     save_every = args.save_every or max(1, steps // 40)
     checks.check_memory_of_scenario(args, list(dict.fromkeys([reference] + methods)), sc, steps, save_every)
-    tank, prop, labels = checks.batched(args, sc)
+    stochastic = any(checks.is_stochastic(m) for m in [reference, *methods])
     cmp = compare(
         tank,
         prop,
@@ -140,7 +191,8 @@ def cmd_compare(args, guard):
         methods=methods,
         reference=reference,
         save_every=save_every,
-        n_particles=args.particles or sc.n_particles if any(m in ("particles", "counts") for m in methods) else None,
+        n_particles=n_particles if stochastic else None,
+        dt=1.0 if args.dt is None else args.dt,
         seed=args.seed,
         progress=writer,
         devices=devices,
@@ -152,6 +204,22 @@ def cmd_compare(args, guard):
 
         render.animate(cmp, anim, progress=True, **checks.batch_pictures(args, labels))
         guard.output(anim)
+    if record:
+        data = config.record(
+            "compare",
+            args,
+            sc,
+            found,
+            record,
+            methods=list(methods),
+            reference=reference,
+            steps=steps,
+            save_every=save_every,
+            particles=n_particles if stochastic else None,
+        )
+        config.write(record, data, "compare")
+        guard.output(record)
+        print(f"record: {record}", file=sys.stderr)
     print(cmp.to_json() if args.json else cmp.to_markdown())
     return 0
 

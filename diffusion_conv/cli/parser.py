@@ -34,6 +34,22 @@ class Parser(argparse.ArgumentParser):
     def error(self, message):  # one line, no usage block
         raise UsageError(f"{self.prog}: {message}")
 
+    def parse_known_args(self, args=None, namespace=None):
+        """As argparse's, and for a parser with ``track_given`` set: ``given``, the options on its command line.
+
+        ``given`` lists the destinations of the options that were given (a flag that equals its default
+        included), so that ``--config`` can tell them from defaults: a flag always overrides the file.
+        """
+        parsed, rest = super().parse_known_args(args, namespace)
+        if getattr(self, "track_given", False) and args is not None:
+            unset = object()
+            probe = argparse.Namespace(
+                **{a.dest: unset for a in self._actions if a.dest != argparse.SUPPRESS and a.option_strings}
+            )
+            super().parse_known_args(list(args), probe)
+            parsed.given = sorted(k for k, v in vars(probe).items() if v is not unset and k != "given")
+        return parsed, rest
+
 
 def integer(text, minimum, maximum, what):
     try:
@@ -90,6 +106,165 @@ def temperatures(text):
     if not values or len(values) > 64:
         raise argparse.ArgumentTypeError(f"give 1 to 64 temperatures, got {len(values)}")
     return values
+
+
+def finite_positive(text, what="a positive number"):
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not (np.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+    return value
+
+
+def cell_arg(text):
+    return finite_positive(text, "a finite positive number")
+
+
+def temperature_arg(text):
+    value = finite_positive(text, "a temperature in [1e-6, 1e6]")
+    if not 1e-6 <= value <= 1e6:
+        raise argparse.ArgumentTypeError(f"expected a temperature in [1e-6, 1e6], got {text!r}")
+    return value
+
+
+BOUNDARY_NAMES = ("reflect", "periodic", "absorb")
+"""The boundaries ``--boundary`` takes (the names of :data:`diffusion_conv.lattice.BOUNDARIES`)."""
+
+
+def boundary_arg(text):
+    """``--boundary``: one name for every axis, or a comma-separated list, one per axis (a tuple of names)."""
+    names = tuple(part.strip() for part in text.split(","))
+    for name in names:
+        if name not in BOUNDARY_NAMES:
+            raise argparse.ArgumentTypeError(
+                f"boundary {name!r} is unknown; allowed: {', '.join(BOUNDARY_NAMES)}, one for every axis "
+                f"or a comma-separated list, one per axis"
+            )
+    return names
+
+
+KERNEL_FILES = (".npy", ".txt")
+"""The suffixes of a kernel file: a NumPy array, or a text table (numpy.loadtxt)."""
+
+
+def kernel_spec(text):
+    """``--kernel`` read: ``('file', path, None)`` or ``('name', name, param)``; ArgumentTypeError when neither.
+
+    The parameter is checked for its type and sign here (a float sigma, an odd size); the kernel itself
+    (a file's contents, its dimension, the normalisation) is checked once the field is known.
+    """
+    from ..scenarios import KERNELS
+
+    if text.lower().endswith(KERNEL_FILES):
+        return "file", text, None
+    name, colon, param = text.partition(":")
+    if name not in KERNELS:
+        import os
+
+        if os.path.exists(text):
+            raise argparse.ArgumentTypeError(f"kernel file {text!r} must end in {' or '.join(KERNEL_FILES)}")
+        raise argparse.ArgumentTypeError(
+            f"kernel {text!r} is neither a name nor a {' or '.join(KERNEL_FILES)} file; names: "
+            + "; ".join(KERNELS.values())
+        )
+    if not colon:
+        return "name", name, None
+    if name in ("edge", "sobel"):
+        raise argparse.ArgumentTypeError(f"kernel {name!r} takes no parameter, got {text!r}")
+    if name == "gaussian":
+        try:
+            sigma = finite_positive(param)
+        except argparse.ArgumentTypeError:
+            raise argparse.ArgumentTypeError(
+                f"expected gaussian:SIGMA with SIGMA a positive number of cells, got {text!r}"
+            ) from None
+        return "name", name, sigma
+    try:
+        size = int(param)
+    except ValueError:
+        size = 0
+    if size < 1 or size % 2 == 0:
+        raise argparse.ArgumentTypeError(f"expected box:SIZE with SIZE an odd positive integer, got {text!r}")
+    return "name", name, size
+
+
+def kernel_arg(text):
+    kernel_spec(text)
+    return text
+
+
+def own_inputs() -> argparse.ArgumentParser:
+    """The options of ``run`` and ``compare`` that bring one's own field, walls and kernel, and ``--config``."""
+    from ..scenarios import KERNELS
+
+    own = argparse.ArgumentParser(add_help=False)
+    own.add_argument(
+        "--config",
+        default=None,
+        metavar="FILE.toml",
+        help="read the options from a TOML file (keys: the long options, with dashes or underscores; paths "
+        "relative to the file's folder); options given here override it. Every run that writes an output "
+        "also writes NAME.toml beside it: --config NAME.toml repeats the run bit for bit",
+    )
+    own.add_argument(
+        "--image",
+        default=None,
+        metavar="PATH",
+        help="a picture (PNG, JPEG, ...) as the initial field: its brightness (luma of a colour picture; "
+        "each channel with --channels) in [0, 1]; --size resamples it to SIZE x SIZE",
+    )
+    own.add_argument(
+        "--initial",
+        default=None,
+        metavar="FILE.npy",
+        help="a 1-D, 2-D or 3-D array (numpy.save) as the initial field, taken as it is",
+    )
+    own.add_argument(
+        "--walls",
+        default=None,
+        metavar="FILE",
+        help="solid cells, the field's shape: a .npy mask (bool, or 0 and 1: 1 = wall) or a black-and-white "
+        "picture (dark = wall: brightness below 0.5); the walls displace the water in them (those cells "
+        "start at 0)",
+    )
+    own.add_argument(
+        "--kernel",
+        default=None,
+        type=kernel_arg,
+        metavar="NAME[:PARAM]|FILE",
+        help="the kernel: "
+        + "; ".join(KERNELS.values())
+        + f"; or a {' or '.join(KERNEL_FILES)} array with odd sizes, of the field's dimension "
+        "(default: the scenario's; box:3 without one)",
+    )
+    own.add_argument(
+        "--temperature",
+        default=None,
+        type=temperature_arg,
+        metavar="T",
+        help="softmax temperature of the kernel, in [1e-6, 1e6] (default 1): a blur (gaussian, box, the "
+        "scenario's kernel) as softmax(log(K) / T), a signed kernel or a file as softmax(K / T)",
+    )
+    own.add_argument(
+        "--normalize",
+        default=None,
+        choices=("softmax", "sum"),
+        help="how --kernel becomes a jump distribution: softmax (default) or sum (K / sum(K): a kernel "
+        "with no negative entries, temperature 1)",
+    )
+    own.add_argument(
+        "--boundary",
+        default=None,
+        type=boundary_arg,
+        metavar="B|B0,B1,...",
+        help=f"{', '.join(BOUNDARY_NAMES)}: one for every axis or one per axis (default: the scenario's; "
+        "reflect without one)",
+    )
+    own.add_argument("--dx", default=None, type=cell_arg, help="cell width (default 1)")
+    own.add_argument("--dt", default=None, type=cell_arg, help="time step: frame times are steps * dt (default 1)")
+    return own
 
 
 def method_names() -> tuple[str, ...]:
@@ -170,18 +345,34 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument(
         "--channels",
         action="store_true",
-        help="the image scenario in colour: one tank per channel (red, green, blue) in one run",
+        help="a picture in colour (the image scenario's, or --image): one tank per channel (red, green, blue) "
+        "in one run",
     )
     batch.add_argument(
         "--temperatures",
         default=None,
         metavar="T1,T2,...",
         type=temperatures,
-        help="a bank of kernels: the scenario's kernel as a softmax at each temperature, in one run",
+        help="a bank of kernels: the kernel (--kernel, or the scenario's) as a softmax at each temperature, in one run",
     )
 
-    p = sub.add_parser("run", parents=[common, batch, scale], help="run one method on a scenario")
-    p.add_argument("scenario", help="scenario name (see `diffusion-conv scenarios`)")
+    own = own_inputs()
+    commands = {}
+
+    p = sub.add_parser(
+        "run",
+        parents=[common, own, batch, scale],
+        help="run one method on a scenario, or on a field of one's own (--image, --initial)",
+    )
+    p.track_given = True  # type: ignore[attr-defined]  # --config: flags given override the file
+    commands["run"] = p
+    p.add_argument(
+        "scenario",
+        nargs="?",
+        default=None,
+        metavar="SCENARIO",
+        help="scenario name (see `diffusion-conv scenarios`); optional with --image or --initial",
+    )
     p.add_argument("--method", default="auto", help=f"{', '.join(method_names())} or auto")
     p.add_argument(
         "--steps",
@@ -196,9 +387,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print a JSON summary")
 
     p = sub.add_parser(
-        "compare", parents=[common, batch, scale], help="run several methods on a scenario and compare them"
+        "compare",
+        parents=[common, own, batch, scale],
+        help="run several methods on a scenario (or a field of one's own) and compare them",
     )
-    p.add_argument("scenario", help="scenario name")
+    p.track_given = True  # type: ignore[attr-defined]
+    commands["compare"] = p
+    p.add_argument(
+        "scenario",
+        nargs="?",
+        default=None,
+        metavar="SCENARIO",
+        help="scenario name; optional with --image or --initial",
+    )
     p.add_argument("--methods", default=None, help="comma-separated methods (default: all that apply)")
     p.add_argument("--reference", default=None, help="the method the others are measured against")
     p.add_argument("--steps", type=steps_arg, default=None, help=f"number of steps, at most {MAX_STEPS}")
@@ -243,4 +444,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--quick", action="store_true", help="small sizes")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
+    parser.commands = commands  # type: ignore[attr-defined]  # the parsers of run and compare, for --config
     return parser
+
+
+def command_parser(name) -> argparse.ArgumentParser:
+    """The parser of command ``name`` (``'run'`` or ``'compare'``): what a config file's values go through."""
+    return build_parser().commands[name]  # type: ignore[attr-defined]
