@@ -246,6 +246,26 @@ class Comparison:
             indent=2,
         )
 
+    def __repr__(self):
+        ref = self.results[self.reference]
+        batch = f", batch {tuple(ref.batch_shape)}" if ref.batch_shape else ""
+        grid = " x ".join(str(n) for n in ref.frames.shape[1 + len(ref.batch_shape) :])
+        head = (
+            f"Comparison of {len(self.results)} methods ({', '.join(self.results)}) against {self.reference!r}: "
+            f"grid {grid}{batch}, {int(ref.steps[-1])} steps, initial mass {self.initial_mass:.10g}"
+        )
+        rows = [[self.HEADERS[c] for c in self.COLUMNS]] + [self._cells(row) for row in self.table]
+        widths = [max(len(r[k]) for r in rows) for k in range(len(self.COLUMNS))]
+        lines = [
+            "  ".join(c.ljust(w) if k == 0 else c.rjust(w) for k, (c, w) in enumerate(zip(r, widths))) for r in rows
+        ]
+        return "\n".join([head] + [line.rstrip() for line in lines])
+
+    def _repr_html_(self):
+        from ._display import html
+
+        return html(self)
+
 
 def compare(
     tank,

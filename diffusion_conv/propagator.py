@@ -203,12 +203,12 @@ class Propagator:
             with np.errstate(over="ignore", under="ignore"):
                 e = np.exp((z - z.max()) / temperature)  # (z - max) <= 0: never NaN, at worst -inf -> 0
             w = normalise(e.ravel(), np.dtype(_checks.float_dtype()), z.shape)
-            return cls._trusted(_checks.to_device(w.reshape(z.shape), w.dtype))
+            return cls._trusted(_checks.to_device(w.reshape(z.shape), w.dtype))._softmax_at(temperature)
         flat = jnp.ravel(_traced_float(z))
         finite = jnp.all(jnp.isfinite(flat))
         checkify.debug_check(finite, "logits must be finite; they hold NaN or infinite values")
         e = jnp.exp((flat - jax.lax.stop_gradient(jnp.max(flat))) / temperature)
-        return cls._trusted(_poison(finite, e / jnp.sum(e)).reshape(z.shape))
+        return cls._trusted(_poison(finite, e / jnp.sum(e)).reshape(z.shape))._softmax_at(temperature)
 
     @classmethod
     def from_kernel(cls, kernel, normalize="softmax", temperature=1.0) -> Propagator:
@@ -476,7 +476,30 @@ class Propagator:
             self.batch_shape + e.shape[:-1]
         )
 
+    # -- display ---------------------------------------------------------------------
+    def _softmax_at(self, temperature) -> Propagator:
+        """Record the softmax temperature this propagator was built at (shown by its display; not carried
+        through JAX transformations, banks or indexing, where it is shown as not recorded)."""
+        self._temperature = float(temperature)
+        return self
+
     def __repr__(self):
+        temperature = getattr(self, "_temperature", None)
+        words = [
+            f"kernel shape={self.kernel_shape}",
+            f"radius={self.radius}",
+            "temperature=" + ("not recorded" if temperature is None else f"{temperature:g}"),
+        ]
         if self._batch:
-            return f"Propagator(bank of {self.batch_shape}, kernel shape={self.kernel_shape})"
-        return f"Propagator(shape={self.kernel_shape}, mean={np.round(np.asarray(self.mean), 6)})"
+            words.insert(0, f"bank of batch_shape={self.batch_shape}")
+        elif not _checks.is_concrete(self.weights):
+            words.append("traced weights")
+        else:  # on the host: showing a propagator compiles nothing
+            mean, cov = self.host_moments()
+            words += [f"mean={np.round(mean, 6).tolist()}", f"covariance={np.round(cov, 6).tolist()}"]
+        return f"Propagator({', '.join(words)})"
+
+    def _repr_html_(self):
+        from ._display import html
+
+        return html(self)

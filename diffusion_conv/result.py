@@ -137,6 +137,11 @@ class Result:
         words.append(f"elapsed={self.elapsed:.3g} s")
         return f"Result({', '.join(words)})"
 
+    def _repr_html_(self):
+        from ._display import html
+
+        return html(self)
+
     def _parts(self):
         """``(arrays, plain_extras, meta)``: the extras that are arrays (NumPy), the others and ``meta`` as
         JSON's plain values; TypeError naming the first value a result file cannot hold."""

@@ -192,10 +192,22 @@ class Tank:
     def __repr__(self):
         walls = "None" if self._walls is None else f"{int(self.walls.sum())} cells"
         batch = f"batch_shape={self.batch_shape}, " if self._batch else ""
+        if _checks.is_concrete(self.concentration):  # on the host: showing a tank compiles nothing
+            field = np.asarray(self.concentration)
+            masses = field.sum(axis=tuple(range(self._batch, field.ndim)), dtype=np.float64) * self.dx**self.ndim
+            mass = f"{float(masses):.10g}" if not self._batch else str(np.round(masses.ravel()[:4], 6).tolist())
+            mass = mass[:-1] + ", ...]" if masses.size > 4 else mass
+        else:
+            mass = "traced"
         return (
             f"Tank({batch}shape={self.shape}, boundary={tuple(str(b) for b in self.boundary)}, walls={walls}, "
-            f"dx={self.dx}, dtype={self.dtype})"
+            f"dx={self.dx}, mass={mass}, dtype={self.dtype})"
         )
+
+    def _repr_html_(self):
+        from ._display import html
+
+        return html(self)
 
     def replace(self, **changes) -> Tank:
         """A copy with some of ``concentration``, ``boundary``, ``walls``, ``dx`` changed."""

@@ -8,7 +8,8 @@ the target folder and renamed when complete.
 Functions
 ---------
 animate
-    Side-by-side panels, one per method, with its difference to the reference.
+    Side-by-side panels, one per method, with its difference to the reference: a file, or
+    without a path an :class:`InlineAnimation` that plays in a notebook.
 plot_frame
     The same panels at one saved frame, as a figure.
 plot_story, animate_story
@@ -30,7 +31,7 @@ save_figure, save_text
 
 from __future__ import annotations
 
-from .animation import VIDEO_HINT, animate, plot_frame
+from .animation import VIDEO_HINT, InlineAnimation, animate, plot_frame
 from .batch import composite, plot_feature_maps
 from .figures import save_figure, save_text
 from .plots import plot_convergence, plot_kernel_temperatures, plot_profiles, profile
@@ -40,6 +41,7 @@ from .story import animate_story, plot_story
 __all__ = [
     "CHANNELS",
     "VIDEO_HINT",
+    "InlineAnimation",
     "animate",
     "animate_story",
     "composite",

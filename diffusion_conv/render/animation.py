@@ -36,14 +36,70 @@ def _check_common(source, reference, labels, channels, cmap, scale, limits, diff
     return cols
 
 
+INLINE_WIDTH = 1000
+"""Width in pixels that an inline animation is drawn to fit by default (see :func:`animate`'s ``dpi``)."""
+
+
+def fit_dpi(results, diff, width, most) -> float:
+    """The dpi at which the panels of ``results`` are ``width`` pixels wide, at most ``most`` (at least 20)."""
+    inches = Panels.inches(results, diff)[0]
+    return float(max(20.0, min(float(most), width / inches)))
+
+
+class InlineAnimation:
+    """An animation held in memory (a looping GIF) that plays inline in a notebook.
+
+    What :func:`animate` returns without a path: self-contained (the GIF is
+    embedded in the HTML as base64), nothing written to disk.
+
+    Attributes
+    ----------
+    data : bytes
+        The GIF file's bytes.
+    frames : int
+        Number of frames.
+    size : (int, int)
+        Width and height in pixels.
+    fps : float
+    """
+
+    def __init__(self, data: bytes, frames: int, size, fps: float):
+        self.data = bytes(data)
+        self.frames = int(frames)
+        self.size = (int(size[0]), int(size[1]))
+        self.fps = float(fps)
+
+    def __repr__(self):
+        w, h = self.size
+        return f"InlineAnimation(GIF, {self.frames} frames of {w} x {h} pixels at {self.fps:g} fps, {len(self.data):,} bytes)"
+
+    def _repr_html_(self):
+        import base64
+
+        w, h = self.size
+        data = base64.b64encode(self.data).decode("ascii")
+        return (
+            f'<img src="data:image/gif;base64,{data}" width="{w}" height="{h}" '
+            f'alt="an animation of {self.frames} frames" style="max-width: 100%; height: auto">'
+        )
+
+    def save(self, path) -> str:
+        """Write the GIF to ``path`` (ending in ``.gif``; temporary name, then rename); return the path."""
+        path = _io.check_target(path, (".gif",))
+        with _io.atomic_path(path) as tmp:
+            with open(tmp, "wb") as fh:
+                fh.write(self.data)
+        return path
+
+
 def animate(
     source,
-    path,
+    path=None,
     fps=10,
     cmap="viridis",
     reference=None,
     diff=True,
-    dpi=80,
+    dpi=None,
     progress=False,
     scale="auto",
     limits="auto",
@@ -52,7 +108,8 @@ def animate(
     labels=None,
     channels=None,
 ):
-    """Write an animation of one or several runs: GIF, MP4 (with imageio-ffmpeg) or numbered PNG frames.
+    """An animation of one or several runs: a file (GIF, MP4 with imageio-ffmpeg, numbered PNG frames) or,
+    without a path, an object that plays inline in a notebook.
 
     Each run gets a panel of its field and, below it, its difference to the
     reference; below the reference, every run's relative mass change against the
@@ -80,8 +137,11 @@ def animate(
     ----------
     source : Comparison, Result, dict of str to Result, or list of Result
         The runs; they must have the same saved steps.
-    path : str or os.PathLike
-        Output file, ending in ``.gif``, ``.mp4``, or ``.png`` for numbered frames
+    path : str or os.PathLike, optional
+        None (the default): nothing is written; the GIF is made in memory and
+        returned as an :class:`InlineAnimation`, which a notebook shows as a
+        looping animation (embedded in the page, so it needs no file). Otherwise
+        the output file, ending in ``.gif``, ``.mp4``, or ``.png`` for numbered frames
         ``stem_0000.png``, ``stem_0001.png``, ... beside it; its folder must exist
         and be writable (checked before any drawing). Written under a temporary
         name and renamed when complete; a failed or interrupted write (Ctrl-C,
@@ -95,9 +155,12 @@ def animate(
         Name of the reference run (default: the comparison's reference, or the first run).
     diff : bool
         Draw the row of differences to the reference (when there are several runs).
-    dpi : float
+    dpi : float, optional
         Pixels per inch of the frames (a panel is about 3.6 inches wide), in
         ``[10, 1200]``; a frame may not exceed 16384 pixels a side or 2**25 pixels.
+        Default 80 for a file; inline, at most 80 and no more than makes the frames
+        :data:`INLINE_WIDTH` pixels wide (a notebook scales wider pictures down to
+        its column anyway, and the GIF's size grows with the square of the dpi).
     progress : bool
         Show a progress bar.
     scale : {'auto', 'linear', 'log', 'symlog'}
@@ -118,9 +181,9 @@ def animate(
 
     Returns
     -------
-    str
+    str or InlineAnimation
         The path written (for PNG frames, the printf pattern of their names,
-        ``stem_%04d.png``).
+        ``stem_%04d.png``), or, without a path, the animation in memory.
 
     Raises
     ------
@@ -130,9 +193,13 @@ def animate(
         ``.mp4`` without imageio-ffmpeg (the message names the ``video`` extra).
     """
     cols = _check_common(source, reference, labels, channels, cmap, scale, limits, diff_scale)
-    path = _io.check_target(path, SUFFIXES)
-    suffix = os.path.splitext(path)[1].lower()
+    inline = path is None
+    if not inline:
+        path = _io.check_target(path, SUFFIXES)
+    suffix = ".gif" if inline else os.path.splitext(path)[1].lower()
     diff_row = bool(diff) and any(c.ref is not None for c in cols)
+    if dpi is None:
+        dpi = fit_dpi([c.result for c in cols], diff_row, INLINE_WIDTH, 80.0) if inline else 80.0
     dpi = Panels.check_size([c.result for c in cols], diff_row, dpi, "animation frame")
     if isinstance(fps, (bool, np.bool_)) or not isinstance(fps, (numbers.Real, np.integer, np.floating)):
         raise InputTypeError(f"fps must be a number in (0, 100], got {fps!r} ({type(fps).__name__})")
@@ -152,7 +219,28 @@ def animate(
     )
     n = len(cols[0].result.steps)
     colours = palette(cmap) if levels is not None else None
+    if inline:
+        return _in_memory(panels.rgb, n, fps, colours, progress)
     return write_frames(panels.rgb, n, path, fps, colours, progress)
+
+
+def _in_memory(draw, n, fps, colours, progress) -> InlineAnimation:
+    """The frames ``draw(i)`` for ``i < n`` as a GIF in memory."""
+    import io
+
+    buf = io.BytesIO()
+    writer = GifWriter(buf, fps, colours)
+    size = (0, 0)
+    with _progress.bar(n, progress, desc="render", unit="image") as bar:
+        try:
+            for i in range(n):
+                frame = draw(i)
+                size = (frame.shape[1], frame.shape[0])
+                writer.append_data(frame)
+                bar.update(1)
+        finally:
+            writer.close()
+    return InlineAnimation(buf.getvalue(), n, size, fps)
 
 
 def write_frames(draw, n, path, fps, colours=None, progress=False):

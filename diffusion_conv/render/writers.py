@@ -62,8 +62,9 @@ class GifWriter:
 
     Parameters
     ----------
-    path : str
-        The file (already checked; written in place: wrap in an atomic path).
+    path : str or binary file object
+        The file (already checked; written in place: wrap in an atomic path), or an open binary
+        file (a ``BytesIO``) that the GIF is written into and that is left open.
     fps : float
     colours : ndarray (256, 3) uint8, optional
         A fixed palette (every frame mapped onto it, no dithering); ``None``:
@@ -72,7 +73,9 @@ class GifWriter:
 
     def __init__(self, path, fps, colours=None):
 
-        self._fh = open(path, "wb")
+        self._owned = isinstance(path, (str, bytes, os.PathLike))
+        self._fh = open(path, "wb") if self._owned else path
+        self._finished = False
         self._delay = max(2, int(round(100.0 / float(fps))))  # hundredths of a second
         self._colours = None if colours is None else np.asarray(colours, dtype=np.uint8)
         self._lut = self._known = None
@@ -133,12 +136,14 @@ class GifWriter:
 
     def close(self):
         """Finish the file."""
-        if not self._fh.closed:
+        if not self._finished:
+            self._finished = True
             try:
                 if self._size is not None:
                     self._fh.write(b"\x3b")
             finally:
-                self._fh.close()
+                if self._owned:
+                    self._fh.close()
 
 
 class PngFrames:
