@@ -286,7 +286,7 @@ def propagator_html(prop) -> str:
             for (i, j), v in np.ndenumerate(picture):
                 ax.text(
                     j - r1,
-                    i - r0,
+                    i - r0 + 0.3,  # below the centre, where the mean's cross does not cover it
                     f"{v:.2g}",
                     ha="center",
                     va="center",
