@@ -15,7 +15,9 @@ import time and JAX's x64 switch can still be set first):
 
 :func:`details` gives each one's default size, steps and the method ``auto``
 runs, without building anything; :func:`temperature_bank` makes a bank of
-kernels from a scenario's kernel at several softmax temperatures.
+kernels from a scenario's kernel at several softmax temperatures;
+:func:`named_kernel` builds the named image kernels (:data:`KERNELS`: a Gaussian,
+the box blur, the edge detector :data:`EDGE`, :data:`SOBEL`) as propagators.
 
 Examples
 --------
