@@ -159,7 +159,7 @@ def animate(
         Pixels per inch of the frames (a panel is about 3.6 inches wide), in
         ``[10, 1200]``; a frame may not exceed 16384 pixels a side or 2**25 pixels.
         Default 80 for a file; inline, at most 80 and no more than makes the frames
-        :data:`INLINE_WIDTH` pixels wide (a notebook scales wider pictures down to
+        1000 pixels wide (``render.animation.INLINE_WIDTH``; a notebook scales wider pictures down to
         its column anyway, and the GIF's size grows with the square of the dpi).
     progress : bool
         Show a progress bar.
