@@ -88,7 +88,7 @@ def named_kernel(name, param=None, ndim=2, normalize="softmax", temperature=1.0)
         ``softmax(log(K) / temperature)``, which is the blur itself at temperature 1 (a Gaussian's
         variance scales with the temperature, a box stays uniform), as
         :func:`temperature_bank` reads a kernel; a signed kernel (``edge``, ``sobel``) becomes
-        ``softmax(K / temperature)``, as :meth:`Propagator.from_kernel` reads it. ``'sum'``:
+        ``softmax(K / temperature)``, as :meth:`diffusion_conv.Propagator.from_kernel` reads it. ``'sum'``:
         ``K / sum(K)``, for the blurs only (a signed kernel is refused); temperature must be 1.
     temperature : float, default 1.0
         Positive.

@@ -91,7 +91,7 @@ def _exists(path, option, label):
 
 
 def read_picture(path, option, label, size=None, channels=False) -> np.ndarray:
-    """A picture file as brightness in [0, 1] (:meth:`Tank.from_image`): ``(H, W)``, or ``(C, H, W)`` with channels."""
+    """A picture file as brightness in [0, 1] (:meth:`diffusion_conv.Tank.from_image`): ``(H, W)``, or ``(C, H, W)`` with channels."""
     from ..tank import Tank
 
     _exists(path, option, label)
