@@ -220,11 +220,15 @@ def flatten_batch(m, tank, prop, key, batch, options) -> list[Group]:
     which = np.broadcast_to(np.arange(len(w_members)).reshape(prop.batch_shape), batch).ravel()
     sigs = [sig_of_member[i] for i in which]
     groups = []
-    for sig in dict.fromkeys(sigs):
-        index = np.array([i for i, s_ in enumerate(sigs) if s_ == sig], dtype=np.int64)
-        c, w = conc[index], weights[index]
+    paths = dict.fromkeys(sigs)
+    for sig in paths:
+        if len(paths) == 1:  # every member: the arrays as they are, no copy
+            index, c, w, k = np.arange(size), conc, weights, _take(keys, None)
+        else:
+            index = np.array([i for i, s_ in enumerate(sigs) if s_ == sig], dtype=np.int64)
+            c, w, k = conc[index], weights[index], None if keys is None else _take(keys, index)
         prepared = m.prepare(tank.like(np.asarray(c), 1), Propagator._trusted(np.asarray(w), 1), (len(index),), options)
-        groups.append(Group(index, c, w, None if keys is None else _take(keys, index), prepared))
+        groups.append(Group(index, c, w, k, prepared))
     return groups
 
 

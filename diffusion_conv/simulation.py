@@ -15,11 +15,13 @@ from .core import (
     check_problem,
     check_schedule,
     first_key,
+    flatten_batch,
     frame_steps,  # noqa: F401  (re-exported: the frame schedule)
     resolve,
 )
 from .errors import InputError
 from .methods import names as _method_names
+from .methods.base import Sizes
 from .result import Result
 
 METHODS = _method_names()
@@ -36,7 +38,13 @@ def check_method(method):
 
 
 class Plan:
-    """A checked run: the method, its options, the frame schedule and the batch (built before any work)."""
+    """A checked run: the method, its options, the frame schedule and the batch (built before any work).
+
+    Its memory estimate (the method's :meth:`~diffusion_conv.methods.Method.memory`) is checked
+    against the memory available before anything is prepared; then the method's preparation runs
+    once, per group of members that take one path (``groups``, each with its ``prepared``), and
+    the declared ``order`` is read once: the driver, the split grid and ``Result.meta`` use these.
+    """
 
     def __init__(self, tank, prop, steps, method, save_every, save_at, dt, n_particles, key, options, devices=None):
         check_problem(tank, prop)
@@ -66,25 +74,20 @@ class Plan:
                 )
             if not self.batch:
                 check_split(self.method, tank, prop, self.mesh.size, self.options)
-        itemsize = np.dtype(tank.dtype).itemsize
-        cells = math.prod(tank.shape)
-        self.memory = self.method_memory(cells, itemsize)
+        sizes, nframes = Sizes.of(tank, prop), len(self.save_steps)
+        self.memory_parts = self.method.memory(
+            sizes, self.options, n_particles, nframes, self.members, np.dtype(tank.dtype).itemsize
+        )
+        self.memory = _memory.check(self.memory_parts, nframes, self.members, sizes.cells)
+        self.groups = flatten_batch(
+            self.method, tank, prop, key if self.method.stochastic else None, self.batch, self.options
+        )
+        self.order = self.method.order(tank, prop)
 
-    def method_memory(self, cells, itemsize):
-        nframes = len(self.save_steps)
-        extras = 0
-        working = 6 * cells * itemsize
-        n = self.n_particles or 0
-        if self.method.name == "particles":
-            track = self.options.get("track", 0)
-            working += n * (4 * self.tank.ndim * 4 + 16)
-            extras = nframes * self.members * track * self.tank.ndim * itemsize
-        elif self.method.name == "counts":
-            working += (int(np.prod(self.prop.kernel_shape)) + 4) * cells * 8
-            extras = nframes * self.members * cells * np.dtype(_checks.step_dtype()).itemsize
-        elif self.method.name == "propagator" and self.tank.walls is not None:
-            working += int(np.prod(self.prop.kernel_shape)) * cells * (1 + itemsize)
-        return _memory.check_memory(nframes, self.members, cells, itemsize, working, extras)
+    @property
+    def prepared(self) -> tuple:
+        """What the method's preparation gave for each group of members."""
+        return tuple(g.prepared for g in self.groups)
 
 
 def simulate(
@@ -200,11 +203,11 @@ def _meta(plan, frames, summary):
         "kernel_mean": mean.tolist(),
         "kernel_covariance": cov.tolist(),
         "requested_method": plan.requested,
-        "order": plan.method.order(tank, prop).exponent,
+        "order": plan.order.exponent,
     }
     if plan.n_particles is not None:
         meta["n_particles"] = int(plan.n_particles)
-    meta.update(plan.method.meta(tank, prop, plan.save_steps, plan.options))
+    meta.update(plan.method.meta(tank, prop, plan.save_steps, plan.options, plan.prepared))
     for k, v in summary.items():
         v = np.asarray(v).reshape(plan.batch)
         meta[k] = v.tolist() if plan.batch else v.item()

@@ -8,6 +8,7 @@ built-in method goes through, touching no file of the package.
 from __future__ import annotations
 
 import ast
+import dataclasses
 import os
 import subprocess
 import sys
@@ -20,6 +21,7 @@ import pytest
 import diffusion_conv as dc
 from diffusion_conv import lattice
 from diffusion_conv.methods import Method, Order, State, register
+from diffusion_conv.methods.base import Sizes
 
 PACKAGE = os.path.dirname(dc.__file__)
 
@@ -133,55 +135,82 @@ def test_the_public_namespaces_hold_the_public_names_only():
 
 
 # -- a method defined here alone -----------------------------------------------------------------
-class LazyWalk(Method):
-    """Stay with probability ``q``, else jump by the kernel: ``c' = q c + (1 - q) K * c``."""
+@dataclasses.dataclass(frozen=True)
+class LazyStatic:
+    """The lazy walk's static data: named fields, hashable and compared by value."""
 
-    name = "lazy_walk_test"
-    kind = "deterministic"
-    differentiable = True
-    options = {"q": 0.5}
+    radius: tuple
+    boundary: tuple
+    cell: float
+    q: float
 
-    def validate(self, tank, prop, *, n_particles=None, key=None, **options):
-        options = self.check_arguments(n_particles, key, options)
-        if not 0 <= options["q"] < 1:
-            raise ValueError(f"q must be in [0, 1), got {options['q']!r}")
-        return options
 
-    def order(self, tank, prop):
-        return Order(-1.0, "steps", "heat", "a slower walk: the same lattice error")
+def _define_lazy_walk():
+    """The class statement of the lazy walk: a concrete Method subclass registers itself as it is defined."""
 
-    def init(self, tank, prop, key=None, n_particles=None, prepared=None, q=0.5):
-        w = jnp.ravel(prop.weights).astype(tank.concentration.dtype)
-        return State(
-            (tuple(prop.radius), tuple(tank.boundary), tank.dx**tank.ndim, q),
-            field=tank.concentration,
-            weights=w,
-            absorbed=jnp.zeros((), tank.concentration.dtype),
-        )
+    class LazyWalk(Method):
+        """Stay with probability ``q``, else jump by the kernel: ``c' = q c + (1 - q) K * c``."""
 
-    def advance(self, state, n):
-        radius, bnd, _, q = state.static
+        name = "lazy_walk_test"
+        kind = "deterministic"
+        differentiable = True
+        options = {"q": 0.5}
 
-        def body(_, carry):
-            c, a = carry
-            moved, da = lattice.transport(c, radius, bnd, weights=state.weights)
-            return q * c + (1 - q) * moved, a + (1 - q) * da
+        def validate(self, tank, prop, *, n_particles=None, key=None, **options):
+            options = self.check_arguments(n_particles, key, options)
+            if not 0 <= options["q"] < 1:
+                raise ValueError(f"q must be in [0, 1), got {options['q']!r}")
+            return options
 
-        field, absorbed = jax.lax.fori_loop(0, n, body, (state.field, state.absorbed))
-        return state.replace(field=field, absorbed=absorbed)
+        def order(self, tank, prop):
+            return Order(-1.0, "steps", "heat", "a slower walk: the same lattice error")
 
-    def observe(self, state):
-        return state.field, state.absorbed * state.static[2]
+        def init(self, tank, prop, key=None, n_particles=None, prepared=None, q=0.5):
+            w = jnp.ravel(prop.weights).astype(tank.concentration.dtype)
+            return State(
+                LazyStatic(tuple(prop.radius), tuple(tank.boundary), tank.dx**tank.ndim, q),
+                field=tank.concentration,
+                weights=w,
+                absorbed=jnp.zeros((), tank.concentration.dtype),
+            )
+
+        def advance(self, state, n):
+            st = state.static
+
+            def body(_, carry):
+                c, a = carry
+                moved, da = lattice.transport(c, st.radius, st.boundary, weights=state.weights)
+                return st.q * c + (1 - st.q) * moved, a + (1 - st.q) * da
+
+            field, absorbed = jax.lax.fori_loop(0, n, body, (state.field, state.absorbed))
+            return state.replace(field=field, absorbed=absorbed)
+
+        def observe(self, state):
+            return state.field, state.absorbed * state.static.cell
+
+        def memory(self, sizes, options, n_particles, nframes, members, itemsize, prepared=None):
+            out = super().memory(sizes, options, n_particles, nframes, members, itemsize, prepared)
+            out["working"] += LAZY_EXTRA_FIELDS * members * sizes.cells * itemsize  # q c and the moved field
+            return out
+
+    return LazyWalk
+
+
+LAZY_EXTRA_FIELDS = 2
 
 
 @pytest.fixture
 def lazy_walk():
-    """The method registered for one test (the registry is the process's: other tests must not meet it)."""
+    """The method defined (and so registered) for one test; the registry is the process's: other tests must
+    not meet it, so it is taken out after."""
     from diffusion_conv.methods import base
 
-    register(LazyWalk)
-    yield LazyWalk.name
-    del base._REGISTRY[LazyWalk.name]
+    assert "lazy_walk_test" not in dc.methods.names()
+    cls = _define_lazy_walk()
+    assert dc.methods.get(cls.name).__class__ is cls  # registered by its definition alone
+    assert register(cls) is cls and dc.methods.get(cls.name).__class__ is cls  # the decorator: an alias
+    yield cls.name
+    del base._REGISTRY[cls.name]
 
 
 def _expected(tank, prop, steps, q):
@@ -212,6 +241,15 @@ def test_a_method_defined_outside_the_package_runs_everywhere_a_method_runs(tmp_
     assert set(cmp.results) == {"propagator", "lazy_walk_test"}
     with pytest.raises(ValueError, match="memory"):
         dc.simulate(dc.Tank.two_compartment((4096, 4096)), prop, 10**6, method="lazy_walk_test", save_every=1)
+    # a grid of one device is a split grid: a method without a slab form says it cannot split
+    assert dc.methods.get("lazy_walk_test").slab() is None
+    with pytest.raises(ValueError, match="'lazy_walk_test' cannot split one grid across devices"):
+        dc.simulate(tank, prop, 6, method="lazy_walk_test", devices=1)
+    np.testing.assert_allclose(  # a batch spreads over the devices instead
+        dc.simulate(dc.Tank.stack([tank]), prop, 6, method="lazy_walk_test", q=0.25, devices=1).final[0],
+        res.final,
+        rtol=1e-12,
+    )
     res.save(tmp_path / "lazy.npz")
     back = dc.Result.load(tmp_path / "lazy.npz")
     assert back.method == "lazy_walk_test"
@@ -225,3 +263,27 @@ def test_the_command_runs_a_method_registered_after_import(capsys, lazy_walk):
     out = capsys.readouterr()
     assert code == 0, out.err
     assert '"lazy_walk_test"' in out.out
+
+
+def test_the_memory_check_reads_the_method_s_own_estimate(monkeypatch, lazy_walk):
+    """The lazy walk declares two more fields than a grid method: a limit between the two estimates lets the
+    propagator run and refuses the lazy walk, in simulate and in the command alike."""
+    from diffusion_conv import cli
+
+    tank = dc.Tank.two_compartment((64, 64))
+    prop = dc.Propagator.gaussian(0.8, ndim=2, radius=1)
+    sizes, itemsize = Sizes.of(tank, prop), tank.dtype.itemsize
+
+    def total(name):
+        m = dc.methods.get(name)
+        return sum(m.memory(sizes, m.validate(tank, prop), None, 11, 1, itemsize).values())
+
+    lazy, plain = total("lazy_walk_test"), total("propagator")
+    assert lazy - plain == LAZY_EXTRA_FIELDS * 64 * 64 * itemsize
+    monkeypatch.setenv("DIFFUSION_CONV_MEMORY_LIMIT", str(int((plain + lazy) / 2 / 0.9)))
+    dc.simulate(tank, prop, 10, save_every=1)
+    with pytest.raises(ValueError, match="would hold about"):
+        dc.simulate(tank, prop, 10, method="lazy_walk_test", save_every=1)
+    monkeypatch.setenv("DIFFUSION_CONV_MEMORY_LIMIT", str(2**30))
+    argv = ["run", "two-compartment", "--method", "lazy_walk_test", "--size", "30000", "--steps", "10", "--json"]
+    assert cli.main(argv) == 2

@@ -3,13 +3,10 @@ equation, and the absorbed mass of a method that does not step (the deficit of a
 
 from __future__ import annotations
 
-import functools
-
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .. import _checks
 from ..lattice import offsets
 from .base import Order
 
@@ -40,15 +37,9 @@ def declared_order(tank, prop) -> Order:
     Returns an :class:`~diffusion_conv.methods.Order` with exponent ``-1`` (zero
     third cumulant, jumps of at most one cell across absorbing edges) or ``-1/2``
     (a skewed kernel, or a kernel jumping further across an absorbing edge).
-    Cached per kernel and boundaries (every run reports it).
     """
-    key = _checks.array_key(np.reshape(np.asarray(prop.weights, dtype=np.float64), (-1,) + prop.kernel_shape))
-    return _declared_order(key, tuple(prop.radius), tuple(b.conserves for b in tank.boundary))
-
-
-@functools.lru_cache(maxsize=64)
-def _declared_order(wkey, radius, conserves) -> Order:
-    w = _checks.from_key(wkey)
+    w = np.reshape(np.asarray(prop.weights, dtype=np.float64), (-1,) + prop.kernel_shape)
+    radius, conserves = tuple(prop.radius), tuple(b.conserves for b in tank.boundary)
     skewed = any(np.max(np.abs(third_cumulant(m))) > _tol(np.float64) * max(radius) ** 3 for m in w)
     if skewed:
         return Order(ORDER_SKEWED, "steps", "heat", "a skewed kernel: the heat equation carries no third cumulant")

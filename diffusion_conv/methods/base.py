@@ -1,7 +1,7 @@
 """The one interface every method implements, the state it carries, and the registry.
 
-A method is a small object (a subclass of :class:`Method`, registered with
-:func:`register`) made of pure functions:
+A method is a small object (a subclass of :class:`Method`; a concrete subclass
+that sets its ``name`` registers itself when it is defined) made of pure functions:
 
 ``validate(tank, prop, n_particles=None, key=None, **options) -> options``
     Host-side checks of a concrete problem; raises ``ValueError``/``TypeError``
@@ -11,6 +11,9 @@ A method is a small object (a subclass of :class:`Method`, registered with
 ``prepare(tank, prop, batch, options) -> State or None``
     Optional host-side work on concrete inputs (separable factors, thresholds
     computed in float64): leaves with the leading axes of the run's ``batch``.
+    :func:`diffusion_conv.simulate` prepares once per run (per group of members
+    that take one path) and carries the result: ``init``, ``meta`` and
+    ``memory`` read it.
 ``init(tank, prop, key=None, n_particles=None, prepared=None, **options) -> State``
     The state at step 0 (pure JAX: works on traced fields, weights and keys;
     uses ``prepared`` where given, else computes the same in JAX).
@@ -19,11 +22,21 @@ A method is a small object (a subclass of :class:`Method`, registered with
 ``observe(state) -> (frame, absorbed)``
     The concentration field (the tank's dtype) and the running total of absorbed
     mass (in units of mass, ``dx**ndim`` times cell units).
+``memory(sizes, options, n_particles, nframes, members, itemsize, prepared=None) -> dict``
+    The bytes a run holds, in parts (a default for grid methods; see :meth:`Method.memory`).
+``slab() -> Slab or None``
+    The method's form on one grid split along axis 0 across devices, or None: it cannot split.
+
+A state's static data (what the compiled program depends on) are the named
+fields of a frozen dataclass: hashable and compared by value, so two runs with
+equal static data share one compiled program.
 
 :func:`diffusion_conv.rollout` composes them under ``jax.jit``/``vmap``/``grad``;
 :func:`diffusion_conv.simulate` is the one host driver on top (validation, frame
 chunks, progress, the move to the host, :class:`~diffusion_conv.Result`).
-A new method is one new module in this package with one registered class.
+A new method is one new module in this package with one class: the modules of
+the package are found by :func:`names` (``pkgutil``), and the class registers
+itself.
 """
 
 from __future__ import annotations
@@ -31,6 +44,9 @@ from __future__ import annotations
 import abc
 import dataclasses
 import importlib
+import math
+import os
+import pkgutil
 from typing import ClassVar
 
 import jax
@@ -40,10 +56,11 @@ from ..errors import InputError, InputTypeError
 
 KINDS = ("deterministic", "stochastic", "reference")
 
-_MODULES = ("propagator", "spectral", "particles", "counts", "image", "heat")
-"""The method modules, in the order the methods are listed (the only list of them)."""
-
 _REGISTRY: dict[str, Method] = {}
+"""Every registered method by name (filled by the classes themselves, :meth:`Method.__init_subclass__`)."""
+
+_LOADED = False
+"""Whether the method modules of this package have been imported (:func:`_load`)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -110,8 +127,54 @@ class State:
         return f"State({', '.join(self.arrays)})"
 
 
+@dataclasses.dataclass(frozen=True)
+class Sizes:
+    """The sizes a memory estimate reads (no arrays: the command estimates a run before it builds one).
+
+    Attributes
+    ----------
+    shape : tuple of int
+        The grid (cells per axis).
+    kernel_shape : tuple of int
+        The kernel's shape (odd sizes).
+    walls : bool
+        Whether the tank has walls.
+    """
+
+    shape: tuple[int, ...]
+    kernel_shape: tuple[int, ...]
+    walls: bool = False
+
+    @classmethod
+    def of(cls, tank, prop) -> Sizes:
+        """The sizes of a tank and a kernel."""
+        return cls(tuple(tank.shape), tuple(prop.kernel_shape), tank.walls is not None)
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def cells(self) -> int:
+        return math.prod(self.shape)
+
+    @property
+    def taps(self) -> int:
+        """The kernel's entries: the jumps of one step."""
+        return math.prod(self.kernel_shape)
+
+
+MEMORY_PARTS = ("working", "frames", "extras", "particles")
+"""The parts of a memory estimate, in bytes (:meth:`Method.memory`)."""
+
+
 class Method(abc.ABC):
     """The interface of a method; subclasses set the class attributes and the five functions.
+
+    A subclass that sets its own ``name`` and implements the abstract functions
+    registers itself when it is defined (one instance in the registry that
+    :func:`get` and :func:`names` read); one that sets no ``name`` of its own is
+    a base for others and is not registered.
 
     Attributes
     ----------
@@ -130,6 +193,9 @@ class Method(abc.ABC):
         Method-specific options and their defaults.
     units : str
         What the driver's progress bar counts for this method (``'step'`` or ``'frame'``).
+    listed : int
+        Where the method comes in :func:`names` (lower first; methods of equal
+        ``listed`` in the order they were defined).
     """
 
     name: ClassVar[str]
@@ -139,6 +205,19 @@ class Method(abc.ABC):
     differentiable: ClassVar[bool] = False
     options: ClassVar[dict] = {}
     units: ClassVar[str] = "step"
+    listed: ClassVar[int] = 1000
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "name" in vars(cls):
+            _add(cls)
+
+    # one instance per class: equal (and of one hash) as static arguments of compiled programs
+    def __eq__(self, other):
+        return type(self) is type(other)
+
+    def __hash__(self):
+        return hash(type(self))
 
     @abc.abstractmethod
     def validate(self, tank, prop, *, n_particles=None, key=None, **options) -> dict:
@@ -180,8 +259,12 @@ class Method(abc.ABC):
         """Scalars (per batch member) of the final state for ``Result.meta``, e.g. particles remaining."""
         return {}
 
-    def meta(self, tank, prop, save_steps, options) -> dict:
-        """JSON-serialisable details of a run, for ``Result.meta``."""
+    def meta(self, tank, prop, save_steps, options, prepared=()) -> dict:
+        """JSON-serialisable details of a run, for ``Result.meta``.
+
+        ``prepared``: what :meth:`prepare` gave for each group of members of the
+        run (read instead of preparing again).
+        """
         return {}
 
     def stepwise(self, state: State) -> bool:
@@ -191,6 +274,41 @@ class Method(abc.ABC):
     def host(self, tank, prop, options):
         """A host implementation of the same interface (numpy, scipy) to use instead on a CPU backend, or None."""
         return None
+
+    def slab(self) -> Slab | None:
+        """The method's form on one grid split along axis 0 across devices; None: it cannot split a grid."""
+        return None
+
+    def memory(self, sizes: Sizes, options, n_particles, nframes, members, itemsize, prepared=None) -> dict:
+        """The bytes a run holds, in the parts of :data:`MEMORY_PARTS` (all members together).
+
+        Parameters
+        ----------
+        sizes : Sizes
+            The grid, the kernel and whether there are walls.
+        options : dict
+            The method's options (as :meth:`validate` returns them).
+        n_particles : int or None
+            Particles of a stochastic method.
+        nframes, members, itemsize : int
+            Saved frames, batch members, bytes of a cell of the field.
+        prepared : sequence, optional
+            What :meth:`prepare` gave for each group of members (None before it ran).
+
+        Returns
+        -------
+        dict
+            ``working``: the arrays of the running state and of one step (six
+            fields per member for a grid method: state, step, the chunk's frame
+            buffers); ``frames``: the saved frames on the host; ``extras``:
+            further per-frame arrays; ``particles``: arrays of one entry per particle.
+        """
+        return {
+            "working": 6 * members * sizes.cells * itemsize,
+            "frames": frames_bytes(sizes, nframes, members, itemsize),
+            "extras": 0,
+            "particles": 0,
+        }
 
     def check_arguments(self, n_particles, key, options):
         """Refuse stochastic arguments for a deterministic method and unknown options."""
@@ -209,11 +327,106 @@ class Method(abc.ABC):
         return f"<method {self.name!r} ({self.kind})>"
 
 
-def register(cls):
-    """Class decorator: check ``cls`` implements :class:`Method` and add one instance to the registry."""
-    if not (isinstance(cls, type) and issubclass(cls, Method)):
-        raise InputTypeError(f"{cls!r} is not a subclass of Method")
-    missing = sorted(getattr(cls, "__abstractmethods__", ()))
+def frames_bytes(sizes: Sizes, nframes, members, itemsize) -> int:
+    """Bytes of the saved frames of a run: ``nframes`` fields per member."""
+    return int(nframes) * int(members) * sizes.cells * int(itemsize)
+
+
+# -- the split grid ------------------------------------------------------------------------------
+class Slab(abc.ABC):
+    """A method's form on one grid split along axis 0 across devices: each device holds ``n0 / D`` rows.
+
+    The same interface as :class:`Method` (``init``, ``advance``, ``observe``,
+    ``extras``, ``summary``, ``stepwise``) on one device's slab, run inside
+    ``shard_map`` over the mesh axis :data:`diffusion_conv.lattice.halo.AXIS`, and
+    :meth:`inputs`, which cuts a checked plan into per-device arrays. A method
+    declares its form with :meth:`Method.slab`. One instance per class: equal
+    (and of one hash) as static arguments of compiled programs.
+    """
+
+    method: ClassVar[str]
+    """The name of the method this is the split form of."""
+    units: ClassVar[str] = "step"
+
+    @property
+    def name(self) -> str:
+        return self.method
+
+    def __eq__(self, other):
+        return type(self) is type(other)
+
+    def __hash__(self):
+        return hash(type(self))
+
+    def check(self, tank, prop, devices, options) -> None:
+        """Refuse what this form cannot split (before any work): equal slabs of at least the kernel's radius."""
+        n0, r0 = tank.shape[0], prop.radius[0]
+        if n0 % devices:
+            raise InputError(
+                f"axis 0 of the tank ({n0} cells) must be a multiple of the number of devices ({devices}) "
+                f"to split the grid into equal slabs"
+            )
+        if r0 > n0 // devices:
+            raise InputError(
+                f"each device's slab ({n0 // devices} rows) must be at least the kernel's radius along "
+                f"axis 0 ({r0}); use fewer devices"
+            )
+
+    @abc.abstractmethod
+    def inputs(self, plan, devices) -> tuple:
+        """``(static, arrays)``: the static data and the per-device arrays (leading axis ``devices``) of a plan."""
+
+    @abc.abstractmethod
+    def init(self, static, **arrays) -> State:
+        """A device's state at step 0 from its share of :meth:`inputs`' arrays."""
+
+    @abc.abstractmethod
+    def advance(self, state: State, n) -> State:
+        """The slab's state ``n`` steps later (exchanging halos with the neighbouring devices)."""
+
+    @abc.abstractmethod
+    def observe(self, state: State):
+        """``(slab of the frame, absorbed total)`` (the total summed over the devices)."""
+
+    def extras(self, state: State) -> dict:
+        return {}
+
+    def summary(self, state: State) -> dict:
+        return {}
+
+    def stepwise(self, state: State) -> bool:
+        return True
+
+    def __repr__(self):
+        return f"<slab form of {self.method!r}>"
+
+    # helpers of inputs()
+    @staticmethod
+    def cut(x, devices):
+        """``(D, s, ...)``: an array of the tank's shape cut along axis 0 into ``devices`` slabs."""
+        x = np.asarray(x)
+        return x.reshape((devices, x.shape[0] // devices) + x.shape[1:])
+
+    @staticmethod
+    def cut_masks(blocked, devices):
+        """Wall masks ``(K, n0, ...)`` cut along the grid's axis 0: ``(D, K, s, ...)`` (None stays None)."""
+        if blocked is None:
+            return None
+        return np.moveaxis(Slab.cut(np.moveaxis(blocked, 0, -1), devices), -1, 1)
+
+    @staticmethod
+    def replicate(x, devices):
+        """``(D, ...)``: one read-only copy of ``x`` per device (a broadcast view)."""
+        x = np.asarray(x)
+        return np.broadcast_to(x, (devices,) + x.shape)
+
+
+# -- the registry ----------------------------------------------------------------------------------
+def _add(cls):
+    """Check a method class and add one instance of it to the registry (under its name)."""
+    missing = sorted(
+        n for n in dir(cls) if getattr(getattr(cls, n, None), "__isabstractmethod__", False)
+    )  # (the class is not complete yet: __abstractmethods__ is set after __init_subclass__)
     if missing:
         raise InputTypeError(f"method class {cls.__name__} does not implement {', '.join(missing)}")
     for attr in ("name", "kind"):
@@ -221,22 +434,48 @@ def register(cls):
             raise InputTypeError(f"method class {cls.__name__} must set the class attribute {attr!r} (a string)")
     if cls.kind not in KINDS:
         raise InputTypeError(f"method class {cls.__name__} has kind {cls.kind!r}; allowed: {', '.join(KINDS)}")
-    if cls.name in _REGISTRY and type(_REGISTRY[cls.name]) is not cls:
-        raise InputTypeError(f"a method named {cls.name!r} is already registered")
+    old = _REGISTRY.get(cls.name)
+    if old is not None and type(old) is not cls:
+        if (type(old).__module__, type(old).__qualname__) != (cls.__module__, cls.__qualname__):
+            raise InputTypeError(f"a method named {cls.name!r} is already registered")
     _REGISTRY[cls.name] = cls()
+
+
+def register(cls):
+    """Add ``cls`` to the registry again if it was taken out, and return it.
+
+    A concrete subclass of :class:`Method` registers itself when it is defined;
+    this decorator is kept for code written before that (and to put back a
+    method a test took out of the registry).
+    """
+    if not (isinstance(cls, type) and issubclass(cls, Method)):
+        raise InputTypeError(f"{cls!r} is not a subclass of Method")
+    if type(_REGISTRY.get(getattr(cls, "name", None))) is not cls:
+        _add(cls)
     return cls
 
 
 def _load():
-    if len(_REGISTRY) < len(_MODULES):
-        for m in _MODULES:
-            importlib.import_module(f"diffusion_conv.methods.{m}")
+    """Import every method module of this package once (each class registers itself)."""
+    global _LOADED
+    if _LOADED:
+        return
+    _LOADED = True  # first: a module that asks for the names while it loads does not load them again
+    try:
+        here = os.path.dirname(os.path.abspath(__file__))
+        for info in pkgutil.iter_modules([here]):
+            if not info.name.startswith("_") and info.name != "base":
+                importlib.import_module(f"{__package__}.{info.name}")
+    except BaseException:
+        _LOADED = False
+        raise
 
 
 def names() -> tuple[str, ...]:
-    """Every registered method name, in the order they are listed."""
+    """Every registered method name, in the order they are listed (:attr:`Method.listed`, then definition)."""
     _load()
-    return tuple(n for n in _MODULES if n in _REGISTRY) + tuple(n for n in _REGISTRY if n not in _MODULES)
+    order = {name: i for i, name in enumerate(_REGISTRY)}
+    return tuple(sorted(_REGISTRY, key=lambda n: (_REGISTRY[n].listed, order[n])))
 
 
 def get(name) -> Method:

@@ -28,15 +28,34 @@ run is cut into frames, batches or chunks.
 
 from __future__ import annotations
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from .. import _checks
 from ..lattice import separable_factors, transport
+from ..lattice.halo import AXIS, slab_transport
 from ._sampling import binomial, check_key, check_n_particles, count_dtype, max_exact_count, multinomial
 from ._stochastic import check_stochastic_tank, field_problem, host_mass, sampling_order, to_concentration
-from .base import Method, State, lead, members, register
+from .base import Method, Sizes, Slab, State, lead, members
+
+
+@dataclasses.dataclass(frozen=True)
+class Static:
+    """The static data of a counts state: the kernel's radius, the boundaries and the cell volume ``dx**ndim``."""
+
+    radius: tuple
+    boundary: tuple
+    cell: float
+
+
+@dataclasses.dataclass(frozen=True)
+class Prepared:
+    """The static data of a counts preparation: whether the kernel is split one axis at a time (``per_axis``)."""
+
+    per_axis: bool
 
 
 def place(key, concentration, n_particles):
@@ -130,13 +149,13 @@ def _one_step(c, key, weights, factors, blocked, radius, bnd):
     return c, absorbed
 
 
-@register
 class CountsMethod(Method):
     """``method='counts'``: the particle process as integer occupation numbers (see the module docstring)."""
 
     name = "counts"
     kind = "stochastic"
     stochastic = True
+    listed = 40
 
     def validate(self, tank, prop, *, n_particles=None, key=None, **options):
         options = self.check_arguments(n_particles, key, options)
@@ -170,7 +189,7 @@ class CountsMethod(Method):
             c = np.reshape(np.asarray(tank.concentration, np.float64), tank.batch_shape + (-1,))
             p_left = lead(_split_shares(c), tank.batch_shape, batch)
         mass = None if not _checks.is_concrete(tank.concentration) else lead(host_mass(tank), tank.batch_shape, batch)
-        return State((factors is not None,), factors=factors, p_left=p_left, mass=mass)
+        return State(Prepared(per_axis=factors is not None), factors=factors, p_left=p_left, mass=mass)
 
     def init(self, tank, prop, key=None, n_particles=None, prepared=None):
         key = check_key(key)
@@ -192,7 +211,7 @@ class CountsMethod(Method):
             # traced inputs the sampler cannot take (a NaN or negative weight, a negative field) give NaN frames
             unit = jnp.where(field_problem(tank.concentration, prop.weights), unit, jnp.asarray(jnp.nan, unit.dtype))
         return State(
-            (prop.radius, tuple(tank.boundary), tank.dx**tank.ndim),
+            Static(prop.radius, tuple(tank.boundary), tank.dx**tank.ndim),
             counts=counts,
             absorbed=jnp.zeros((), counts.dtype),
             step=jnp.zeros((), _checks.step_dtype()),
@@ -204,7 +223,7 @@ class CountsMethod(Method):
         )
 
     def advance(self, state, n):
-        radius, bnd, _ = state.static
+        radius, bnd = state.static.radius, state.static.boundary
         step0 = state.step
 
         def body(i, carry):
@@ -218,7 +237,7 @@ class CountsMethod(Method):
         return state.replace(counts=counts, absorbed=absorbed, step=step0 + jnp.asarray(n, step0.dtype))
 
     def observe(self, state):
-        return to_concentration(state.counts, state.absorbed, state.unit, state.static[2])
+        return to_concentration(state.counts, state.absorbed, state.unit, state.static.cell)
 
     def extras(self, state):
         return {"counts": state.counts}
@@ -226,7 +245,7 @@ class CountsMethod(Method):
     def summary(self, state):
         return {"particles_remaining": jnp.sum(state.counts), "particles_absorbed": state.absorbed}
 
-    def meta(self, tank, prop, save_steps, options):
+    def meta(self, tank, prop, save_steps, options, prepared=()):
         per_axis = (
             tank.walls is None
             and tank.ndim > 1
@@ -234,6 +253,20 @@ class CountsMethod(Method):
             and separable_factors(prop.weights) is not None
         )
         return {"count_dtype": str(count_dtype()), "split": "per-axis" if per_axis else "joint"}
+
+    def memory(self, sizes: Sizes, options, n_particles, nframes, members, itemsize, prepared=None):
+        """Six fields per member, the split of every cell's count among the jumps (one float64 and
+        one count per jump and cell, and the sampler's work), wall masks, and the counts of every
+        saved frame (``Result.extras['counts']``)."""
+        out = super().memory(sizes, options, n_particles, nframes, members, itemsize, prepared)
+        out["working"] += members * (sizes.taps + 4) * sizes.cells * 8
+        if sizes.walls:
+            out["working"] += sizes.taps * sizes.cells
+        out["extras"] = int(nframes) * int(members) * sizes.cells * np.dtype(count_dtype()).itemsize
+        return out
+
+    def slab(self):
+        return _SLAB
 
 
 def sample(key, tank, prop, n_particles, save_steps):
@@ -256,3 +289,104 @@ def sample(key, tank, prop, n_particles, save_steps):
 
 def _absorbed_count(method, state):
     return state.absorbed
+
+
+# -- on a split grid ---------------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class SlabStatic:
+    """The static data of a counts slab: the kernel's radius, the boundaries, the cell volume, the devices and
+    the whole grid's shape (each cell draws from the counter of its global index)."""
+
+    radius: tuple
+    boundary: tuple
+    cell: float
+    devices: int
+    shape: tuple
+
+
+class CountsSlab(Slab):
+    """The counts method on a slab of rows: each cell's split drawn from the counter of its global index.
+
+    The initial counts (one multinomial over the whole tank) are placed once, on
+    the host's first device, and cut into slabs, so the same key gives the same
+    integers on any number of devices.
+    """
+
+    method = "counts"
+
+    def inputs(self, plan, devices):
+        tank, prop, m = plan.tank, plan.prop, plan.method
+        prepared = jax.tree_util.tree_map(lambda x: x[0], plan.groups[0].prepared)  # the run's one member
+        state = jax.jit(lambda p: m.init(tank, prop, key=plan.key, n_particles=plan.n_particles, prepared=p))(prepared)
+        arrays = {
+            "counts": self.cut(np.asarray(state.counts), devices),
+            "key": jnp.broadcast_to(state.key, (devices,)),
+            "weights": self.replicate(np.asarray(state.weights), devices),
+            "factors": None
+            if state.factors is None
+            else tuple(self.replicate(np.asarray(f), devices) for f in state.factors),
+            "blocked": self.cut_masks(tank.blocked(prop.radius), devices),
+            "unit": self.replicate(np.asarray(state.unit), devices),
+        }
+        return SlabStatic(prop.radius, tuple(tank.boundary), tank.dx**tank.ndim, devices, tank.shape), arrays
+
+    def init(self, static, counts, key, weights, factors, blocked, unit):
+        return State(
+            static,
+            counts=counts,
+            absorbed=jnp.zeros((), counts.dtype),
+            step=jnp.zeros((), _checks.step_dtype()),
+            key=key,
+            weights=weights,
+            factors=factors,
+            blocked=blocked,
+            unit=unit,
+        )
+
+    def advance(self, state, n):
+        static = state.static
+        radius, bnd, devices = static.radius, static.boundary, static.devices
+        offset = jax.lax.axis_index(AXIS) * (int(np.prod(static.shape)) // devices)
+        step0 = state.step
+
+        def one(c, k):
+            if state.factors is None:
+                return slab_transport(
+                    multinomial(k, c, state.weights, offset=offset), radius, bnd, state.blocked, None, devices
+                )
+            absorbed = jnp.zeros((), c.dtype)
+            for axis, f in enumerate(state.factors):
+                if radius[axis] == 0:
+                    continue
+                rad = tuple(r if b == axis else 0 for b, r in enumerate(radius))
+                amounts = multinomial(jax.random.fold_in(k, axis), c, f, offset=offset)
+                move = (
+                    slab_transport(amounts, rad, bnd, None, None, devices)
+                    if axis == 0
+                    else transport(amounts, rad, bnd)
+                )
+                c, absorbed = move[0], absorbed + move[1]
+            return c, absorbed
+
+        def body(i, carry):
+            c, a = carry
+            c, da = one(c, jax.random.fold_in(state.key, step0 + i))
+            return c, a + da
+
+        counts, absorbed = jax.lax.fori_loop(0, n, body, (state.counts, state.absorbed))
+        return state.replace(counts=counts, absorbed=absorbed, step=step0 + jnp.asarray(n, step0.dtype))
+
+    def observe(self, state):
+        return to_concentration(state.counts, jax.lax.psum(state.absorbed, AXIS), state.unit, state.static.cell)
+
+    def extras(self, state):
+        return {"counts": state.counts}
+
+    def summary(self, state):
+        return {
+            "particles_remaining": jax.lax.psum(jnp.sum(state.counts), AXIS),
+            "particles_absorbed": jax.lax.psum(state.absorbed, AXIS),
+        }
+
+
+_SLAB = CountsSlab()

@@ -59,6 +59,7 @@ kernel raises ``ValueError`` naming the differentiable methods (``propagator``,
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import itertools
 import math
@@ -74,7 +75,7 @@ from ._continuum import (
     _tol,
     deficit_absorbed,
 )
-from .base import Method, Order, State, register
+from .base import Method, Order, State
 
 INITIAL = ("cells", "bandlimited")
 
@@ -236,7 +237,17 @@ def _host_multiplier_jvp(host, out, primals, tangents):
 _host_multiplier.defjvp(_host_multiplier_jvp)
 
 
-@register
+@dataclasses.dataclass(frozen=True)
+class Static:
+    """The static data of a heat state: the boundaries, the grid, the cell volume ``dx**ndim`` and how cells are
+    read (``initial``)."""
+
+    boundary: tuple
+    shape: tuple
+    cell: float
+    initial: str
+
+
 class HeatMethod(Method):
     """``method='heat'``: the continuum advection-diffusion equation, exactly (see the module docstring).
 
@@ -248,6 +259,7 @@ class HeatMethod(Method):
     kind = "reference"
     options = {"initial": "cells"}
     units = "frame"
+    listed = 60
 
     def validate(self, tank, prop, *, n_particles=None, key=None, **options):
         options = self.check_arguments(n_particles, key, options)
@@ -270,7 +282,7 @@ class HeatMethod(Method):
         bnd = tuple(tank.boundary)
         coeffs = per_axis.forward(tank.concentration, bnd)
         return State(
-            (bnd, tank.shape, tank.dx**tank.ndim, initial),
+            Static(bnd, tank.shape, tank.dx**tank.ndim, initial),
             coeffs=coeffs,
             weights=jnp.asarray(
                 prop.weights, jnp.float64 if _checks.float_dtype() == np.float64 else prop.weights.dtype
@@ -283,7 +295,7 @@ class HeatMethod(Method):
         return state.replace(s=state.s + jnp.asarray(n, state.s.dtype))
 
     def observe(self, state):
-        bnd, shape, cell, initial = state.static
+        bnd, shape, cell, initial = (state.static.boundary, state.static.shape, state.static.cell, state.static.initial)
         cdtype = state.coeffs.dtype
         complex_ = jnp.iscomplexobj(state.coeffs)
         wshape = state.weights.shape
@@ -297,7 +309,7 @@ class HeatMethod(Method):
         frame = per_axis.inverse(state.coeffs * mult, bnd, shape).astype(state.mass0.dtype)
         return frame, deficit_absorbed(state.mass0, frame, bnd) * cell
 
-    def meta(self, tank, prop, save_steps, options):
+    def meta(self, tank, prop, save_steps, options, prepared=()):
         from ..propagator import Propagator
 
         if prop.batch_shape:

@@ -23,7 +23,7 @@ import numpy as np
 
 from ..errors import InputError
 from ._continuum import declared_order
-from .base import Method, register
+from .base import Method
 
 
 def convolve_step(field: np.ndarray, weights: np.ndarray, bnd) -> np.ndarray:
@@ -43,13 +43,13 @@ def convolve_step(field: np.ndarray, weights: np.ndarray, bnd) -> np.ndarray:
     return out[tuple(slice(r, r + n) for r, n in zip(radius, field.shape))]
 
 
-@register
 class ImageMethod(Method):
     """``method='image'``: repeated ``scipy.ndimage.convolve`` (see the module docstring)."""
 
     name = "image"
     kind = "reference"
     traceable = False
+    listed = 50
 
     def validate(self, tank, prop, *, n_particles=None, key=None, **options):
         options = self.check_arguments(n_particles, key, options)
@@ -86,5 +86,5 @@ class ImageMethod(Method):
     def observe(self, state):
         return state["field"], state["absorbed"] * state["cell"]
 
-    def meta(self, tank, prop, save_steps, options):
+    def meta(self, tank, prop, save_steps, options, prepared=()):
         return {"scipy_modes": [b.scipy_mode for b in tank.boundary]}

@@ -25,13 +25,16 @@ Memory is ``O(N)`` plus the frames, never ``N x steps``.
 
 from __future__ import annotations
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from .. import _checks
 from ..errors import InputError, InputTypeError
-from ._sampling import check_key, check_n_particles, count_dtype, index_words, multinomial, x64_enabled
+from ..lattice.halo import AXIS
+from ._sampling import check_key, check_n_particles, count_dtype, x64_enabled
 from ._stochastic import (
     check_stochastic_tank,
     field_problem,
@@ -42,7 +45,8 @@ from ._stochastic import (
     to_concentration,
     true_divide,
 )
-from .base import Method, State, lead, register
+from ._walkers import categories, flat_index, is_free, jump, jump_many
+from .base import Method, Sizes, Slab, State, get, lead
 
 SKIP_MIN_GAP = 500
 """With ``skip_ahead=None`` (automatic), intervals of at least this many steps are skipped: one
@@ -55,88 +59,34 @@ def max_particles() -> int:
     return 2**31 - 1 if x64_enabled() else 2**24
 
 
-def is_free(tank) -> bool:
-    """Whether the walk is free (all axes periodic, no walls), so skip-ahead applies."""
-    return tank.walls is None and all(b.wraps for b in tank.boundary)
+@dataclasses.dataclass(frozen=True)
+class Static:
+    """The static data of a particles state.
 
-
-def categories(key, stream, thr, n, offset=0, offs=None):
-    """``n`` category indices drawn with the probabilities encoded by ``thr``.
-
-    Entry ``j`` uses one random word: the first word of the threefry-2x32 hash
-    of its global index ``offset + j`` and the stream, so a part of a population
-    draws what it would draw in the whole. The hash is written out round by
-    round and fused with the comparisons that read it: one hash per particle,
-    no array of random words in memory. With ``offs`` (``(ndim, K)``, the jump
-    of each category) returns ``(k, offs[:, k])``, the jumps summed from the
-    same comparisons (XLA's CPU gather of a small table, fused with the draw,
-    is many times slower).
+    Attributes
+    ----------
+    shape : tuple of int
+        The grid.
+    boundary : tuple of Boundary
+        One per axis.
+    skip : bool
+        Whether the walk is free and skip-ahead may apply (``skip_ahead`` is not False).
+    always : bool
+        Whether every gap is skipped (``skip_ahead=True``), not only long ones.
+    cell : float
+        The cell volume ``dx**ndim``.
+    n : int
+        The number of particles.
     """
-    bits = index_words(key, n, stream, offset=offset) >> jnp.uint32(1)
-    if thr.shape[0] > 32:
-        k = jnp.searchsorted(thr, bits, side="right").astype(jnp.int32)
-        return k if offs is None else (k, jnp.take(offs, k, axis=1))
-    k = jnp.zeros((n,), jnp.int32)
-    d = None if offs is None else [jnp.full((n,), offs[a, 0], offs.dtype) for a in range(offs.shape[0])]
-    zero = None if offs is None else jnp.zeros((), offs.dtype)
-    for j in range(thr.shape[0]):
-        hit = bits >= thr[j]
-        k = k + hit.astype(jnp.int32)
-        if d is not None:
-            d = [da + jnp.where(hit, offs[a, j + 1] - offs[a, j], zero) for a, da in enumerate(d)]
-    return k if offs is None else (k, jnp.stack(d))
+
+    shape: tuple
+    boundary: tuple
+    skip: bool
+    always: bool
+    cell: float
+    n: int
 
 
-def _flat(coords, shape):
-    flat = coords[0]
-    for a in range(1, len(shape)):
-        flat = flat * shape[a] + coords[a]
-    return flat
-
-
-def _jump(st, key, step, shape, bnd, offset=0):
-    """One jump of every particle: refused by walls, folded, absorbed at open edges."""
-    coords, alive, disp = st["coords"], st["alive"], st["disp"]
-    n = coords.shape[1]
-    k, d = categories(key, step, st["thr"], n, offset, offs=st["offs"])  # d: (ndim, n)
-    target = jnp.stack([bnd[a].fold(coords[a] + d[a], shape[a], jnp) for a in range(len(shape))])
-    moved = jnp.ones((n,), bool)
-    if st["blocked"] is not None:
-        moved = ~st["blocked"][k * int(np.prod(shape)) + _flat(coords, shape)]
-    leaves = jnp.any(target < 0, axis=0) & moved
-    coords = jnp.where(moved & ~leaves, target, coords)
-    if alive is not None:
-        moved = moved & alive
-        alive = alive & ~leaves
-    if disp is not None:
-        t = disp.shape[1]
-        disp = disp + jnp.where(moved[:t], d[:, :t], 0).astype(disp.dtype)
-    return {**st, "coords": coords, "alive": alive, "disp": disp}
-
-
-def _skip(st, key, gap, shape, offset=0):
-    """``gap`` free steps at once: one multinomial draw of the jump counts per particle (in exact pieces)."""
-    coords, disp = st["coords"], st["disp"]
-    n = coords.shape[1]
-    piece = 2**52 if x64_enabled() else 2**24
-    cd = count_dtype()
-    gap = jnp.asarray(gap, _checks.step_dtype())
-
-    def body(carry):
-        done, net = carry
-        g = jnp.minimum(gap - done, piece).astype(cd)
-        jumps = multinomial(jax.random.fold_in(key, done), jnp.full((n,), g, cd), st["weights"], offset=offset)
-        return done + g.astype(done.dtype), net + st["offs"].astype(jumps.dtype) @ jumps
-
-    zero = jnp.zeros((), gap.dtype)
-    _, net = jax.lax.while_loop(lambda c: c[0] < gap, body, (zero, jnp.zeros(coords.shape, cd)))
-    coords = jnp.stack([jnp.mod(coords[a].astype(net.dtype) + net[a], shape[a]) for a in range(len(shape))])
-    if disp is not None:
-        disp = disp + net[:, : disp.shape[1]].astype(disp.dtype)
-    return {**st, "coords": coords.astype(jnp.int32), "disp": disp}
-
-
-@register
 class ParticlesMethod(Method):
     """``method='particles'``: N independent random walkers (see the module docstring).
 
@@ -150,6 +100,7 @@ class ParticlesMethod(Method):
     kind = "stochastic"
     stochastic = True
     options = {"track": 0, "skip_ahead": None}
+    listed = 30
 
     def validate(self, tank, prop, *, n_particles=None, key=None, **options):
         options = self.check_arguments(n_particles, key, options)
@@ -176,7 +127,7 @@ class ParticlesMethod(Method):
     def prepare(self, tank, prop, batch, options):
         w, c = prop.weights, tank.concentration
         return State(
-            (),
+            None,
             thr=None
             if not _checks.is_concrete(w)
             else lead(thresholds(np.reshape(np.asarray(w), prop.batch_shape + (-1,))), prop.batch_shape, batch),
@@ -221,7 +172,7 @@ class ParticlesMethod(Method):
         )
         free = is_free(tank)
         skip = free and skip_ahead is not False
-        return State((shape, tuple(tank.boundary), skip, bool(skip_ahead), tank.dx**tank.ndim, n), **st)
+        return State(Static(shape, tuple(tank.boundary), skip, bool(skip_ahead), tank.dx**tank.ndim, n), **st)
 
     def advance(self, state, n):
         return self.advance_at(state, n, 0)
@@ -229,19 +180,20 @@ class ParticlesMethod(Method):
     @staticmethod
     def advance_at(state, n, offset):
         """:meth:`advance` for particles whose global indices start at ``offset`` (a part of the population)."""
-        shape, bnd, skip, always, _, _ = state.static
+        static = state.static
+        shape, bnd = static.shape, static.boundary
         st = dict(state.arrays)
         step0 = st["step"]
 
         def walk(st):
-            return jax.lax.fori_loop(0, n, lambda i, s: _jump(s, s["k_walk"], step0 + i, shape, bnd, offset), st)
+            return jax.lax.fori_loop(0, n, lambda i, s: jump(s, s["k_walk"], step0 + i, shape, bnd, offset), st)
 
         def jump_ahead(st):
-            return _skip(st, jax.random.fold_in(st["k_skip"], step0 + n), n, shape, offset)
+            return jump_many(st, jax.random.fold_in(st["k_skip"], step0 + n), n, shape, offset)
 
-        if not skip:
+        if not static.skip:
             st = walk(st)
-        elif always:
+        elif static.always:
             st = jump_ahead(st)
         elif isinstance(n, (int, np.integer)):
             st = jump_ahead(st) if n >= SKIP_MIN_GAP else walk(st)
@@ -252,19 +204,17 @@ class ParticlesMethod(Method):
 
     @classmethod
     def _instance(cls):
-        from .base import get
-
         return get(cls.name)
 
     def counts(self, state):
         """``(counts per cell, particles absorbed)`` of a state (integers)."""
         c, n_alive = self._counts(state)
-        return c, state.static[5] - n_alive
+        return c, state.static.n - n_alive
 
     def _counts(self, state):
-        shape = state.static[0]
+        shape = state.static.shape
         ncells = int(np.prod(shape))
-        flat = _flat(state.coords, shape)
+        flat = flat_index(state.coords, shape)
         alive = state.alive
         n_alive = jnp.asarray(state.coords.shape[1], count_dtype())
         if alive is not None:
@@ -275,8 +225,7 @@ class ParticlesMethod(Method):
 
     def observe(self, state):
         counts, n_alive = self._counts(state)
-        n, cell = state.static[5], state.static[4]
-        return to_concentration(counts, n - n_alive, state.unit, cell)
+        return to_concentration(counts, state.static.n - n_alive, state.unit, state.static.cell)
 
     def extras(self, state):
         if state.disp is None:
@@ -287,7 +236,7 @@ class ParticlesMethod(Method):
         return {"tracks": t}
 
     def summary(self, state):
-        n = state.static[5]
+        n = state.static.n
         if state.alive is None:
             alive = jnp.asarray(n, count_dtype())
         else:
@@ -295,9 +244,9 @@ class ParticlesMethod(Method):
         return {"particles_remaining": alive, "particles_absorbed": n - alive}
 
     def stepwise(self, state):
-        return not state.static[2]  # skip-ahead draws depend on the whole gap
+        return not state.static.skip  # skip-ahead draws depend on the whole gap
 
-    def meta(self, tank, prop, save_steps, options):
+    def meta(self, tank, prop, save_steps, options, prepared=()):
         gaps = np.diff(np.asarray(save_steps))
         skip = (
             is_free(tank)
@@ -305,6 +254,17 @@ class ParticlesMethod(Method):
             and bool(options["skip_ahead"] or np.any(gaps >= SKIP_MIN_GAP))
         )
         return {"skip_ahead": skip, "track": options["track"]}
+
+    def memory(self, sizes: Sizes, options, n_particles, nframes, members, itemsize, prepared=None):
+        """Six fields per member; per particle its cell and the draws and targets of a jump
+        (``16 ndim + 16`` bytes); the tracks of ``track`` particles at every saved frame."""
+        out = super().memory(sizes, options, n_particles, nframes, members, itemsize, prepared)
+        out["particles"] = int(members) * int(n_particles or 0) * (16 * sizes.ndim + 16)
+        out["extras"] = int(nframes) * int(members) * int(options.get("track") or 0) * sizes.ndim * int(itemsize)
+        return out
+
+    def slab(self):
+        return _SLAB
 
 
 def sample(key, tank, prop, n_particles, save_steps, track=0, skip_ahead=None):
@@ -340,3 +300,107 @@ def sample(key, tank, prop, n_particles, save_steps, track=0, skip_ahead=None):
 
 def _counts_of(method, state):
     return method.counts(state)
+
+
+# -- on a split grid ---------------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class SlabStatic:
+    """The static data of a device's share of the particles: the walk's, the particles per device, the devices."""
+
+    walk: Static
+    local: int
+    devices: int
+
+
+class ParticlesSlab(Slab):
+    """The particles split by index across devices; their frames reduce-scattered into slabs of rows.
+
+    Device ``d`` holds particles ``[d N/D, (d + 1) N/D)``, padded with particles
+    that are never alive, and draws each particle's jump from its global index,
+    so the same key gives the same walk on any number of devices. The placement
+    thresholds and the wall masks are whole-tank tables each device holds
+    (integers and booleans, read only); frames are binned on each device and
+    reduce-scattered into the slabs.
+    """
+
+    method = "particles"
+
+    def check(self, tank, prop, devices, options):
+        super().check(tank, prop, devices, options)
+        if options.get("track"):
+            raise InputError("track is not available on a split grid (the tracked particles live on one device)")
+
+    def inputs(self, plan, devices):
+        tank, prop = plan.tank, plan.prop
+        n = int(plan.n_particles)
+        local = -(-n // devices)
+        prepared = jax.tree_util.tree_map(lambda x: x[0], plan.groups[0].prepared)  # the run's one member
+        k_place, k_walk, k_skip = jax.random.split(plan.key, 3)
+        blocked = tank.blocked(prop.radius)
+        fdt = np.dtype(tank.dtype)
+        arrays = {
+            "thr_c": self.replicate(prepared.place, devices),
+            "thr_w": self.replicate(prepared.thr, devices),
+            "keys": jnp.broadcast_to(jnp.stack([k_place, k_walk, k_skip]), (devices, 3)),
+            "weights": self.replicate(np.asarray(prop.weights).ravel(), devices),
+            "offs": self.replicate(prop.offsets.T.astype(np.int32), devices),
+            "blocked": None if blocked is None else self.replicate(blocked.ravel(), devices),
+            "mass": self.replicate(np.asarray(prepared.mass, fdt), devices),
+        }
+        skip = is_free(tank) and plan.options.get("skip_ahead") is not False
+        walk = Static(
+            tank.shape, tuple(tank.boundary), skip, bool(plan.options.get("skip_ahead")), tank.dx**tank.ndim, n
+        )
+        return SlabStatic(walk, local, devices), arrays
+
+    def init(self, static, thr_c, thr_w, keys, weights, offs, blocked, mass):
+        shape, n, local = static.walk.shape, static.walk.n, static.local
+        start = jax.lax.axis_index(AXIS) * local
+        cells = categories(keys[0], 0, thr_c, local, offset=start)
+        coords = jnp.stack(jnp.unravel_index(cells, shape)).astype(jnp.int32)
+        alive = start + jnp.arange(local) < n  # the padding is never alive
+        return State(
+            static,
+            coords=coords,
+            alive=alive,
+            disp=None,
+            start=None,
+            step=jnp.zeros((), _checks.step_dtype()),
+            k_walk=keys[1],
+            k_skip=keys[2],
+            thr=thr_w,
+            weights=weights,
+            offs=offs,
+            blocked=blocked,
+            unit=mass / n,
+        )
+
+    def advance(self, state, n):
+        offset = jax.lax.axis_index(AXIS) * state.static.local
+        out = ParticlesMethod.advance_at(State(state.static.walk, **state.arrays), n, offset)
+        return State(state.static, **out.arrays)
+
+    def _counts(self, state):
+        shape = state.static.walk.shape
+        ncells = int(np.prod(shape))
+        flat = flat_index(state.coords, shape)
+        flat = jnp.where(state.alive, flat, ncells)
+        hist = jnp.zeros((ncells + 1,), count_dtype()).at[flat].add(jnp.ones((), count_dtype()))[:ncells]
+        slab = jax.lax.psum_scatter(hist.reshape(shape), AXIS, scatter_dimension=0, tiled=True)
+        alive = jax.lax.psum(jnp.sum(state.alive, dtype=count_dtype()), AXIS)
+        return slab, alive
+
+    def observe(self, state):
+        counts, alive = self._counts(state)
+        walk = state.static.walk
+        return to_concentration(counts, walk.n - alive, state.unit, walk.cell)
+
+    def summary(self, state):
+        alive = jax.lax.psum(jnp.sum(state.alive, dtype=count_dtype()), AXIS)
+        return {"particles_remaining": alive, "particles_absorbed": state.static.walk.n - alive}
+
+    def stepwise(self, state):
+        return not state.static.walk.skip
+
+
+_SLAB = ParticlesSlab()

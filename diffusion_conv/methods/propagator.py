@@ -47,12 +47,15 @@ patch when it covers at most ``PATCH_FRACTION`` (a quarter) of the tank.
 
 from __future__ import annotations
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from .. import _checks
 from ..lattice import axis_slice, separable_factors
+from ..lattice.halo import AXIS, slab_transport
 from ._continuum import declared_order
 from ._stencils import (
     _halo_buffers,
@@ -66,19 +69,63 @@ from ._stencils import (
     unit_sum,
     wall_patch,
 )
-from .base import Method, State, lead, members, register
+from .base import Method, Sizes, Slab, State, lead, members
 
 __all__ = ["PropagatorMethod", "step", "halo_applies", "wall_patch", "takes_direct"]
 
 
+@dataclasses.dataclass(frozen=True)
+class Static:
+    """The static data of a propagator state (what its compiled program depends on).
+
+    Attributes
+    ----------
+    path : str
+        ``'halo'``, ``'direct'`` or ``'general'`` (see the module docstring).
+    radius : tuple of int
+        The kernel's radius per axis.
+    boundary : tuple of Boundary
+        One per axis.
+    cell : float
+        The cell volume ``dx**ndim`` (absorbed mass = absorbed cell units times it).
+    patch : tuple or None
+        The wall patch's box (:func:`wall_patch`), None without walls or on the general path.
+    mirrored : tuple of bool or None
+        On the halo path: which axes' factors are mirror-symmetric.
+    """
+
+    path: str
+    radius: tuple
+    boundary: tuple
+    cell: float
+    patch: tuple | None = None
+    mirrored: tuple | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Prepared:
+    """The static data of a propagator's preparation: the path it prepared for.
+
+    Attributes
+    ----------
+    halo : bool
+        Whether the kernels are separable and the halo path applies (the factors are prepared).
+    mirrored : tuple of bool or None
+        On the halo path: which axes' factors are mirror-symmetric.
+    """
+
+    halo: bool
+    mirrored: tuple | None = None
+
+
 # -- the method ------------------------------------------------------------------------------
-@register
 class PropagatorMethod(Method):
     """``method='propagator'``: the exact lattice walk, step by step (see the module docstring)."""
 
     name = "propagator"
     kind = "deterministic"
     differentiable = True
+    listed = 10
 
     def validate(self, tank, prop, *, n_particles=None, key=None, **options):
         return self.check_arguments(n_particles, key, options)
@@ -103,13 +150,13 @@ class PropagatorMethod(Method):
         fs = [separable_factors(w) for w in ws]
         walls = tank if tank.walls is not None else None
         if any(f is None for f in fs) or not halo_applies(tank.shape, prop.radius, fs[0], walls):
-            return State(("weights",), weights=weights)
+            return State(Prepared(halo=False), weights=weights)
         factors = tuple(
             lead(np.stack([f[a] for f in fs]).astype(dtype).reshape(prop.batch_shape + (-1,)), prop.batch_shape, batch)
             for a in range(tank.ndim)
         )
         mirrored = tuple(bool(np.array_equal(f, f[..., ::-1])) for f in factors)
-        return State(("halo", mirrored), factors=factors, weights=weights)
+        return State(Prepared(halo=True, mirrored=mirrored), factors=factors, weights=weights)
 
     def init(self, tank, prop, key=None, n_particles=None, prepared=None):
         field = tank.concentration
@@ -124,12 +171,12 @@ class PropagatorMethod(Method):
             if prepared is None
             else jnp.asarray(prepared.weights, field.dtype)
         )
-        if prepared is not None and prepared.static[0] == "halo":
+        if prepared is not None and prepared.static.halo:
             f = tuple(jnp.asarray(a, field.dtype) for a in prepared.factors)
             patch = wall_patch(tank, radius) if tank.walls is not None else None
             fix = None if patch is None else _patch_state(tank, w, radius, patch)
             return State(
-                ("halo", radius, bnd, cell, patch, prepared.static[1]),
+                Static("halo", radius, bnd, cell, patch, prepared.static.mirrored),
                 bufs=_halo_buffers(field, radius),
                 factors=f,
                 absorbed=zero,
@@ -139,22 +186,23 @@ class PropagatorMethod(Method):
             patch = wall_patch(tank, radius) if tank.walls is not None else None
             fix = None if patch is None else _patch_state(tank, w, radius, patch)
             return State(
-                ("direct", radius, bnd, cell, patch, None), field=field, weights=w, blocked=None, absorbed=zero, fix=fix
+                Static("direct", radius, bnd, cell, patch), field=field, weights=w, blocked=None, absorbed=zero, fix=fix
             )
         blocked = tank.blocked(radius)
         blocked = None if blocked is None else jnp.asarray(blocked)
-        return State(("general", radius, bnd, cell, None, None), field=field, weights=w, blocked=blocked, absorbed=zero)
+        return State(Static("general", radius, bnd, cell), field=field, weights=w, blocked=blocked, absorbed=zero)
 
     def advance(self, state, n):
-        path, radius, bnd, _, patch, mirrored = state.static
-        if path == "halo":
+        static = state.static
+        radius, bnd, patch = static.radius, static.boundary, static.patch
+        if static.path == "halo":
             at = (radius[0],) + (0,) * (len(radius) - 1)
 
             # The patch's sources are carried beside the buffers (read from the step's result), so
             # the step writes the first buffer in place instead of keeping a copy of it to read.
             def body(_, carry):
                 bufs, src, a = carry
-                new, da = _halo_step(bufs, state.factors, radius, bnd, mirrored)
+                new, da = _halo_step(bufs, state.factors, radius, bnd, static.mirrored)
                 if patch is not None:
                     fixed, back = _patch_correct(src, new[0], state.fix, radius, bnd, patch, at)
                     new, da, src = (fixed,) + new[1:], da - back, _patch_source(fixed, patch, at)
@@ -177,16 +225,77 @@ class PropagatorMethod(Method):
         return state.replace(field=field, absorbed=absorbed)
 
     def observe(self, state):
-        path, radius, _, cell, _, _ = state.static
-        if path == "halo":
-            field = axis_slice(state.bufs[0], 0, radius[0], state.bufs[0].shape[0] - radius[0])
+        static = state.static
+        if static.path == "halo":
+            r0 = static.radius[0]
+            field = axis_slice(state.bufs[0], 0, r0, state.bufs[0].shape[0] - r0)
         else:
             field = state.field
-        return field, state.absorbed * cell
+        return field, state.absorbed * static.cell
 
-    def meta(self, tank, prop, save_steps, options):
-        prepared = self.prepare(tank, prop, prop.batch_shape, options)
-        halo = prepared is not None and prepared.static[0] == "halo"
+    def meta(self, tank, prop, save_steps, options, prepared=()):
+        if not prepared:  # not prepared for this run (a traced kernel): prepared here, as a run would
+            prepared = (self.prepare(tank, prop, prop.batch_shape, options),)
+        halo = all(p is not None and p.static.halo for p in prepared)
         path = "halo" if halo else "direct" if takes_direct(tank, prop.radius) else "general"
         walls = None if tank.walls is None else "masks" if path == "general" else "patch"
         return {"separable": halo, "path": path, "walls": walls}
+
+    def memory(self, sizes: Sizes, options, n_particles, nframes, members, itemsize, prepared=None):
+        """Six fields per member, and with walls their masks: one bool per jump and cell on the general
+        path, and on a patch (the halo and direct paths, at most a quarter of the tank) those masks and
+        the refused weights."""
+        out = super().memory(sizes, options, n_particles, nframes, members, itemsize, prepared)
+        if sizes.walls:  # the masks are static data: one copy whatever the batch
+            out["working"] += sizes.taps * sizes.cells * (1 + itemsize)
+        return out
+
+    def slab(self):
+        return _SLAB
+
+
+# -- on a split grid ---------------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class SlabStatic:
+    """The static data of a propagator slab: the kernel's radius, the boundaries, the cell volume, the devices."""
+
+    radius: tuple
+    boundary: tuple
+    cell: float
+    devices: int
+
+
+class PropagatorSlab(Slab):
+    """The propagator method on a slab of rows: the lattice's step with the halo exchange along axis 0."""
+
+    method = "propagator"
+
+    def inputs(self, plan, devices):
+        tank, prop = plan.tank, plan.prop
+        field = np.asarray(tank.concentration)
+        arrays = {
+            "field": self.cut(field, devices),
+            "weights": self.replicate(np.asarray(prop.weights, field.dtype).ravel(), devices),
+            "blocked": self.cut_masks(tank.blocked(prop.radius), devices),
+        }
+        return SlabStatic(prop.radius, tuple(tank.boundary), tank.dx**tank.ndim, devices), arrays
+
+    def init(self, static, field, weights, blocked):
+        return State(static, field=field, weights=weights, blocked=blocked, absorbed=jnp.zeros((), field.dtype))
+
+    def advance(self, state, n):
+        static = state.static
+
+        def body(_, carry):
+            c, a = carry
+            c, da = slab_transport(c, static.radius, static.boundary, state.blocked, state.weights, static.devices)
+            return c, a + da
+
+        field, absorbed = jax.lax.fori_loop(0, n, body, (state.field, state.absorbed))
+        return state.replace(field=field, absorbed=absorbed)
+
+    def observe(self, state):
+        return state.field, jax.lax.psum(state.absorbed, AXIS) * state.static.cell
+
+
+_SLAB = PropagatorSlab()

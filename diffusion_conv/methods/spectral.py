@@ -56,6 +56,7 @@ kernel, e.g. ``jax.hessian``), ``ValueError`` names ``propagator``.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 
 import jax
@@ -64,10 +65,10 @@ import numpy as np
 
 from .. import _checks
 from ..errors import InputError
-from ..lattice import separable_factors
+from ..lattice import boundary, separable_factors
 from ..lattice import transforms as per_axis
 from ._continuum import declared_order, deficit_absorbed
-from .base import Method, State, register
+from .base import Method, State
 
 TRANSFORMS = ("auto", "host", "jax")
 
@@ -86,17 +87,8 @@ def exactness(weights, bnd, walls=None) -> str | None:
         return "the tank has walls, which break translation invariance: no transform diagonalises the walk"
     if weights is None:
         return None
-    return _kernel_exactness(_checks.array_key(weights), tuple(str(b) for b in bnd))
-
-
-@functools.lru_cache(maxsize=64)
-def _kernel_exactness(wkey, bnd):
-    """:func:`exactness` without walls, cached per kernel and boundary (it runs on every call)."""
-    from ..lattice import boundary
-
-    w = _checks.from_key(wkey)
-    lead = w.ndim - len(bnd)
-    for member in w.reshape((-1,) + w.shape[lead:]):
+    w = np.asarray(weights)
+    for member in w.reshape((-1,) + w.shape[w.ndim - len(bnd) :]):
         for a, b in enumerate(bnd):
             why = boundary(b).spectral_reason(member, a)
             if why:
@@ -131,10 +123,11 @@ def _line(mu, axis):
     return mu[tuple(slice(None) if b == axis else 0 for b in range(mu.ndim))]
 
 
-@functools.lru_cache(maxsize=32)
-def _host_parts(wkey, shape, bnd):
-    """Float64 log parts of the symbol: one array, or one line per axis for a separable kernel."""
-    w = _checks.from_key(wkey)
+def host_parts(weights, shape, bnd):
+    """:func:`~diffusion_conv.lattice.transforms.log_parts` of a concrete kernel on the host in float64: one
+    array, or one line per axis for a separable kernel; see the module docstring."""
+    w = np.asarray(weights, np.float64)
+    shape, bnd = tuple(shape), tuple(bnd)
     factors = separable_factors(w) if len(shape) > 1 else None
     if factors is None:
         return (per_axis.log_parts(per_axis.symbol_minus_one(w, shape, bnd, np)),)
@@ -144,11 +137,6 @@ def _host_parts(wkey, shape, bnd):
         mu = _line(per_axis.symbol_minus_one(wa, shape, bnd, np), a)
         parts.append(per_axis.log_parts(np.ascontiguousarray(mu)))
     return tuple(parts)
-
-
-def host_parts(weights, shape, bnd):
-    """:func:`~diffusion_conv.lattice.transforms.log_parts` of a concrete kernel on the host in float64 (cached); see the module docstring."""
-    return _host_parts(_checks.array_key(weights, np.float64), tuple(shape), tuple(str(b) for b in bnd))
 
 
 def scaled(coeffs, parts, s, xp):
@@ -174,7 +162,17 @@ def scaled(coeffs, parts, s, xp):
     return out
 
 
-@register
+@dataclasses.dataclass(frozen=True)
+class Static:
+    """The static data of a spectral state: the boundaries, the grid, the cell volume ``dx**ndim``, and whether
+    an axis is not periodic (``walk``: derivatives with respect to the kernel are taken along the walk)."""
+
+    boundary: tuple
+    shape: tuple
+    cell: float
+    walk: bool
+
+
 class SpectralMethod(Method):
     """``method='spectral'``: ``n`` steps in one transform where it is exact (see the module docstring)."""
 
@@ -183,6 +181,7 @@ class SpectralMethod(Method):
     differentiable = True
     options = {"transforms": "auto"}
     units = "frame"
+    listed = 20
 
     def validate(self, tank, prop, *, n_particles=None, key=None, **options):
         options = self.check_arguments(n_particles, key, options)
@@ -210,7 +209,7 @@ class SpectralMethod(Method):
         if walk and not _checks.is_concrete(prop.weights):  # traced: where the transform is not exact, NaN frames
             mu = mu + _inexact_as_nan(jax.lax.stop_gradient(weights), bnd).astype(mu.dtype)
         return State(
-            (bnd, tank.shape, tank.dx**tank.ndim, walk),
+            Static(bnd, tank.shape, tank.dx**tank.ndim, walk),
             coeffs=per_axis.forward(field, bnd),
             parts=(per_axis.log_parts(mu, jnp),),
             s=jnp.zeros((), _checks.step_dtype()),
@@ -220,17 +219,16 @@ class SpectralMethod(Method):
         )
 
     def advance(self, state, n):
-        bnd, shape, _, walk = state.static
+        bnd, shape = state.static.boundary, state.static.shape
         s = state.s + jnp.asarray(n, state.s.dtype)
-        if walk:
+        if state.static.walk:
             frame = _frame_after((bnd, shape), n, state.coeffs, state.parts, s, state.frame, state.weights)
         else:
             frame = _frame(bnd, shape, state.coeffs, state.parts, s, state.frame.dtype)
         return state.replace(s=s, frame=frame)
 
     def observe(self, state):
-        bnd, _, cell, _ = state.static
-        return state.frame, deficit_absorbed(state.mass0, state.frame, bnd) * cell
+        return state.frame, deficit_absorbed(state.mass0, state.frame, state.static.boundary) * state.static.cell
 
     def host(self, tank, prop, options):
         want = options.get("transforms", "auto")
@@ -238,8 +236,15 @@ class SpectralMethod(Method):
             return _SpectralHost()
         return None
 
-    def meta(self, tank, prop, save_steps, options):
+    def meta(self, tank, prop, save_steps, options, prepared=()):
         return {"transforms": [b.transform for b in tank.boundary]}
+
+    def memory(self, sizes, options, n_particles, nframes, members, itemsize, prepared=None):
+        """Eight fields per member: the transform's coefficients (complex on a periodic axis), their
+        product with the symbol's powers, the frame and the chunk's buffers."""
+        out = super().memory(sizes, options, n_particles, nframes, members, itemsize, prepared)
+        out["working"] = 8 * int(members) * sizes.cells * int(itemsize)
+        return out
 
 
 def _frame(bnd, shape, coeffs, parts, s, dtype):
