@@ -28,6 +28,7 @@ _NAMES = {
     "convolve_direct": "fourier",
     "convolve_fft": "fourier",
     "enable_compile_cache": "cache",
+    "explore": "explorer",
     "InputError": "errors",
     "Fit": "learn",
     "fit_file": "learn",
@@ -62,6 +63,7 @@ __all__ = [
     "convolve_direct",
     "convolve_fft",
     "enable_compile_cache",
+    "explore",
     "fit_file",
     "fit_order",
     "fit_propagator",
@@ -77,6 +79,7 @@ if TYPE_CHECKING:  # what the names are, for type checkers and editors
     from .comparison import Comparison, compare, fit_order, max_error, rel_l2_error
     from .core import propagate, rollout
     from .errors import InputError
+    from .explorer import explore
     from .fourier import convolve_direct, convolve_fft
     from .learn import Fit, fit_file, fit_propagator
     from .propagator import Propagator
