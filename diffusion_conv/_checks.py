@@ -17,21 +17,6 @@ def is_concrete(x) -> bool:
     return not isinstance(x, jax.core.Tracer)
 
 
-def array_key(array, dtype=None) -> tuple:
-    """A hashable key of a concrete array's values ``(bytes, shape, dtype)``: for caches of per-kernel work.
-
-    :func:`from_key` gives the array back (read-only).
-    """
-    a = np.ascontiguousarray(np.asarray(array, dtype=dtype))
-    return a.tobytes(), a.shape, a.dtype.str
-
-
-def from_key(key) -> np.ndarray:
-    """The read-only array of an :func:`array_key`."""
-    data, shape, dtype = key
-    return np.frombuffer(data, dtype=dtype).reshape(shape)
-
-
 def integer(name: str, value, *, minimum: int | None = None) -> int:
     """An integer (bools refused), at least ``minimum`` when given."""
     if isinstance(value, bool) or not isinstance(value, (numbers.Integral, np.integer)):

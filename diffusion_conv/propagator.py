@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import math
 
 import jax
@@ -107,12 +106,6 @@ def _index_message(index, batch, error) -> str:
             f"(batch shape {batch}): allowed {-n} to {n - 1}"
         )
     return f"index {index!r} does not fit the bank's batch shape {batch}: {error}"
-
-
-@functools.lru_cache(maxsize=64)
-def _host_moments(wkey, radius, batch_shape):
-    w = _checks.from_key(wkey).reshape(batch_shape + (-1,))
-    return moments(w, offsets(radius), np)
 
 
 def moments(weights, offs, xp=np):
@@ -421,9 +414,9 @@ class Propagator:
         return moments(self._flat(), self.offsets, jnp)[1]
 
     def host_moments(self):
-        """``(mean, covariance)`` as float64 numpy arrays, computed on the host (concrete weights; cached per kernel)."""
-        mean, cov = _host_moments(_checks.array_key(self.weights, np.float64), tuple(self.radius), self.batch_shape)
-        return mean.copy(), cov.copy()
+        """``(mean, covariance)`` as float64 numpy arrays, computed on the host (concrete weights)."""
+        w = np.asarray(self.weights, np.float64).reshape(self.batch_shape + (-1,))
+        return moments(w, offsets(self.radius), np)
 
     @property
     def is_symmetric(self) -> bool:

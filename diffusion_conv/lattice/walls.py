@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -13,7 +12,11 @@ from .transport import offsets
 
 
 class Walls:
-    """A read-only, hashable wall mask: static data of a pytree and a key of caches.
+    """A read-only, hashable wall mask: static data of a pytree (equal masks compile one program).
+
+    What is derived from the mask (the jumps it refuses for a kernel radius and
+    boundaries, the methods' patches) is computed once per mask object and kept
+    with it (:meth:`derived`).
 
     Parameters
     ----------
@@ -21,13 +24,14 @@ class Walls:
         Solid cells.
     """
 
-    __slots__ = ("array", "_key")
+    __slots__ = ("array", "_key", "_derived")
 
     def __init__(self, array):
         array = np.array(array, dtype=bool)
         array.setflags(write=False)
         self.array = array
         self._key = (array.shape, array.tobytes())
+        self._derived = {}
 
     def __hash__(self):
         return hash(self._key)
@@ -35,9 +39,16 @@ class Walls:
     def __eq__(self, other):
         return isinstance(other, Walls) and self._key == other._key
 
+    def derived(self, key, compute: Callable):
+        """``compute()``, made once for this mask per hashable ``key`` and kept with it (the mask is read-only)."""
+        if key not in self._derived:
+            self._derived[key] = compute()
+        return self._derived[key]
+
     def blocked(self, radius: Sequence[int], bnd: Sequence[str]):
-        """:func:`blocked_masks` of this mask, cached per radius and boundary."""
-        return _blocked_cached(self, tuple(int(r) for r in radius), tuple(str(b) for b in bnd))
+        """:func:`blocked_masks` of this mask (made once per radius and boundaries)."""
+        radius, bnd = tuple(int(r) for r in radius), tuple(str(b) for b in bnd)
+        return self.derived(("blocked", radius, bnd), lambda: blocked_masks(self.array, radius, bnd))
 
 
 def check_walls(walls, shape) -> Walls | None:
@@ -115,8 +126,3 @@ def blocked_masks(walls, radius: Sequence[int], bnd: Sequence[str]):
         out[k] = m
     out.setflags(write=False)
     return out
-
-
-@functools.lru_cache(maxsize=32)
-def _blocked_cached(walls: Walls, radius, bnd):
-    return blocked_masks(walls.array, radius, bnd)

@@ -8,7 +8,6 @@ passes over memory a step takes. See :mod:`diffusion_conv.methods.propagator`.
 
 from __future__ import annotations
 
-import functools
 import math
 
 import jax
@@ -108,16 +107,17 @@ def wall_patch(tank, radius):
     inside the tank the box is ``S`` widened by ``2 r``; where it meets an edge the
     box spans the whole axis (``full``) and the boundary folds it. None when the
     tank has no walls or the box covers more than ``PATCH_FRACTION`` of the tank.
-    Cached per wall mask, radius and boundaries (a run asks several times).
+    Made once per wall mask, radius and boundaries (kept with the mask: a run asks several times).
     """
-    if tank.wall_mask is None:
+    walls = tank.wall_mask
+    if walls is None:
         return None
-    return _wall_patch(
-        tank.wall_mask, tuple(int(r) for r in radius), tuple(str(b) for b in tank.boundary), PATCH_FRACTION
+    radius, bnd = tuple(int(r) for r in radius), tuple(str(b) for b in tank.boundary)
+    return walls.derived(
+        ("patch", radius, bnd, PATCH_FRACTION), lambda: _wall_patch(walls, radius, bnd, PATCH_FRACTION)
     )
 
 
-@functools.lru_cache(maxsize=32)
 def _wall_patch(walls, radius, bnd, fraction):
     blocked = walls.blocked(radius, bnd)
     if blocked is None:
