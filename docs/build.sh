@@ -5,11 +5,13 @@
 #   pip install -e ".[docs]" && bash docs/build.sh
 #
 # The gallery runs every script in simulations/ and `diffusion-conv demo` at --smoke size, two at
-# a time (DOCS_JOBS), and reuses a run while the script and the package are unchanged.
+# a time (DOCS_JOBS), and reuses a run while the script and the package are unchanged. The pages
+# that are notebooks (docs/notebooks/, the story's notebook chapters) run in a Jupyter kernel at
+# every build (myst-nb); a cell that fails fails the build.
 set -euo pipefail
 cd "$(dirname "$0")"
 PYTHON="${PYTHON:-python}"
-if ! "$PYTHON" -c "import sphinx, myst_parser, numpydoc, furo, diffusion_conv" 2>/dev/null; then
+if ! "$PYTHON" -c "import sphinx, myst_nb, ipykernel, numpydoc, furo, diffusion_conv" 2>/dev/null; then
     echo "docs/build.sh: the docs toolchain or the package is missing; install both with: pip install -e \".[docs]\"" >&2
     exit 2
 fi

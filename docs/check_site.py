@@ -11,10 +11,13 @@ only. A page fails on:
   local server (the site must work offline: no CDN);
 - an image that does not load (``naturalWidth == 0``);
 - math that did not render: a ``.math`` element without MathJax output, a MathJax error, or raw
-  ``$...$``, ``\\(...\\)`` or ``\\[...\\]`` left in the text outside code.
+  ``$...$``, ``\\(...\\)`` or ``\\[...\\]`` left in the text outside code;
+- on a page that is a notebook (cells executed at build time): no figure among the cells' outputs,
+  a figure that is blank (one colour throughout), or an output that is an error or text on stderr.
 
-Screenshots of the index and the gallery are saved as PNG files. Exit code 0 when every page
-passes, 1 otherwise (each problem on one line), 2 when Chromium or the site is missing.
+Screenshots of the index, the gallery and every notebook page are saved as PNG files. Exit code 0
+when every page passes, 1 otherwise (each problem on one line), 2 when Chromium or the site is
+missing.
 """
 
 from __future__ import annotations
@@ -76,8 +79,27 @@ INSPECT = r"""
                     /\\\([^)]*\\\)/g, /\\\[[\s\S]*?\\\]/g]) {
     for (const m of text.matchAll(re)) { raw.push(m[0].trim().slice(0, 60)); }
   }
+  // a notebook page: its cells' figures must be there and show something, and no cell may have failed
+  const cells = document.querySelectorAll("div.cell");
+  const figures = Array.from(document.querySelectorAll("div.cell_output img"));
+  const blank = figures.filter(i => i.naturalWidth > 0 && oneColour(i)).map(i => i.currentSrc || i.src);
+  const failed = Array.from(document.querySelectorAll(
+    "div.cell_output .output.traceback, div.cell_output .output.stderr")).map(e => e.textContent.trim().slice(0, 120));
   return JSON.stringify({images: imgs.length, broken, math: math.length, untypeset, errors, raw,
-                         title: document.title});
+                         title: document.title, notebook: cells.length > 0, cells: cells.length,
+                         figures: figures.length, blank: blank.map(s => s.slice(0, 80)), failed});
+  function oneColour(img) {
+    const w = Math.min(img.naturalWidth, 400), h = Math.min(img.naturalHeight, 400);
+    const canvas = document.createElement("canvas");
+    canvas.width = w; canvas.height = h;
+    const ctx = canvas.getContext("2d");
+    ctx.drawImage(img, 0, 0, w, h);
+    const px = ctx.getImageData(0, 0, w, h).data;
+    for (let k = 4; k < px.length; k += 4) {
+      if (px[k] !== px[0] || px[k + 1] !== px[1] || px[k + 2] !== px[2] || px[k + 3] !== px[3]) { return false; }
+    }
+    return true;
+  }
 })()
 """
 
@@ -262,7 +284,7 @@ def check(site, shots, chromium_path, screenshots=SCREENSHOTS, only=()):
     threading.Thread(target=server.serve_forever, daemon=True).start()
     origin = f"http://127.0.0.1:{server.server_address[1]}/"
     browser = Chromium(chromium_path)
-    report, totals = [], {"pages": 0, "images": 0, "math": 0}
+    report, totals = [], {"pages": 0, "images": 0, "math": 0, "notebooks": 0, "figures": 0}
     try:
         target = browser.call("Target.createTarget", {"url": "about:blank"})["targetId"]
         session = browser.call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
@@ -288,20 +310,26 @@ def check(site, shots, chromium_path, screenshots=SCREENSHOTS, only=()):
             found += [f"formula not typeset: {t!r}" for t in info["untypeset"]]
             found += [f"MathJax error: {t!r}" for t in info["errors"]]
             found += [f"raw math left in the text: {t!r}" for t in info["raw"]]
+            if info["notebook"]:
+                found += [] if info["figures"] else [f"a notebook page of {info['cells']} cells shows no figure"]
+                found += [f"notebook figure is blank (one colour): {src}" for src in info["blank"]]
+                found += [f"notebook cell failed or wrote to stderr: {t!r}" for t in info["failed"]]
+                totals["notebooks"] += 1
+                totals["figures"] += info["figures"]
             report += [f"{page}: {f}" for f in found]
             totals["pages"] += 1
             totals["images"] += info["images"]
             totals["math"] += info["math"]
-            if page in screenshots:
+            if page in screenshots or info["notebook"]:
                 metrics = browser.call("Page.getLayoutMetrics", session=session)
                 size = metrics.get("cssContentSize") or metrics["contentSize"]
-                clip = {"x": 0, "y": 0, "width": 1280, "height": min(int(size["height"]), 6000), "scale": 1}
+                clip = {"x": 0, "y": 0, "width": 1280, "height": min(int(size["height"]), 12000), "scale": 1}
                 shot = browser.call(
                     "Page.captureScreenshot",
                     {"format": "png", "clip": clip, "captureBeyondViewport": True},
                     session=session,
                 )
-                path = os.path.join(shots, screenshots[page])
+                path = os.path.join(shots, screenshots.get(page) or page.replace("/", "_").replace(".html", ".png"))
                 with open(path, "wb") as fh:
                     fh.write(base64.b64decode(shot["data"]))
                 print(f"screenshot: {os.path.relpath(path)}")
@@ -346,7 +374,8 @@ def main(argv=None):
     shots.update({p: p.replace("/", "_").replace(".html", ".png") for p in args.screenshot})
     report, totals = check(os.path.abspath(args.site), args.screenshots, binary, shots, args.only)
     print(
-        f"check_site: {totals['pages']} pages, {totals['images']} images, {totals['math']} formulas "
+        f"check_site: {totals['pages']} pages, {totals['images']} images, {totals['math']} formulas, "
+        f"{totals['notebooks']} notebook pages with {totals['figures']} figures "
         f"checked in {time.monotonic() - start:.0f} s: {len(report)} problems"
     )
     for line in report:

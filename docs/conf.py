@@ -1,8 +1,10 @@
 """Sphinx configuration of the diffusion_conv site (built by ``bash docs/build.sh``).
 
-Markdown pages through MyST, the API reference from the numpydoc docstrings
-(autodoc, autosummary), formulas by a MathJax bundled in a Python package (no
-network), and a gallery of the scripts in ``simulations/`` (``_ext/gallery.py``).
+Markdown pages through MyST (myst-nb, which also runs the pages that are
+notebooks: MyST Markdown with ``file_format: mystnb``, executed at every build),
+the API reference from the numpydoc docstrings (autodoc, autosummary), formulas
+by a MathJax bundled in a Python package (no network), and a gallery of the
+scripts in ``simulations/`` (``_ext/gallery.py``).
 """
 
 import os
@@ -20,7 +22,7 @@ release = diffusion_conv.__version__
 version = release
 
 extensions = [
-    "myst_parser",
+    "myst_nb",  # MyST Markdown (it loads myst_parser's configuration) and executed notebooks
     "sphinx.ext.autodoc",
     "sphinx.ext.autosummary",
     "numpydoc",
@@ -31,7 +33,7 @@ extensions = [
     "apicheck",
 ]
 
-source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
+source_suffix = {".rst": "restructuredtext", ".md": "myst-nb"}
 root_doc = "index"
 exclude_patterns = ["_build", "_templates", "_ext", "Thumbs.db", ".DS_Store"]
 templates_path = ["_templates"]
@@ -43,6 +45,17 @@ myst_heading_anchors = 3
 myst_dmath_double_inline = True
 # an undefined TeX command is an error (MathJax draws it in red otherwise), which the browser check catches
 mathjax3_config = {"tex": {"packages": {"[-]": ["noundefined"]}}}
+
+# -- notebooks: every page with ``file_format: mystnb`` runs in a fresh kernel at every build ------
+nb_execution_mode = "force"  # what the site shows is what the code does today
+nb_execution_timeout = 120  # seconds per cell; each notebook runs in seconds
+nb_execution_raise_on_error = True  # a cell that fails fails the build
+nb_execution_show_tb = True
+nb_merge_streams = True
+# No widget JavaScript from a CDN (the site works offline): the explorer's live widget needs a kernel
+# anyway, so the page shows the static picture and control values it carries as HTML instead.
+nb_ipywidgets_js = {}
+nb_mime_priority_overrides = [("html", "application/vnd.jupyter.widget-view+json", None)]
 
 # -- the API reference --------------------------------------------------------------------------
 autosummary_generate = True
