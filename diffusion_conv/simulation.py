@@ -40,10 +40,11 @@ def check_method(method):
 class Plan:
     """A checked run: the method, its options, the frame schedule and the batch (built before any work).
 
-    Its memory estimate (the method's :meth:`~diffusion_conv.methods.Method.memory`) is checked
-    against the memory available before anything is prepared; then the method's preparation runs
-    once, per group of members that take one path (``groups``, each with its ``prepared``), and
-    the declared ``order`` is read once: the driver, the split grid and ``Result.meta`` use these.
+    The method's preparation runs once, per group of members that take one path (``groups``, each
+    with its ``prepared``: host work on the inputs, nothing compiled or run); the memory estimate
+    (the method's :meth:`~diffusion_conv.methods.Method.memory`) reads it and is checked against the
+    memory available; the declared ``order`` is read once. The driver, the split grid and
+    ``Result.meta`` use these.
     """
 
     def __init__(self, tank, prop, steps, method, save_every, save_at, dt, n_particles, key, options, devices=None):
@@ -74,14 +75,14 @@ class Plan:
                 )
             if not self.batch:
                 check_split(self.method, tank, prop, self.mesh.size, self.options)
-        sizes, nframes = Sizes.of(tank, prop), len(self.save_steps)
-        self.memory_parts = self.method.memory(
-            sizes, self.options, n_particles, nframes, self.members, np.dtype(tank.dtype).itemsize
-        )
-        self.memory = _memory.check(self.memory_parts, nframes, self.members, sizes.cells)
         self.groups = flatten_batch(
             self.method, tank, prop, key if self.method.stochastic else None, self.batch, self.options
         )
+        sizes, nframes = Sizes.of(tank, prop), len(self.save_steps)
+        self.memory_parts = self.method.memory(
+            sizes, self.options, n_particles, nframes, self.members, np.dtype(tank.dtype).itemsize, self.prepared
+        )
+        self.memory = _memory.check(self.memory_parts, nframes, self.members, sizes.cells)
         self.order = self.method.order(tank, prop)
 
     @property

@@ -265,10 +265,11 @@ def test_the_command_runs_a_method_registered_after_import(capsys, lazy_walk):
     assert '"lazy_walk_test"' in out.out
 
 
-def test_the_memory_check_reads_the_method_s_own_estimate(monkeypatch, lazy_walk):
-    """The lazy walk declares two more fields than a grid method: a limit between the two estimates lets the
-    propagator run and refuses the lazy walk, in simulate and in the command alike."""
+def test_the_memory_check_reads_the_method_s_own_estimate(monkeypatch, capsys, lazy_walk):
+    """The lazy walk declares two more fields than the default of a grid method (image keeps the default): a
+    limit between the two estimates lets image run and refuses the lazy walk, in simulate and in the command."""
     from diffusion_conv import cli
+    from diffusion_conv.cli import checks
 
     tank = dc.Tank.two_compartment((64, 64))
     prop = dc.Propagator.gaussian(0.8, ndim=2, radius=1)
@@ -278,12 +279,17 @@ def test_the_memory_check_reads_the_method_s_own_estimate(monkeypatch, lazy_walk
         m = dc.methods.get(name)
         return sum(m.memory(sizes, m.validate(tank, prop), None, 11, 1, itemsize).values())
 
-    lazy, plain = total("lazy_walk_test"), total("propagator")
+    lazy, plain = total("lazy_walk_test"), total("image")
     assert lazy - plain == LAZY_EXTRA_FIELDS * 64 * 64 * itemsize
     monkeypatch.setenv("DIFFUSION_CONV_MEMORY_LIMIT", str(int((plain + lazy) / 2 / 0.9)))
-    dc.simulate(tank, prop, 10, save_every=1)
+    dc.simulate(tank, prop, 10, method="image", save_every=1)
     with pytest.raises(ValueError, match="would hold about"):
         dc.simulate(tank, prop, 10, method="lazy_walk_test", save_every=1)
-    monkeypatch.setenv("DIFFUSION_CONV_MEMORY_LIMIT", str(2**30))
-    argv = ["run", "two-compartment", "--method", "lazy_walk_test", "--size", "30000", "--steps", "10", "--json"]
-    assert cli.main(argv) == 2
+    # the command: its estimate before the scenario is built (a 64 x 64 grid, a 7 x 7 kernel) is the methods' own
+    before = Sizes((64, 64), (7, 7))
+    lazy, plain = (sum(checks.estimate([m], before, 11, None, itemsize).values()) for m in ("lazy_walk_test", "image"))
+    monkeypatch.setenv("DIFFUSION_CONV_MEMORY_LIMIT", str(int((plain + lazy) / 2 / 0.9)))
+    argv = ["run", "point", "--size", "64", "--steps", "10", "--save-every", "1", "--json", "--method"]
+    assert cli.main(argv + ["image"]) == 0
+    assert cli.main(argv + ["lazy_walk_test"]) == 2
+    assert ": the run needs about" in capsys.readouterr().err

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 import warnings
 
@@ -107,80 +106,69 @@ def stochastic_kw(method, args, default_n):
     return dict(n_particles=args.particles or default_n, key=jax.random.key(args.seed))
 
 
-def memory_available():
-    """Bytes of memory available to a new run (Linux MemAvailable; else free physical pages), or None."""
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return None
-
-
 def frame_count(steps, save_every):
     if save_every is None or steps == 0:
         return 2
     return steps // save_every + 1 + (steps % save_every != 0)
 
 
-def estimate(cells, nframes, methods, n_particles, kernel_size, itemsize):
-    """Rough bytes of a run, in three parts: the grid's working arrays, the saved frames, the particles."""
-    grid = 3 * cells * 8  # the scenario builds its field in float64 before the tank converts it
-    frames = 0
-    particles = 0
-    for m in methods:
-        grid += 8 * cells * 8  # fields, halos or transforms on the device
-        frames += nframes * cells * itemsize  # the frames kept on the host
-        if m == "particles":
-            frames += nframes * cells * itemsize  # integer counts per frame, then concentrations
-            particles += n_particles * 32  # positions, keys and draws
-        elif m == "counts":
-            frames += nframes * cells * itemsize
-            grid += 2 * cells * kernel_size * 8  # the split of every cell's count among the jumps
-    return {"grid": grid, "frames": frames, "particles": particles}
+BUILD_FIELDS = 3
+"""Float64 fields of the grid's size a problem takes while it is built (a scenario's field, a picture read)."""
 
 
-def size_text(n):
-    for unit, size in (("PiB", 2**50), ("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20)):
-        if n >= size:
-            return f"{n / size:.3g} {unit}"
-    return f"{n / 2**10:.3g} KiB"
+def estimate(methods, sizes, nframes, n_particles, itemsize, members=1):
+    """Bytes of a run of ``methods`` one after another, by part: what each method says it holds
+    (:meth:`diffusion_conv.methods.Method.memory`, summed: a comparison keeps every method's frames)
+    and ``build``, the problem's field while it is built."""
+    from ..methods import get
+
+    parts = {"build": BUILD_FIELDS * sizes.cells * 8}
+    for name in methods:
+        m = get(name)
+        n = n_particles if m.stochastic else None
+        for part, size in m.memory(sizes, dict(m.options), n, nframes, members, itemsize).items():
+            parts[part] = parts.get(part, 0) + int(size)
+    return parts
 
 
-def check_memory(args, methods, size, cells, nframes, n_particles, kernel_size):
-    """UsageError when the run's estimated memory exceeds what is available, naming the option to change."""
+def check_memory(args, methods, size, sizes, nframes, n_particles, members=1):
+    """UsageError when the run's estimated memory exceeds what is available, naming the option to change.
+
+    The estimate is the methods' own, the memory available the one :func:`diffusion_conv.simulate`
+    reads (``DIFFUSION_CONV_MEMORY_LIMIT`` where set), in the same binary units.
+    """
     import jax
 
-    available = memory_available()
+    from .. import _memory
+
+    available = _memory.available_bytes()
     if available is None:
         return
-    parts = estimate(cells, nframes, methods, n_particles, kernel_size, 8 if jax.config.jax_enable_x64 else 4)
+    methods = ["spectral" if m == "auto" else m for m in methods]
+    parts = estimate(methods, sizes, nframes, n_particles, 8 if jax.config.jax_enable_x64 else 4, members)
     need = sum(parts.values())
-    if need <= available:
+    if need <= 0.9 * available:
         return
     head = (
-        f"the run needs about {size_text(need)} of memory ({cells} cells, {nframes} frames, "
-        f"{plural(len(methods), 'method')}), more than the {size_text(available)} available"
+        f"the run needs about {_memory.size_text(need)} of memory ({sizes.cells} cells, {nframes} frames, "
+        f"{plural(len(methods), 'method')}), more than the {_memory.size_text(available)} available"
     )
-    worst = max(parts, key=parts.get)
-    if worst == "particles":
-        most = int(max(0, available - parts["grid"] - parts["frames"]) // 32)
+    worst = max(parts, key=parts.__getitem__)
+    if worst == "particles" and n_particles:
+        per_particle = parts["particles"] / n_particles
+        most = int(max(0, 0.9 * available - (need - parts["particles"])) // per_particle)
         raise UsageError(f"--particles {n_particles}: {head}; use --particles {most} or fewer")
-    if worst == "frames" and args.save_every is not None:
+    if worst in ("frames", "extras") and args.save_every is not None:
         raise UsageError(f"--save-every {args.save_every}: {head}; save fewer frames (a larger --save-every)")
-    most = int(size * (available / need) ** 0.5)
+    most = int(size * (0.9 * available / need) ** 0.5)
     fix = f"use --size {most} or less" if most >= 8 else "save fewer frames (a larger --save-every)"
     raise UsageError(f"--size {size}: {head}; {fix}")
 
 
 def check_memory_of_args(args, methods):
-    """The memory check before the scenario is built, from the arguments alone."""
+    """The memory check before the scenario is built, from the arguments alone (a kernel of 7 x 7, no walls)."""
     from .. import scenarios
+    from ..methods.base import Sizes
 
     size = args.size or scenarios.default_size(args.scenario)
     cells = size * size
@@ -188,20 +176,22 @@ def check_memory_of_args(args, methods):
         nframes = frame_count(args.steps, args.save_every or max(1, args.steps // 40))
     else:  # the scenario's steps are known once it is built; by default about 41 frames are saved
         nframes = 41 if args.save_every is None else 2
-    check_memory(args, methods, size, cells, nframes, args.particles or 10 * cells, 49)
+    check_memory(args, methods, size, Sizes((size, size), (7, 7)), nframes, args.particles or 10 * cells)
 
 
 def check_memory_of_scenario(args, methods, sc, steps, save_every):
+    """The memory check once the problem is built: its grid, kernel, walls and members."""
+    from ..methods.base import Sizes
 
-    cells = int(np.prod(sc.tank.shape))
+    members = int(np.prod(sc.tank.batch_shape)) * max(1, len(getattr(args, "temperatures", None) or ()))
     check_memory(
         args,
         methods,
         args.size or max(sc.tank.shape),
-        cells,
+        Sizes.of(sc.tank, sc.propagator),
         frame_count(steps, save_every),
         args.particles or sc.n_particles,
-        int(np.size(sc.propagator.weights)),
+        members,
     )
 
 

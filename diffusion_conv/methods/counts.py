@@ -255,11 +255,13 @@ class CountsMethod(Method):
         return {"count_dtype": str(count_dtype()), "split": "per-axis" if per_axis else "joint"}
 
     def memory(self, sizes: Sizes, options, n_particles, nframes, members, itemsize, prepared=None):
-        """Six fields per member, the split of every cell's count among the jumps (one float64 and
-        one count per jump and cell, and the sampler's work), wall masks, and the counts of every
-        saved frame (``Result.extras['counts']``)."""
+        """Six fields per member, the split of every cell's count among the jumps and the sampler's work
+        on it (``3 K + 16`` float64 or count entries per cell for ``K`` jumps), the placement tree's
+        shares (a float64 per level and leaf), wall masks, and the counts of every saved frame
+        (``Result.extras['counts']``)."""
         out = super().memory(sizes, options, n_particles, nframes, members, itemsize, prepared)
-        out["working"] += members * (sizes.taps + 4) * sizes.cells * 8
+        depth = max(0, (sizes.cells - 1).bit_length())
+        out["working"] += int(members) * ((3 * sizes.taps + 16) * sizes.cells + depth * 2**depth) * 8
         if sizes.walls:
             out["working"] += sizes.taps * sizes.cells
         out["extras"] = int(nframes) * int(members) * sizes.cells * np.dtype(count_dtype()).itemsize

@@ -309,6 +309,13 @@ class HeatMethod(Method):
         frame = per_axis.inverse(state.coeffs * mult, bnd, shape).astype(state.mass0.dtype)
         return frame, deficit_absorbed(state.mass0, frame, bnd) * cell
 
+    def memory(self, sizes, options, n_particles, nframes, members, itemsize, prepared=None):
+        """Ten fields per member: the coefficients, the multiplier from the host (complex on a periodic
+        axis), their product, the transforms' work, the frame and the chunk's buffers."""
+        out = super().memory(sizes, options, n_particles, nframes, members, itemsize, prepared)
+        out["working"] = 10 * int(members) * sizes.cells * int(itemsize)
+        return out
+
     def meta(self, tank, prop, save_steps, options, prepared=()):
         from ..propagator import Propagator
 

@@ -48,6 +48,7 @@ patch when it covers at most ``PATCH_FRACTION`` (a quarter) of the tank.
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import jax
 import jax.numpy as jnp
@@ -108,14 +109,17 @@ class Prepared:
 
     Attributes
     ----------
-    halo : bool
-        Whether the kernels are separable and the halo path applies (the factors are prepared).
+    path : str
+        ``'halo'`` (separable kernels: the factors are prepared), ``'direct'`` or ``'general'``.
     mirrored : tuple of bool or None
         On the halo path: which axes' factors are mirror-symmetric.
+    patch : tuple or None
+        The wall patch's box (:func:`wall_patch`) on the halo and direct paths, None without one.
     """
 
-    halo: bool
+    path: str
     mirrored: tuple | None = None
+    patch: tuple | None = None
 
 
 # -- the method ------------------------------------------------------------------------------
@@ -149,14 +153,16 @@ class PropagatorMethod(Method):
         )
         fs = [separable_factors(w) for w in ws]
         walls = tank if tank.walls is not None else None
+        patch = None if walls is None else wall_patch(tank, prop.radius)
         if any(f is None for f in fs) or not halo_applies(tank.shape, prop.radius, fs[0], walls):
-            return State(Prepared(halo=False), weights=weights)
+            path = "direct" if takes_direct(tank, prop.radius) else "general"
+            return State(Prepared(path, patch=patch if path == "direct" else None), weights=weights)
         factors = tuple(
             lead(np.stack([f[a] for f in fs]).astype(dtype).reshape(prop.batch_shape + (-1,)), prop.batch_shape, batch)
             for a in range(tank.ndim)
         )
         mirrored = tuple(bool(np.array_equal(f, f[..., ::-1])) for f in factors)
-        return State(Prepared(halo=True, mirrored=mirrored), factors=factors, weights=weights)
+        return State(Prepared("halo", mirrored=mirrored, patch=patch), factors=factors, weights=weights)
 
     def init(self, tank, prop, key=None, n_particles=None, prepared=None):
         field = tank.concentration
@@ -171,7 +177,7 @@ class PropagatorMethod(Method):
             if prepared is None
             else jnp.asarray(prepared.weights, field.dtype)
         )
-        if prepared is not None and prepared.static.halo:
+        if prepared is not None and prepared.static.path == "halo":
             f = tuple(jnp.asarray(a, field.dtype) for a in prepared.factors)
             patch = wall_patch(tank, radius) if tank.walls is not None else None
             fix = None if patch is None else _patch_state(tank, w, radius, patch)
@@ -236,18 +242,21 @@ class PropagatorMethod(Method):
     def meta(self, tank, prop, save_steps, options, prepared=()):
         if not prepared:  # not prepared for this run (a traced kernel): prepared here, as a run would
             prepared = (self.prepare(tank, prop, prop.batch_shape, options),)
-        halo = all(p is not None and p.static.halo for p in prepared)
+        halo = all(p is not None and p.static.path == "halo" for p in prepared)
         path = "halo" if halo else "direct" if takes_direct(tank, prop.radius) else "general"
         walls = None if tank.walls is None else "masks" if path == "general" else "patch"
         return {"separable": halo, "path": path, "walls": walls}
 
     def memory(self, sizes: Sizes, options, n_particles, nframes, members, itemsize, prepared=None):
-        """Six fields per member, and with walls their masks: one bool per jump and cell on the general
-        path, and on a patch (the halo and direct paths, at most a quarter of the tank) those masks and
-        the refused weights."""
+        """Eight fields per member (the state, a step's extended field, the chunk's buffers), and with
+        walls their masks and refused weights, one copy whatever the batch: on the wall patch's box
+        where every group prepared one (the halo and direct paths), else on every cell."""
         out = super().memory(sizes, options, n_particles, nframes, members, itemsize, prepared)
-        if sizes.walls:  # the masks are static data: one copy whatever the batch
-            out["working"] += sizes.taps * sizes.cells * (1 + itemsize)
+        out["working"] = 8 * int(members) * sizes.cells * int(itemsize)
+        if sizes.walls:
+            boxes = [None if p is None else p.static.patch for p in prepared or [None]]
+            cells = sizes.cells if None in boxes else max(math.prod(hi - lo for lo, hi, _ in box) for box in boxes)
+            out["working"] += sizes.taps * cells * (1 + int(itemsize))
         return out
 
     def slab(self):

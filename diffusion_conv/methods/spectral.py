@@ -240,10 +240,11 @@ class SpectralMethod(Method):
         return {"transforms": [b.transform for b in tank.boundary]}
 
     def memory(self, sizes, options, n_particles, nframes, members, itemsize, prepared=None):
-        """Eight fields per member: the transform's coefficients (complex on a periodic axis), their
-        product with the symbol's powers, the frame and the chunk's buffers."""
+        """Fourteen fields per member: the transform's coefficients (complex on a periodic axis), their
+        product with the symbol's powers, the transforms' work (a cosine or sine transform is an FFT of
+        an extended field), the frame and the chunk's buffers."""
         out = super().memory(sizes, options, n_particles, nframes, members, itemsize, prepared)
-        out["working"] = 8 * int(members) * sizes.cells * int(itemsize)
+        out["working"] = 14 * int(members) * sizes.cells * int(itemsize)
         return out
 
 
