@@ -1,4 +1,4 @@
-"""One grid split along axis 0 across devices: the check made before such a run, and the slab forms by name.
+"""One grid split along axis 0 across devices: the check made before such a run.
 
 Each method that can split a grid declares its slab form
 (:meth:`diffusion_conv.methods.Method.slab`, a
@@ -14,13 +14,10 @@ member per device; :mod:`diffusion_conv.driver` drives them.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-
 from .errors import InputError
 from .lattice.halo import AXIS
-from .methods import get, names
 
-__all__ = ["AXIS", "SPLIT", "check"]
+__all__ = ["AXIS", "check"]
 
 
 def check(method, tank, prop, devices, options):
@@ -33,23 +30,3 @@ def check(method, tank, prop, devices, options):
             f"of keys) to spread over the devices instead, or run it on one device"
         )
     slab.check(tank, prop, devices, options)
-
-
-class _Slabs(Mapping):
-    """The slab form of every registered method that can split a grid, by name (read from the registry)."""
-
-    def __getitem__(self, name):
-        slab = get(name).slab() if name in names() else None
-        if slab is None:
-            raise KeyError(name)
-        return slab
-
-    def __iter__(self) -> Iterator[str]:
-        return (n for n in names() if get(n).slab() is not None)
-
-    def __len__(self) -> int:
-        return sum(1 for _ in self)
-
-
-SPLIT: Mapping = _Slabs()
-"""The methods that split one grid across devices, by name: ``SPLIT[name]`` is ``get(name).slab()``."""

@@ -28,8 +28,8 @@ import numpy as np
 from . import _progress
 from ._devices import place, to_host
 from ._interrupt import wait
-from ._split import AXIS, SPLIT
-from .core import each, flatten_batch, init_members, intervals
+from .core import each, init_members, intervals
+from .lattice.halo import AXIS
 from .propagator import Propagator
 from .tank import Tank
 
@@ -358,8 +358,8 @@ def _padded(group, devices):
 
 def compiled(plan, progress):
     """The compiled members, in groups that take one path, on one device or spread over a mesh."""
-    m, tank, prop, mesh = plan.method, plan.tank, plan.prop, plan.mesh
-    groups = flatten_batch(m, tank, prop, plan.key if m.stochastic else None, plan.batch, plan.options)
+    m, tank, mesh = plan.method, plan.tank, plan.mesh
+    groups = plan.groups  # prepared once, by the plan
     nframes = len(plan.save_steps)
     frames = absorbed = None
     extras, summaries = {}, {}
@@ -391,7 +391,7 @@ def compiled(plan, progress):
 
 def split(plan, progress):
     """One grid split along axis 0 across the mesh (:mod:`diffusion_conv._split`): slabs in, whole frames out."""
-    impl = SPLIT[plan.method.name]
+    impl = plan.method.slab()
     devices = plan.mesh.size
     static, arrays = impl.inputs(plan, devices)
     state, first, extras0 = init_split(impl, static, arrays, plan.mesh)

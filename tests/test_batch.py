@@ -146,3 +146,34 @@ def test_rollout_of_a_key_batch_under_jit_is_the_ensemble():
     frames = jax.jit(lambda ks: dc.rollout(tank, prop, 4, method="particles", n_particles=2000, key=ks)[0])(keys)
     res = dc.simulate(tank, prop, 4, method="particles", n_particles=2000, key=keys)
     np.testing.assert_array_equal(np.asarray(frames), res.frames)
+
+
+@pytest.mark.parametrize(
+    "method, groups",
+    [
+        ("propagator", 2),
+        pytest.param("particles", 1, marks=pytest.mark.slow),  # compiling a batch: 6 s
+        pytest.param("counts", 2, marks=pytest.mark.slow),
+        ("spectral", 1),
+    ],
+)
+def test_a_run_prepares_once_per_group_of_members(monkeypatch, method, groups):
+    """The plan prepares each group of members that take one path once; the driver, the memory estimate,
+    the order and Result.meta read what it prepared. The bank's box and Gaussian kernels are separable, its
+    eye is not: the propagator and counts run them in two groups; particles and spectral take one path."""
+    m = dc.methods.get(method)
+    calls = []
+    real = type(m).prepare
+
+    def counted(self, *args, **kwargs):
+        calls.append(args[2])  # the group's batch
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(type(m), "prepare", counted)
+    stack = dc.Tank.stack(_tanks(2)).reshape_batch((2, 1))
+    res = dc.simulate(stack, _bank(), 4, method=method, save_every=2, **_kw(method))
+    assert res.frames.shape == (3, 2, 4, 9, 8)
+    assert len(calls) == groups and sum(int(np.prod(b)) for b in calls) == 8, calls
+    calls.clear()
+    dc.simulate(stack[0, 0], _bank()[0], 4, method=method, save_every=2, **_kw(method))
+    assert calls == [(1,)]

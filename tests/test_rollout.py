@@ -1,5 +1,7 @@
 """The pure core: every JAX method through ``dc.rollout`` under jit, vmap and grad, equal to ``simulate``."""
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -203,6 +205,48 @@ def test_new_step_counts_compile_nothing_new(method):
     again += _compiles(lambda: dc.simulate(tank, prop, 2000, method=method, save_every=25, **kw))
     assert again <= 1, again
     assert _compiles(lambda: dc.simulate(tank, prop, 1000, method=method, save_every=25, progress=True, **kw)) == 0
+
+
+def _built_afresh(kernel, walls):
+    """A problem built from scratch each call: new arrays, a new wall mask, a new kernel (equal values)."""
+    c = np.random.default_rng(20).uniform(0.1, 1.0, (40, 48))
+    tank = dc.Tank(c, boundary=("reflect", "absorb"))
+    if walls:  # a board whose patch is a seventh of the tank
+        tank = tank.with_board(axis=1, index=24, gap=(10, 18))
+    if kernel == "gaussian":
+        return tank, dc.Propagator.gaussian(0.8, ndim=2, radius=1)
+    return tank, dc.Propagator.from_logits(np.random.default_rng(21).normal(size=(3, 3)))
+
+
+@pytest.mark.parametrize(
+    "method, kernel, walls",
+    [
+        ("propagator", "gaussian", True),  # the halo path and its wall patch
+        ("propagator", "logits", True),  # the direct path and its wall patch
+        pytest.param("particles", "logits", True, marks=pytest.mark.slow),  # compiling: 3 s
+        pytest.param("counts", "gaussian", False, marks=pytest.mark.slow),
+        ("spectral", "gaussian", False),
+        ("heat", "gaussian", False),
+    ],
+)
+def test_equal_static_data_share_one_compiled_program(method, kernel, walls):
+    """A state's static data are named fields compared by value: a problem built again with equal values (new
+    objects) runs the programs compiled for the first one."""
+    options = {"transforms": "jax"} if method == "spectral" else {}
+
+    def run():
+        tank, prop = _built_afresh(kernel, walls)
+        return dc.simulate(tank, prop, 30, method=method, save_every=10, **kwargs(method), **options)
+
+    first = _compiles(run)
+    assert first > 0
+    assert _compiles(run) == 0
+    tank, prop = _built_afresh(kernel, walls)
+    m = dc.methods.get(method)
+    one, two = (m.init(tank, prop, **kwargs(method)).static for _ in range(2))
+    assert dataclasses.is_dataclass(one) and one == two and hash(one) == hash(two) and one is not two
+    if method == "propagator":
+        assert one.path == ("halo" if kernel == "gaussian" else "direct") and one.patch is not None
 
 
 @pytest.mark.parametrize("save_every", [None, 7])
