@@ -24,6 +24,7 @@ from . import _checks
 from .errors import InputError, InputTypeError
 from .methods import get as get_method
 from .methods import names as _method_names
+from .methods.base import resolve_auto
 from .propagator import Propagator
 from .tank import Tank
 
@@ -144,16 +145,10 @@ def batch_shapes(tank, prop, key, method):
 
 
 def resolve(method, tank, prop, **kwargs):
-    """The method object for ``method``; ``'auto'`` is ``spectral`` where it is exact, else ``propagator``."""
+    """The method object for ``method``; ``'auto'`` is the first method that picks the problem (the methods'
+    ``auto`` attribute and ``picks`` hook: ``spectral`` where it is exact, else ``propagator``)."""
     if method == "auto":
-        spectral = get_method("spectral")
-        if not _checks.is_concrete(prop.weights):
-            return get_method("propagator")
-        try:
-            spectral.validate(tank, prop, **kwargs)
-        except ValueError:
-            return get_method("propagator")
-        return spectral
+        return resolve_auto(tank, prop, **kwargs)
     return get_method(method)
 
 

@@ -118,15 +118,19 @@ BUILD_FIELDS = 3
 
 def estimate(methods, sizes, nframes, n_particles, itemsize, members=1):
     """Bytes of a run of ``methods`` one after another, by part: what each method says it holds
-    (:meth:`diffusion_conv.methods.Method.memory`, summed: a comparison keeps every method's frames)
-    and ``build``, the problem's field while it is built."""
+    (:meth:`diffusion_conv.methods.Method.memory`, summed: a comparison keeps every method's frames; for
+    ``'auto'`` the largest of the methods it may run) and ``build``, the problem's field while it is built."""
     from ..methods import get
+    from ..methods.base import auto_names
+
+    def own(m):
+        n = n_particles if m.stochastic else None
+        return m.memory(sizes, dict(m.options), n, nframes, members, itemsize)
 
     parts = {"build": BUILD_FIELDS * sizes.cells * 8}
     for name in methods:
-        m = get(name)
-        n = n_particles if m.stochastic else None
-        for part, size in m.memory(sizes, dict(m.options), n, nframes, members, itemsize).items():
+        tried = [own(get(n)) for n in (auto_names() if name == "auto" else (name,))]
+        for part, size in max(tried, key=lambda p: sum(p.values())).items():
             parts[part] = parts.get(part, 0) + int(size)
     return parts
 
@@ -144,7 +148,6 @@ def check_memory(args, methods, size, sizes, nframes, n_particles, members=1):
     available = _memory.available_bytes()
     if available is None:
         return
-    methods = ["spectral" if m == "auto" else m for m in methods]
     parts = estimate(methods, sizes, nframes, n_particles, 8 if jax.config.jax_enable_x64 else 4, members)
     need = sum(parts.values())
     if need <= 0.9 * available:

@@ -196,6 +196,9 @@ class Method(abc.ABC):
     listed : int
         Where the method comes in :func:`names` (lower first; methods of equal
         ``listed`` in the order they were defined).
+    auto : int or None
+        Where ``method='auto'`` tries the method (lower first, the first that
+        :meth:`picks` the problem runs it); None: ``'auto'`` never runs it.
     """
 
     name: ClassVar[str]
@@ -206,6 +209,7 @@ class Method(abc.ABC):
     options: ClassVar[dict] = {}
     units: ClassVar[str] = "step"
     listed: ClassVar[int] = 1000
+    auto: ClassVar[int | None] = None
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -274,6 +278,14 @@ class Method(abc.ABC):
     def host(self, tank, prop, options):
         """A host implementation of the same interface (numpy, scipy) to use instead on a CPU backend, or None."""
         return None
+
+    def picks(self, tank, prop, **kwargs) -> bool:
+        """Whether ``method='auto'`` runs this method on this problem: by default, where it validates it."""
+        try:
+            self.validate(tank, prop, **kwargs)
+        except ValueError:
+            return False
+        return True
 
     def slab(self) -> Slab | None:
         """The method's form on one grid split along axis 0 across devices; None: it cannot split a grid."""
@@ -476,6 +488,22 @@ def names() -> tuple[str, ...]:
     _load()
     order = {name: i for i, name in enumerate(_REGISTRY)}
     return tuple(sorted(_REGISTRY, key=lambda n: (_REGISTRY[n].listed, order[n])))
+
+
+def auto_names() -> tuple[str, ...]:
+    """The methods ``method='auto'`` tries, in the order it tries them (:attr:`Method.auto`)."""
+    _load()
+    tried = [n for n in names() if _REGISTRY[n].auto is not None]
+    return tuple(sorted(tried, key=lambda n: _REGISTRY[n].auto))
+
+
+def resolve_auto(tank, prop, **kwargs) -> Method:
+    """The method ``method='auto'`` runs: the first of :func:`auto_names` that :meth:`~Method.picks` the
+    problem (the last one where none does: its own checks then say why)."""
+    tried = [get(n) for n in auto_names()]
+    if not tried:
+        raise InputError("method 'auto' has no method to choose from (no registered method sets 'auto')")
+    return next((m for m in tried if m.picks(tank, prop, **kwargs)), tried[-1])
 
 
 def get(name) -> Method:

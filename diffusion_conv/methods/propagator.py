@@ -130,6 +130,7 @@ class PropagatorMethod(Method):
     kind = "deterministic"
     differentiable = True
     listed = 10
+    auto = 2  # exact everywhere: where nothing faster is
 
     def validate(self, tank, prop, *, n_particles=None, key=None, **options):
         return self.check_arguments(n_particles, key, options)

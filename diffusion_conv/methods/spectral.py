@@ -182,6 +182,11 @@ class SpectralMethod(Method):
     options = {"transforms": "auto"}
     units = "frame"
     listed = 20
+    auto = 1  # where it is exact: n steps in one transform
+
+    def picks(self, tank, prop, **kwargs):
+        """Only where its exactness is known (concrete weights) and it holds."""
+        return _checks.is_concrete(prop.weights) and super().picks(tank, prop, **kwargs)
 
     def validate(self, tank, prop, *, n_particles=None, key=None, **options):
         options = self.check_arguments(n_particles, key, options)
