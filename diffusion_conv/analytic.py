@@ -1,5 +1,9 @@
 """Closed-form solutions of the diffusion (heat) equation, as references for every method.
 
+Where no closed form exists (a diffusivity that varies in space),
+:func:`finite_volume` is the independent continuum reference: the finite-volume
+solution of ``dc/dt = div(D(x) grad c)``, exact in time.
+
 Cell ``x`` (along each axis) spans ``[x dx, (x + 1) dx)`` with its centre at
 ``(x + 1/2) dx``. Functions return numpy float64 arrays of the tank's shape:
 cell averages (``average=True``, what the ``heat`` method returns) or point
@@ -17,7 +21,7 @@ from scipy import special
 from . import _checks
 from .errors import InputError
 
-__all__ = ["two_compartment", "gaussian_source", "fourier_mode"]
+__all__ = ["two_compartment", "gaussian_source", "fourier_mode", "finite_volume"]
 
 
 def _shape(shape):
@@ -210,3 +214,81 @@ def fourier_mode(shape, t, D, mode, amplitude=1.0, offset=0.0, phase=0.0, drift=
     grids = np.meshgrid(*[(np.arange(n) + 0.5) * dx for n in shape], indexing="ij")
     arg = sum(kk * (g - vv * t) for kk, g, vv in zip(k, grids, v)) + float(phase)
     return float(offset) + amp * np.cos(arg)
+
+
+def finite_volume(c0, D, t, dx=1.0, boundary="reflect"):
+    """Cell averages at time ``t`` of ``dc/dt = div(D(x) grad c)``, by the finite-volume method.
+
+    The continuum reference for a diffusivity that varies from cell to cell (a
+    gel, a porous board): each cell exchanges with its neighbours along every
+    axis through the face between them, with the face's diffusivity the
+    harmonic mean of the two cells' (resistances in series); the linear system
+    is solved exactly in time (``scipy.sparse.linalg.expm_multiply``). For a
+    smooth ``D`` the error falls like ``dx**2``; at a jump of ``D`` the harmonic
+    mean keeps the flux continuous.
+
+    Parameters
+    ----------
+    c0 : array_like, 1-D, 2-D or 3-D
+        Initial cell averages.
+    D : float or array_like of ``c0``'s shape
+        Diffusivity per cell (length^2 / time, in the units of ``dx``), >= 0.
+    t : float
+        Time (>= 0).
+    dx : float, default 1.0
+        Cell width.
+    boundary : str or sequence of str, default ``'reflect'``
+        Per axis: ``'reflect'`` (no flux), ``'periodic'``, or ``'absorb'``
+        (``c = 0`` at the edge, half a cell beyond the last centre).
+
+    Returns
+    -------
+    ndarray (float64) of ``c0``'s shape.
+    """
+    from scipy import sparse
+    from scipy.sparse.linalg import expm_multiply
+
+    from .lattice import normalize_boundary
+
+    c0 = np.asarray(c0, dtype=np.float64)
+    if c0.ndim not in (1, 2, 3):
+        raise InputError(f"c0 must be 1-D, 2-D or 3-D, got {c0.ndim}-D")
+    t = _time(t)
+    dx = _checks.positive_float("dx", dx)
+    Dc = np.broadcast_to(np.asarray(D, dtype=np.float64), c0.shape)
+    if not (np.all(np.isfinite(Dc)) and np.all(Dc >= 0)):
+        raise InputError("D must be finite and non-negative in every cell")
+    bnd = normalize_boundary(boundary, c0.ndim)
+    index = np.arange(c0.size).reshape(c0.shape)
+    rows, cols, vals = [], [], []
+    diag = np.zeros(c0.size)
+
+    def face(a, b):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where((a > 0) & (b > 0), 2 * a * b / (a + b), 0.0) / dx**2
+
+    for axis, b in enumerate(bnd):
+        n = c0.shape[axis]
+        lo, hi = np.take(index, np.arange(n - 1), axis), np.take(index, np.arange(1, n), axis)
+        if b == "periodic" and n > 1:
+            lo = np.concatenate([lo, np.take(index, [n - 1], axis)], axis)
+            hi = np.concatenate([hi, np.take(index, [0], axis)], axis)
+        lo, hi = lo.ravel(), hi.ravel()
+        g = face(Dc.ravel()[lo], Dc.ravel()[hi])
+        rows += [lo, hi]
+        cols += [hi, lo]
+        vals += [g, g]
+        np.add.at(diag, lo, -g)
+        np.add.at(diag, hi, -g)
+        if b == "absorb":  # the edge is half a cell from the centre: conductance 2 D / dx^2
+            for end in (0, n - 1):
+                cells = np.take(index, [end], axis).ravel()
+                np.add.at(diag, cells, -2 * Dc.ravel()[cells] / dx**2)
+    L = sparse.csr_matrix(
+        (
+            np.concatenate(vals + [diag]),
+            (np.concatenate(rows + [np.arange(c0.size)]), np.concatenate(cols + [np.arange(c0.size)])),
+        ),
+        shape=(c0.size, c0.size),
+    )
+    return expm_multiply(L * t, c0.ravel()).reshape(c0.shape)
