@@ -24,7 +24,7 @@ from . import _checks
 from .errors import InputError, InputTypeError
 from .methods import get as get_method
 from .methods import names as _method_names
-from .methods.base import resolve_auto
+from .methods import resolve_auto
 from .propagator import Propagator
 from .tank import Tank
 

@@ -203,14 +203,14 @@ LAZY_EXTRA_FIELDS = 2
 def lazy_walk():
     """The method defined (and so registered) for one test; the registry is the process's: other tests must
     not meet it, so it is taken out after."""
-    from diffusion_conv.methods import base
+    from diffusion_conv.methods import _registry
 
     assert "lazy_walk_test" not in dc.methods.names()
     cls = _define_lazy_walk()
     assert dc.methods.get(cls.name).__class__ is cls  # registered by its definition alone
     assert register(cls) is cls and dc.methods.get(cls.name).__class__ is cls  # the decorator: an alias
     yield cls.name
-    del base._REGISTRY[cls.name]
+    del _registry._REGISTRY[cls.name]
 
 
 def _expected(tank, prop, steps, q):

@@ -4,6 +4,19 @@ See ``diffusion_conv.methods.base`` for the interface; :func:`get` returns a
 registered method by name and :func:`names` lists them.
 """
 
-from .base import KINDS, Method, Order, State, get, names, register
+from ._registry import auto_names, get, names, resolve_auto
+from .base import KINDS, Method, Order, Sizes, Slab, State, register
 
-__all__ = ["KINDS", "Method", "Order", "State", "get", "names", "register"]
+__all__ = [
+    "KINDS",
+    "Method",
+    "Order",
+    "Sizes",
+    "Slab",
+    "State",
+    "auto_names",
+    "get",
+    "names",
+    "register",
+    "resolve_auto",
+]

@@ -43,24 +43,33 @@ from __future__ import annotations
 
 import abc
 import dataclasses
-import importlib
 import math
-import os
-import pkgutil
 from typing import ClassVar
 
-import jax
 import numpy as np
 
 from ..errors import InputError, InputTypeError
+from ._registry import KINDS, add, auto_names, get, names, registered, resolve_auto
+from ._slab import Slab
+from ._state import State
 
-KINDS = ("deterministic", "stochastic", "reference")
-
-_REGISTRY: dict[str, Method] = {}
-"""Every registered method by name (filled by the classes themselves, :meth:`Method.__init_subclass__`)."""
-
-_LOADED = False
-"""Whether the method modules of this package have been imported (:func:`_load`)."""
+__all__ = [
+    "KINDS",
+    "MEMORY_PARTS",
+    "Method",
+    "Order",
+    "Sizes",
+    "Slab",
+    "State",
+    "auto_names",
+    "frames_bytes",
+    "get",
+    "lead",
+    "members",
+    "names",
+    "register",
+    "resolve_auto",
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,47 +93,6 @@ class Order:
     variable: str
     reference: str
     why: str = ""
-
-
-@jax.tree_util.register_pytree_node_class
-class State:
-    """A method's state: named JAX arrays (the pytree's leaves) and hashable static data.
-
-    Parameters
-    ----------
-    static : hashable
-        What the compiled program depends on (shapes, boundaries, the path taken).
-    **arrays
-        The leaves; ``None`` entries are allowed and stay ``None``.
-    """
-
-    __slots__ = ("static", "arrays")
-
-    def __init__(self, static, **arrays):
-        object.__setattr__(self, "static", static)
-        object.__setattr__(self, "arrays", arrays)
-
-    def __getattr__(self, name):
-        try:
-            return object.__getattribute__(self, "arrays")[name]
-        except KeyError:
-            raise AttributeError(name) from None
-
-    def replace(self, **changes) -> State:
-        """A copy with some arrays replaced."""
-        return State(self.static, **{**self.arrays, **changes})
-
-    def tree_flatten(self):
-        names = tuple(sorted(self.arrays))
-        return tuple(self.arrays[n] for n in names), (self.static, names)
-
-    @classmethod
-    def tree_unflatten(cls, aux, children):
-        static, names = aux
-        return cls(static, **dict(zip(names, children)))
-
-    def __repr__(self):
-        return f"State({', '.join(self.arrays)})"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -214,7 +182,7 @@ class Method(abc.ABC):
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         if "name" in vars(cls):
-            _add(cls)
+            add(cls)
 
     # one instance per class: equal (and of one hash) as static arguments of compiled programs
     def __eq__(self, other):
@@ -344,115 +312,6 @@ def frames_bytes(sizes: Sizes, nframes, members, itemsize) -> int:
     return int(nframes) * int(members) * sizes.cells * int(itemsize)
 
 
-# -- the split grid ------------------------------------------------------------------------------
-class Slab(abc.ABC):
-    """A method's form on one grid split along axis 0 across devices: each device holds ``n0 / D`` rows.
-
-    The same interface as :class:`Method` (``init``, ``advance``, ``observe``,
-    ``extras``, ``summary``, ``stepwise``) on one device's slab, run inside
-    ``shard_map`` over the mesh axis :data:`diffusion_conv.lattice.halo.AXIS`, and
-    :meth:`inputs`, which cuts a checked plan into per-device arrays. A method
-    declares its form with :meth:`Method.slab`. One instance per class: equal
-    (and of one hash) as static arguments of compiled programs.
-    """
-
-    method: ClassVar[str]
-    """The name of the method this is the split form of."""
-    units: ClassVar[str] = "step"
-
-    @property
-    def name(self) -> str:
-        return self.method
-
-    def __eq__(self, other):
-        return type(self) is type(other)
-
-    def __hash__(self):
-        return hash(type(self))
-
-    def check(self, tank, prop, devices, options) -> None:
-        """Refuse what this form cannot split (before any work): equal slabs of at least the kernel's radius."""
-        n0, r0 = tank.shape[0], prop.radius[0]
-        if n0 % devices:
-            raise InputError(
-                f"axis 0 of the tank ({n0} cells) must be a multiple of the number of devices ({devices}) "
-                f"to split the grid into equal slabs"
-            )
-        if r0 > n0 // devices:
-            raise InputError(
-                f"each device's slab ({n0 // devices} rows) must be at least the kernel's radius along "
-                f"axis 0 ({r0}); use fewer devices"
-            )
-
-    @abc.abstractmethod
-    def inputs(self, plan, devices) -> tuple:
-        """``(static, arrays)``: the static data and the per-device arrays (leading axis ``devices``) of a plan."""
-
-    @abc.abstractmethod
-    def init(self, static, **arrays) -> State:
-        """A device's state at step 0 from its share of :meth:`inputs`' arrays."""
-
-    @abc.abstractmethod
-    def advance(self, state: State, n) -> State:
-        """The slab's state ``n`` steps later (exchanging halos with the neighbouring devices)."""
-
-    @abc.abstractmethod
-    def observe(self, state: State):
-        """``(slab of the frame, absorbed total)`` (the total summed over the devices)."""
-
-    def extras(self, state: State) -> dict:
-        return {}
-
-    def summary(self, state: State) -> dict:
-        return {}
-
-    def stepwise(self, state: State) -> bool:
-        return True
-
-    def __repr__(self):
-        return f"<slab form of {self.method!r}>"
-
-    # helpers of inputs()
-    @staticmethod
-    def cut(x, devices):
-        """``(D, s, ...)``: an array of the tank's shape cut along axis 0 into ``devices`` slabs."""
-        x = np.asarray(x)
-        return x.reshape((devices, x.shape[0] // devices) + x.shape[1:])
-
-    @staticmethod
-    def cut_masks(blocked, devices):
-        """Wall masks ``(K, n0, ...)`` cut along the grid's axis 0: ``(D, K, s, ...)`` (None stays None)."""
-        if blocked is None:
-            return None
-        return np.moveaxis(Slab.cut(np.moveaxis(blocked, 0, -1), devices), -1, 1)
-
-    @staticmethod
-    def replicate(x, devices):
-        """``(D, ...)``: one read-only copy of ``x`` per device (a broadcast view)."""
-        x = np.asarray(x)
-        return np.broadcast_to(x, (devices,) + x.shape)
-
-
-# -- the registry ----------------------------------------------------------------------------------
-def _add(cls):
-    """Check a method class and add one instance of it to the registry (under its name)."""
-    missing = sorted(
-        n for n in dir(cls) if getattr(getattr(cls, n, None), "__isabstractmethod__", False)
-    )  # (the class is not complete yet: __abstractmethods__ is set after __init_subclass__)
-    if missing:
-        raise InputTypeError(f"method class {cls.__name__} does not implement {', '.join(missing)}")
-    for attr in ("name", "kind"):
-        if not isinstance(getattr(cls, attr, None), str):
-            raise InputTypeError(f"method class {cls.__name__} must set the class attribute {attr!r} (a string)")
-    if cls.kind not in KINDS:
-        raise InputTypeError(f"method class {cls.__name__} has kind {cls.kind!r}; allowed: {', '.join(KINDS)}")
-    old = _REGISTRY.get(cls.name)
-    if old is not None and type(old) is not cls:
-        if (type(old).__module__, type(old).__qualname__) != (cls.__module__, cls.__qualname__):
-            raise InputTypeError(f"a method named {cls.name!r} is already registered")
-    _REGISTRY[cls.name] = cls()
-
-
 def register(cls):
     """Add ``cls`` to the registry again if it was taken out, and return it.
 
@@ -462,56 +321,9 @@ def register(cls):
     """
     if not (isinstance(cls, type) and issubclass(cls, Method)):
         raise InputTypeError(f"{cls!r} is not a subclass of Method")
-    if type(_REGISTRY.get(getattr(cls, "name", None))) is not cls:
-        _add(cls)
+    if type(registered(getattr(cls, "name", None))) is not cls:
+        add(cls)
     return cls
-
-
-def _load():
-    """Import every method module of this package once (each class registers itself)."""
-    global _LOADED
-    if _LOADED:
-        return
-    _LOADED = True  # first: a module that asks for the names while it loads does not load them again
-    try:
-        here = os.path.dirname(os.path.abspath(__file__))
-        for info in pkgutil.iter_modules([here]):
-            if not info.name.startswith("_") and info.name != "base":
-                importlib.import_module(f"{__package__}.{info.name}")
-    except BaseException:
-        _LOADED = False
-        raise
-
-
-def names() -> tuple[str, ...]:
-    """Every registered method name, in the order they are listed (:attr:`Method.listed`, then definition)."""
-    _load()
-    order = {name: i for i, name in enumerate(_REGISTRY)}
-    return tuple(sorted(_REGISTRY, key=lambda n: (_REGISTRY[n].listed, order[n])))
-
-
-def auto_names() -> tuple[str, ...]:
-    """The methods ``method='auto'`` tries, in the order it tries them (:attr:`Method.auto`)."""
-    _load()
-    tried = [n for n in names() if _REGISTRY[n].auto is not None]
-    return tuple(sorted(tried, key=lambda n: _REGISTRY[n].auto))
-
-
-def resolve_auto(tank, prop, **kwargs) -> Method:
-    """The method ``method='auto'`` runs: the first of :func:`auto_names` that :meth:`~Method.picks` the
-    problem (the last one where none does: its own checks then say why)."""
-    tried = [get(n) for n in auto_names()]
-    if not tried:
-        raise InputError("method 'auto' has no method to choose from (no registered method sets 'auto')")
-    return next((m for m in tried if m.picks(tank, prop, **kwargs)), tried[-1])
-
-
-def get(name) -> Method:
-    """The registered method called ``name``; ValueError listing the names otherwise."""
-    _load()
-    if not isinstance(name, str) or name not in _REGISTRY:
-        raise InputError(f"method {name!r} is unknown; allowed: {', '.join(names() + ('auto',))}")
-    return _REGISTRY[name]
 
 
 def lead(x, own, batch):

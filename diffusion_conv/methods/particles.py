@@ -34,6 +34,7 @@ import numpy as np
 from .. import _checks
 from ..errors import InputError, InputTypeError
 from ..lattice.halo import AXIS
+from ._registry import get
 from ._sampling import check_key, check_n_particles, count_dtype, x64_enabled
 from ._stochastic import (
     check_stochastic_tank,
@@ -46,7 +47,7 @@ from ._stochastic import (
     true_divide,
 )
 from ._walkers import categories, flat_index, is_free, jump, jump_many
-from .base import Method, Sizes, Slab, State, get, lead
+from .base import Method, Sizes, Slab, State, lead
 
 SKIP_MIN_GAP = 500
 """With ``skip_ahead=None`` (automatic), intervals of at least this many steps are skipped: one

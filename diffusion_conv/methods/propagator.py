@@ -256,7 +256,7 @@ class PropagatorMethod(Method):
         out["working"] = 8 * int(members) * sizes.cells * int(itemsize)
         if sizes.walls:
             boxes = [None if p is None else p.static.patch for p in prepared or [None]]
-            cells = sizes.cells if None in boxes else max(math.prod(hi - lo for lo, hi, _ in box) for box in boxes)
+            cells = max(sizes.cells if b is None else math.prod(hi - lo for lo, hi, _ in b) for b in boxes)
             out["working"] += sizes.taps * cells * (1 + int(itemsize))
         return out
 
