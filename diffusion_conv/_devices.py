@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._interrupt import wait
 from ._split import AXIS
 from .errors import InputError, InputTypeError
 
@@ -106,8 +107,6 @@ def to_host(x):
     still ends this one while a long computation runs.
     """
     import jax
-
-    from ._interrupt import wait
 
     if jax.process_count() > 1 and hasattr(x, "is_fully_addressable") and not x.is_fully_addressable:
         from jax.sharding import NamedSharding, PartitionSpec

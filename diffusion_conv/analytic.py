@@ -20,6 +20,7 @@ from scipy import special
 
 from . import _checks
 from .errors import InputError
+from .lattice import normalize_boundary
 
 __all__ = ["two_compartment", "gaussian_source", "fourier_mode", "finite_volume"]
 
@@ -247,8 +248,6 @@ def finite_volume(c0, D, t, dx=1.0, boundary="reflect"):
     """
     from scipy import sparse
     from scipy.sparse.linalg import expm_multiply
-
-    from .lattice import normalize_boundary
 
     c0 = np.asarray(c0, dtype=np.float64)
     if c0.ndim not in (1, 2, 3):

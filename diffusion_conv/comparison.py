@@ -7,9 +7,12 @@ import json
 import numpy as np
 
 from . import _checks
+from ._display import html
 from .errors import InputError, InputTypeError
 from .methods import get as get_method
 from .methods import names as method_names
+from .methods._sampling import check_key
+from .simulation import Plan, check_method, run
 
 
 def _pair(a, b):
@@ -262,8 +265,6 @@ class Comparison:
         return "\n".join([head] + [line.rstrip() for line in lines])
 
     def _repr_html_(self):
-        from ._display import html
-
         return html(self)
 
 
@@ -312,7 +313,6 @@ def compare(
     ValueError, TypeError
         On bad input or a method that cannot take the problem, before any method runs.
     """
-    from .simulation import Plan, check_method, run
 
     if isinstance(methods, str):
         methods = (methods,)
@@ -334,8 +334,6 @@ def compare(
     keys = {}
     if stochastic:
         import jax
-
-        from .methods._sampling import check_key
 
         if n_particles is None:
             raise InputError(f"n_particles is required for the stochastic methods {stochastic}")

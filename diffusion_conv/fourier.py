@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import _checks
 from .errors import InputError, InputTypeError
 
 __all__ = ["convolve_direct", "convolve_fft", "cross_correlate", "log_magnitude", "lowpass"]
@@ -124,8 +125,6 @@ def _as_float(name, x, allow_complex):
     mode is on; integers and booleans become the default float dtype.
     """
     import jax.numpy as jnp
-
-    from . import _checks
 
     dtype = _dtype_of(x)
     if dtype.kind == "O" or not (np.issubdtype(dtype, np.number) or dtype.kind == "b"):

@@ -10,6 +10,7 @@ import numpy as np
 from jax.experimental import checkify
 
 from . import _checks
+from ._display import html
 from .errors import InputError, InputTypeError
 from .lattice import offsets, symmetric_along
 
@@ -493,6 +494,4 @@ class Propagator:
         return f"Propagator({', '.join(words)})"
 
     def _repr_html_(self):
-        from ._display import html
-
         return html(self)

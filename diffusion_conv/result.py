@@ -11,7 +11,8 @@ import zlib
 
 import numpy as np
 
-from . import _io
+from . import _io, _labelled
+from ._display import html
 from .errors import InputError, InputTypeError
 
 _ARRAYS = ("steps", "times", "frames", "absorbed")
@@ -138,8 +139,6 @@ class Result:
         return f"Result({', '.join(words)})"
 
     def _repr_html_(self):
-        from ._display import html
-
         return html(self)
 
     def _parts(self):
@@ -195,7 +194,6 @@ class Result:
             ``batch_dims`` is not one distinct name per batch axis, or ``meta`` or
             ``extras`` hold values a result file cannot store.
         """
-        from . import _labelled
 
         _labelled.xarray()
         arrays, plain_extras, meta = self._parts()
@@ -242,8 +240,6 @@ class Result:
         path = _io.check_target(path, SAVE_SUFFIXES)
         arrays, plain_extras, meta = self._parts()
         if os.path.splitext(path)[1].lower() == ".nc":
-            from . import _labelled
-
             ds = _labelled.netcdf_dataset(_labelled.to_dataset(self, meta, arrays, plain_extras))
             with _io.atomic_path(path, suffix=".nc") as tmp:
                 _labelled.write_netcdf(ds, tmp)
@@ -295,8 +291,6 @@ class Result:
         if not head:
             raise InputError(f"{path!r} is empty, not a diffusion_conv result file")
         if head in _NETCDF_MAGIC:
-            from . import _labelled
-
             method, steps, times, frames, absorbed, elapsed, meta, extras = _labelled.read_netcdf(path, head)
             _check_arrays(path, dict(steps=steps, times=times, frames=frames, absorbed=absorbed))
             return cls(method, steps, times, frames, absorbed, elapsed, meta, extras)

@@ -36,6 +36,7 @@ import numpy as np
 
 from . import _checks
 from .errors import InputError, InputTypeError
+from .methods import names as method_names
 from .propagator import Propagator
 from .tank import Tank
 
@@ -46,9 +47,7 @@ TEST_IMAGE_RGB = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data"
 
 
 def _all():
-    from .methods import names
-
-    return names()
+    return method_names()
 
 
 SOBEL = np.array([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]])

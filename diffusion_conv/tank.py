@@ -10,6 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import _checks
+from ._display import html
 from .errors import InputError, InputTypeError
 from .lattice import check_walls, normalize_boundary
 
@@ -205,8 +206,6 @@ class Tank:
         )
 
     def _repr_html_(self):
-        from ._display import html
-
         return html(self)
 
     def replace(self, **changes) -> Tank:

@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import sys
 
+from .. import cache
+from ..errors import InputError
 from .guard import command_guard
-from .parser import PROG, UsageError
+from .usage import PROG, UsageError
 
 __all__ = ["PROG", "UsageError", "build_parser", "main"]
 
@@ -46,10 +48,7 @@ def main(argv=None) -> int:
     """
     with command_guard(hard_exit=argv is None, prog=PROG) as guard:
         # the guard is up before JAX and the library are imported: Ctrl-C works from the start
-        from .. import cache
-        from ..errors import InputError
-        from . import job
-        from .commands import COMMANDS
+        from . import commands, job
 
         try:
             parser = build_parser()
@@ -63,7 +62,7 @@ def main(argv=None) -> int:
                 jax.config.update("jax_enable_x64", True)
             if not getattr(args, "no_cache", False) and not cache.disabled_by_environment():
                 cache.enable_compile_cache()
-            return COMMANDS[args.command](args, guard)
+            return commands.COMMANDS[args.command](args, guard)
         except UsageError as exc:
             return job.failed(f"{PROG}: error: {exc}" if not str(exc).startswith(PROG) else f"{exc}", 2)
         except InputError as exc:  # the library's own input checks; any other error is a bug and shows as one

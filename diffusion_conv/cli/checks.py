@@ -7,6 +7,11 @@ import warnings
 
 import numpy as np
 
+from .. import _io, _memory, scenarios
+from ..methods import auto_names, get, names
+from ..methods import names as registered
+from ..methods.base import Sizes
+from ..render import VIDEO_HINT
 from .parser import UsageError
 
 
@@ -16,7 +21,6 @@ def batched(args, sc):
     ``sc`` is the run's problem (:func:`diffusion_conv.cli.inputs.problem`: with ``--channels`` its
     tank already holds one member per colour channel); a bank of kernels is made of its kernel.
     """
-    from .. import scenarios
 
     tank, prop, labels = sc.tank, sc.propagator, None
     temps = getattr(args, "temperatures", None)
@@ -45,7 +49,6 @@ def batch_pictures(args, labels):
 
 def check_file(path, suffixes, what):
     """``path`` checked for writing (suffix, folder, name length, a test file); UsageError otherwise."""
-    from .. import _io
 
     if path is None:
         return None
@@ -57,15 +60,12 @@ def check_file(path, suffixes, what):
         try:
             import imageio_ffmpeg  # noqa: F401
         except ImportError:
-            from ..render import VIDEO_HINT
-
             raise UsageError(VIDEO_HINT) from None
     return path
 
 
 def scenario_name(args):
     """The scenario's name (None is allowed: a field of one's own, checked by the inputs) and ``--size``."""
-    from .. import scenarios
 
     if args.scenario is not None and args.scenario not in scenarios.names():
         raise UsageError(f"scenario {args.scenario!r} is unknown; valid: {', '.join(scenarios.names())}")
@@ -74,8 +74,6 @@ def scenario_name(args):
 
 
 def check_methods(names, allowed):
-    from ..methods import names as registered
-
     known = registered()
     for m in names:
         if m not in known and not (allowed == "auto" and m == "auto"):
@@ -84,21 +82,17 @@ def check_methods(names, allowed):
 
 def available(method):
     """Whether ``method`` is registered (the built-in methods and any registered since)."""
-    from ..methods import names
 
     return method in names()
 
 
 def is_stochastic(method):
     """Whether a registered method samples (needs a key and a particle count)."""
-    from ..methods import get
 
     return method != "auto" and get(method).stochastic
 
 
 def stochastic_kw(method, args, default_n):
-    from ..methods import get
-
     if method == "auto" or not get(method).stochastic:
         return {}
     import jax
@@ -120,8 +114,6 @@ def estimate(methods, sizes, nframes, n_particles, itemsize, members=1):
     """Bytes of a run of ``methods`` one after another, by part: what each method says it holds
     (:meth:`diffusion_conv.methods.Method.memory`, summed: a comparison keeps every method's frames; for
     ``'auto'`` the largest of the methods it may run) and ``build``, the problem's field while it is built."""
-    from ..methods import get
-    from ..methods.base import auto_names
 
     def own(m):
         n = n_particles if m.stochastic else None
@@ -142,8 +134,6 @@ def check_memory(args, methods, size, sizes, nframes, n_particles, members=1):
     reads (``DIFFUSION_CONV_MEMORY_LIMIT`` where set), in the same binary units.
     """
     import jax
-
-    from .. import _memory
 
     available = _memory.available_bytes()
     if available is None:
@@ -170,8 +160,6 @@ def check_memory(args, methods, size, sizes, nframes, n_particles, members=1):
 
 def check_memory_of_args(args, methods):
     """The memory check before the scenario is built, from the arguments alone (a kernel of 7 x 7, no walls)."""
-    from .. import scenarios
-    from ..methods.base import Sizes
 
     size = args.size or scenarios.default_size(args.scenario)
     cells = size * size
@@ -184,7 +172,6 @@ def check_memory_of_args(args, methods):
 
 def check_memory_of_scenario(args, methods, sc, steps, save_every):
     """The memory check once the problem is built: its grid, kernel, walls and members."""
-    from ..methods.base import Sizes
 
     members = int(np.prod(sc.tank.batch_shape)) * max(1, len(getattr(args, "temperatures", None) or ()))
     check_memory(

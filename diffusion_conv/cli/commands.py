@@ -9,16 +9,22 @@ import sys
 
 import numpy as np
 
+from .. import _io, render, scenarios
+from ..comparison import compare
+from ..errors import InputError
+from ..learn import fit_file
+from ..methods import get
+from ..propagator import Propagator
+from ..simulation import simulate
+from ..tank import Tank
 from . import checks, config, inputs, job
-from .parser import UsageError
+from .parser import UsageError, command_parser
 
 DEMO_METHODS = ("propagator", "spectral", "particles", "counts", "image", "heat")
 """The methods the demo runs: all six (the story shows three; the table compares them all)."""
 
 
 def cmd_scenarios(args, guard):
-    from .. import scenarios
-
     table = scenarios.details()
     if args.json:
         print(json.dumps(table, indent=2))
@@ -33,7 +39,6 @@ def cmd_scenarios(args, guard):
 
 def _setup(args, command):
     """Merge ``--config`` into ``args`` and check the scenario's name; how the messages name an option."""
-    from .parser import command_parser
 
     source = config.apply(args, command, command_parser(command))
     checks.scenario_name(args)
@@ -51,9 +56,6 @@ def _methods_that_apply(candidates, tank, prop, n_particles, seed):
     """The candidates whose own checks accept the problem (a method that refuses it is left out)."""
     import jax
 
-    from ..errors import InputError
-    from ..methods import get
-
     kept = []
     for m in candidates:
         method = get(m)
@@ -67,9 +69,6 @@ def _methods_that_apply(candidates, tank, prop, n_particles, seed):
 
 
 def cmd_run(args, guard):
-
-    from ..simulation import simulate
-
     label = _setup(args, "run")
     checks.check_methods([args.method], "auto")
     if args.method != "auto" and not checks.available(args.method):
@@ -106,8 +105,6 @@ def cmd_run(args, guard):
         res.save(out)
         guard.output(out)
     if anim:
-        from .. import render
-
         render.animate(res, anim, progress=True, **checks.batch_pictures(args, labels))
         guard.output(anim)
     if record:
@@ -154,8 +151,6 @@ def cmd_run(args, guard):
 
 
 def cmd_compare(args, guard):
-    from ..comparison import compare
-
     label = _setup(args, "compare")
     methods = None if args.methods is None else checks.methods_arg(args.methods, ())
     missing = [m for m in methods or () if not checks.available(m)]
@@ -200,8 +195,6 @@ def cmd_compare(args, guard):
     if not writer:
         return 0
     if anim:
-        from .. import render
-
         render.animate(cmp, anim, progress=True, **checks.batch_pictures(args, labels))
         guard.output(anim)
     if record:
@@ -233,9 +226,6 @@ def demo_problem(smoke=False, seed=0):
     out the tank.
     """
 
-    from ..propagator import Propagator
-    from ..tank import Tank
-
     size, steps, nframes = (32, 40, 12) if smoke else (256, 1000, 40)
     values = np.random.default_rng(seed).random((16, 16))
     tank = Tank.partitioned(values, cell=size // 16)
@@ -244,9 +234,6 @@ def demo_problem(smoke=False, seed=0):
 
 
 def cmd_demo(args, guard):
-    from .. import _io, render
-    from ..comparison import compare
-
     try:
         out, exists = _io.check_folder(args.out, "--out")
     except ValueError as exc:
@@ -333,10 +320,6 @@ def cmd_fit(args, guard):
     if not os.path.isfile(args.frames):
         what = "is a folder" if os.path.isdir(args.frames) else "does not exist"
         raise UsageError(f"frames file {args.frames!r} {what}")
-    try:
-        from ..learn import fit_file
-    except ImportError as exc:
-        raise UsageError(f"fit is not available: {exc}") from None
     fit = fit_file(args.frames, radius=radius, steps_between=args.steps_between, member=member)
     print(json.dumps(fit.to_dict(), indent=2) if args.json else fit.summary())
     return 0

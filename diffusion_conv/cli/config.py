@@ -29,6 +29,7 @@ import math
 import os
 import sys
 
+from .. import __version__, _io
 from .inputs import FILE_OPTIONS, sha256
 from .parser import PROG, UsageError, kernel_spec
 
@@ -190,8 +191,6 @@ def apply(args, command, parser) -> Source:
 
         jax.config.update("jax_enable_x64", True)
     if source.version is not None:
-        from .. import __version__
-
         if source.version != __version__:
             print(
                 f"{PROG}: warning: {path} was written by {PROG} {source.version}, this is {__version__}: the "
@@ -238,7 +237,6 @@ def record_path(output) -> str:
 
 def check_record(output, files=()):
     """The record's path for ``output``, checked for writing, and every path it will hold checked for TOML."""
-    from .. import _io
 
     path = record_path(output)
     try:
@@ -276,8 +274,6 @@ def record(command, args, sc, found, path, **resolved) -> dict:
     ``particles`` (None when no method samples), in that order.
     """
     import jax
-
-    from .. import __version__
 
     data: dict = {"command": command, "version": __version__}
     if args.scenario is not None:
@@ -317,7 +313,6 @@ def record(command, args, sc, found, path, **resolved) -> dict:
 
 def write(path, data, command) -> None:
     """Write the record ``data`` to ``path`` atomically (a temporary name, then a rename)."""
-    from .. import _io
 
     name = os.path.basename(path)
     head = (

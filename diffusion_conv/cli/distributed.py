@@ -10,6 +10,7 @@ import threading
 import time
 from typing import NoReturn
 
+from .. import _interrupt
 from ..errors import InputError
 
 # -- one job over several processes -------------------------------------------------------------
@@ -135,8 +136,6 @@ class _Job:
         (killed) leaves the others to end after :data:`LEAVE_TIMEOUT` seconds.
         """
         import jax
-
-        from .. import _interrupt
 
         _backstop(code)
         _interrupt.remove_pending()

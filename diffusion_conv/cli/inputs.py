@@ -20,7 +20,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .. import scenarios
 from ..errors import InputError
+from ..methods import names
+from ..propagator import Propagator
+from ..scenarios import named_kernel
+from ..tank import Tank
 from .parser import UsageError, kernel_spec
 
 if TYPE_CHECKING:
@@ -92,7 +97,6 @@ def _exists(path, option, label):
 
 def read_picture(path, option, label, size=None, channels=False) -> np.ndarray:
     """A picture file as brightness in [0, 1] (:meth:`diffusion_conv.Tank.from_image`): ``(H, W)``, or ``(C, H, W)`` with channels."""
-    from ..tank import Tank
 
     _exists(path, option, label)
     try:
@@ -157,8 +161,6 @@ def read_walls(path, label, shape) -> np.ndarray:
 
 
 def _grid_of_scenario(args):
-    from .. import scenarios
-
     return tuple(scenarios.details(args.size)[args.scenario]["shape"])
 
 
@@ -187,8 +189,6 @@ def read(args, label=plain) -> Inputs:
     found = Inputs(shape=())
     picture = image
     if picture is None and channels:
-        from .. import scenarios
-
         picture = scenarios.TEST_IMAGE_RGB  # the image scenario in colour
     if picture is not None:
         found.field = read_picture(picture, "--image", label, size=args.size, channels=channels)
@@ -230,7 +230,6 @@ def read(args, label=plain) -> Inputs:
 
 def kernel(args, ndim, label=plain):
     """``--kernel`` at ``--temperature`` and ``--normalize`` as a Propagator of ``ndim`` axes (None without one)."""
-    from ..propagator import Propagator
 
     normalize, temperature = args.normalize, args.temperature
     if args.kernel is None:
@@ -246,8 +245,6 @@ def kernel(args, ndim, label=plain):
     kind, name, param = kernel_spec(args.kernel)
     where = f"{label('--kernel')} {args.kernel}"
     if kind == "name":
-        from ..scenarios import named_kernel
-
         try:
             return named_kernel(name, param, ndim=ndim, normalize=normalize, temperature=temperature)
         except InputError as exc:
@@ -293,10 +290,6 @@ def problem(args, found: Inputs):
     :data:`DEFAULT_KERNEL`, :func:`default_steps`, every method. Walls displace the water in
     them: those cells start at 0.
     """
-    from .. import scenarios
-    from ..methods import names
-    from ..propagator import Propagator
-    from ..tank import Tank
 
     channels = bool(getattr(args, "channels", False))
     sc = scenarios.get(args.scenario, size=args.size, seed=args.seed) if args.scenario is not None else None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .. import __version__
 from . import distributed
 from .parser import PROG, UsageError, integer
 
@@ -67,7 +68,6 @@ def join(args):
     """
     if getattr(args, "coordinator", None) is None:
         return
-    from .. import __version__
 
     description = {"the command": args.command, "diffusion_conv's version": __version__}
     for name, value in vars(args).items():

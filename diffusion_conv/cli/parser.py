@@ -6,10 +6,10 @@ import argparse
 
 import numpy as np
 
-from ..errors import InputError
-
-PROG = "diffusion-conv"
-
+from .. import __version__
+from ..methods import names
+from ..scenarios import KERNELS
+from .usage import PROG, UsageError
 
 MAX_STEPS = 2**31 - 1
 """Largest ``--steps`` and ``--save-every``: the methods count steps in 32-bit integers on the device."""
@@ -18,10 +18,6 @@ MAX_STEPS = 2**31 - 1
 MAX_SEED = 2**32 - 1
 """Largest ``--seed``: without JAX's x64 mode a key keeps the low 32 bits of its seed, so larger seeds
 would silently repeat smaller ones."""
-
-
-class UsageError(InputError):
-    """Bad input on the command line: reported in one line, exit code 2."""
 
 
 class Parser(argparse.ArgumentParser):
@@ -155,7 +151,6 @@ def kernel_spec(text):
     The parameter is checked for its type and sign here (a float sigma, an odd size); the kernel itself
     (a file's contents, its dimension, the normalisation) is checked once the field is known.
     """
-    from ..scenarios import KERNELS
 
     if text.lower().endswith(KERNEL_FILES):
         return "file", text, None
@@ -197,7 +192,6 @@ def kernel_arg(text):
 
 def own_inputs() -> argparse.ArgumentParser:
     """The options of ``run`` and ``compare`` that bring one's own field, walls and kernel, and ``--config``."""
-    from ..scenarios import KERNELS
 
     own = argparse.ArgumentParser(add_help=False)
     own.add_argument(
@@ -269,14 +263,12 @@ def own_inputs() -> argparse.ArgumentParser:
 
 def method_names() -> tuple[str, ...]:
     """Every registered method (the built-in ones and any registered since)."""
-    from ..methods import names
 
     return names()
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``diffusion-conv`` command."""
-    from .. import __version__
 
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--x64", action="store_true", help="compute in float64 (JAX x64 mode)")

@@ -11,7 +11,11 @@ from typing import Any
 
 import numpy as np
 
+from .. import scenarios
 from ..errors import InputError, MissingExtraError
+from ..propagator import Propagator
+from ..simulation import simulate
+from ..tank import Tank
 from .panels import Panels
 from .settings import DEFAULTS, check, integer_in, shape_of
 from .widget import Widget, ipywidgets
@@ -112,8 +116,6 @@ class Explorer:
     # -- the problem ---------------------------------------------------------------------------
     def propagator(self):
         """The :class:`~diffusion_conv.Propagator` of the current kernel settings."""
-        from .. import scenarios
-        from ..propagator import Propagator
 
         s = self._settings
         r = s["radius"]
@@ -128,8 +130,6 @@ class Explorer:
 
     def tank(self):
         """The :class:`~diffusion_conv.Tank` of the current field, boundary and board."""
-        from .. import scenarios
-        from ..tank import Tank
 
         s = self._settings
         n0, n1 = self.shape
@@ -151,8 +151,6 @@ class Explorer:
 
     def _run(self):
         import jax
-
-        from ..simulation import simulate
 
         s = self._settings
         tank, prop = self.tank(), self.propagator()

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from .._checks import is_concrete
 from .boundaries import Boundary, normalize_boundary
 
 
@@ -29,7 +30,6 @@ def separable_factors(weights):
     weights (None for a JAX tracer); the factors reproduce them to a few units of
     rounding of their dtype. A 1-D kernel is its own factor.
     """
-    from .._checks import is_concrete
 
     if not is_concrete(weights):
         return None

@@ -9,6 +9,7 @@ import numpy as np
 from .. import _checks
 from ..errors import InputError
 from ..lattice import normalize_boundary
+from ..result import Result
 from .checks import check_frames, check_sequence_length, check_steps, flat_axes
 from .fitting import fit_propagator
 from .outcome import Fit
@@ -54,7 +55,6 @@ def fit_file(path, radius=1, steps_between=None, boundary=None, member=None) -> 
         or the run had walls (a saved result holds their count, not their
         positions).
     """
-    from ..result import Result
 
     path = os.fspath(path)
     if not os.path.isfile(path):

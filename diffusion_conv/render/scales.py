@@ -24,6 +24,7 @@ import numbers
 import numpy as np
 
 from ..errors import InputError, InputTypeError
+from ..methods import get
 from .sources import view
 
 SCALES = ("auto", "linear", "log", "symlog")
@@ -54,8 +55,6 @@ def stochastic(result) -> bool:
     if result.meta.get("n_particles") is not None:
         return True
     try:
-        from ..methods import get
-
         return bool(get(result.method).stochastic)
     except (ValueError, KeyError, TypeError):
         return False

@@ -19,7 +19,7 @@ import numpy as np
 from .. import _io
 from ..comparison import sampling_variance
 from ..errors import InputError, InputTypeError, MissingExtraError
-from .animation import SUFFIXES, write_frames
+from .animation import SUFFIXES, VIDEO_HINT, write_frames
 from .figures import FIGURE_SUFFIXES, Blitted, check_dpi, new_figure, save_figure
 from .panels import WALL_GREY, wall_mask
 from .scales import FieldScale, colormap, stochastic
@@ -284,8 +284,6 @@ def animate_story(
     path = _io.check_target(path, SUFFIXES)
     gif = path.lower().endswith(".gif")
     if path.lower().endswith(".mp4"):
-        from .animation import VIDEO_HINT
-
         try:
             import imageio_ffmpeg  # noqa: F401
         except ImportError:

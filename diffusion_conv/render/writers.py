@@ -19,6 +19,7 @@ import struct
 
 import numpy as np
 
+from .. import _io
 from ..errors import InputError
 
 FIELD_LEVELS = 128
@@ -72,7 +73,6 @@ class GifWriter:
     """
 
     def __init__(self, path, fps, colours=None):
-
         self._owned = isinstance(path, (str, bytes, os.PathLike))
         self._fh = open(path, "wb") if self._owned else path
         self._finished = False
@@ -163,8 +163,6 @@ class PngFrames:
     def append_data(self, rgb):
         """Write the next frame."""
         import imageio.v3 as iio
-
-        from .. import _io
 
         target = self.pattern % len(self.written)
         with _io.atomic_path(target, suffix=".png") as tmp:
