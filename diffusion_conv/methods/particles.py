@@ -359,7 +359,7 @@ class ParticlesSlab(Slab):
         start = jax.lax.axis_index(AXIS) * local
         cells = categories(keys[0], 0, thr_c, local, offset=start)
         coords = jnp.stack(jnp.unravel_index(cells, shape)).astype(jnp.int32)
-        alive = start + jnp.arange(local) < n  # the padding is never alive
+        alive = start + jnp.arange(local, dtype=start.dtype) < n  # the padding is never alive
         return State(
             static,
             coords=coords,
