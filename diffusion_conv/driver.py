@@ -320,12 +320,12 @@ def host(plan, progress):
         weights = np.broadcast_to(np.asarray(prop.weights), batch + prop.kernel_shape).reshape(
             (-1,) + prop.kernel_shape
         )
-    else:  # one run: the arrays as they are
-        conc, weights = (np.asarray(tank.concentration),), (np.asarray(prop.weights),)
+        members = [(tank.like(np.ascontiguousarray(c)), Propagator._trusted(w)) for c, w in zip(conc, weights)]
+    else:  # one run: the plan's own tank and kernel (what a method derives from them is kept with them)
+        members = [(tank, prop)]
     stores = []
     with _progress.bar(_total(plan) * plan.members, progress, desc=m.name, unit=m.units) as bar:
-        for c, w in zip(conc, weights):
-            t1, p1 = tank.like(np.ascontiguousarray(c)), Propagator._trusted(w)
+        for t1, p1 in members:
             impl = (m.host(t1, p1, plan.options) or m) if m.traceable else m
             st = impl.init(t1, p1, **plan.options)
             frame, absorbed = impl.observe(st)

@@ -414,10 +414,22 @@ class Propagator:
         """Covariance of the jump (cells^2), shape ``(*batch_shape, ndim, ndim)``."""
         return moments(self._flat(), self.offsets, jnp)[1]
 
+    def derived(self, key, compute):
+        """``compute()``, made once for this propagator per hashable ``key`` and kept with it: what a method
+        derives from concrete weights (e.g. the spectral method's symbol on a grid), for runs that reuse the
+        propagator."""
+        memo = self.__dict__.setdefault("_derived", {})
+        if key not in memo:
+            memo[key] = compute()
+        return memo[key]
+
     def host_moments(self):
-        """``(mean, covariance)`` as float64 numpy arrays, computed on the host (concrete weights)."""
-        w = np.asarray(self.weights, np.float64).reshape(self.batch_shape + (-1,))
-        return moments(w, offsets(self.radius), np)
+        """``(mean, covariance)`` as float64 numpy arrays, computed on the host (concrete weights; made once)."""
+        mean, cov = self.derived(
+            "host moments",
+            lambda: moments(np.asarray(self.weights, np.float64).reshape(self.batch_shape + (-1,)), self.offsets, np),
+        )
+        return mean.copy(), cov.copy()
 
     @property
     def is_symmetric(self) -> bool:

@@ -156,3 +156,24 @@ def test_gradient_matches_propagate():
     g_ref = jax.grad(lambda z: loss(dc.propagate, z))(z)
     np.testing.assert_allclose(np.asarray(g_spec), np.asarray(g_ref), rtol=1e-10)
     assert np.all(np.abs(np.asarray(g_ref)) > 1e-6)
+
+
+def test_what_a_run_derives_from_its_kernel_is_kept_with_the_kernel(monkeypatch):
+    """The symbol on the grid, the exactness and the declared order are made once per propagator object (and
+    boundaries): a second run of the same kernel makes none of them again, a new kernel (equal values) does."""
+    from diffusion_conv.methods import spectral
+
+    calls = []
+    real = spectral.host_parts
+    monkeypatch.setattr(spectral, "host_parts", lambda *a: calls.append(1) or real(*a))
+    tank = dc.Tank(np.random.default_rng(3).random((24, 20)))
+    prop = dc.Propagator.gaussian(0.8, ndim=2, radius=1)
+    first = dc.simulate(tank, prop, 50, method="spectral", save_every=25, transforms="host")
+    again = dc.simulate(tank, prop, 50, method="spectral", save_every=25, transforms="host")
+    assert len(calls) == 1
+    np.testing.assert_array_equal(first.frames, again.frames)
+    other = dc.simulate(
+        tank, dc.Propagator.gaussian(0.8, ndim=2, radius=1), 50, method="spectral", save_every=25, transforms="host"
+    )
+    assert len(calls) == 2
+    np.testing.assert_array_equal(other.frames, first.frames)

@@ -7,6 +7,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .. import _checks
 from ..lattice import offsets
 from .base import Order
 
@@ -37,9 +38,17 @@ def declared_order(tank, prop) -> Order:
     Returns an :class:`~diffusion_conv.methods.Order` with exponent ``-1`` (zero
     third cumulant, jumps of at most one cell across absorbing edges) or ``-1/2``
     (a skewed kernel, or a kernel jumping further across an absorbing edge).
+    Made once per kernel object and boundaries (every run reports it).
     """
+    conserves = tuple(b.conserves for b in tank.boundary)
+    if not _checks.is_concrete(prop.weights):
+        return _declared_order(prop, conserves)
+    return prop.derived(("declared order", conserves), lambda: _declared_order(prop, conserves))
+
+
+def _declared_order(prop, conserves) -> Order:
     w = np.reshape(np.asarray(prop.weights, dtype=np.float64), (-1,) + prop.kernel_shape)
-    radius, conserves = tuple(prop.radius), tuple(b.conserves for b in tank.boundary)
+    radius = tuple(prop.radius)
     skewed = any(np.max(np.abs(third_cumulant(m))) > _tol(np.float64) * max(radius) ** 3 for m in w)
     if skewed:
         return Order(ORDER_SKEWED, "steps", "heat", "a skewed kernel: the heat equation carries no third cumulant")

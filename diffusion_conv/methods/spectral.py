@@ -134,7 +134,10 @@ def host_parts(weights, shape, bnd):
     parts = []
     for a, f in enumerate(factors):
         wa = f.reshape([-1 if b == a else 1 for b in range(len(shape))])
-        mu = _line(per_axis.symbol_minus_one(wa, shape, bnd, np), a)
+        # on a grid of one cell along the other axes: the factor does not jump along them (their phases are
+        # 0 whatever the angle), so the line is the full grid's line, for the work of one line
+        line = tuple(n if b == a else 1 for b, n in enumerate(shape))
+        mu = _line(per_axis.symbol_minus_one(wa, line, bnd, np), a)
         parts.append(per_axis.log_parts(np.ascontiguousarray(mu)))
     return tuple(parts)
 
@@ -192,8 +195,11 @@ class SpectralMethod(Method):
         options = self.check_arguments(n_particles, key, options)
         if options["transforms"] not in TRANSFORMS:
             raise InputError(f"transforms {options['transforms']!r} is unknown; allowed: {', '.join(TRANSFORMS)}")
-        if tank.walls is not None or _checks.is_concrete(prop.weights):
-            why = exactness(prop.weights if _checks.is_concrete(prop.weights) else None, tank.boundary, tank.walls)
+        if tank.walls is not None:
+            why = exactness(None, tank.boundary, tank.walls)
+        elif _checks.is_concrete(prop.weights):  # made once per kernel object and boundaries
+            bnd = tuple(map(str, tank.boundary))
+            why = prop.derived(("spectral exactness", bnd), lambda: exactness(prop.weights, bnd))
         else:
             why = None  # traced weights: the exactness of a kernel is checked where it is concrete
         if why is not None:
@@ -387,7 +393,10 @@ class _SpectralHost:
             "cell": tank.dx**tank.ndim,
             "workers": workers,
             "coeffs": per_axis.forward(field, bnd, host=True, workers=workers),
-            "parts": host_parts(prop.weights, tank.shape, bnd),
+            "parts": prop.derived(
+                ("spectral host parts", tank.shape, tuple(map(str, bnd))),
+                lambda: host_parts(prop.weights, tank.shape, bnd),
+            ),
             "s": 0,
             "dtype": field.dtype,
             "mass0": None if all(b.conserves for b in bnd) else field.sum(dtype=np.float64),
