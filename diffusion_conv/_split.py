@@ -2,7 +2,7 @@
 
 Each method that can split a grid declares its slab form
 (:meth:`diffusion_conv.methods.Method.slab`, a
-:class:`~diffusion_conv.methods.base.Slab` in the method's own module); the halo
+:class:`~diffusion_conv.methods.Slab` in the method's own module); the halo
 exchange they share lives in :mod:`diffusion_conv.lattice.halo`. Randomness
 does not depend on the split: ``counts`` draws each cell's split from the
 counter of its global index, ``particles`` each particle's jump from its global

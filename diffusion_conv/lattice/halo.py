@@ -14,7 +14,7 @@ and its target, wherever that is), so a wall that crosses a slab border blocks
 as on one device.
 
 These functions run inside ``shard_map`` over the mesh axis :data:`AXIS`; the
-methods' slab forms (:class:`diffusion_conv.methods.base.Slab`) call them.
+methods' slab forms (:class:`diffusion_conv.methods.Slab`) call them.
 """
 
 from __future__ import annotations

@@ -63,14 +63,14 @@ def _load():
 
 
 def names() -> tuple[str, ...]:
-    """Every registered method name, in the order they are listed (:attr:`~diffusion_conv.methods.Method.listed`, then definition)."""
+    """Every registered method name, in the order they are listed (their ``listed`` attribute, then definition)."""
     _load()
     order = {name: i for i, name in enumerate(_REGISTRY)}
     return tuple(sorted(_REGISTRY, key=lambda n: (_REGISTRY[n].listed, order[n])))
 
 
 def auto_names() -> tuple[str, ...]:
-    """The methods ``method='auto'`` tries, in the order it tries them (:attr:`~diffusion_conv.methods.Method.auto`)."""
+    """The methods ``method='auto'`` tries, in the order it tries them (their ``auto`` attribute)."""
     _load()
     tried = [n for n in names() if _REGISTRY[n].auto is not None]
     return tuple(sorted(tried, key=lambda n: _REGISTRY[n].auto))

@@ -260,7 +260,7 @@ class Method(abc.ABC):
         return None
 
     def memory(self, sizes: Sizes, options, n_particles, nframes, members, itemsize, prepared=None) -> dict:
-        """The bytes a run holds, in the parts of :data:`MEMORY_PARTS` (all members together).
+        """The bytes a run holds, in the parts of ``MEMORY_PARTS`` (all members together).
 
         Parameters
         ----------
