@@ -88,7 +88,6 @@ def available(method):
 
 def is_stochastic(method):
     """Whether a registered method samples (needs a key and a particle count)."""
-
     return method != "auto" and get(method).stochastic
 
 

@@ -14,13 +14,13 @@ from ..comparison import compare
 from ..errors import InputError
 from ..learn import fit_file
 from ..methods import get
+from ..methods import names as method_names
 from ..propagator import Propagator
 from ..simulation import simulate
 from ..tank import Tank
 from . import checks, config, inputs, job
 from .parser import UsageError, command_parser
 
-DEMO_METHODS = ("propagator", "spectral", "particles", "counts", "image", "heat")
 """The methods the demo runs: all six (the story shows three; the table compares them all)."""
 
 
@@ -77,7 +77,7 @@ def cmd_run(args, guard):
     writer = job.writes(args)
     out = checks.check_file(args.out, (".npz",), "--out") if writer else None
     anim = checks.check_file(args.animate, (".gif", ".mp4"), "--animate") if writer else None
-    methods = [args.method if args.method != "auto" else "spectral"]
+    methods = [args.method]  # "auto": the memory check takes the largest of the methods it may pick
     checks.check_memory_first(args, methods)
     found = inputs.read(args, label)
     record = _outputs(args, writer, found, out or anim)
@@ -239,14 +239,14 @@ def cmd_demo(args, guard):
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     tank, prop, steps, save_at = demo_problem(args.smoke, args.seed)
-    methods = [m for m in DEMO_METHODS if checks.available(m)]
+    methods = [m for m in method_names() if checks.available(m)]  # every registered method
     n_particles = args.particles or (10**4 if args.smoke else 5 * 10**5)
     print(
         f"demo: the {tank.shape[0]}x{tank.shape[1]} tank split into 16 x 16 compartments, {steps} steps of the "
         f"box blur (m = 9) by {', '.join(methods)}; frames at logarithmically spaced steps",
         file=sys.stderr,
     )
-    stochastic = any(m in ("particles", "counts") for m in methods)
+    stochastic = any(checks.is_stochastic(m) for m in methods)
     cmp = compare(
         tank,
         prop,
