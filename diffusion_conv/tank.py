@@ -13,6 +13,9 @@ from . import _checks
 from ._display import html
 from .errors import InputError, InputTypeError
 from .lattice import check_walls, normalize_boundary
+from .lattice.mobility import check_mobility
+
+_KEEP = object()  # ``like``'s default: keep this tank's mobility
 
 
 def _check_cell(dx, ndim, dtype):
@@ -79,14 +82,26 @@ class Tank:
         its start and its target (see :mod:`diffusion_conv.lattice`).
     dx : float, default 1.0
         Cell width.
+    mobility : array_like of float, optional
+        How freely the salt moves in each cell, same shape as ``concentration``,
+        values in ``[0, 1]``: 1 open water (the default everywhere), 0 a solid
+        cell, anything between a medium that slows the walk (a gel, a porous
+        board, a membrane). A jump is taken with the kernel's weight times the
+        harmonic mean of the mobilities of the cells it touches
+        (:mod:`diffusion_conv.lattice.mobility`). Cells of mobility 0 are walls:
+        they join ``walls`` and must hold no concentration, so a map of only 0
+        and 1 is exactly the same tank as those walls (``mobility`` is then
+        None). Taken by the methods whose ``mobility`` attribute is True
+        (``propagator``); the others refuse a tank with one.
 
     Notes
     -----
-    ``Tank`` is a JAX pytree whose only leaf is ``concentration``; boundary,
-    walls and ``dx`` are static. ``jax.grad`` therefore flows into the initial field.
+    ``Tank`` is a JAX pytree whose leaves are ``concentration`` and ``mobility``
+    (None when it is 1 everywhere); boundary, walls and ``dx`` are static.
+    ``jax.grad`` therefore flows into the initial field and into the mobility map.
     """
 
-    def __init__(self, concentration, boundary="reflect", walls=None, dx=1.0):
+    def __init__(self, concentration, boundary="reflect", walls=None, dx=1.0, mobility=None):
         self.dx = _checks.positive_float("dx", dx)
         if _checks.is_concrete(concentration):
             arr = np.asarray(concentration)
@@ -120,6 +135,28 @@ class Tank:
         self.boundary = normalize_boundary(_boundary_names(boundary), field.ndim)
         self._batch = 0
         self._walls = check_walls(walls, field.shape)
+        self._mobility = None
+        if mobility is not None and _checks.is_concrete(mobility):
+            m = check_mobility(mobility, field.shape)
+            if m is not None:  # cells of mobility 0 are walls; a map of 0 and 1 only is walls alone
+                solid = m == 0
+                if solid.any():
+                    self._walls = check_walls(solid if self._walls is None else solid | self._walls.array, field.shape)
+                if self._walls is not None:
+                    m = np.where(self._walls.array, 0.0, m)
+                if np.any((m > 0) & (m < 1)):
+                    m.flags.writeable = False
+                    self._mobility = m
+        elif mobility is not None:  # traced (jax.grad into the map): its values are checked where concrete
+            if tuple(mobility.shape) != tuple(field.shape):
+                raise InputError(
+                    f"mobility must have the tank's shape {tuple(field.shape)}, got {tuple(mobility.shape)}"
+                )
+            if not jnp.issubdtype(mobility.dtype, jnp.floating):
+                raise InputTypeError(
+                    f"mobility must be a float array with values in [0, 1], got dtype {mobility.dtype}"
+                )
+            self._mobility = mobility if self._walls is None else jnp.where(self._walls.array, 0.0, mobility)
         if self._walls is not None and _checks.is_concrete(field) and np.any(np.asarray(field)[self._walls.array] != 0):
             raise InputError(
                 "concentration inside walls must be 0 (solid cells hold no water); "
@@ -128,26 +165,51 @@ class Tank:
 
     # -- pytree ---------------------------------------------------------------
     def tree_flatten(self):
-        return (self.concentration,), (self.boundary, self._walls, self.dx, self._batch)
+        return (self.concentration, self._mobility), (self.boundary, self._walls, self.dx, self._batch)
 
     @classmethod
     def tree_unflatten(cls, aux, children):
         obj = object.__new__(cls)
-        obj.concentration = children[0]
+        obj.concentration, obj._mobility = children
         obj.boundary, obj._walls, obj.dx, obj._batch = aux
         return obj
 
     @classmethod
-    def _trusted(cls, concentration, boundary, walls, dx, batch=0) -> Tank:
+    def _trusted(cls, concentration, boundary, walls, dx, batch=0, mobility=None) -> Tank:
         obj = object.__new__(cls)
         obj.concentration, obj.boundary, obj._walls, obj.dx, obj._batch = concentration, boundary, walls, dx, batch
+        obj._mobility = mobility
         return obj
 
     # -- properties -------------------------------------------------------------
-    def like(self, concentration, batch: int = 0) -> Tank:
-        """A tank with this one's grid, boundaries, walls and ``dx`` around another field (no checks: for
-        fields the package made itself, traced ones included), with ``batch`` leading batch axes."""
-        return Tank._trusted(concentration, self.boundary, self._walls, self.dx, batch)
+    def like(self, concentration, batch: int = 0, mobility=_KEEP) -> Tank:
+        """A tank with this one's grid, boundaries, walls, mobility and ``dx`` around another field (no checks:
+        for fields the package made itself, traced ones included), with ``batch`` leading batch axes.
+
+        ``mobility``: another map (of the grid, or with leading batch axes; None: 1 everywhere) in place of
+        this tank's.
+        """
+        m = self._mobility if mobility is _KEEP else mobility
+        return Tank._trusted(concentration, self.boundary, self._walls, self.dx, batch, m)
+
+    @property
+    def mobility(self):
+        """The mobility map (values in ``[0, 1]``, 0 at the walls), or None where it is 1 everywhere but the walls.
+
+        Of the tank's shape, or, in a stack of tanks with maps of their own, with the stack's batch axes in front.
+        """
+        return self._mobility
+
+    def mobility_summary(self) -> dict | None:
+        """``{'min', 'mean', 'cells'}`` of the mobility map over the cells that are not walls (``cells``: how
+        many are below 1), or None without a map or while it is traced."""
+        m = self._mobility
+        if m is None or not _checks.is_concrete(m):
+            return None
+        m = np.asarray(m, dtype=np.float64)
+        if self._walls is not None:
+            m = m[..., ~self._walls.array]
+        return {"min": float(m.min()), "mean": float(m.mean()), "cells": int(np.count_nonzero(m < 1))}
 
     def blocked(self, radius):
         """Which jumps of a kernel of ``radius`` the walls refuse: a bool array ``(K, *shape)``, or None.
@@ -200,19 +262,38 @@ class Tank:
             mass = mass[:-1] + ", ...]" if masses.size > 4 else mass
         else:
             mass = "traced"
+        summary = self.mobility_summary()
+        mobility = (
+            ""
+            if self._mobility is None
+            else ", mobility=traced"
+            if summary is None
+            else f", mobility={summary['cells']} cells below 1 (min {summary['min']:.4g}, mean {summary['mean']:.4g})"
+        )
         return (
-            f"Tank({batch}shape={self.shape}, boundary={tuple(str(b) for b in self.boundary)}, walls={walls}, "
-            f"dx={self.dx}, mass={mass}, dtype={self.dtype})"
+            f"Tank({batch}shape={self.shape}, boundary={tuple(str(b) for b in self.boundary)}, walls={walls}"
+            f"{mobility}, dx={self.dx}, mass={mass}, dtype={self.dtype})"
         )
 
     def _repr_html_(self):
         return html(self)
 
     def replace(self, **changes) -> Tank:
-        """A copy with some of ``concentration``, ``boundary``, ``walls``, ``dx`` changed."""
+        """A copy with some of ``concentration``, ``boundary``, ``walls``, ``dx``, ``mobility`` changed."""
         if self._batch:
             raise InputTypeError("replace applies to one tank; build the members and Tank.stack them")
-        kw = dict(concentration=self.concentration, boundary=self.boundary, walls=self.walls, dx=self.dx)
+        kw = dict(
+            concentration=self.concentration,
+            boundary=self.boundary,
+            walls=self.walls,
+            dx=self.dx,
+            mobility=self._mobility,
+        )
+        if "walls" in changes and "mobility" not in changes and self._mobility is not None:
+            # the map's zeros are the old walls: new walls keep the map's values elsewhere
+            old = self.walls
+            if old is not None and _checks.is_concrete(self._mobility):
+                kw["mobility"] = np.where(old, 1.0, np.asarray(self._mobility))
         kw.update(changes)
         return Tank(**kw)
 
@@ -338,7 +419,9 @@ class Tank:
         """Tanks of one grid stacked along a new leading batch axis (``batch_shape`` grows by one).
 
         Every member must share the grid shape, the boundaries, the walls, ``dx``
-        and the dtype; they differ only in their fields.
+        and the dtype; they differ in their fields and their mobility maps (a
+        stack where any member has one holds a map per member, with the stack's
+        batch axes in front).
 
         Raises
         ------
@@ -362,7 +445,27 @@ class Tank:
             if first._walls != t._walls:
                 raise InputError(f"tanks in a stack must share their walls: tanks[{i}] has other walls than tanks[0]")
         field = jnp.stack([t.concentration for t in tanks])
-        return cls._trusted(field, first.boundary, first._walls, first.dx, first._batch + 1)
+        mobility = None
+        if any(t._mobility is not None for t in tanks):
+            maps = [t._member_mobility() for t in tanks]
+            xp = np if all(_checks.is_concrete(m) for m in maps) else jnp
+            mobility = xp.stack([xp.asarray(m) for m in maps])
+            if xp is np:
+                mobility.flags.writeable = False
+        return cls._trusted(field, first.boundary, first._walls, first.dx, first._batch + 1, mobility)
+
+    def _member_mobility(self):
+        """The mobility map with this tank's batch axes in front (1 in water and 0 at the walls where none)."""
+        m = self._mobility
+        if m is None:
+            m = np.ones(self.shape) if self._walls is None else np.where(self._walls.array, 0.0, 1.0)
+        if np.ndim(m) == self.ndim + self._batch:
+            return m
+        xp = np if _checks.is_concrete(m) else jnp
+        return xp.broadcast_to(m, self.batch_shape + self.shape)
+
+    def _batched_mobility(self) -> bool:
+        return self._mobility is not None and np.ndim(self._mobility) > self.ndim
 
     def reshape_batch(self, shape) -> Tank:
         """The same tanks with the batch axes reshaped to ``shape`` (e.g. ``(3, 1)`` to broadcast against a bank of 4)."""
@@ -370,8 +473,11 @@ class Tank:
         size = int(np.prod(self.batch_shape, dtype=np.int64))
         if int(np.prod(shape, dtype=np.int64)) != size:
             raise InputError(f"cannot reshape a batch of shape {self.batch_shape} ({size} tanks) to {shape}")
+        m = self._mobility
+        if self._batched_mobility():
+            m = m.reshape(shape + self.shape)
         return Tank._trusted(
-            self.concentration.reshape(shape + self.shape), self.boundary, self._walls, self.dx, len(shape)
+            self.concentration.reshape(shape + self.shape), self.boundary, self._walls, self.dx, len(shape), m
         )
 
     def __getitem__(self, index) -> Tank:
@@ -403,10 +509,13 @@ class Tank:
                 )
         # the grid axes spelled out: an Ellipsis in the index then spans the batch axes only
         c = self.concentration[parts + (slice(None),) * self.ndim]
-        return Tank._trusted(c, self.boundary, self._walls, self.dx, c.ndim - len(self.shape))
+        m = self._mobility
+        if self._batched_mobility():
+            m = m[parts + (slice(None),) * self.ndim]
+        return Tank._trusted(c, self.boundary, self._walls, self.dx, c.ndim - len(self.shape), m)
 
-    def with_board(self, axis, index, gap=None) -> Tank:
-        """Put in a board: a wall one cell thick across ``axis`` at ``index``.
+    def with_board(self, axis, index, gap=None, mobility=0.0) -> Tank:
+        """Put in a board: a wall one cell thick across ``axis`` at ``index`` (or a porous board).
 
         Parameters
         ----------
@@ -418,12 +527,23 @@ class Tank:
         gap : (int, int), optional
             A half-open opening ``[start, stop)`` along the next axis
             ``(axis + 1) % ndim``, spanning any third axis. Not allowed in 1-D.
+        mobility : float in ``[0, 1]``, default 0
+            0: a solid board (its cells become walls). Between 0 and 1: a porous
+            board (a membrane) that the salt crosses slowly: its cells keep their
+            water and get this mobility (see ``Tank(mobility=...)``); cells that
+            already are walls stay walls. 1: no board.
 
         Returns
         -------
         Tank
             A new tank; cells that become wall lose their concentration.
         """
+        if isinstance(mobility, bool) or not isinstance(mobility, (int, float, np.integer, np.floating)):
+            raise InputTypeError(
+                f"mobility must be a number in [0, 1] (0 a solid board), got {mobility!r} ({type(mobility).__name__})"
+            )
+        if not 0.0 <= float(mobility) <= 1.0:  # NaN fails too
+            raise InputError(f"mobility must lie in [0, 1] (0 a solid board, 1 no board), got {mobility!r}")
         ax = _checks.integer("axis", axis)
         if not -self.ndim <= ax < self.ndim:
             raise InputError(f"axis must be in [{-self.ndim}, {self.ndim}), got {ax}")
@@ -449,14 +569,36 @@ class Tank:
                 raise InputError(f"gap must satisfy 0 <= start < stop <= {m}, got ({start}, {stop})")
             sl[other] = slice(start, stop)
             board[tuple(sl)] = False
+        if float(mobility) > 0:
+            return self._with_mobility(board, float(mobility))
         walls = board if self.walls is None else (board | self.walls)
         field = np.where(walls, 0.0, np.asarray(self.concentration))
         if self._batch:
+            m = self._mobility
+            if m is not None:
+                m = np.where(walls, 0.0, np.asarray(m))
+                m.flags.writeable = False
             return Tank._trusted(
                 jnp.asarray(field, dtype=self.dtype),
                 self.boundary,
                 check_walls(walls, self.shape),
                 self.dx,
                 self._batch,
+                m,
             )
-        return Tank(field, boundary=self.boundary, walls=walls, dx=self.dx)
+        return Tank(field, boundary=self.boundary, walls=walls, dx=self.dx, mobility=self._mobility)
+
+    def _with_mobility(self, cells, value) -> Tank:
+        """This tank with the mobility of ``cells`` (a bool mask of the grid) set to ``value`` (walls stay walls)."""
+        if self._mobility is not None and not _checks.is_concrete(self._mobility):
+            raise InputTypeError("a porous board goes into a tank whose mobility map is concrete, not traced")
+        m = np.array(self._member_mobility(), dtype=np.float64)
+        solid = np.zeros(self.shape, bool) if self._walls is None else self._walls.array
+        m[..., cells & ~solid] = value
+        if not self._batch:
+            return Tank(self.concentration, boundary=self.boundary, walls=self.walls, dx=self.dx, mobility=m)
+        if not np.any((m > 0) & (m < 1)):
+            m = None
+        else:
+            m.flags.writeable = False
+        return Tank._trusted(self.concentration, self.boundary, self._walls, self.dx, self._batch, m)
