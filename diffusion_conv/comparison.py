@@ -13,6 +13,7 @@ from .methods import get as get_method
 from .methods import names as method_names
 from .methods._sampling import check_key
 from .simulation import Plan, check_method, run
+from .tank import Tank
 
 
 def _pair(a, b):
@@ -268,11 +269,14 @@ class Comparison:
         return html(self)
 
 
+_DEFAULT_METHODS = ("propagator", "particles", "image", "heat")
+
+
 def compare(
     tank,
     prop,
     steps,
-    methods=("propagator", "particles", "image", "heat"),
+    methods=_DEFAULT_METHODS,
     reference="propagator",
     save_every=None,
     n_particles=None,
@@ -293,9 +297,13 @@ def compare(
     tank, prop, steps, save_every, save_at, dt, progress, devices
         As in :func:`diffusion_conv.simulate` (every method on the same devices).
     methods : sequence of str
-        Method names; the reference is added when missing.
+        Method names; the reference is added when missing. By default
+        ``propagator``, ``particles``, ``image`` and ``heat``; on a tank with a
+        mobility map, those of them that take one.
     reference : str
-        The method the others are measured against.
+        The method the others are measured against. On a tank with a mobility
+        map it must take the map: ``propagator`` (the exact expectation) is the
+        reference there.
     n_particles : int, optional
         Particles for the stochastic methods (required when one is listed).
     seed : int, default 0
@@ -314,6 +322,9 @@ def compare(
         On bad input or a method that cannot take the problem, before any method runs.
     """
 
+    mobility = isinstance(tank, Tank) and tank.mobility is not None
+    if mobility and methods is _DEFAULT_METHODS:
+        methods = tuple(m for m in methods if get_method(m).mobility)
     if isinstance(methods, str):
         methods = (methods,)
     if not isinstance(methods, (list, tuple)) or not methods:
@@ -328,6 +339,11 @@ def compare(
         check_method(m)
         if m == "auto":
             raise InputError("compare runs named methods; 'auto' is not one (name the method it should run)")
+    if mobility and not get_method(reference).mobility:
+        raise InputError(
+            f"reference {reference!r} does not take a tank with a mobility map; the reference there is "
+            f"'propagator' (the exact expectation of the walk with the map)"
+        )
     if reference not in methods:
         methods.insert(0, reference)
     stochastic = [m for m in methods if get_method(m).stochastic]

@@ -22,6 +22,7 @@ import numpy as np
 
 from . import _checks
 from .errors import InputError, InputTypeError
+from .lattice.mobility import check_mobility_method
 from .methods import get as get_method
 from .methods import names as _method_names
 from .methods import resolve_auto
@@ -155,8 +156,9 @@ def resolve(method, tank, prop, **kwargs):
 class Group:
     """Members of a flattened batch that take one path: their flat indices and their inputs (leading axis)."""
 
-    def __init__(self, index, conc, weights, keys, prepared):
+    def __init__(self, index, conc, weights, keys, prepared, mobility=None):
         self.index, self.conc, self.weights, self.keys, self.prepared = index, conc, weights, keys, prepared
+        self.mobility = mobility  # the members' mobility maps (leading axis), or None without a map
 
     @property
     def size(self) -> int:
@@ -196,6 +198,7 @@ def flatten_batch(m, tank, prop, key, batch, options) -> list[Group]:
 
     conc = flat(tank.concentration, tank._batch)
     weights = flat(prop.weights, prop._batch)
+    mob = None if tank.mobility is None else flat(tank.mobility, np.ndim(tank.mobility) - tank.ndim)
     keys = None
     if key is not None:
         k = key if jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key) else jax.random.wrap_key_data(key)
@@ -206,9 +209,13 @@ def flatten_batch(m, tank, prop, key, batch, options) -> list[Group]:
             keys = _HostKeys(data, jax.random.key_impl(k))
         else:
             keys = jnp.broadcast_to(k, batch).reshape((size,))
-    concrete = _checks.is_concrete(prop.weights) and _checks.is_concrete(tank.concentration)
+    concrete = (
+        _checks.is_concrete(prop.weights)
+        and _checks.is_concrete(tank.concentration)
+        and (mob is None or _checks.is_concrete(mob))
+    )
     if not concrete:
-        return [Group(np.arange(size), conc, weights, _take(keys, None), None)]
+        return [Group(np.arange(size), conc, weights, _take(keys, None), None, mob)]
     w_members = np.asarray(prop.weights).reshape((-1,) + prop.kernel_shape)
     one = tank[(0,) * tank._batch] if tank._batch else tank
     sig_of_member = [m.signature(one, w, options) for w in w_members]
@@ -218,12 +225,14 @@ def flatten_batch(m, tank, prop, key, batch, options) -> list[Group]:
     paths = dict.fromkeys(sigs)
     for sig in paths:
         if len(paths) == 1:  # every member: the arrays as they are, no copy
-            index, c, w, k = np.arange(size), conc, weights, _take(keys, None)
+            index, c, w, k, mb = np.arange(size), conc, weights, _take(keys, None), mob
         else:
             index = np.array([i for i, s_ in enumerate(sigs) if s_ == sig], dtype=np.int64)
             c, w, k = conc[index], weights[index], None if keys is None else _take(keys, index)
-        prepared = m.prepare(tank.like(np.asarray(c), 1), Propagator._trusted(np.asarray(w), 1), (len(index),), options)
-        groups.append(Group(index, c, w, k, prepared))
+            mb = None if mob is None else mob[index]
+        member_tank = tank.like(np.asarray(c), 1, mobility=None if mb is None else np.asarray(mb))
+        prepared = m.prepare(member_tank, Propagator._trusted(np.asarray(w), 1), (len(index),), options)
+        groups.append(Group(index, c, w, k, prepared, mb))
     return groups
 
 
@@ -242,15 +251,15 @@ def each(fn, *args, in_axes=0):
     return jax.vmap(fn, in_axes=axes)(*args)
 
 
-def init_members(m, tank, conc, weights, keys, prepared, n_particles, options):
-    """``vmap`` of the method's ``init`` over the members of a flattened batch."""
+def init_members(m, tank, conc, weights, keys, prepared, n_particles, options, mobility=None):
+    """``vmap`` of the method's ``init`` over the members of a flattened batch (``mobility``: their maps)."""
 
-    def one(c, w, k, p):
-        t = tank.like(c)
+    def one(c, w, k, p, mb):
+        t = tank.like(c, mobility=mb)
         return m.init(t, Propagator._trusted(w), key=k, n_particles=n_particles, prepared=p, **options)
 
-    axes = (0, 0, None if keys is None else 0, None if prepared is None else 0)
-    return each(one, conc, weights, keys, prepared, in_axes=axes)
+    axes = (0, 0, None if keys is None else 0, None if prepared is None else 0, None if mobility is None else 0)
+    return each(one, conc, weights, keys, prepared, mobility, in_axes=axes)
 
 
 def trajectory(method, tank, prop, save_steps, key=None, n_particles=None, collect=None, prepared=None, **options):
@@ -356,6 +365,7 @@ def rollout(
             f"method {m.name!r} runs on the host (scipy) and has no JAX rollout; use "
             f"diffusion_conv.simulate(..., method={m.name!r})"
         )
+    check_mobility_method(m, tank)
     batch = batch_shapes(tank, prop, key, m)
     options = m.validate(tank, prop, n_particles=n_particles, key=first_key(key), **options)
     save_steps = frame_steps(steps, save_every, save_at)
@@ -364,17 +374,24 @@ def rollout(
         return frames, absorbed
     groups = flatten_batch(m, tank, prop, key, batch, options)
 
-    def one(c, w, k, p):
+    def one(c, w, k, p, mb):
+        t = tank.like(c, mobility=mb)
         f, a, _, _ = trajectory(
-            m, tank.like(c), Propagator._trusted(w), save_steps, key=k, n_particles=n_particles, prepared=p, **options
+            m, t, Propagator._trusted(w), save_steps, key=k, n_particles=n_particles, prepared=p, **options
         )
         return f, a
 
     size = int(np.prod(batch, dtype=np.int64))
     frames = absorbed = None
     for g in groups:
-        axes = (0, 0, None if g.keys is None else 0, None if g.prepared is None else 0)
-        f, a = jax.vmap(one, in_axes=axes, out_axes=1)(g.conc, g.weights, g.keys, g.prepared)
+        axes = (
+            0,
+            0,
+            None if g.keys is None else 0,
+            None if g.prepared is None else 0,
+            None if g.mobility is None else 0,
+        )
+        f, a = jax.vmap(one, in_axes=axes, out_axes=1)(g.conc, g.weights, g.keys, g.prepared, g.mobility)
         if len(groups) == 1:
             frames, absorbed = f, a
             break
@@ -385,7 +402,7 @@ def rollout(
     return frames.reshape(frames.shape[:1] + batch + frames.shape[2:]), absorbed.reshape(absorbed.shape[:1] + batch)
 
 
-def propagate(field, prop, steps, boundary="reflect", walls=None, method="propagator"):
+def propagate(field, prop, steps, boundary="reflect", walls=None, method="propagator", mobility=None):
     """Push a field through ``steps`` steps of a propagator: a pure, differentiable function.
 
     Parameters
@@ -405,6 +422,9 @@ def propagate(field, prop, steps, boundary="reflect", walls=None, method="propag
     method : {'propagator', 'spectral'}
         Step by step (exact everywhere), or in one transform (exact where the
         spectral method is; refused elsewhere, with concrete weights).
+    mobility : array, optional
+        A mobility map (values in ``[0, 1]``, see :class:`~diffusion_conv.Tank`); may
+        be a JAX tracer (``jax.grad`` flows into it). ``propagator`` only.
 
     Returns
     -------
@@ -434,6 +454,6 @@ def propagate(field, prop, steps, boundary="reflect", walls=None, method="propag
     field = jnp.asarray(field)
     if field.ndim != prop.ndim:
         raise InputError(f"prop is {prop.ndim}-D but field is {field.ndim}-D; they must match")
-    tank = Tank(field, boundary=boundary, walls=walls)
+    tank = Tank(field, boundary=boundary, walls=walls, mobility=mobility)
     frames, _ = rollout(tank, prop, steps, method=method)
     return frames[-1]

@@ -56,26 +56,40 @@ def _specs():
 
 
 @functools.partial(jax.jit, static_argnames=("m", "n_particles", "frozen", "boundary", "walls", "dx", "mesh"))
-def _init(conc, weights, keys, prepared, m, n_particles, frozen, boundary, walls, dx, mesh=None):
-    def members(conc, weights, keys, prepared):
+def _init(conc, weights, keys, prepared, mobility, m, n_particles, frozen, boundary, walls, dx, mesh=None):
+    def members(conc, weights, keys, prepared, mobility):
         if keys is not None and not jax.dtypes.issubdtype(keys.dtype, jax.dtypes.prng_key):
             keys = jax.random.wrap_key_data(keys)
-        tank = Tank._trusted(conc, boundary, walls, dx, 1)
-        state = init_members(m, tank, conc, weights, keys, prepared, n_particles, dict(frozen))
+        tank = Tank._trusted(conc, boundary, walls, dx, 1, mobility)
+        state = init_members(m, tank, conc, weights, keys, prepared, n_particles, dict(frozen), mobility)
         return state, each(m.observe, state), each(m.extras, state)
 
     lead, _, _ = _specs()
-    return _over(mesh, members, (lead, lead, lead, lead), (lead, lead, lead))(conc, weights, keys, prepared)
+    return _over(mesh, members, (lead,) * 5, (lead, lead, lead))(conc, weights, keys, prepared, mobility)
 
 
-def init(m, tank, conc, weights, keys, prepared, n_particles, options, mesh=None):
-    """Compiled ``init`` and the first frame of every member: ``(state, (frame, absorbed), extras)``."""
+def init(m, tank, conc, weights, keys, prepared, mobility, n_particles, options, mesh=None):
+    """Compiled ``init`` and the first frame of every member: ``(state, (frame, absorbed), extras)``.
+
+    ``mobility``: the members' mobility maps (leading axis), or None without a map.
+    """
     frozen = tuple(sorted(options.items()))
     if mesh is not None:
         keys = None if keys is None else jax.random.key_data(keys)
-        conc, weights, keys, prepared = place((conc, weights, keys, prepared), mesh)
+        conc, weights, keys, prepared, mobility = place((conc, weights, keys, prepared, mobility), mesh)
     return _init(
-        conc, weights, keys, prepared, m, n_particles, frozen, tank.boundary, tank.wall_mask, tank.dx, mesh=mesh
+        conc,
+        weights,
+        keys,
+        prepared,
+        mobility,
+        m,
+        n_particles,
+        frozen,
+        tank.boundary,
+        tank.wall_mask,
+        tank.dx,
+        mesh=mesh,
     )
 
 
@@ -320,7 +334,14 @@ def host(plan, progress):
         weights = np.broadcast_to(np.asarray(prop.weights), batch + prop.kernel_shape).reshape(
             (-1,) + prop.kernel_shape
         )
-        members = [(tank.like(np.ascontiguousarray(c)), Propagator._trusted(w)) for c, w in zip(conc, weights)]
+        maps = [None] * len(conc)
+        if tank.mobility is not None:
+            mob = np.asarray(tank.mobility)
+            maps = list(np.broadcast_to(mob, batch + tank.shape).reshape((-1,) + tank.shape))
+        members = [
+            (tank.like(np.ascontiguousarray(c), mobility=mb), Propagator._trusted(w))
+            for c, w, mb in zip(conc, weights, maps)
+        ]
     else:  # one run: the plan's own tank and kernel (what a method derives from them is kept with them)
         members = [(tank, prop)]
     stores = []
@@ -346,14 +367,14 @@ def _padded(group, devices):
     size = group.size
     total = -(-size // devices) * devices
     if total == size:
-        return group.conc, group.weights, group.keys, group.prepared
+        return group.conc, group.weights, group.keys, group.prepared, group.mobility
     take = np.concatenate([np.arange(size), np.full(total - size, size - 1)])
 
     def rep(x):
         return None if x is None else x[take]
 
     prepared = None if group.prepared is None else jax.tree_util.tree_map(lambda x: np.asarray(x)[take], group.prepared)
-    return rep(group.conc), rep(group.weights), rep(group.keys), prepared
+    return rep(group.conc), rep(group.weights), rep(group.keys), prepared, rep(group.mobility)
 
 
 def compiled(plan, progress):
@@ -366,7 +387,7 @@ def compiled(plan, progress):
     frame_bytes = int(np.prod(tank.shape)) * np.dtype(tank.dtype).itemsize
     with _progress.bar(_total(plan) * len(groups), progress, desc=m.name, unit=m.units, compiles=True) as bar:
         for g in groups:  # members that take one path run together
-            inputs = (g.conc, g.weights, g.keys, g.prepared) if mesh is None else _padded(g, mesh.size)
+            inputs = (g.conc, g.weights, g.keys, g.prepared, g.mobility) if mesh is None else _padded(g, mesh.size)
             state, first, extras0 = init(m, tank, *inputs, plan.n_particles, plan.options, mesh=mesh)
             store = Frames(nframes, first, extras0)
             cap = capacity(frame_bytes, len(inputs[0]) // (1 if mesh is None else mesh.size), nframes - 1)

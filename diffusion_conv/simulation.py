@@ -12,6 +12,7 @@ from ._devices import mesh_of
 from ._split import check as check_split
 from .core import (
     batch_shapes,
+    check_mobility_method,
     check_problem,
     check_schedule,
     first_key,
@@ -54,6 +55,7 @@ class Plan:
         check_method(method)
         kwargs = dict(n_particles=n_particles, key=first_key(key), **options)
         self.method = resolve(method, tank, prop, **kwargs)
+        check_mobility_method(self.method, tank)
         self.batch = batch_shapes(tank, prop, key, self.method)
         self.options = self.method.validate(tank, prop, **kwargs)
         self.save_steps = frame_steps(steps, save_every, save_at)
@@ -199,6 +201,8 @@ def _meta(plan, frames, summary):
         "walls": None if tank.walls is None else int(tank.walls.sum()),
         # where the walls are (flat C-order indices of the grid): the pictures draw them
         "wall_cells": None if tank.walls is None else np.flatnonzero(np.asarray(tank.walls)).tolist(),
+        # a mobility map (cells that slow the walk): its minimum and mean over the cells that are not walls
+        "mobility": tank.mobility_summary(),
         "dtype": str(frames.dtype),
         "kernel_shape": list(prop.kernel_shape),
         "kernel_mean": mean.tolist(),

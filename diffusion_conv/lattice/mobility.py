@@ -67,6 +67,28 @@ def check_mobility(mobility, shape):
     return None if low == 1.0 else m
 
 
+def mobility_methods() -> tuple[str, ...]:
+    """The registered methods that take a tank with a mobility map (their ``mobility`` attribute is True)."""
+    from ..methods import get, names
+
+    return tuple(n for n in names() if get(n).mobility)
+
+
+def check_mobility_method(method, tank):
+    """Refuse a tank with a mobility map for a method that does not take one.
+
+    Raises
+    ------
+    InputError
+        Naming the method and the methods that take a map (read from the methods).
+    """
+    if getattr(tank, "mobility", None) is not None and not method.mobility:
+        raise InputError(
+            f"method {method.name!r} does not take a tank with a mobility map (cells that slow the walk); "
+            f"the methods that take one: {', '.join(mobility_methods())}"
+        )
+
+
 def _box_axis(n: int, d: int, bnd) -> list[tuple[np.ndarray, np.ndarray]]:
     """Per step ``t`` of the box along one axis: the folded cell of ``x + t`` and whether it counts for ``x``.
 

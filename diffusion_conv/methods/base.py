@@ -157,6 +157,9 @@ class Method(abc.ABC):
         Whether the method needs ``key`` and ``n_particles``.
     differentiable : bool
         Whether ``jax.grad`` flows through the method (into fields and logits).
+    mobility : bool
+        Whether the method takes a tank with a mobility map (``Tank(mobility=...)``);
+        the others refuse one, naming the methods that take it.
     options : dict
         Method-specific options and their defaults.
     units : str
@@ -174,6 +177,7 @@ class Method(abc.ABC):
     traceable: ClassVar[bool] = True
     stochastic: ClassVar[bool] = False
     differentiable: ClassVar[bool] = False
+    mobility: ClassVar[bool] = False
     options: ClassVar[dict] = {}
     units: ClassVar[str] = "step"
     listed: ClassVar[int] = 1000

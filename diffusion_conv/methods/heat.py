@@ -71,6 +71,7 @@ import numpy as np
 from .. import _checks
 from ..errors import InputError
 from ..lattice import transforms as per_axis
+from ..lattice.mobility import check_mobility_method
 from ._continuum import (
     _tol,
     deficit_absorbed,
@@ -263,6 +264,7 @@ class HeatMethod(Method):
 
     def validate(self, tank, prop, *, n_particles=None, key=None, **options):
         options = self.check_arguments(n_particles, key, options)
+        check_mobility_method(self, tank)
         if options["initial"] not in INITIAL:
             raise InputError(f"initial {options['initial']!r} is unknown; allowed: {', '.join(INITIAL)}")
         if _checks.is_concrete(prop.weights):  # traced kernels: their moments are known only when they run

@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import InputError
+from ..lattice.mobility import check_mobility_method
 from ._continuum import declared_order
 from .base import Method
 
@@ -53,6 +54,7 @@ class ImageMethod(Method):
 
     def validate(self, tank, prop, *, n_particles=None, key=None, **options):
         options = self.check_arguments(n_particles, key, options)
+        check_mobility_method(self, tank)
         if tank.walls is not None:
             raise InputError(
                 "method 'image' does not support walls (scipy.ndimage.convolve has no notion of them); "

@@ -43,6 +43,19 @@ used as they are.
 
 The paths' steps live in ``diffusion_conv.methods._stencils``; walls take the
 patch when it covers at most ``PATCH_FRACTION`` (a quarter) of the tank.
+
+Mobility (``Tank(mobility=m)``): a jump by ``d`` from ``x`` is taken with
+``w[d] * a(x, x + d)``, the factors of :func:`diffusion_conv.lattice.mobility.jump_factors`
+(which hold the walls too: a factor is 0 where a wall lies in the jump's box),
+computed once per run: on the host in :meth:`PropagatorMethod.prepare` for a
+concrete map, in JAX in ``init`` for a traced one (``jax.grad`` flows into the
+map). Where every factor is 1 the step is the fast one: the halo or direct step
+over the whole field, then the cells within the kernel's radius of a jump whose
+factor is not 1 stepped again on their box with the factors (the wall patch's
+idea, :func:`mobility_patch`), so a map of 1 everywhere but a small gel costs
+the fast step and a pass over the gel's box. A map over much of the tank (or a
+traced one) takes the general path: :func:`diffusion_conv.lattice.mobility.step`
+over the whole field.
 """
 
 from __future__ import annotations
@@ -55,15 +68,18 @@ import jax.numpy as jnp
 import numpy as np
 
 from .. import _checks
-from ..lattice import axis_slice, separable_factors
+from ..lattice import axis_slice, fold_axis, separable_factors, spread
+from ..lattice import mobility as _mobility
 from ..lattice.halo import AXIS, slab_transport
 from ._continuum import declared_order
 from ._stencils import (
+    PATCH_FRACTION,
     _halo_buffers,
     _halo_step,
     _patch_correct,
     _patch_source,
     _patch_state,
+    direct_applies,
     halo_applies,
     step,
     takes_direct,
@@ -72,7 +88,7 @@ from ._stencils import (
 )
 from .base import Method, Sizes, Slab, State, lead, members
 
-__all__ = ["PropagatorMethod", "step", "halo_applies", "wall_patch", "takes_direct"]
+__all__ = ["PropagatorMethod", "step", "halo_applies", "wall_patch", "takes_direct", "mobility_patch"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,6 +109,9 @@ class Static:
         The wall patch's box (:func:`wall_patch`), None without walls or on the general path.
     mirrored : tuple of bool or None
         On the halo path: which axes' factors are mirror-symmetric.
+    mobility : bool
+        Whether the tank has a mobility map: the patch (or, on the general path,
+        the whole step) applies its jump factors instead of wall masks.
     """
 
     path: str
@@ -101,6 +120,7 @@ class Static:
     cell: float
     patch: tuple | None = None
     mirrored: tuple | None = None
+    mobility: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -114,12 +134,98 @@ class Prepared:
     mirrored : tuple of bool or None
         On the halo path: which axes' factors are mirror-symmetric.
     patch : tuple or None
-        The wall patch's box (:func:`wall_patch`) on the halo and direct paths, None without one.
+        The wall patch's box (:func:`wall_patch`) on the halo and direct paths, None without one;
+        with a mobility map the box of :func:`mobility_patch`.
+    mobility : bool
+        Whether the tank has a mobility map (its factors prepared: on the patch's box, or on the whole
+        grid on the general path; none prepared for a traced map).
     """
 
     path: str
     mirrored: tuple | None = None
     patch: tuple | None = None
+    mobility: bool = False
+
+
+def _box_of(support, radius, fraction):
+    """The patch's box around the cells of ``support`` (see :func:`wall_patch`), or None over ``fraction``."""
+    if not support.any():
+        return None
+    box = []
+    for axis, (n, r) in enumerate(zip(support.shape, radius)):
+        hit = np.flatnonzero(np.any(support, axis=tuple(a for a in range(support.ndim) if a != axis)))
+        lo, hi = int(hit[0]) - 2 * r, int(hit[-1]) + 1 + 2 * r
+        box.append((0, n, True) if lo < 0 or hi > n else (lo, hi, False))
+    if np.prod([hi - lo for lo, hi, _ in box]) > fraction * support.size:
+        return None
+    return tuple(box)
+
+
+def mobility_patch(factors, radius):
+    """The box a mobility map's correction reads: around the cells with a jump factor below 1.
+
+    ``factors``: ``(..., K, *shape)`` from :func:`diffusion_conv.lattice.mobility.jump_factors`
+    (leading axes: members of a batch; the box covers them all). The same box as
+    :func:`wall_patch` builds around refused jumps; None where every factor is 1
+    or the box covers more than ``PATCH_FRACTION`` of the tank.
+    """
+    f = np.asarray(factors)
+    ndim = len(radius)
+    support = np.any(f.reshape((-1,) + f.shape[f.ndim - ndim :]) != 1, axis=0)
+    return _box_of(support, [int(r) for r in radius], PATCH_FRACTION)
+
+
+def _mobility_correct(src, after, fix, radius, bnd, patch, at):
+    """``after`` (a step that ignored the mobility) with the cells near the slow jumps stepped again.
+
+    As :func:`diffusion_conv.methods._stencils._patch_correct` with the jump
+    factors in place of the wall masks: each cell of the box sends
+    ``w[d] * a(x, x + d)`` of its content by ``d`` and keeps the rest.
+    """
+    w = fix["weights"].reshape((-1,) + (1,) * src.ndim)
+    amounts = w * fix["factors"] * src
+    ext, _ = spread(amounts, radius)
+    stay = src - jnp.sum(amounts, axis=0)
+    absorbed = jnp.zeros((), src.dtype)
+    for axis, ((lo, hi, full), r) in enumerate(zip(patch, radius)):
+        if full:
+            ext, _ = fold_axis(ext, axis, r, bnd[axis], hi - lo)
+    inner = tuple(slice(0, hi - lo) if full else slice(2 * r, hi - lo) for (lo, hi, full), r in zip(patch, radius))
+    region = (
+        ext[inner]
+        + stay[tuple(slice(0, hi - lo) if full else slice(r, hi - lo - r) for (lo, hi, full), r in zip(patch, radius))]
+    )
+    if "refused" in fix:
+        back, _ = spread(fix["refused"] * src, radius)
+        for axis, ((lo, hi, full), r) in enumerate(zip(patch, radius)):
+            if full:
+                back, da = fold_axis(back, axis, r, bnd[axis], hi - lo)
+                absorbed = absorbed + da
+    starts = tuple(a + (lo if full else lo + r) for (lo, _, full), r, a in zip(patch, radius, at))
+    return jax.lax.dynamic_update_slice(after, region, starts), absorbed
+
+
+def _mobility_fix(factors, weights, patch, boundary):
+    """The state of a mobility patch: the factors and weights, and the refused weights where an absorbing edge
+    meets the box."""
+    out = {"factors": factors, "weights": jnp.ravel(weights)}
+    if any(full and b.name == "absorb" for (_, _, full), b in zip(patch, boundary)):
+        w = out["weights"].reshape((-1,) + (1,) * (factors.ndim - 1))
+        out["refused"] = w * (1 - factors)
+    return out
+
+
+def _host_factors(tank, radius):
+    """The jump factors of a tank's concrete mobility map on the host (float64): ``(K, *shape)``, or
+    ``(B, K, *shape)`` for a map per member."""
+    m = np.asarray(tank.mobility, dtype=np.float64)
+    bnd = tuple(str(b) for b in tank.boundary)
+    if m.ndim == tank.ndim:
+        return _mobility.jump_factors(m, radius, bnd)
+    flat = m.reshape((-1,) + tank.shape)
+    return np.stack([_mobility.jump_factors(x, radius, bnd) for x in flat]).reshape(
+        m.shape[: m.ndim - tank.ndim] + (-1,) + tank.shape
+    )
 
 
 # -- the method ------------------------------------------------------------------------------
@@ -129,6 +235,7 @@ class PropagatorMethod(Method):
     name = "propagator"
     kind = "deterministic"
     differentiable = True
+    mobility = True
     listed = 10
     auto = 2  # exact everywhere: where nothing faster is
 
@@ -153,6 +260,8 @@ class PropagatorMethod(Method):
             batch,
         )
         fs = [separable_factors(w) for w in ws]
+        if tank.mobility is not None:
+            return self._prepare_mobility(tank, prop, batch, weights, fs, dtype)
         walls = tank if tank.walls is not None else None
         patch = None if walls is None else wall_patch(tank, prop.radius)
         if any(f is None for f in fs) or not halo_applies(tank.shape, prop.radius, fs[0], walls):
@@ -164,6 +273,67 @@ class PropagatorMethod(Method):
         )
         mirrored = tuple(bool(np.array_equal(f, f[..., ::-1])) for f in factors)
         return State(Prepared("halo", mirrored=mirrored, patch=patch), factors=factors, weights=weights)
+
+    def _prepare_mobility(self, tank, prop, batch, weights, fs, dtype):
+        """The preparation with a mobility map: its jump factors, on the patch's box where one applies."""
+        if not _checks.is_concrete(tank.mobility):  # traced: init computes the factors in JAX
+            return State(Prepared("general", mobility=True), weights=weights)
+        own = tuple(np.shape(tank.mobility)[: np.ndim(tank.mobility) - tank.ndim])
+        factors = _host_factors(tank, prop.radius)
+        patch = mobility_patch(factors, prop.radius) if direct_applies(tank.shape, prop.radius) else None
+        if patch is None:
+            full = lead(factors.astype(dtype), own, batch)
+            return State(Prepared("general", mobility=True), weights=weights, mfactors=full)
+        box = (Ellipsis,) + tuple(slice(lo, hi) for lo, hi, _ in patch)
+        mfix = lead(np.ascontiguousarray(factors[box]).astype(dtype), own, batch)
+        if any(f is None for f in fs):
+            return State(Prepared("direct", patch=patch, mobility=True), weights=weights, mfix=mfix)
+        factors1 = tuple(
+            lead(np.stack([f[a] for f in fs]).astype(dtype).reshape(prop.batch_shape + (-1,)), prop.batch_shape, batch)
+            for a in range(tank.ndim)
+        )
+        mirrored = tuple(bool(np.array_equal(f, f[..., ::-1])) for f in factors1)
+        return State(
+            Prepared("halo", mirrored=mirrored, patch=patch, mobility=True),
+            factors=factors1,
+            weights=weights,
+            mfix=mfix,
+        )
+
+    def _init_mobility(self, tank, prop, prepared, w, zero, cell):
+        """The state with a mobility map (see the module docstring)."""
+        field = tank.concentration
+        radius, bnd = prop.radius, tuple(tank.boundary)
+        static = None if prepared is None else prepared.static
+        if static is None or static.path == "general":
+            if static is not None and "mfactors" in prepared.arrays:
+                factors = jnp.asarray(prepared.mfactors, field.dtype)
+            else:  # a traced map or kernel: the factors in JAX, differentiable in the map
+                factors = _mobility.jump_factors(jnp.asarray(tank.mobility), radius, bnd).astype(field.dtype)
+            return State(
+                Static("general", radius, bnd, cell, mobility=True),
+                field=field,
+                weights=w,
+                factors=factors,
+                absorbed=zero,
+            )
+        fix = _mobility_fix(jnp.asarray(prepared.mfix, field.dtype), w, static.patch, tank.boundary)
+        if static.path == "halo":
+            return State(
+                Static("halo", radius, bnd, cell, static.patch, static.mirrored, mobility=True),
+                bufs=_halo_buffers(field, radius),
+                factors=tuple(jnp.asarray(a, field.dtype) for a in prepared.factors),
+                absorbed=zero,
+                fix=fix,
+            )
+        return State(
+            Static("direct", radius, bnd, cell, static.patch, mobility=True),
+            field=field,
+            weights=w,
+            blocked=None,
+            absorbed=zero,
+            fix=fix,
+        )
 
     def init(self, tank, prop, key=None, n_particles=None, prepared=None):
         field = tank.concentration
@@ -178,6 +348,8 @@ class PropagatorMethod(Method):
             if prepared is None
             else jnp.asarray(prepared.weights, field.dtype)
         )
+        if tank.mobility is not None or (prepared is not None and prepared.static.mobility):
+            return self._init_mobility(tank, prop, prepared, w, zero, cell)
         if prepared is not None and prepared.static.path == "halo":
             f = tuple(jnp.asarray(a, field.dtype) for a in prepared.factors)
             patch = wall_patch(tank, radius) if tank.walls is not None else None
@@ -202,6 +374,16 @@ class PropagatorMethod(Method):
     def advance(self, state, n):
         static = state.static
         radius, bnd, patch = static.radius, static.boundary, static.patch
+        correct = _mobility_correct if static.mobility else _patch_correct
+        if static.mobility and static.path == "general":
+
+            def mobility_step(_, carry):
+                c, a = carry
+                new, da = _mobility.step(c, state.weights, state.factors, radius, bnd)
+                return new, a + da
+
+            field, absorbed = jax.lax.fori_loop(0, n, mobility_step, (state.field, state.absorbed))
+            return state.replace(field=field, absorbed=absorbed)
         if static.path == "halo":
             at = (radius[0],) + (0,) * (len(radius) - 1)
 
@@ -211,7 +393,7 @@ class PropagatorMethod(Method):
                 bufs, src, a = carry
                 new, da = _halo_step(bufs, state.factors, radius, bnd, static.mirrored)
                 if patch is not None:
-                    fixed, back = _patch_correct(src, new[0], state.fix, radius, bnd, patch, at)
+                    fixed, back = correct(src, new[0], state.fix, radius, bnd, patch, at)
                     new, da, src = (fixed,) + new[1:], da - back, _patch_source(fixed, patch, at)
                 return new, src, a + da
 
@@ -224,7 +406,7 @@ class PropagatorMethod(Method):
             c, a = carry
             new, da = step(c, state.weights, radius, bnd, state.blocked)
             if patch is not None:
-                new, back = _patch_correct(_patch_source(c, patch, zeros), new, state.fix, radius, bnd, patch, zeros)
+                new, back = correct(_patch_source(c, patch, zeros), new, state.fix, radius, bnd, patch, zeros)
                 da = da - back
             return new, a + da
 
@@ -244,6 +426,12 @@ class PropagatorMethod(Method):
         if not prepared:  # not prepared for this run (a traced kernel): prepared here, as a run would
             prepared = (self.prepare(tank, prop, prop.batch_shape, options),)
         halo = all(p is not None and p.static.path == "halo" for p in prepared)
+        if tank.mobility is not None:
+            paths = {"general" if p is None else p.static.path for p in prepared}
+            path = "halo" if halo else "general" if "general" in paths else "direct"
+            how = "factors" if path == "general" else "patch"
+            walls = None if tank.walls is None else how
+            return {"separable": halo, "path": path, "walls": walls, "mobility_path": how}
         path = "halo" if halo else "direct" if takes_direct(tank, prop.radius) else "general"
         walls = None if tank.walls is None else "masks" if path == "general" else "patch"
         return {"separable": halo, "path": path, "walls": walls}
@@ -288,16 +476,25 @@ class PropagatorSlab(Slab):
             "weights": self.replicate(np.asarray(prop.weights, field.dtype).ravel(), devices),
             "blocked": self.cut_masks(tank.blocked(prop.radius), devices),
         }
+        if tank.mobility is not None:  # the jump factors (walls included) cut into slabs like the wall masks
+            arrays["blocked"] = None
+            arrays["factors"] = self.cut_masks(_host_factors(tank, prop.radius).astype(field.dtype), devices)
         return SlabStatic(prop.radius, tuple(tank.boundary), tank.dx**tank.ndim, devices), arrays
 
-    def init(self, static, field, weights, blocked):
-        return State(static, field=field, weights=weights, blocked=blocked, absorbed=jnp.zeros((), field.dtype))
+    def init(self, static, field, weights, blocked, factors=None):
+        more = {} if factors is None else {"factors": factors}
+        return State(static, field=field, weights=weights, blocked=blocked, absorbed=jnp.zeros((), field.dtype), **more)
 
     def advance(self, state, n):
         static = state.static
+        factors = state.arrays.get("factors")
 
         def body(_, carry):
             c, a = carry
+            if factors is not None:  # each cell sends w[d] a(x, x + d) of its content by d and keeps the rest
+                amounts = state.weights.reshape((-1,) + (1,) * c.ndim) * factors * c
+                moved, da = slab_transport(amounts, static.radius, static.boundary, None, None, static.devices)
+                return moved + (c - jnp.sum(amounts, axis=0)), a + da
             c, da = slab_transport(c, static.radius, static.boundary, state.blocked, state.weights, static.devices)
             return c, a + da
 

@@ -67,6 +67,7 @@ from .. import _checks
 from ..errors import InputError
 from ..lattice import boundary, separable_factors
 from ..lattice import transforms as per_axis
+from ..lattice.mobility import check_mobility_method
 from ._continuum import declared_order, deficit_absorbed
 from .base import Method, State
 
@@ -193,6 +194,7 @@ class SpectralMethod(Method):
 
     def validate(self, tank, prop, *, n_particles=None, key=None, **options):
         options = self.check_arguments(n_particles, key, options)
+        check_mobility_method(self, tank)
         if options["transforms"] not in TRANSFORMS:
             raise InputError(f"transforms {options['transforms']!r} is unknown; allowed: {', '.join(TRANSFORMS)}")
         if tank.walls is not None:
