@@ -32,6 +32,7 @@ _NAMES = {
     "InputError": "errors",
     "Fit": "learn",
     "fit_file": "learn",
+    "fit_mobility": "learn",
     "fit_propagator": "learn",
     "Propagator": "propagator",
     "propagate": "core",
@@ -65,6 +66,7 @@ __all__ = [
     "enable_compile_cache",
     "explore",
     "fit_file",
+    "fit_mobility",
     "fit_order",
     "fit_propagator",
     "max_error",
@@ -81,7 +83,7 @@ if TYPE_CHECKING:  # what the names are, for type checkers and editors
     from .errors import InputError
     from .explorer import explore
     from .fourier import convolve_direct, convolve_fft
-    from .learn import Fit, fit_file, fit_propagator
+    from .learn import Fit, fit_file, fit_mobility, fit_propagator
     from .propagator import Propagator
     from .simulation import METHODS, Result, simulate
     from .tank import Tank
