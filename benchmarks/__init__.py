@@ -8,6 +8,7 @@ Each module has ``main(argv=None) -> dict`` and runs as ``python -m benchmarks.<
 MODULES = (
     "bench_propagator",
     "bench_walls",
+    "bench_mobility",
     "bench_spectral",
     "bench_stochastic",
     "bench_batch",

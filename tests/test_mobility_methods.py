@@ -80,6 +80,7 @@ def test_propagator_equals_the_naive_rule(boundary, shape, kernel, box, path):
     assert r.meta["path"] == path
     assert r.meta["mobility_path"] == ("factors" if path == "general" else "patch")
     np.testing.assert_allclose(r.frames[-1].ravel(), _expected(c0, w, boundary, m, 4), rtol=0, atol=1e-13)
+    assert np.all(r.frames[:, m == 0] == 0)  # cells of mobility 0 are walls: they stay dry
     # mass: what is in the tank plus what left through absorbing edges (none elsewhere)
     lost = r.absorbed[-1] if boundary == "absorb" else 0.0
     assert abs(r.frames[-1].sum() + lost - c0.sum()) <= 1e-12 * c0.sum()
