@@ -11,6 +11,8 @@ import time and JAX's x64 switch can still be set first):
 ``slit``             a board with a gap between salt and fresh water
 ``drift``            a softmax of a Sobel kernel: diffusion with drift, closed tank
 ``point``            a point source spreading into a Gaussian (periodic tank)
+``gel``              salt spreading past a disc of gel (mobility 0.2) that slows it
+``membrane``         two compartments joined by a porous board (mobility 0.002), no gap
 ===================  ==========================================================
 
 :func:`details` gives each one's default size, steps and the method ``auto``
@@ -48,6 +50,13 @@ TEST_IMAGE_RGB = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data"
 
 def _all():
     return method_names()
+
+
+def _mobile():
+    """The methods that take a mobility map (their ``mobility`` attribute), in the registry's order."""
+    from .methods import get as method
+
+    return tuple(name for name in method_names() if getattr(method(name), "mobility", False))
 
 
 SOBEL = np.array([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]])
@@ -289,6 +298,77 @@ def _point(n, seed):
     )
 
 
+GEL_MOBILITY = 0.2
+"""Mobility of the ``gel`` scenario's disc: the salt crosses it five times more slowly than water."""
+
+MEMBRANE_MOBILITY = 0.002
+"""Mobility of the ``membrane`` scenario's porous board."""
+
+MEMBRANE_P = 0.2
+"""The ``membrane`` scenario's kernel: a jump to each of the four nearest neighbours with this probability."""
+
+
+def gel_disc(shape, mobility=GEL_MOBILITY, area=0.1):
+    """A mobility map of water (1) with a centred disc of gel covering ``area`` of the tank.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        The tank's shape (2-D).
+    mobility : float in [0, 1]
+        The gel's mobility.
+    area : float in (0, 1)
+        The disc's share of the tank's cells (about: it is made of whole cells).
+    """
+    n0, n1 = shape
+    y, x = np.mgrid[:n0, :n1]
+    r2 = area * n0 * n1 / np.pi
+    return np.where((y - (n0 - 1) / 2) ** 2 + (x - (n1 - 1) / 2) ** 2 < r2, float(mobility), 1.0)
+
+
+def membrane_rate(n, mobility=MEMBRANE_MOBILITY, p=MEMBRANE_P):
+    """The closed form of the ``membrane`` scenario's relaxation rate (per step), docs/theory.md.
+
+    Two well-mixed sides, ``N_L = n // 2`` and ``N_R = n - n // 2 - 1`` cells
+    across, joined through a board one cell thick of mobility ``m_b``,
+    nearest-neighbour jumps with probability ``p``: the board passes
+    ``p a (c_L - c_R) / 2`` per step with ``a = 2 m_b / (1 + m_b)``, so the
+    difference of the sides' means falls by ``1 - kappa`` per step with
+    ``kappa = (p a / 2) (1 / N_L + 1 / N_R)`` (docs/theory.md's
+    ``2 p m_b / ((1 + m_b) N)`` for equal sides; valid for ``m_b`` well below
+    ``1 / N``).
+    """
+    a = 2 * mobility / (1 + mobility)
+    return p * a / 2 * (1 / (n // 2) + 1 / (n - n // 2 - 1))
+
+
+def _gel(n, seed):
+    field = np.zeros((n, n))
+    field[:, : max(1, n // 4)] = 1.0
+    return dict(
+        tank=Tank(field, boundary="reflect", mobility=gel_disc((n, n))),
+        propagator=Propagator.gaussian(1.0, ndim=2),
+        methods=_mobile(),
+        notes=f"salt enters from the left; a centred disc of gel (mobility {GEL_MOBILITY}, a tenth of the tank) "
+        f"holds the front back; spectral, image and heat refuse a mobility map",
+    )
+
+
+def _membrane(n, seed):
+    tank = Tank.two_compartment((n // 2, n), left=1.0, right=0.0, axis=1, boundary="reflect")
+    tank = tank.with_board(axis=1, index=n // 2, mobility=MEMBRANE_MOBILITY)
+    p = MEMBRANE_P
+    kernel = np.array([[0.0, p, 0.0], [p, 1 - 4 * p, p], [0.0, p, 0.0]])
+    return dict(
+        tank=tank,
+        propagator=Propagator.from_kernel(kernel, normalize="sum"),
+        methods=_mobile(),
+        notes=f"a porous board (mobility {MEMBRANE_MOBILITY}) with no gap; the sides' difference falls by "
+        f"exp(-kappa t), kappa = {membrane_rate(n):.3g} per step "
+        f"(the closed form of docs/theory.md, scenarios.membrane_rate)",
+    )
+
+
 @dataclasses.dataclass(frozen=True)
 class _Spec:
     description: str
@@ -339,6 +419,17 @@ _REGISTRY = {
         _point,
         lambda n: max(4, (n * n) // 64),
         "spectral",
+    ),
+    "gel": _Spec(
+        "salt spreading past a disc of gel (mobility 0.2) that slows it", 128, _gel, _side_steps, "propagator"
+    ),
+    "membrane": _Spec(
+        "two compartments joined by a porous board (mobility 0.002), no gap",
+        64,
+        _membrane,
+        lambda n: max(4, int(round(1 / membrane_rate(n)))),  # one relaxation time
+        "propagator",
+        lambda n: (n // 2, n),
     ),
 }
 

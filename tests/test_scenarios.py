@@ -9,10 +9,10 @@ import diffusion_conv as dc
 from diffusion_conv import scenarios
 from diffusion_conv.data import make_test_image
 
-NAMES = ("two-compartment", "partitions", "noise", "image", "slit", "drift", "point")
+NAMES = ("two-compartment", "partitions", "noise", "image", "slit", "drift", "point", "gel", "membrane")
 
 
-def test_registry_lists_the_seven_scenarios():
+def test_registry_lists_the_nine_scenarios():
     assert scenarios.names() == NAMES
     descriptions = scenarios.describe()
     assert tuple(descriptions) == NAMES
