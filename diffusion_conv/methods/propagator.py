@@ -68,7 +68,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .. import _checks
-from ..lattice import axis_slice, fold_axis, separable_factors, spread
+from ..lattice import axis_slice, fold_axis, fold_extended, separable_factors, spread
 from ..lattice import mobility as _mobility
 from ..lattice import offsets as _offsets
 from ..lattice.halo import AXIS, slab_transport
@@ -218,6 +218,31 @@ def _mobility_correct(src, after, fix, radius, bnd, patch, at):
     return jax.lax.dynamic_update_slice(after, region, starts), absorbed
 
 
+def _mobility_general(field, moves, keeps, radius, bnd):
+    """One step of the general path with a mobility map: ``(field, absorbed)``.
+
+    The same sums as :func:`diffusion_conv.lattice.mobility.step` with the
+    moves per tap (``w[d] a``) prepared padded by ``2 r`` on every axis: the field
+    is padded once per step, each tap reads a static window of it and of its
+    moves, and the unfolded sum is folded by the boundaries.
+    """
+    padded = jnp.pad(field, tuple((2 * r, 2 * r) for r in radius))
+    ext = None
+    for k, d in enumerate(_offsets(radius)):
+        window = tuple(slice(r - a, r - a + n + 2 * r) for r, a, n in zip(radius, d, field.shape))
+        term = moves[(k,) + window] * padded[window]
+        ext = term if ext is None else ext + term
+    moved, absorbed = fold_extended(ext, radius, bnd)
+    return moved + keeps * field, absorbed
+
+
+def _general_state(factors, weights, radius):
+    """The general path's moves (padded by ``2 r``) and what each cell keeps, from the jump factors."""
+    moves = jnp.ravel(weights).reshape((-1,) + (1,) * (factors.ndim - 1)) * factors
+    keeps = 1 - jnp.sum(moves, axis=0)
+    return jnp.pad(moves, ((0, 0),) + tuple((2 * r, 2 * r) for r in radius)), keeps
+
+
 def _mobility_fix(factors, weights, patch, boundary):
     """The state of a mobility patch: the factors and weights, and the refused weights where an absorbing edge
     meets the box."""
@@ -326,11 +351,12 @@ class PropagatorMethod(Method):
                 factors = jnp.asarray(prepared.mfactors, field.dtype)
             else:  # a traced map or kernel: the factors in JAX, differentiable in the map
                 factors = _mobility.jump_factors(jnp.asarray(tank.mobility), radius, bnd).astype(field.dtype)
+            moves, keeps = _general_state(factors, w, radius)
             return State(
                 Static("general", radius, bnd, cell, mobility=True),
                 field=field,
-                weights=w,
-                factors=factors,
+                moves=moves,
+                keeps=keeps,
                 absorbed=zero,
             )
         fix = _mobility_fix(jnp.asarray(prepared.mfix, field.dtype), w, static.patch, tank.boundary)
@@ -395,7 +421,7 @@ class PropagatorMethod(Method):
 
             def mobility_step(_, carry):
                 c, a = carry
-                new, da = _mobility.step(c, state.weights, state.factors, radius, bnd)
+                new, da = _mobility_general(c, state.moves, state.keeps, radius, bnd)
                 return new, a + da
 
             field, absorbed = jax.lax.fori_loop(0, n, mobility_step, (state.field, state.absorbed))
