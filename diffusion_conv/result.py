@@ -45,7 +45,10 @@ class Result:
     meta : dict
         JSON-serialisable details: ``dx``, ``dt``, ``boundary``, ``shape``, ``dtype``,
         ``wall_cells`` (flat C-order indices of the tank's wall cells, or None),
-        the kernel's moments and method-specific entries.
+        ``mobility`` (a mobility map's ``min``, ``mean`` and number of ``cells``
+        below 1 over the cells that are not walls, or None without a map),
+        the kernel's moments and method-specific entries (the propagator's
+        ``mobility_path``: ``'patch'`` or ``'factors'``).
     extras : dict of str to ndarray
         Further arrays some methods return (e.g. tracked particle trajectories).
 

@@ -481,9 +481,16 @@ class PropagatorMethod(Method):
     def memory(self, sizes: Sizes, options, n_particles, nframes, members, itemsize, prepared=None):
         """Eight fields per member (the state, a step's extended field, the chunk's buffers), and with
         walls their masks and refused weights, one copy whatever the batch: on the wall patch's box
-        where every group prepared one (the halo and direct paths), else on every cell."""
+        where every group prepared one (the halo and direct paths), else on every cell. With a mobility
+        map: twice its prepared jump factors (they and the moves per tap made of them), walls included."""
         out = super().memory(sizes, options, n_particles, nframes, members, itemsize, prepared)
         out["working"] = 8 * int(members) * sizes.cells * int(itemsize)
+        mobility = [p for p in prepared or [] if p is not None and p.static.mobility]
+        if mobility:  # the jump factors prepared (on the patch's box, or every cell), and the moves made of them
+            out["working"] += 2 * sum(
+                np.asarray(a).nbytes for p in mobility for k, a in p.arrays.items() if k in ("mfix", "mfactors")
+            )
+            return out
         if sizes.walls:
             boxes = [None if p is None else p.static.patch for p in prepared or [None]]
             cells = max(sizes.cells if b is None else math.prod(hi - lo for lo, hi, _ in b) for b in boxes)
