@@ -338,4 +338,4 @@ def test_help_says_how_walls_and_kernels_are_read(capsys):
         cli.main(["run", "--help"])
     text = " ".join(capsys.readouterr().out.split())
     assert "dark = wall" in text and "gaussian[:SIGMA]" in text and "edge" in text and "sobel" in text
-    assert "--mobility" not in text
+    assert "--mobility" in text and "brightness = mobility" in text

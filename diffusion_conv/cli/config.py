@@ -44,7 +44,7 @@ SUFFIX = ".toml"
 CHECKSUMS = "sha256"
 """The table of a record that holds the input files' sha256 checksums, by option."""
 
-PATH_OPTIONS = ("image", "initial", "walls", "out", "animate")
+PATH_OPTIONS = ("image", "initial", "walls", "mobility", "out", "animate")
 """Options whose value is a path (read from the config file's folder when relative); ``kernel`` is one when it
 names a file."""
 
@@ -283,8 +283,9 @@ def record(command, args, sc, found, path, **resolved) -> dict:
             data[option] = _relative(found.files[option], path)
     if getattr(args, "channels", False):
         data["channels"] = True
-    if "walls" in found.files:
-        data["walls"] = _relative(found.files["walls"], path)
+    for option in ("walls", "mobility"):
+        if option in found.files:
+            data[option] = _relative(found.files[option], path)
     if args.kernel is not None:
         data["kernel"] = _relative(args.kernel, path) if "kernel" in found.files else args.kernel
         data["normalize"] = args.normalize or "softmax"

@@ -1,7 +1,7 @@
 """One's own inputs on the command line: a picture or an array as the field, walls, a kernel, boundaries, dx, dt.
 
 :func:`read` reads and checks every file and value of ``--image``, ``--initial``,
-``--walls``, ``--kernel``, ``--temperature``, ``--normalize`` and ``--boundary``
+``--walls``, ``--mobility``, ``--kernel``, ``--temperature``, ``--normalize`` and ``--boundary``
 before any work (nothing is simulated and no scenario is built: a scenario's grid
 comes from :func:`diffusion_conv.scenarios.details`); a bad one is a
 :class:`~diffusion_conv.cli.parser.UsageError` naming the option. :func:`problem`
@@ -21,7 +21,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .. import scenarios
-from ..errors import InputError
+from ..errors import InputError, InputTypeError
+from ..lattice.mobility import check_mobility
+from ..methods import get as get_method
 from ..methods import names
 from ..propagator import Propagator
 from ..scenarios import named_kernel
@@ -31,7 +33,7 @@ from .parser import UsageError, kernel_spec
 if TYPE_CHECKING:
     from ..propagator import Propagator
 
-FILE_OPTIONS = ("image", "initial", "walls", "kernel")
+FILE_OPTIONS = ("image", "initial", "walls", "mobility", "kernel")
 """The options that name an input file (their paths and sha256 checksums go into a run's record)."""
 
 DEFAULT_KERNEL = "box:3"
@@ -70,6 +72,8 @@ class Inputs:
         with ``--channels``); None for the scenario's own.
     walls : numpy.ndarray of bool or None
         ``--walls``, of the grid's shape.
+    mobility : numpy.ndarray or None
+        ``--mobility``, of the grid's shape, values in [0, 1].
     prop : Propagator or None
         ``--kernel`` at ``--temperature`` and ``--normalize``.
     boundary : tuple of str or None
@@ -83,6 +87,7 @@ class Inputs:
     shape: tuple
     field: np.ndarray | None = None
     walls: np.ndarray | None = None
+    mobility: np.ndarray | None = None
     prop: Propagator | None = None
     boundary: tuple | None = None
     files: dict = dataclasses.field(default_factory=dict)
@@ -160,6 +165,21 @@ def read_walls(path, label, shape) -> np.ndarray:
     return values == 1
 
 
+def read_mobility(path, label, shape) -> np.ndarray:
+    """``--mobility``: values in [0, 1] per cell (a ``.npy`` array; a picture: brightness = mobility)."""
+    values, _ = read_map(path, "--mobility", label, shape)
+    try:
+        m = check_mobility(values, shape)
+    except (InputError, InputTypeError) as exc:
+        raise UsageError(f"{label('--mobility')}: {path!r}: {str(exc).splitlines()[0]}") from None
+    return np.ones(shape) if m is None else m
+
+
+def mobile_methods(methods) -> tuple:
+    """Those of ``methods`` that take a mobility map (their ``mobility`` attribute)."""
+    return tuple(m for m in methods if getattr(get_method(m), "mobility", False))
+
+
 def _grid_of_scenario(args):
     return tuple(scenarios.details(args.size)[args.scenario]["shape"])
 
@@ -212,6 +232,9 @@ def read(args, label=plain) -> Inputs:
     if args.walls is not None:
         found.walls = read_walls(args.walls, label, found.shape)
         found.files["walls"] = args.walls
+    if getattr(args, "mobility", None) is not None:
+        found.mobility = read_mobility(args.mobility, label, found.shape)
+        found.files["mobility"] = args.mobility
     if args.boundary is not None:
         if len(args.boundary) not in (1, ndim):
             raise UsageError(
@@ -296,6 +319,7 @@ def problem(args, found: Inputs):
     own_tank = (
         found.field is not None
         or found.walls is not None
+        or found.mobility is not None
         or found.boundary is not None
         or args.dx is not None
         or sc is None
@@ -311,12 +335,20 @@ def problem(args, found: Inputs):
                     f"{found.shape}: give --walls of the field's shape (or --size)"
                 )
             walls = np.asarray(sc.tank.walls)
+        mobility = found.mobility
+        if mobility is None and sc is not None and sc.tank.mobility is not None:
+            if tuple(sc.tank.shape) != found.shape:
+                raise UsageError(
+                    f"scenario {sc.name!r} has a mobility map on its {sc.tank.shape} grid; the field given has "
+                    f"shape {found.shape}: give --mobility of the field's shape (or --size)"
+                )
+            mobility = np.asarray(sc.tank.mobility)
         boundary = found.boundary or (_boundary_names(sc.tank) if sc is not None else "reflect")
         dx = args.dx if args.dx is not None else (sc.tank.dx if sc is not None else 1.0)
         if walls is not None:
             field = np.where(walls, np.zeros((), field.dtype), field)  # the walls displace the water
         members = list(field) if channels else [field]
-        tanks = [Tank(f, boundary=boundary, walls=walls, dx=dx) for f in members]
+        tanks = [Tank(f, boundary=boundary, walls=walls, dx=dx, mobility=mobility) for f in members]
         tank = Tank.stack(tanks) if channels else tanks[0]
     prop = found.prop
     if prop is None and sc is not None:
@@ -328,7 +360,8 @@ def problem(args, found: Inputs):
             prop = Propagator.from_logits(np.log(w), temperature=args.temperature)
     cells = int(np.prod(tank.shape))
     if sc is not None:
-        return dataclasses.replace(sc, tank=tank, propagator=prop)
+        methods = sc.methods if tank.mobility is None else mobile_methods(sc.methods)
+        return dataclasses.replace(sc, tank=tank, propagator=prop, methods=methods)
     source = os.path.basename(args.image if args.image is not None else args.initial)
     steps = default_steps(tank.shape)
     return scenarios.Scenario(
@@ -338,6 +371,6 @@ def problem(args, found: Inputs):
         propagator=prop,
         steps=steps,
         save_every=max(1, steps // 40),
-        methods=names(),
+        methods=names() if tank.mobility is None else mobile_methods(names()),
         n_particles=10 * cells,
     )

@@ -224,6 +224,15 @@ def own_inputs() -> argparse.ArgumentParser:
         "start at 0)",
     )
     own.add_argument(
+        "--mobility",
+        default=None,
+        metavar="FILE",
+        help="how freely the salt moves in each cell, the field's shape: a .npy array of values in [0, 1] "
+        "(1 open water, 0 solid, between: a gel or a porous board) or a grey picture (brightness = "
+        "mobility: white open water, black solid); taken by the methods that take a mobility map "
+        "(propagator, particles, counts), which the run keeps",
+    )
+    own.add_argument(
         "--kernel",
         default=None,
         type=kernel_arg,
