@@ -155,6 +155,9 @@ def test_the_widget_drives_update():
     np.testing.assert_array_equal(ex.view().propagator, ex.results["propagator"].frames[4])
     controls["family"].value = "box"
     assert controls["sigma"].disabled and controls["temperature"].disabled and not controls["radius"].disabled
+    assert controls["gap"].disabled and ex.view().walls is None  # no board in the first view
+    controls["board"].value = True
+    assert not controls["gap"].disabled and ex.view().walls is not None
     controls["board"].value = False
     assert controls["gap"].disabled and ex.view().walls is None
 
