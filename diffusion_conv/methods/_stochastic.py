@@ -280,3 +280,78 @@ def _cummax(x, xp):
     if xp is np:
         return np.maximum.accumulate(x, axis=-1) if x.shape[-1] else x
     return jax.lax.cummax(x, axis=x.ndim - 1) if x.shape[-1] else x
+
+
+# -- the mobility rule, sampled -----------------------------------------------------------------------------------
+def mobility_of(tank):
+    """The tank's mobility map (None where it is 1 everywhere: the walk is the wall rule's alone)."""
+    return getattr(tank, "mobility", None)
+
+
+def prepared_factors(tank, prop, batch):
+    """The jump factors ``a(x, x + d)`` of a concrete mobility map on the host: ``(*lead, K, *shape)`` in the
+    tank's dtype with the map's batch axes re-laid for ``batch``; None without a map or for a traced one
+    (:func:`traced_factors` computes it inside the program)."""
+    from ..lattice.mobility import jump_factors
+    from .base import lead
+
+    m = mobility_of(tank)
+    if m is None or not _checks.is_concrete(m):
+        return None
+    m = np.asarray(m, np.float64)
+    own = m.shape[: m.ndim - tank.ndim]
+    flat = m.reshape((-1,) + tuple(tank.shape))
+    bnd = tuple(str(b) for b in tank.boundary)
+    a = np.stack([jump_factors(member, prop.radius, bnd) for member in flat])
+    a = a.reshape(own + a.shape[1:]).astype(np.dtype(tank.dtype))
+    return lead(a, own, batch)
+
+
+def prepared_bytes(prepared, name) -> int:
+    """The bytes of the prepared array ``name`` over the groups of a plan (0 where none holds one)."""
+    return sum(
+        int(np.asarray(p.arrays[name]).nbytes)
+        for p in prepared or ()
+        if p is not None and p.arrays.get(name) is not None
+    )
+
+
+def traced_factors(tank, prop):
+    """The jump factors of one member's mobility map inside the program (JAX, differentiable); None without one."""
+    from ..lattice.mobility import jump_factors
+
+    m = mobility_of(tank)
+    if m is None:
+        return None
+    bnd = tuple(str(b) for b in tank.boundary)
+    return jump_factors(jnp.asarray(m), prop.radius, bnd).astype(tank.dtype)
+
+
+def cell_weights(weights, factors):
+    """Per cell, the probabilities of its categories: jump by offset ``k`` with ``w_k a_k(x)``, and stay.
+
+    Parameters
+    ----------
+    weights : array ``(K,)``
+        The kernel's weights in the order of the offsets (odd sizes: the zero
+        offset is the middle one, ``K // 2``, whose factor is 1).
+    factors : array ``(K, *shape)``
+        :func:`~diffusion_conv.lattice.mobility.jump_factors`.
+
+    Returns
+    -------
+    array ``(K, *shape)``: ``w_k a_k(x)`` for the jumps, and for the zero offset
+    the probability of staying, ``w_0 + sum_k w_k (1 - a_k(x))`` (summed one
+    offset after another, each product behind a barrier, so every program that
+    computes it gets the same bits).
+    """
+    k = factors.shape[0]
+    w = jnp.asarray(weights, factors.dtype).reshape((k,) + (1,) * (factors.ndim - 1))
+    taken = _barrier(w * factors)
+    refused = _barrier(w * (1 - factors))
+    mid = k // 2
+    stay = jnp.broadcast_to(w[mid], factors.shape[1:])
+    for j in range(k):
+        if j != mid:
+            stay = stay + refused[j]
+    return taken.at[mid].set(stay)

@@ -13,12 +13,36 @@ import jax.numpy as jnp
 import numpy as np
 
 from .. import _checks
-from ._sampling import count_dtype, index_words, multinomial, x64_enabled
+from ..random._bits import global_index, key_words, threefry2x32
+from ._sampling import count_dtype, multinomial, x64_enabled
 
 
 def is_free(tank) -> bool:
-    """Whether the walk is free (all axes periodic, no walls), so skip-ahead applies."""
-    return tank.walls is None and all(b.wraps for b in tank.boundary)
+    """Whether the walk is free (all axes periodic, no walls, mobility 1 everywhere), so skip-ahead applies."""
+    return tank.walls is None and getattr(tank, "mobility", None) is None and all(b.wraps for b in tank.boundary)
+
+
+def _words(key, n, stream, offset, both):
+    """The first word (and with ``both`` the second) of the threefry-2x32 hash of ``(offset + j, stream)``."""
+    g = global_index(offset, n)
+    stream = jnp.broadcast_to(jnp.asarray(stream).astype(jnp.uint32), g.shape)
+    w0, w1 = threefry2x32(key_words(key), g, stream)
+    return (w0, w1) if both else (w0, None)
+
+
+def accepted(word, factor):
+    """Whether a jump with factor ``a`` is taken: a uniform from the 32-bit ``word`` below ``a``.
+
+    The uniform is ``word 2**-32`` in float64 and ``(word >> 8) 2**-24`` in
+    float32 (exact in either), so the jump is taken with probability ``a``
+    resolved to ``2**-32`` (``2**-24``): always where ``a == 1``, never where
+    ``a == 0``.
+    """
+    if factor.dtype == jnp.float64:
+        u = word.astype(jnp.float64) * 2.0**-32
+    else:
+        u = (word >> jnp.uint32(8)).astype(jnp.float32) * jnp.float32(2.0**-24)
+    return u < factor
 
 
 def categories(key, stream, thr, n, offset=0, offs=None):
@@ -33,7 +57,10 @@ def categories(key, stream, thr, n, offset=0, offs=None):
     same comparisons (XLA's CPU gather of a small table, fused with the draw,
     is many times slower).
     """
-    bits = index_words(key, n, stream, offset=offset) >> jnp.uint32(1)
+    return _pick(_words(key, n, stream, offset, False)[0] >> jnp.uint32(1), thr, n, offs)
+
+
+def _pick(bits, thr, n, offs):
     if thr.shape[0] > 32:
         k = jnp.searchsorted(thr, bits, side="right").astype(jnp.int32)
         return k if offs is None else (k, jnp.take(offs, k, axis=1))
@@ -56,14 +83,28 @@ def flat_index(coords, shape):
 
 
 def jump(st, key, step, shape, bnd, offset=0):
-    """One jump of every particle: refused by walls, folded, absorbed at open edges."""
+    """One jump of every particle: refused by walls, taken with the mobility's factor, folded, absorbed at open edges.
+
+    Where the mobility varies (``st["factors"]``: the factor ``a(x, x + d)`` of
+    every jump, flat ``(K * cells,)``), the drawn jump is taken where the
+    second word of the particle's hash gives a uniform below its factor
+    (:func:`accepted`); without it no second word is drawn and the walk is the
+    wall rule's alone.
+    """
     coords, alive, disp = st["coords"], st["alive"], st["disp"]
     n = coords.shape[1]
-    k, d = categories(key, step, st["thr"], n, offset, offs=st["offs"])  # d: (ndim, n)
+    factors = st.get("factors")
+    # the category from the first word of the particle's hash (as categories() draws it), the acceptance
+    # from the second, hashed only where the mobility varies
+    word, other = _words(key, n, step, offset, factors is not None)
+    k, d = _pick(word >> jnp.uint32(1), st["thr"], n, st["offs"])  # d: (ndim, n)
     target = jnp.stack([bnd[a].fold(coords[a] + d[a], shape[a], jnp) for a in range(len(shape))])
     moved = jnp.ones((n,), bool)
+    cell = k * int(np.prod(shape)) + flat_index(coords, shape)
     if st["blocked"] is not None:
-        moved = ~st["blocked"][k * int(np.prod(shape)) + flat_index(coords, shape)]
+        moved = ~st["blocked"][cell]
+    if factors is not None:
+        moved = moved & accepted(other, factors[cell])
     leaves = jnp.any(target < 0, axis=0) & moved
     coords = jnp.where(moved & ~leaves, target, coords)
     if alive is not None:

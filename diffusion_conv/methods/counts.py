@@ -8,7 +8,15 @@ boundary folding and wall rule to integer amounts. In distribution this is
 exactly ``N`` independent particles (the ``particles`` method), and its
 expectation is the ``propagator`` method.
 
-For a separable kernel (a Gaussian, a box) in a tank without walls, the step
+Where the tank's mobility varies, each cell's count is split among the
+categories "jump by offset ``d``", with probability ``w[d] a(x, x + d)``
+(:mod:`diffusion_conv.lattice.mobility`), and "stay", with the rest: one
+multinomial per cell with that cell's probabilities (the same sequential
+binomials, reading per-cell probabilities), so in distribution it is again
+``N`` independent particles of the ``particles`` method. A tank without a
+mobility map takes the steps below, bit for bit as before.
+
+For a separable kernel (a Gaussian, a box) in a tank without walls or mobility map, the step
 is taken one axis at a time: each count is split among that axis's offsets
 with the axis's factor of the weights, moved, and the next axis follows. The
 jump components of one particle are then independent draws from the factors,
@@ -38,7 +46,18 @@ from .. import _checks
 from ..lattice import separable_factors, transport
 from ..lattice.halo import AXIS, slab_transport
 from ._sampling import binomial, check_key, check_n_particles, count_dtype, max_exact_count, multinomial
-from ._stochastic import check_stochastic_tank, field_problem, host_mass, sampling_order, to_concentration
+from ._stochastic import (
+    cell_weights,
+    check_stochastic_tank,
+    field_problem,
+    host_mass,
+    mobility_of,
+    prepared_bytes,
+    prepared_factors,
+    sampling_order,
+    to_concentration,
+    traced_factors,
+)
 from .base import Method, Sizes, Slab, State, lead, members
 
 
@@ -116,8 +135,17 @@ def _place(key, shares, shape, n_particles):
     return counts[: int(np.prod(shape))].reshape(shape)
 
 
-def _one_step(c, key, weights, factors, blocked, radius, bnd):
+def _per_axis_tank(tank) -> bool:
+    """Whether a tank lets a separable kernel be split one axis at a time: no walls, no mobility map, 2-D or more."""
+    return tank.walls is None and mobility_of(tank) is None and tank.ndim > 1
+
+
+def _one_step(c, key, weights, factors, blocked, radius, bnd, cellw=None):
     """One step of the counts: split every cell's count among the jumps and move them.
+
+    With ``cellw`` (``(K, *shape)``, :func:`~._stochastic.cell_weights`) each
+    cell is split with its own probabilities, the refused jumps kept in the
+    zero offset's category.
 
     A separable kernel is split one axis at a time, in a loop over the axes
     (``lax.scan``, with the axis's move chosen by ``lax.switch``) so that the
@@ -125,6 +153,8 @@ def _one_step(c, key, weights, factors, blocked, radius, bnd):
     are padded with zero weights to one length: the padded categories draw
     nothing and the real ones draw what they would unpadded, bit for bit.
     """
+    if cellw is not None:
+        return transport(multinomial(key, c, cellw), radius, bnd, blocked)
     if factors is None:
         return transport(multinomial(key, c, weights), radius, bnd, blocked)
     axes = [a for a in range(len(radius)) if radius[a]]
@@ -155,6 +185,7 @@ class CountsMethod(Method):
     name = "counts"
     kind = "stochastic"
     stochastic = True
+    mobility = True
     listed = 40
 
     def validate(self, tank, prop, *, n_particles=None, key=None, **options):
@@ -168,11 +199,11 @@ class CountsMethod(Method):
         return sampling_order()
 
     def signature(self, tank, weights, options):
-        return tank.walls is None and tank.ndim > 1 and separable_factors(weights) is not None
+        return _per_axis_tank(tank) and separable_factors(weights) is not None
 
     def prepare(self, tank, prop, batch, options):
         factors = None
-        if tank.walls is None and tank.ndim > 1 and _checks.is_concrete(prop.weights):
+        if _per_axis_tank(tank) and _checks.is_concrete(prop.weights):
             fs = [separable_factors(w) for w in members(prop.weights, prop.batch_shape)]
             if all(f is not None for f in fs):
                 dtype = np.dtype(_checks.float_dtype())
@@ -189,7 +220,13 @@ class CountsMethod(Method):
             c = np.reshape(np.asarray(tank.concentration, np.float64), tank.batch_shape + (-1,))
             p_left = lead(_split_shares(c), tank.batch_shape, batch)
         mass = None if not _checks.is_concrete(tank.concentration) else lead(host_mass(tank), tank.batch_shape, batch)
-        return State(Prepared(per_axis=factors is not None), factors=factors, p_left=p_left, mass=mass)
+        return State(
+            Prepared(per_axis=factors is not None),
+            factors=factors,
+            p_left=p_left,
+            mass=mass,
+            jump_factors=prepared_factors(tank, prop, batch),
+        )
 
     def init(self, tank, prop, key=None, n_particles=None, prepared=None):
         key = check_key(key)
@@ -199,6 +236,10 @@ class CountsMethod(Method):
         blocked = tank.blocked(prop.radius)
         blocked = None if blocked is None else jnp.asarray(blocked)
         factors = None if prepared.factors is None else tuple(jnp.asarray(f) for f in prepared.factors)
+        cellw = None
+        if mobility_of(tank) is not None:
+            a = traced_factors(tank, prop) if prepared.jump_factors is None else jnp.asarray(prepared.jump_factors)
+            cellw = cell_weights(jnp.ravel(prop.weights), a.astype(tank.dtype))
         p_left = _split_shares(jnp.ravel(tank.concentration)) if prepared.p_left is None else prepared.p_left
         counts = _place(k_place, jnp.asarray(p_left), tank.shape, n_particles).astype(count_dtype())
         mass = (
@@ -219,6 +260,7 @@ class CountsMethod(Method):
             weights=jnp.ravel(prop.weights),
             factors=factors,
             blocked=blocked,
+            cellw=cellw,
             unit=unit,
         )
 
@@ -228,9 +270,8 @@ class CountsMethod(Method):
 
         def body(i, carry):
             c, a = carry
-            c, da = _one_step(
-                c, jax.random.fold_in(state.key, step0 + i), state.weights, state.factors, state.blocked, radius, bnd
-            )
+            key = jax.random.fold_in(state.key, step0 + i)
+            c, da = _one_step(c, key, state.weights, state.factors, state.blocked, radius, bnd, state.cellw)
             return c, a + da
 
         counts, absorbed = jax.lax.fori_loop(0, n, body, (state.counts, state.absorbed))
@@ -246,24 +287,21 @@ class CountsMethod(Method):
         return {"particles_remaining": jnp.sum(state.counts), "particles_absorbed": state.absorbed}
 
     def meta(self, tank, prop, save_steps, options, prepared=()):
-        per_axis = (
-            tank.walls is None
-            and tank.ndim > 1
-            and not prop.batch_shape
-            and separable_factors(prop.weights) is not None
-        )
+        per_axis = _per_axis_tank(tank) and not prop.batch_shape and separable_factors(prop.weights) is not None
         return {"count_dtype": str(count_dtype()), "split": "per-axis" if per_axis else "joint"}
 
     def memory(self, sizes: Sizes, options, n_particles, nframes, members, itemsize, prepared=None):
         """Six fields per member, the split of every cell's count among the jumps and the sampler's work
         on it (``3 K + 16`` float64 or count entries per cell for ``K`` jumps), the placement tree's
-        shares (a float64 per level and leaf), wall masks, and the counts of every saved frame
+        shares (a float64 per level and leaf), wall masks, with a mobility map its jump factors and each
+        cell's probabilities (``2 K`` entries per cell), and the counts of every saved frame
         (``Result.extras['counts']``)."""
         out = super().memory(sizes, options, n_particles, nframes, members, itemsize, prepared)
         depth = max(0, (sizes.cells - 1).bit_length())
         out["working"] += int(members) * ((3 * sizes.taps + 16) * sizes.cells + depth * 2**depth) * 8
         if sizes.walls:
             out["working"] += sizes.taps * sizes.cells
+        out["working"] += 2 * prepared_bytes(prepared, "jump_factors")  # the factors, each cell's probabilities
         out["extras"] = int(nframes) * int(members) * sizes.cells * np.dtype(count_dtype()).itemsize
         return out
 
@@ -307,7 +345,8 @@ class SlabStatic:
 
 
 class CountsSlab(Slab):
-    """The counts method on a slab of rows: each cell's split drawn from the counter of its global index.
+    """The counts method on a slab of rows: each cell's split drawn from the counter of its global index
+    (where the mobility varies, with the cell's probabilities, cut into slabs like the wall masks).
 
     The initial counts (one multinomial over the whole tank) are placed once, on
     the host's first device, and cut into slabs, so the same key gives the same
@@ -328,11 +367,12 @@ class CountsSlab(Slab):
             if state.factors is None
             else tuple(self.replicate(np.asarray(f), devices) for f in state.factors),
             "blocked": self.cut_masks(tank.blocked(prop.radius), devices),
+            "cellw": self.cut_masks(None if state.cellw is None else np.asarray(state.cellw), devices),
             "unit": self.replicate(np.asarray(state.unit), devices),
         }
         return SlabStatic(prop.radius, tuple(tank.boundary), tank.dx**tank.ndim, devices, tank.shape), arrays
 
-    def init(self, static, counts, key, weights, factors, blocked, unit):
+    def init(self, static, counts, key, weights, factors, blocked, cellw, unit):
         return State(
             static,
             counts=counts,
@@ -342,6 +382,7 @@ class CountsSlab(Slab):
             weights=weights,
             factors=factors,
             blocked=blocked,
+            cellw=cellw,
             unit=unit,
         )
 
@@ -352,9 +393,10 @@ class CountsSlab(Slab):
         step0 = state.step
 
         def one(c, k):
-            if state.factors is None:
+            if state.cellw is not None or state.factors is None:
+                weights = state.weights if state.cellw is None else state.cellw
                 return slab_transport(
-                    multinomial(k, c, state.weights, offset=offset), radius, bnd, state.blocked, None, devices
+                    multinomial(k, c, weights, offset=offset), radius, bnd, state.blocked, None, devices
                 )
             absorbed = jnp.zeros((), c.dtype)
             for axis, f in enumerate(state.factors):

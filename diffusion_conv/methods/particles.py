@@ -6,7 +6,12 @@ probability ``w[d]``: one random word per particle compared with the
 cumulative weights (``thresholds``, computed alike for concrete and traced
 weights: probabilities resolved to ``2**-31``; zero weights are never drawn). Its target is folded per axis by the tank's
 :class:`~diffusion_conv.lattice.Boundary`, and the jump is refused (the
-particle stays) where the walls' box rule says so. A particle that leaves
+particle stays) where the walls' box rule says so. Where the tank's mobility
+varies, a drawn jump by ``d`` from ``x`` is then taken with probability
+``a(x, x + d)`` (:mod:`diffusion_conv.lattice.mobility`): the second word of
+the particle's hash for that step, as a uniform, below the factor; a tank
+without a mobility map draws no such word, so its walk is the wall rule's bit
+for bit. A particle that leaves
 through an absorbing edge is removed and counted. The ``propagator`` method is
 the exact expectation of this process.
 
@@ -14,7 +19,7 @@ Random streams: the word of particle ``j`` at step ``t`` is a function of
 ``(key, j, t)`` only, so the same key gives the same walk however the run is
 cut into frames, batches or chunks.
 
-Skip-ahead: where the walk is free (every axis periodic, no walls) the
+Skip-ahead: where the walk is free (every axis periodic, no walls, no mobility map) the
 position after ``g`` steps is the start plus the net displacement of ``g``
 jumps, whose counts per offset are one multinomial draw of ``g``; the method
 then jumps straight from one saved step to the next, at a cost that does not
@@ -41,9 +46,13 @@ from ._stochastic import (
     field_problem,
     host_mass,
     initial_mass,
+    mobility_of,
+    prepared_bytes,
+    prepared_factors,
     sampling_order,
     thresholds,
     to_concentration,
+    traced_factors,
     true_divide,
 )
 from ._walkers import categories, flat_index, is_free, jump, jump_many
@@ -100,6 +109,7 @@ class ParticlesMethod(Method):
     name = "particles"
     kind = "stochastic"
     stochastic = True
+    mobility = True
     options = {"track": 0, "skip_ahead": None}
     listed = 30
 
@@ -115,9 +125,10 @@ class ParticlesMethod(Method):
             raise InputTypeError(f"skip_ahead must be None (automatic), True or False, got {skip!r}")
         if skip and not is_free(tank):
             raise InputError(
-                "skip_ahead=True needs a free walk: every axis 'periodic' and no walls; this tank has "
-                f"boundary={tuple(map(str, tank.boundary))} and "
-                f"{'walls' if tank.walls is not None else 'no walls'}"
+                "skip_ahead=True needs a free walk: every axis 'periodic', no walls and no mobility map; "
+                f"this tank has boundary={tuple(map(str, tank.boundary))}, "
+                f"{'walls' if tank.walls is not None else 'no walls'} and "
+                f"{'a mobility map' if mobility_of(tank) is not None else 'no mobility map'}"
             )
         check_stochastic_tank(tank)
         return {"track": track, "skip_ahead": skip}
@@ -136,6 +147,7 @@ class ParticlesMethod(Method):
             if not _checks.is_concrete(c)
             else lead(thresholds(np.reshape(np.asarray(c), tank.batch_shape + (-1,))), tank.batch_shape, batch),
             mass=None if not _checks.is_concrete(c) else lead(host_mass(tank), tank.batch_shape, batch),
+            factors=prepared_factors(tank, prop, batch),
         )
 
     def init(self, tank, prop, key=None, n_particles=None, prepared=None, track=0, skip_ahead=None):
@@ -150,6 +162,10 @@ class ParticlesMethod(Method):
         coords = jnp.stack(jnp.unravel_index(cells, shape)).astype(jnp.int32)
         blocked = tank.blocked(prop.radius)
         blocked = None if blocked is None else jnp.asarray(blocked).ravel()
+        factors = None
+        if mobility_of(tank) is not None:
+            factors = traced_factors(tank, prop) if prepared.factors is None else jnp.asarray(prepared.factors)
+            factors = factors.astype(tank.dtype).ravel()
         track = int(track or 0)
         fdt = tank.dtype
         mass = initial_mass(tank) if prepared.mass is None else jnp.asarray(prepared.mass, fdt)
@@ -169,6 +185,7 @@ class ParticlesMethod(Method):
             weights=jnp.ravel(prop.weights),
             offs=jnp.asarray(prop.offsets.T, jnp.int32),
             blocked=blocked,
+            factors=factors,
             unit=unit,
         )
         free = is_free(tank)
@@ -257,10 +274,11 @@ class ParticlesMethod(Method):
         return {"skip_ahead": skip, "track": options["track"]}
 
     def memory(self, sizes: Sizes, options, n_particles, nframes, members, itemsize, prepared=None):
-        """Six fields per member; per particle its cell and the draws and targets of a jump
-        (``16 ndim + 16`` bytes); the tracks of ``track`` particles at every saved frame."""
+        """Six fields per member (with a mobility map the factor of every jump, ``K`` entries per cell);
+        per particle its cell and the draws and targets of a jump (``16 ndim + 16`` bytes); the tracks of ``track`` particles at every saved frame."""
         out = super().memory(sizes, options, n_particles, nframes, members, itemsize, prepared)
         out["particles"] = int(members) * int(n_particles or 0) * (16 * sizes.ndim + 16)
+        out["working"] += 2 * prepared_bytes(prepared, "factors")  # prepared, and the run's copy
         out["extras"] = int(nframes) * int(members) * int(options.get("track") or 0) * sizes.ndim * int(itemsize)
         return out
 
@@ -319,8 +337,8 @@ class ParticlesSlab(Slab):
     Device ``d`` holds particles ``[d N/D, (d + 1) N/D)``, padded with particles
     that are never alive, and draws each particle's jump from its global index,
     so the same key gives the same walk on any number of devices. The placement
-    thresholds and the wall masks are whole-tank tables each device holds
-    (integers and booleans, read only); frames are binned on each device and
+    thresholds, the wall masks and the mobility's jump factors are whole-tank
+    tables each device holds (read only); frames are binned on each device and
     reduce-scattered into the slabs.
     """
 
@@ -346,6 +364,9 @@ class ParticlesSlab(Slab):
             "weights": self.replicate(np.asarray(prop.weights).ravel(), devices),
             "offs": self.replicate(prop.offsets.T.astype(np.int32), devices),
             "blocked": None if blocked is None else self.replicate(blocked.ravel(), devices),
+            "factors": None
+            if mobility_of(tank) is None
+            else self.replicate(np.asarray(prepared.factors, fdt).ravel(), devices),
             "mass": self.replicate(np.asarray(prepared.mass, fdt), devices),
         }
         skip = is_free(tank) and plan.options.get("skip_ahead") is not False
@@ -354,7 +375,7 @@ class ParticlesSlab(Slab):
         )
         return SlabStatic(walk, local, devices), arrays
 
-    def init(self, static, thr_c, thr_w, keys, weights, offs, blocked, mass):
+    def init(self, static, thr_c, thr_w, keys, weights, offs, blocked, factors, mass):
         shape, n, local = static.walk.shape, static.walk.n, static.local
         start = jax.lax.axis_index(AXIS) * local
         cells = categories(keys[0], 0, thr_c, local, offset=start)
@@ -373,6 +394,7 @@ class ParticlesSlab(Slab):
             weights=weights,
             offs=offs,
             blocked=blocked,
+            factors=factors,
             unit=mass / n,
         )
 

@@ -17,8 +17,10 @@ def multinomial(key, n, weights, *, offset=0):
     key : typed JAX key
     n : integer array, any shape
         Counts to split (each at most ``2**24`` in float32, ``2**53`` in JAX's x64 mode).
-    weights : array ``(K,)``
-        Category probabilities, summing to 1.
+    weights : array ``(K,)`` or ``(K, *n.shape)``
+        Category probabilities, summing to 1: one set for every entry, or one
+        per entry (``weights[:, i]`` the probabilities of entry ``i``; a cell
+        whose jumps are taken with probabilities that depend on the cell).
     offset : int or integer scalar (may be traced), default 0
         Global index of the first entry of ``n`` (row-major), as in :func:`binomial`.
 
@@ -32,13 +34,15 @@ def multinomial(key, n, weights, *, offset=0):
     Category ``k < K - 1`` is the draw :func:`binomial` with key
     ``fold_in(key, k)`` and the same ``offset`` of the count not yet placed,
     so an entry's split depends only on ``(key, its global index, its count)``:
-    a slab drawn with its offset matches the whole array drawn at once. The
-    categories are the iterations of one loop: the compiled program holds one
-    copy of the sampler, whatever ``K``.
+    a slab drawn with its offset matches the whole array drawn at once (with
+    per-entry weights, cut the weights with the slab). The categories are the
+    iterations of one loop: the compiled program holds one copy of the sampler,
+    whatever ``K``, and per-entry weights only change the probabilities each
+    binomial reads.
     """
     fdt = _checks.float_dtype()
     w = jnp.asarray(weights, fdt)
-    suffix = jnp.cumsum(w[::-1])[::-1]
+    suffix = jnp.cumsum(w[::-1], axis=0)[::-1]
     # conditional probability of category k given that the count was not put in 0..k-1
     p = jnp.where(suffix > 0, jnp.minimum(w / jnp.where(suffix > 0, suffix, 1), 1), 0)[:-1]
 
