@@ -16,7 +16,13 @@ nbclient = pytest.importorskip("nbclient")
 read = pytest.importorskip("myst_nb.core.read")
 
 DOCS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs")
-NOTEBOOKS = ["notebooks/quickstart.md", "notebooks/explorer.md", "story/moving_average.md", "story/statistics.md"]
+NOTEBOOKS = [
+    "notebooks/quickstart.md",
+    "notebooks/explorer.md",
+    "story/moving_average.md",
+    "story/statistics.md",
+    "story/gel.md",
+]
 
 
 def _run(name):
