@@ -239,10 +239,10 @@ def fit_mobility(
     noise-free frames get a weight near the floor and the data decide alone.
     The factor 3 is measured, not derived: on a gel disc (mobility 0.2,
     32 x 32, Gaussian kernel, noise of 1% and 5% of the field's peak) the
-    map's error with the total variation was smallest between 1 and 10 times
-    the noise share among 0.3, 1, 3, 10 and 30 times (at 10 and 30 times, with
-    the larger noise, it flattens the disc away), and the smoothness prior's
-    was flat between 3 and 10 times (docs/learn.md).
+    map's error with either prior was smallest at 1 to 10 times the noise
+    share among 0.3, 1, 3, 10 and 30 times, and 3 is within a quarter of the
+    best in all four cases; the total variation at 10 and 30 times flattens the
+    disc away under the larger noise (docs/learn.md gives the table).
 
     What the frames cannot tell: the mobility of cells where the field is
     uniform (no gradient, so nothing crosses) and of cells the salt never
