@@ -12,6 +12,7 @@ from helpers import drift_frames
 
 import diffusion_conv as dc
 from diffusion_conv import cli
+from diffusion_conv.cli import commands as cli_commands
 
 NAMES = ("two-compartment", "partitions", "noise", "image", "slit", "drift", "point")
 
@@ -186,8 +187,8 @@ def test_bad_input_exits_2_one_line_no_file(tmp_path, capsys, monkeypatch, argv,
     from diffusion_conv import scenarios
 
     monkeypatch.setattr(scenarios, "get", no_work)  # nothing is built, let alone run
-    monkeypatch.setattr(dc, "simulate", no_work)
-    monkeypatch.setattr(dc, "compare", no_work)
+    monkeypatch.setattr(cli_commands, "simulate", no_work)
+    monkeypatch.setattr(cli_commands, "compare", no_work)
     assert cli.main(argv) == 2
     err = capsys.readouterr().err
     lines = _error_lines(err)

@@ -12,6 +12,7 @@ import pytest
 
 import diffusion_conv as dc
 from diffusion_conv import cli, scenarios
+from diffusion_conv.cli import commands as cli_commands
 from diffusion_conv.cli import config
 
 if sys.version_info >= (3, 11):
@@ -179,7 +180,7 @@ def test_a_bad_key_or_value_exits_2_with_one_line_naming_it_and_writes_nothing(
         raise AssertionError("the command started working before refusing its input")
 
     monkeypatch.setattr(scenarios, "get", no_work)
-    monkeypatch.setattr(dc, "simulate", no_work)
+    monkeypatch.setattr(cli_commands, "simulate", no_work)
     cfg = folder / "bad.toml"
     cfg.write_text(text)
     err = _main(["run", "--config", cfg, "--out", out / "r.npz"], capsys, code=2).err
@@ -193,7 +194,7 @@ def test_an_input_file_that_changed_is_refused_naming_it(inputs, capsys, monkeyp
     argv = ["run", "--image", folder / "pic.png", "--kernel", folder / "k.npy", "--method", "propagator"]
     _main(argv + ["--steps", 2, "--out", out / "a.npz"], capsys)
     np.save(folder / "k.npy", np.ones((3, 5)))  # the kernel file is changed after the run
-    monkeypatch.setattr(dc, "simulate", lambda *a, **k: pytest.fail("ran with a changed input"))
+    monkeypatch.setattr(cli_commands, "simulate", lambda *a, **k: pytest.fail("ran with a changed input"))
     err = _main(["run", "--config", out / "a.toml", "--out", out / "b.npz"], capsys, code=2).err
     lines = [line for line in err.splitlines() if line.strip()]
     assert len(lines) == 1 and "k.npy" in lines[0] and "changed" in lines[0] and "--kernel" in lines[0], err

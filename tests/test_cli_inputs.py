@@ -8,6 +8,7 @@ import pytest
 
 import diffusion_conv as dc
 from diffusion_conv import cli, scenarios
+from diffusion_conv.cli import commands as cli_commands
 
 
 @pytest.fixture
@@ -230,7 +231,7 @@ def test_named_kernel_refuses_bad_input(kw, match):
 
 
 def test_compare_without_a_scenario_leaves_out_the_methods_that_refuse_the_problem(files, capsys, monkeypatch):
-    from diffusion_conv import comparison
+    from diffusion_conv.cli import commands
 
     asked = {}
 
@@ -241,7 +242,7 @@ def test_compare_without_a_scenario_leaves_out_the_methods_that_refuse_the_probl
         asked.update(methods=list(methods), reference=reference, shape=tank.shape, n=kw["n_particles"])
         raise Stop
 
-    monkeypatch.setattr(comparison, "compare", compare)
+    monkeypatch.setattr(commands, "compare", compare)
     with pytest.raises(Stop):
         cli.main(["compare", "--initial", files["field"], "--walls", files["mask"], "--kernel", "sobel"])
     # walls rule out spectral, image and heat (as for the slit scenario); the rest run
@@ -318,8 +319,8 @@ def test_bad_input_exits_2_with_one_line_naming_the_option_and_writes_nothing(
         raise AssertionError("the command started working before refusing its input")
 
     monkeypatch.setattr(scenarios, "get", no_work)  # nothing is built, let alone run
-    monkeypatch.setattr(dc, "simulate", no_work)
-    monkeypatch.setattr(dc, "compare", no_work)
+    monkeypatch.setattr(cli_commands, "simulate", no_work)
+    monkeypatch.setattr(cli_commands, "compare", no_work)
     names = {**files, "tmp": str(tmp_path)}
     argv = [a.format(**names) if "{" in a else a for a in argv]
     before = sorted(os.listdir(files["outdir"]))

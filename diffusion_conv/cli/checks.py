@@ -49,7 +49,6 @@ def batch_pictures(args, labels):
 
 def check_file(path, suffixes, what):
     """``path`` checked for writing (suffix, folder, name length, a test file); UsageError otherwise."""
-
     if path is None:
         return None
     try:
@@ -61,12 +60,18 @@ def check_file(path, suffixes, what):
             import imageio_ffmpeg  # noqa: F401
         except ImportError:
             raise UsageError(VIDEO_HINT) from None
+    if path.lower().endswith(".nc"):
+        try:
+            import xarray  # noqa: F401
+        except ImportError:
+            raise UsageError(
+                f"{what} {path!r}: netCDF output needs xarray (pip install 'diffusion-conv[xarray]')"
+            ) from None
     return path
 
 
 def scenario_name(args):
     """The scenario's name (None is allowed: a field of one's own, checked by the inputs) and ``--size``."""
-
     if args.scenario is not None and args.scenario not in scenarios.names():
         raise UsageError(f"scenario {args.scenario!r} is unknown; valid: {', '.join(scenarios.names())}")
     if args.size is not None and args.size < 8:
@@ -82,7 +87,6 @@ def check_methods(names, allowed):
 
 def available(method):
     """Whether ``method`` is registered (the built-in methods and any registered since)."""
-
     return method in names()
 
 
@@ -159,7 +163,6 @@ def check_memory(args, methods, size, sizes, nframes, n_particles, members=1):
 
 def check_memory_of_args(args, methods):
     """The memory check before the scenario is built, from the arguments alone (a kernel of 7 x 7, no walls)."""
-
     size = args.size or scenarios.default_size(args.scenario)
     cells = size * size
     if args.steps is not None:
@@ -171,7 +174,6 @@ def check_memory_of_args(args, methods):
 
 def check_memory_of_scenario(args, methods, sc, steps, save_every):
     """The memory check once the problem is built: its grid, kernel, walls and members."""
-
     members = int(np.prod(sc.tank.batch_shape)) * max(1, len(getattr(args, "temperatures", None) or ()))
     check_memory(
         args,

@@ -75,7 +75,7 @@ def cmd_run(args, guard):
         raise UsageError(f"method {args.method!r} is not available in this installation")
     devices = job.devices_arg(args)
     writer = job.writes(args)
-    out = checks.check_file(args.out, (".npz",), "--out") if writer else None
+    out = checks.check_file(args.out, (".npz", ".nc"), "--out") if writer else None
     anim = checks.check_file(args.animate, (".gif", ".mp4"), "--animate") if writer else None
     methods = [args.method]  # "auto": the memory check takes the largest of the methods it may pick
     checks.check_memory_first(args, methods)

@@ -383,7 +383,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--save-every", type=every_arg, default=None, metavar="K", help="save a frame every K steps")
     p.add_argument("--size", type=positive, default=None, help="grid side (default: the scenario's)")
-    p.add_argument("--out", default=None, metavar="FILE.npz", help="write the result (Result.load reads it)")
+    p.add_argument(
+        "--out",
+        default=None,
+        metavar="FILE.npz|FILE.nc",
+        help="write the result (.npz, or netCDF with xarray; Result.load reads both)",
+    )
     p.add_argument("--animate", default=None, metavar="FILE", help="write an animation (.gif, or .mp4)")
     p.add_argument("--json", action="store_true", help="print a JSON summary")
 
