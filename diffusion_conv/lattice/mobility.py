@@ -109,7 +109,7 @@ def _box_axis(n: int, d: int, bnd) -> list[tuple[np.ndarray, np.ndarray]]:
 
 
 def jump_factors(mobility, radius: Sequence[int], bnd: Sequence[str]):
-    """The factor ``a(x, x + d)`` of every jump: array ``(K, *shape)`` in the order of :func:`offsets`.
+    """The factor ``a(x, x + d)`` of every jump: array ``(K, *shape)`` in the order of :func:`~diffusion_conv.lattice.offsets`.
 
     Parameters
     ----------
