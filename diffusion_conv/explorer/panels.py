@@ -32,6 +32,7 @@ class Panels:
             ax.set_xticks([])
             ax.set_yticks([])
         self.mean = axes[1, 0].plot([], [], "c+", markersize=14, mew=2)[0]
+        self.outlines = []  # the gel's edge on the field panels
 
     def draw(self, view, steps, description):
         walls = view.walls
@@ -58,6 +59,13 @@ class Panels:
             lim = max(float(np.max(np.abs(d))), 1e-300)
             rms = float(np.sqrt(np.mean(np.asarray(d, dtype=np.float64) ** 2)))
             self._show(name, d, walls, -lim, lim, f"{name}\nrms {rms:.2g} ({expected})")
+        for line in self.outlines:
+            line.remove()
+        self.outlines = []
+        if view.mobility is not None:
+            slow = np.asarray(view.mobility) < 1
+            for name in ("propagator", "particles") + (("heat",) if view.heat is not None else ()):
+                self.outlines.append(self.axes[name].contour(slow, levels=[0.5], colors="c", linewidths=0.8))
         k = view.kernel
         r0, r1 = k.shape[0] // 2, k.shape[1] // 2
         offsets = np.stack(np.meshgrid(np.arange(-r0, r0 + 1), np.arange(-r1, r1 + 1), indexing="ij"))

@@ -27,12 +27,14 @@ DEFAULTS = {
     "boundary": "reflect",
     "board": False,  # the first view shows all three methods: the heat equation has no exact solution with walls
     "gap": 8,
+    "gel": False,  # a centred disc of gel (scenarios.gel_disc) over a tenth of the tank
+    "gel_mobility": 0.2,
     "initial": "two compartments",
     "n_particles": 300_000,
     "seed": 0,
     "step": 20,
 }
-STRUCTURE = ("family", "radius", "boundary", "board", "gap", "n_particles")
+STRUCTURE = ("family", "radius", "boundary", "board", "gap", "gel", "n_particles")
 """Settings that change a shape or a static part of the problem: their programs are compiled once each."""
 
 MAX_RADIUS = 8
@@ -93,6 +95,12 @@ def check(values, shape, steps, has_field) -> dict:
             if not isinstance(value, (bool, np.bool_)):
                 raise InputTypeError(f"board must be True or False, got {value!r}")
             checked[name] = bool(value)
+        elif name == "gel":
+            if not isinstance(value, (bool, np.bool_)):
+                raise InputTypeError(f"gel must be True or False, got {value!r}")
+            checked[name] = bool(value)
+        elif name == "gel_mobility":
+            checked[name] = number(name, value, 0.01, 1.0)
         elif name == "gap":
             checked[name] = integer_in(name, value, 0, shape[0])
         elif name == "n_particles":

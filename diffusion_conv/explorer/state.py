@@ -42,6 +42,8 @@ class View:
         binomial law: ``sqrt(c (M - c) / N)`` with ``c`` the propagator's field,
         ``M`` the initial mass and ``N`` the particles.
     walls : numpy.ndarray of bool or None
+    mobility : numpy.ndarray or None
+        The tank's mobility map (the gel disc), None where it is 1 everywhere.
     settings : dict
         Every setting of this view.
     """
@@ -56,6 +58,7 @@ class View:
     noise: np.ndarray
     walls: np.ndarray | None
     settings: dict
+    mobility: np.ndarray | None = None
 
     @property
     def differences(self) -> dict:
@@ -129,7 +132,7 @@ class Explorer:
         return Propagator.from_kernel(kernel, normalize="softmax", temperature=s["temperature"])
 
     def tank(self):
-        """The :class:`~diffusion_conv.Tank` of the current field, boundary and board."""
+        """The :class:`~diffusion_conv.Tank` of the current field, boundary, gel and board."""
 
         s = self._settings
         n0, n1 = self.shape
@@ -143,6 +146,8 @@ class Explorer:
             tank = Tank.from_image(scenarios.TEST_IMAGE, size=self.shape, boundary=s["boundary"])
         else:
             tank = Tank(self._field, boundary=s["boundary"])
+        if s["gel"]:
+            tank = tank.replace(mobility=scenarios.gel_disc(self.shape, s["gel_mobility"]))
         if s["board"]:
             start = n0 // 2 - s["gap"] // 2
             gap = None if s["gap"] == 0 else (start, start + s["gap"])
@@ -204,6 +209,12 @@ class Explorer:
         boundary : {'reflect', 'periodic', 'absorb'}
         board : bool
             A board across the middle column (axis 1).
+        gel : bool
+            A centred disc of gel over a tenth of the tank
+            (:func:`diffusion_conv.scenarios.gel_disc`): cells that slow the walk.
+            The heat equation has no solution with one (its panel says so).
+        gel_mobility : float
+            The gel's mobility (0.01 to 1; 1 is open water).
         gap : int
             The width of the opening in the board, centred along axis 0 (0: shut).
         initial : {'two compartments', 'point', 'picture', 'custom'}
@@ -251,6 +262,7 @@ class Explorer:
             noise=noise,
             walls=tank.walls,
             settings=self.settings,
+            mobility=None if tank.mobility is None else np.asarray(tank.mobility),
         )
 
     # -- pictures ------------------------------------------------------------------------------
@@ -264,6 +276,8 @@ class Explorer:
         else:
             kernel = f"softmax({'edge detector' if s['family'] == 'edge' else 'Sobel'} / {s['temperature']:.3g})"
         board = "no board" if not s["board"] else ("board shut" if s["gap"] == 0 else f"board, gap {s['gap']}")
+        if s["gel"]:
+            board += f" | gel disc, mobility {s['gel_mobility']:.2g}"
         return f"{kernel} | {s['boundary']} | {board} | {s['n_particles']:,} particles, seed {s['seed']}"
 
     def figure(self, view=None):

@@ -38,6 +38,10 @@ class Widget:
             "boundary": w.Dropdown(options=BOUNDARIES, value=s["boundary"], description="boundary"),
             "board": w.Checkbox(value=s["board"], description="board with a gap"),
             "gap": w.IntSlider(value=s["gap"], min=0, max=explorer.shape[0], description="gap", **slider),
+            "gel": w.Checkbox(value=s["gel"], description="gel disc"),
+            "gel_mobility": w.FloatSlider(
+                value=s["gel_mobility"], min=0.02, max=1.0, step=0.02, description="gel mobility", **slider
+            ),
             "initial": w.Dropdown(
                 options=[i for i in INITIAL if i != "custom" or s["initial"] == "custom"],
                 value=s["initial"],
@@ -68,6 +72,7 @@ class Widget:
                     [
                         w.VBox([c["family"], c["sigma"], c["temperature"], c["radius"]]),
                         w.VBox([c["boundary"], c["board"], c["gap"], c["initial"]]),
+                        w.VBox([c["gel"], c["gel_mobility"]]),
                         w.VBox([c["n_particles"], c["seed"], w.HBox([self.play, c["step"]])]),
                     ]
                 ),
@@ -95,6 +100,7 @@ class Widget:
         self.controls["temperature"].disabled = s["family"] == "box"
         self.controls["radius"].disabled = s["family"] in ("edge", "sobel")
         self.controls["gap"].disabled = not s["board"]
+        self.controls["gel_mobility"].disabled = not s["gel"]
 
     def _say(self):
         t = self.explorer._timing
