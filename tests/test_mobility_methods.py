@@ -252,3 +252,14 @@ def test_split_grid_on_eight_devices_equals_one(boundary):
     assert proc.returncode == 0, proc.stderr[-3000:]
     frames, absorbed = json.loads(proc.stdout.strip().splitlines()[-1])
     assert frames < 1e-14 and absorbed < 1e-13
+
+
+def test_vmap_over_maps_equals_the_runs():
+    shape = (10, 9)
+    c0 = jnp.asarray(np.random.default_rng(26).random(shape))
+    prop = dc.Propagator(_kernel((3, 3), 27))
+    maps = np.random.default_rng(28).uniform(0.2, 1.0, (2,) + shape)
+    out = jax.vmap(lambda m: dc.propagate(c0, prop, 4, boundary="absorb", mobility=m))(jnp.asarray(maps))
+    for i in range(2):
+        want = _expected(np.asarray(c0), np.asarray(prop.weights), "absorb", maps[i], 4)
+        np.testing.assert_allclose(np.asarray(out[i]).ravel(), want, rtol=0, atol=1e-13)
