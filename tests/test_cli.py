@@ -14,7 +14,7 @@ import diffusion_conv as dc
 from diffusion_conv import cli
 from diffusion_conv.cli import commands as cli_commands
 
-NAMES = ("two-compartment", "partitions", "noise", "image", "slit", "drift", "point")
+NAMES = ("two-compartment", "partitions", "noise", "image", "slit", "drift", "point", "gel", "membrane")
 
 
 def _cli(*args, cwd=None, timeout=300):
