@@ -199,7 +199,7 @@ def test_a_comparison_shows_its_table_and_the_final_frames(objects):
             if row[c] is None:
                 assert cells[k] == ""
             else:
-                shown = 5e-4 if c == "elapsed" else 1e-300  # seconds are shown to the millisecond
+                shown = 5e-4 if c == "elapsed_s" else 1e-300  # seconds are shown to the millisecond
                 assert float(cells[k]) == pytest.approx(row[c], rel=1e-2, abs=shown)
     assert cmp.legend() in html.unescape(text)
     assert image.size[0] <= display.WIDTH + 16 and size < 60_000
