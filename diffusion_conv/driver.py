@@ -30,6 +30,7 @@ from ._devices import place, to_host
 from ._interrupt import wait
 from .core import each, init_members, intervals
 from .lattice.halo import AXIS
+from .methods.base import Method, Slab
 from .propagator import Propagator
 from .tank import Tank
 
@@ -170,9 +171,17 @@ def chunk(state, first, gap, count, m, cap, mesh=None):
 
 
 @functools.partial(jax.jit, static_argnames=("m", "mesh"))
-def summary(state, m, mesh=None):
+def _summary(state, m, mesh=None):
     lead, _, _ = _specs()
     return _over(mesh, lambda st: each(m.summary, st), (lead,), lead)(state)
+
+
+def summary(state, m, mesh=None):
+    """The method's scalars of the final state per member (``Method.summary``); no program where it has none."""
+    defaults = (Method.summary, Slab.summary)  # the interfaces' own: no scalars
+    if getattr(type(m), "summary", None) in defaults:
+        return {}
+    return _summary(state, m, mesh)
 
 
 # -- the run loop ------------------------------------------------------------------------------

@@ -319,13 +319,11 @@ class HeatMethod(Method):
         return out
 
     def meta(self, tank, prop, save_steps, options, prepared=()):
-        from ..propagator import Propagator
-
         if prop.batch_shape:
             return {"initial": options["initial"]}
-        D = np.asarray(Propagator._trusted(prop.weights).diffusivity(tank.dx, 1.0), dtype=np.float64)
+        mean, cov = prop.host_moments()  # on the host: reading the moments compiles nothing
         return {
             "initial": options["initial"],
-            "diffusivity_per_step": D.tolist(),
-            "drift_per_step": np.asarray(prop.drift(tank.dx, 1.0), dtype=np.float64).tolist(),
+            "diffusivity_per_step": (cov * tank.dx**2 / 2).tolist(),
+            "drift_per_step": (mean * tank.dx).tolist(),
         }
