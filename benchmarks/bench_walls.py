@@ -9,10 +9,11 @@ same run. Every walls result is checked against the general path.
 
 from __future__ import annotations
 
-import argparse
 import sys
 
 import numpy as np
+
+from ._common import run_from_command_line
 
 
 def _board(n, gap=16):
@@ -66,10 +67,11 @@ def run(size=256, steps=1000, repeats=5):
 
 
 def main(argv=None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a small tank, few steps")
-    args = parser.parse_args(argv)
-    res = run(size=64, steps=100, repeats=3) if args.quick else run()
+    res, printed = run_from_command_line(
+        __doc__, lambda quick: run(size=64, steps=100, repeats=3) if quick else run(), argv, "a small tank, few steps"
+    )
+    if printed:
+        return res
     print(
         f"{res['size']}^2, float64, reflecting, {res['steps']} steps, a board with a 16-cell gap "
         f"({res['machine']['cpu']}, {res['machine']['cores']} cores)"

@@ -1,5 +1,6 @@
 """What the tests share: per-dtype tolerances and a run at given steps."""
 
+import jax
 import numpy as np
 
 import diffusion_conv as dc
@@ -29,3 +30,19 @@ def drift_frames(path, steps, *options):
     argv = ["run", "drift", "--size", "16", "--steps", str(steps), "--save-every", "1", "--method", "propagator"]
     assert cli.main(argv + list(options) + ["--out", str(path)]) == 0
     return path
+
+
+def compiles(fn):
+    """The number of XLA programs compiled while ``fn`` runs (jax.monitoring's compile events)."""
+    events = []
+
+    def listener(name, duration, **kw):
+        if name == "/jax/core/compile/backend_compile_duration":
+            events.append(name)
+
+    jax.monitoring.register_event_duration_secs_listener(listener)
+    try:
+        fn()
+    finally:
+        jax.monitoring.unregister_event_duration_listener(listener)
+    return len(events)

@@ -8,6 +8,7 @@ import sys
 import jax
 import numpy as np
 import pytest
+from helpers import compiles
 from scipy import ndimage
 
 import diffusion_conv as dc
@@ -18,22 +19,6 @@ SHAPE = (16, 20)
 STEPS = 12
 EDGE = np.array([[-1.0, -1.0, -1.0], [-1.0, 8.0, -1.0], [-1.0, -1.0, -1.0]])
 SOBEL = np.array([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]])
-
-
-def _compiles(fn):
-    """The number of XLA programs compiled while ``fn`` runs (jax.monitoring's compile events)."""
-    events = []
-
-    def listener(name, duration, **kw):
-        if name == "/jax/core/compile/backend_compile_duration":
-            events.append(name)
-
-    jax.monitoring.register_event_duration_secs_listener(listener)
-    try:
-        fn()
-    finally:
-        jax.monitoring.unregister_event_duration_listener(listener)
-    return len(events)
 
 
 def _kernel(family, sigma, temperature, radius):
@@ -98,7 +83,7 @@ def test_particles_scatter_by_the_predicted_noise():
 
 def test_value_changes_compile_nothing_new():
     ex = Explorer(SHAPE, STEPS, n_particles=2000, gap=6)
-    assert _compiles(lambda: ex.png()) > 0  # the first view compiles its programs
+    assert compiles(lambda: ex.png()) > 0  # the first view compiles its programs
     field = np.random.default_rng(0).random(SHAPE)
 
     def move_values():
@@ -110,10 +95,10 @@ def test_value_changes_compile_nothing_new():
         ex.update(initial="point", sigma=0.6, step=STEPS)
         ex.png()
 
-    assert _compiles(move_values) == 0
+    assert compiles(move_values) == 0
     # a new shape does compile (the counter sees it), once; coming back to it compiles nothing
-    assert _compiles(lambda: ex.update(radius=3)) > 0
-    assert _compiles(lambda: (ex.update(radius=2), ex.update(radius=3, sigma=2.0))) == 0
+    assert compiles(lambda: ex.update(radius=3)) > 0
+    assert compiles(lambda: (ex.update(radius=2), ex.update(radius=3, sigma=2.0))) == 0
 
 
 def test_bad_settings_are_refused_before_anything_changes():
@@ -179,7 +164,7 @@ def test_display_in_a_notebook_and_without_a_kernel():
 def test_missing_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "ipywidgets", None)  # import ipywidgets now raises ImportError
     refused = []
-    compiled = _compiles(lambda: refused.append(pytest.raises(MissingExtraError, dc.explore, SHAPE, STEPS)))
+    compiled = compiles(lambda: refused.append(pytest.raises(MissingExtraError, dc.explore, SHAPE, STEPS)))
     assert "notebook" in str(refused[0].value) and compiled == 0  # refused before any work
     with pytest.raises(ImportError, match=r"diffusion-conv\[notebook\]"):
         Explorer(SHAPE, STEPS, n_particles=100).widget()

@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from helpers import RTOL
+from helpers import RTOL, compiles
 
 import diffusion_conv as dc
 from diffusion_conv.methods import base
@@ -178,33 +178,17 @@ def test_spectral_device_path_equals_the_host_path():
         np.testing.assert_allclose(device.absorbed, host.absorbed, rtol=0, atol=1e-12)
 
 
-def _compiles(fn):
-    """The number of XLA programs compiled while ``fn`` runs (jax.monitoring's compile events)."""
-    events = []
-
-    def listener(name, duration, **kw):
-        if name == "/jax/core/compile/backend_compile_duration":
-            events.append(name)
-
-    jax.monitoring.register_event_duration_secs_listener(listener)
-    try:
-        fn()
-    finally:
-        jax.monitoring.unregister_event_duration_listener(listener)
-    return len(events)
-
-
 @pytest.mark.parametrize("method", ["propagator", "counts"])
 def test_new_step_counts_compile_nothing_new(method):
     tank = dc.Tank(np.random.default_rng(10).random((17, 19)))
     prop = dc.Propagator.from_logits(np.random.default_rng(11).normal(size=(3, 3)))
     kw = kwargs(method)
-    first = _compiles(lambda: dc.simulate(tank, prop, 1000, method=method, save_every=25, **kw))
+    first = compiles(lambda: dc.simulate(tank, prop, 1000, method=method, save_every=25, **kw))
     assert first > 0
-    again = _compiles(lambda: dc.simulate(tank, prop, 1050, method=method, save_every=25, **kw))
-    again += _compiles(lambda: dc.simulate(tank, prop, 2000, method=method, save_every=25, **kw))
+    again = compiles(lambda: dc.simulate(tank, prop, 1050, method=method, save_every=25, **kw))
+    again += compiles(lambda: dc.simulate(tank, prop, 2000, method=method, save_every=25, **kw))
     assert again <= 1, again
-    assert _compiles(lambda: dc.simulate(tank, prop, 1000, method=method, save_every=25, progress=True, **kw)) == 0
+    assert compiles(lambda: dc.simulate(tank, prop, 1000, method=method, save_every=25, progress=True, **kw)) == 0
 
 
 def _built_afresh(kernel, walls):
@@ -238,9 +222,9 @@ def test_equal_static_data_share_one_compiled_program(method, kernel, walls):
         tank, prop = _built_afresh(kernel, walls)
         return dc.simulate(tank, prop, 30, method=method, save_every=10, **kwargs(method), **options)
 
-    first = _compiles(run)
+    first = compiles(run)
     assert first > 0
-    assert _compiles(run) == 0
+    assert compiles(run) == 0
     tank, prop = _built_afresh(kernel, walls)
     m = dc.methods.get(method)
     one, two = (m.init(tank, prop, **kwargs(method)).static for _ in range(2))
@@ -255,8 +239,8 @@ def test_other_frame_counts_reuse_the_programs_of_their_capacity(save_every):
     # with the same frames per call compile nothing new
     tank = dc.Tank(np.random.default_rng(13).random((12, 10)))
     prop = dc.Propagator.from_logits(np.random.default_rng(14).normal(size=(3, 3)))
-    assert _compiles(lambda: dc.simulate(tank, prop, 300, save_every=save_every)) > 0
-    again = _compiles(lambda: dc.simulate(tank, prop, 400, save_every=save_every))
+    assert compiles(lambda: dc.simulate(tank, prop, 300, save_every=save_every)) > 0
+    again = compiles(lambda: dc.simulate(tank, prop, 400, save_every=save_every))
     assert again == 0, again
 
 

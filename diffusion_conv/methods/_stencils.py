@@ -161,6 +161,13 @@ def _patch_correct(src, after, fix, radius, bnd, patch, at):
     let out through an absorbing edge by jumps the walls refuse.
     """
     ext, stay = spread(src, radius, fix["blocked"], fix["weights"])
+    return patch_write(ext, stay, src, after, fix, radius, bnd, patch, at)
+
+
+def patch_write(ext, stay, src, after, fix, radius, bnd, patch, at):
+    """The patch's box stepped again, from its moved mass ``ext`` (unfolded) and what its cells keep (``stay``),
+    written over ``after``: ``(after, absorbed)``, with what refused jumps had let out through an absorbing edge
+    (``fix['refused']``) taken back. Shared by the wall patch and the mobility patch."""
     absorbed = jnp.zeros((), src.dtype)
     for axis, ((lo, hi, full), r) in enumerate(zip(patch, radius)):
         if full:

@@ -68,7 +68,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .. import _checks
-from ..lattice import axis_slice, fold_axis, fold_extended, separable_factors, spread
+from ..lattice import axis_slice, fold_extended, separable_factors, spread
 from ..lattice import mobility as _mobility
 from ..lattice import offsets as _offsets
 from ..lattice.halo import AXIS, slab_transport
@@ -82,6 +82,7 @@ from ._stencils import (
     _patch_state,
     direct_applies,
     halo_applies,
+    patch_write,
     step,
     takes_direct,
     unit_sum,
@@ -198,24 +199,7 @@ def _mobility_correct(src, after, fix, radius, bnd, patch, at):
     w = fix["weights"].reshape((-1,) + (1,) * src.ndim)
     amounts = w * fix["factors"] * src
     ext, _ = spread(amounts, radius)
-    stay = src - jnp.sum(amounts, axis=0)
-    absorbed = jnp.zeros((), src.dtype)
-    for axis, ((lo, hi, full), r) in enumerate(zip(patch, radius)):
-        if full:
-            ext, _ = fold_axis(ext, axis, r, bnd[axis], hi - lo)
-    inner = tuple(slice(0, hi - lo) if full else slice(2 * r, hi - lo) for (lo, hi, full), r in zip(patch, radius))
-    region = (
-        ext[inner]
-        + stay[tuple(slice(0, hi - lo) if full else slice(r, hi - lo - r) for (lo, hi, full), r in zip(patch, radius))]
-    )
-    if "refused" in fix:
-        back, _ = spread(fix["refused"] * src, radius)
-        for axis, ((lo, hi, full), r) in enumerate(zip(patch, radius)):
-            if full:
-                back, da = fold_axis(back, axis, r, bnd[axis], hi - lo)
-                absorbed = absorbed + da
-    starts = tuple(a + (lo if full else lo + r) for (lo, _, full), r, a in zip(patch, radius, at))
-    return jax.lax.dynamic_update_slice(after, region, starts), absorbed
+    return patch_write(ext, src - jnp.sum(amounts, axis=0), src, after, fix, radius, bnd, patch, at)
 
 
 def _mobility_general(field, moves, keeps, radius, bnd):
