@@ -251,7 +251,10 @@ def test_split_grid_on_eight_devices_equals_one(boundary):
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     frames, absorbed = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert frames < 1e-14 and absorbed < 1e-13
+    # the slabs add their strips in another order than one device: rounding, up to a few dozen float64 ulps of
+    # the field (values below 1) per step; a wrong exchange or factor cut would be off by the field itself
+    steps, eps = 20, np.finfo(np.float64).eps
+    assert frames < 64 * steps * eps and absorbed < 64 * steps * eps * 512
 
 
 def test_vmap_over_maps_equals_the_runs():
