@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Set
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _checks
+from . import _checks, _tank_batch, _tank_builders
 from ._display import html
 from .errors import InputError, InputTypeError
 from .lattice import check_walls, normalize_boundary
@@ -305,25 +304,7 @@ class Tank:
         Cells with index below ``shape[axis] // 2`` along ``axis`` hold ``left``,
         the others ``right``.
         """
-        if isinstance(shape, (int, np.integer)):
-            shape = (int(shape),)
-        shape = tuple(_checks.integer("shape entry", s, minimum=1) for s in shape)
-        if not 1 <= len(shape) <= 3:
-            raise InputError(f"shape must have 1 to 3 entries, got {shape}")
-        ax = _checks.integer("axis", axis)
-        if not -len(shape) <= ax < len(shape):
-            raise InputError(f"axis must be in [{-len(shape)}, {len(shape)}), got {ax}")
-        ax %= len(shape)
-        if shape[ax] < 2:
-            raise InputError(f"shape[axis] must be at least 2 to hold two compartments, got {shape[ax]}")
-        for name, v in (("left", left), ("right", right)):
-            if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or not np.isfinite(v):
-                raise InputError(f"{name} must be a finite concentration, got {v!r}")
-        field = np.full(shape, float(right))
-        idx = [slice(None)] * len(shape)
-        idx[ax] = slice(0, shape[ax] // 2)
-        field[tuple(idx)] = float(left)
-        return cls(field, boundary=boundary, dx=dx)
+        return _tank_builders.two_compartment(cls, shape, left, right, axis, boundary, dx)
 
     @classmethod
     def partitioned(cls, values, cell=1, boundary="reflect", dx=1.0):
@@ -332,12 +313,7 @@ class Tank:
         ``Tank.partitioned(rng.random((256, 256)), cell=1)`` is the 256x256 tank
         with every cell its own concentration.
         """
-        values = np.asarray(values, dtype=float)
-        cell = _checks.integer("cell", cell, minimum=1)
-        if values.ndim not in (1, 2, 3):
-            raise InputError(f"values must be 1-D, 2-D or 3-D, got {values.ndim}-D")
-        field = np.kron(values, np.ones((cell,) * values.ndim))
-        return cls(field, boundary=boundary, dx=dx)
+        return _tank_builders.partitioned(cls, values, cell, boundary, dx)
 
     @classmethod
     def from_image(cls, image, size=None, boundary="reflect", dx=1.0, channels=False):
@@ -358,60 +334,7 @@ class Tank:
             red, green, blue (``batch_shape == (3,)``); a grayscale image gives one
             channel (``batch_shape == (1,)``).
         """
-        if isinstance(image, (str, os.PathLike)):
-            if not os.path.isfile(image):
-                raise InputError(f"image file {os.fspath(image)!r} does not exist or is not a file")
-            import imageio.v3 as iio
-
-            try:
-                arr = np.asarray(iio.imread(image))
-            except Exception as exc:  # imageio raises many kinds for a file that is not a picture
-                raise InputError(f"image file {os.fspath(image)!r} could not be read as a picture: {exc}") from None
-        else:
-            arr = np.asarray(image)
-        if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
-            raise InputTypeError(f"image must be a numeric array or a picture file, got dtype {arr.dtype}")
-        if np.issubdtype(arr.dtype, np.integer):
-            arr = arr.astype(float) / np.iinfo(arr.dtype).max
-        else:
-            arr = arr.astype(float)
-            if arr.size and not (np.all(np.isfinite(arr)) and np.min(arr) >= 0 and np.max(arr) <= 1):
-                raise InputError("a float image must hold finite brightness in [0, 1]")
-        if arr.ndim == 3 and arr.shape[-1] in (3, 4):
-            arr = arr[..., :3]
-        elif arr.ndim == 3 and arr.shape[-1] == 1:
-            arr = arr[..., 0]
-        if arr.ndim == 2:
-            arr = arr[..., None]
-        if arr.ndim != 3:
-            raise InputError(f"image must be grayscale (H, W) or colour (H, W, 3|4), got shape {arr.shape}")
-        if not channels:
-            arr = arr[..., :1] if arr.shape[-1] == 1 else arr @ np.array([[0.299], [0.587], [0.114]])
-        if size is not None:
-            if isinstance(size, (int, np.integer)):
-                size = (int(size), int(size))
-            size = tuple(_checks.integer("size entry", s, minimum=1) for s in size)
-            if len(size) != 2:
-                raise InputError(f"size must be an int or a pair (H, W), got {size}")
-            from scipy import ndimage
-
-            arr = np.stack(
-                [
-                    ndimage.zoom(
-                        arr[..., c],
-                        (size[0] / arr.shape[0], size[1] / arr.shape[1]),
-                        order=1,
-                        grid_mode=True,
-                        mode="nearest",
-                    )
-                    for c in range(arr.shape[-1])
-                ],
-                axis=-1,
-            )
-            arr = np.clip(arr, 0.0, 1.0)
-        if not channels:
-            return cls(arr[..., 0], boundary=boundary, dx=dx)
-        return cls.stack([cls(arr[..., c], boundary=boundary, dx=dx) for c in range(arr.shape[-1])])
+        return _tank_builders.from_image(cls, image, size, boundary, dx, channels)
 
     # -- batches ------------------------------------------------------------------
     @classmethod
@@ -428,41 +351,11 @@ class Tank:
         TypeError, ValueError
             Unless ``tanks`` is a non-empty sequence of tanks that agree; the error names what differs.
         """
-        tanks = list(tanks) if not isinstance(tanks, Tank) else None
-        if not tanks or not all(isinstance(t, Tank) for t in tanks):
-            raise InputTypeError("Tank.stack takes a non-empty sequence of Tank objects")
-        first = tanks[0]
-        for i, t in enumerate(tanks[1:], start=1):
-            for what, a, b in (
-                ("grid shape", first.shape, t.shape),
-                ("batch shape", first.batch_shape, t.batch_shape),
-                ("boundary", tuple(map(str, first.boundary)), tuple(map(str, t.boundary))),
-                ("dx", first.dx, t.dx),
-                ("dtype", first.dtype, t.dtype),
-            ):
-                if a != b:
-                    raise InputError(f"tanks in a stack must share their {what}: tanks[0] has {a}, tanks[{i}] has {b}")
-            if first._walls != t._walls:
-                raise InputError(f"tanks in a stack must share their walls: tanks[{i}] has other walls than tanks[0]")
-        field = jnp.stack([t.concentration for t in tanks])
-        mobility = None
-        if any(t._mobility is not None for t in tanks):
-            maps = [t._member_mobility() for t in tanks]
-            xp = np if all(_checks.is_concrete(m) for m in maps) else jnp
-            mobility = xp.stack([xp.asarray(m) for m in maps])
-            if xp is np:
-                mobility.flags.writeable = False
-        return cls._trusted(field, first.boundary, first._walls, first.dx, first._batch + 1, mobility)
+        return _tank_batch.stack(cls, tanks)
 
     def _member_mobility(self):
         """The mobility map with this tank's batch axes in front (1 in water and 0 at the walls where none)."""
-        m = self._mobility
-        if m is None:
-            m = np.ones(self.shape) if self._walls is None else np.where(self._walls.array, 0.0, 1.0)
-        if np.ndim(m) == self.ndim + self._batch:
-            return m
-        xp = np if _checks.is_concrete(m) else jnp
-        return xp.broadcast_to(m, self.batch_shape + self.shape)
+        return _tank_batch.member_mobility(self)
 
     def _batched_mobility(self) -> bool:
         return self._mobility is not None and np.ndim(self._mobility) > self.ndim
@@ -489,30 +382,7 @@ class Tank:
         A traced index (under ``jax.vmap``/``jax.jit``) cannot be checked and
         follows JAX's indexing.
         """
-        if not self._batch:
-            raise InputTypeError("indexing applies to a stack of tanks (Tank.stack); this tank has no batch")
-        parts = index if isinstance(index, tuple) else (index,)
-        if all(_checks.is_concrete(p) for p in parts):
-            bs = self.batch_shape
-            members = np.arange(int(np.prod(bs, dtype=np.int64))).reshape(bs)
-            try:
-                chosen = members[tuple(np.asarray(p) if isinstance(p, jax.Array) else p for p in parts)]
-            except IndexError as exc:
-                raise IndexError(
-                    f"index {index!r} does not select members of a stack of tanks with batch_shape "
-                    f"{bs}: {exc} (an axis of n members takes indices -n to n - 1, and slices)"
-                ) from None
-            if np.size(chosen) == 0:
-                raise InputError(
-                    f"index {index!r} selects no tank from the stack (batch_shape {bs}); a selection "
-                    f"holds at least one member"
-                )
-        # the grid axes spelled out: an Ellipsis in the index then spans the batch axes only
-        c = self.concentration[parts + (slice(None),) * self.ndim]
-        m = self._mobility
-        if self._batched_mobility():
-            m = m[parts + (slice(None),) * self.ndim]
-        return Tank._trusted(c, self.boundary, self._walls, self.dx, c.ndim - len(self.shape), m)
+        return _tank_batch.select(Tank, self, index)
 
     def with_board(self, axis, index, gap=None, mobility=0.0) -> Tank:
         """Put in a board: a wall one cell thick across ``axis`` at ``index`` (or a porous board).
@@ -538,67 +408,8 @@ class Tank:
         Tank
             A new tank; cells that become wall lose their concentration.
         """
-        if isinstance(mobility, bool) or not isinstance(mobility, (int, float, np.integer, np.floating)):
-            raise InputTypeError(
-                f"mobility must be a number in [0, 1] (0 a solid board), got {mobility!r} ({type(mobility).__name__})"
-            )
-        if not 0.0 <= float(mobility) <= 1.0:  # NaN fails too
-            raise InputError(f"mobility must lie in [0, 1] (0 a solid board, 1 no board), got {mobility!r}")
-        ax = _checks.integer("axis", axis)
-        if not -self.ndim <= ax < self.ndim:
-            raise InputError(f"axis must be in [{-self.ndim}, {self.ndim}), got {ax}")
-        ax %= self.ndim
-        n = self.shape[ax]
-        idx = _checks.integer("index", index)
-        if not 0 <= idx < n:
-            raise InputError(f"index must be in [0, {n}) along axis {ax}, got {idx}")
-        board = np.zeros(self.shape, dtype=bool)
-        sl = [slice(None)] * self.ndim
-        sl[ax] = idx
-        board[tuple(sl)] = True
-        if gap is not None:
-            if self.ndim == 1:
-                raise InputError("gap needs a second axis; a 1-D board has no opening")
-            try:
-                start, stop = (int(g) for g in gap)
-            except (TypeError, ValueError):
-                raise InputTypeError(f"gap must be a pair (start, stop) of integers, got {gap!r}") from None
-            other = (ax + 1) % self.ndim
-            m = self.shape[other]
-            if not 0 <= start < stop <= m:
-                raise InputError(f"gap must satisfy 0 <= start < stop <= {m}, got ({start}, {stop})")
-            sl[other] = slice(start, stop)
-            board[tuple(sl)] = False
-        if float(mobility) > 0:
-            return self._with_mobility(board, float(mobility))
-        walls = board if self.walls is None else (board | self.walls)
-        field = np.where(walls, 0.0, np.asarray(self.concentration))
-        if self._batch:
-            m = self._mobility
-            if m is not None:
-                m = np.where(walls, 0.0, np.asarray(m))
-                m.flags.writeable = False
-            return Tank._trusted(
-                jnp.asarray(field, dtype=self.dtype),
-                self.boundary,
-                check_walls(walls, self.shape),
-                self.dx,
-                self._batch,
-                m,
-            )
-        return Tank(field, boundary=self.boundary, walls=walls, dx=self.dx, mobility=self._mobility)
+        return _tank_builders.with_board(Tank, self, axis, index, gap, mobility)
 
     def _with_mobility(self, cells, value) -> Tank:
         """This tank with the mobility of ``cells`` (a bool mask of the grid) set to ``value`` (walls stay walls)."""
-        if self._mobility is not None and not _checks.is_concrete(self._mobility):
-            raise InputTypeError("a porous board goes into a tank whose mobility map is concrete, not traced")
-        m = np.array(self._member_mobility(), dtype=np.float64)
-        solid = np.zeros(self.shape, bool) if self._walls is None else self._walls.array
-        m[..., cells & ~solid] = value
-        if not self._batch:
-            return Tank(self.concentration, boundary=self.boundary, walls=self.walls, dx=self.dx, mobility=m)
-        if not np.any((m > 0) & (m < 1)):
-            m = None
-        else:
-            m.flags.writeable = False
-        return Tank._trusted(self.concentration, self.boundary, self._walls, self.dx, self._batch, m)
+        return _tank_builders.with_mobility(Tank, self, cells, value)
