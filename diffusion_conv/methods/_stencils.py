@@ -122,7 +122,13 @@ def _wall_patch(walls, radius, bnd, fraction):
     blocked = walls.blocked(radius, bnd)
     if blocked is None:
         return None
-    support = np.any(blocked, axis=0)
+    return box_of(np.any(blocked, axis=0), radius, fraction)
+
+
+def box_of(support, radius, fraction):
+    """The patch's box around the cells of ``support`` (cells within ``2 r`` of it; the whole axis where that meets an edge), or None over ``fraction``."""
+    if not support.any():
+        return None
     box = []
     for axis, (n, r) in enumerate(zip(support.shape, radius)):
         hit = np.flatnonzero(np.any(support, axis=tuple(a for a in range(support.ndim) if a != axis)))

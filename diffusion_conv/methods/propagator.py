@@ -68,13 +68,19 @@ import jax.numpy as jnp
 import numpy as np
 
 from .. import _checks
-from ..lattice import axis_slice, fold_extended, separable_factors, spread
+from ..lattice import axis_slice, separable_factors
 from ..lattice import mobility as _mobility
-from ..lattice import offsets as _offsets
 from ..lattice.halo import AXIS, slab_transport
 from ._continuum import declared_order
+from ._mobility_paths import (
+    general_state,
+    host_factors,
+    mobility_correct,
+    mobility_fix,
+    mobility_general,
+    mobility_patch,
+)
 from ._stencils import (
-    PATCH_FRACTION,
     _halo_buffers,
     _halo_step,
     _patch_correct,
@@ -82,7 +88,6 @@ from ._stencils import (
     _patch_state,
     direct_applies,
     halo_applies,
-    patch_write,
     step,
     takes_direct,
     unit_sum,
@@ -149,110 +154,6 @@ class Prepared:
     mobility: bool = False
 
 
-def _box_of(support, radius, fraction):
-    """The patch's box around the cells of ``support`` (see :func:`wall_patch`), or None over ``fraction``."""
-    if not support.any():
-        return None
-    box = []
-    for axis, (n, r) in enumerate(zip(support.shape, radius)):
-        hit = np.flatnonzero(np.any(support, axis=tuple(a for a in range(support.ndim) if a != axis)))
-        lo, hi = int(hit[0]) - 2 * r, int(hit[-1]) + 1 + 2 * r
-        box.append((0, n, True) if lo < 0 or hi > n else (lo, hi, False))
-    if np.prod([hi - lo for lo, hi, _ in box]) > fraction * support.size:
-        return None
-    return tuple(box)
-
-
-def mobility_patch(factors, radius):
-    """The box a mobility map's correction reads: around the cells with a jump factor below 1.
-
-    ``factors``: ``(..., K, *shape)`` from :func:`diffusion_conv.lattice.mobility.jump_factors`
-    (leading axes: members of a batch; the box covers them all). The same box as
-    :func:`wall_patch` builds around refused jumps; None where every factor is 1
-    or the box covers more than ``PATCH_FRACTION`` of the tank.
-    """
-    f = np.asarray(factors)
-    ndim = len(radius)
-    support = np.any(f.reshape((-1,) + f.shape[f.ndim - ndim :]) != 1, axis=0)
-    return _box_of(support, [int(r) for r in radius], PATCH_FRACTION)
-
-
-def _mobility_correct(src, after, fix, radius, bnd, patch, at):
-    """``after`` (a step that ignored the mobility) with the cells near the slow jumps stepped again.
-
-    As :func:`diffusion_conv.methods._stencils._patch_correct` with the jump
-    factors in place of the wall masks: each cell of the box sends
-    ``w[d] * a(x, x + d)`` of its content by ``d`` and keeps the rest. On a box
-    inside the tank (no axis meets an edge) the moved amounts are read by static
-    slices of one product (``fix['moves']``: ``w[d] a`` per tap, ``fix['keeps']``:
-    what a cell keeps), with no padded copy: one fused pass over the box.
-    """
-    if "moves" in fix:
-        moved = fix["moves"] * src
-        n = src.shape
-        inner = tuple(slice(r, m - r) for r, m in zip(radius, n))
-        region = src[inner] * fix["keeps"][inner]
-        for k, d in enumerate(_offsets(radius)):
-            region = region + moved[(k,) + tuple(slice(r - a, m - r - a) for r, a, m in zip(radius, d, n))]
-        starts = tuple(a + lo + r for (lo, _, _), r, a in zip(patch, radius, at))
-        return jax.lax.dynamic_update_slice(after, region, starts), jnp.zeros((), src.dtype)
-    w = fix["weights"].reshape((-1,) + (1,) * src.ndim)
-    amounts = w * fix["factors"] * src
-    ext, _ = spread(amounts, radius)
-    return patch_write(ext, src - jnp.sum(amounts, axis=0), src, after, fix, radius, bnd, patch, at)
-
-
-def _mobility_general(field, moves, keeps, radius, bnd):
-    """One step of the general path with a mobility map: ``(field, absorbed)``.
-
-    The same sums as :func:`diffusion_conv.lattice.mobility.step` with the
-    moves per tap (``w[d] a``) prepared padded by ``2 r`` on every axis: the field
-    is padded once per step, each tap reads a static window of it and of its
-    moves, and the unfolded sum is folded by the boundaries.
-    """
-    padded = jnp.pad(field, tuple((2 * r, 2 * r) for r in radius))
-    ext = None
-    for k, d in enumerate(_offsets(radius)):
-        window = tuple(slice(r - a, r - a + n + 2 * r) for r, a, n in zip(radius, d, field.shape))
-        term = moves[(k,) + window] * padded[window]
-        ext = term if ext is None else ext + term
-    moved, absorbed = fold_extended(ext, radius, bnd)
-    return moved + keeps * field, absorbed
-
-
-def _general_state(factors, weights, radius):
-    """The general path's moves (padded by ``2 r``) and what each cell keeps, from the jump factors."""
-    moves = jnp.ravel(weights).reshape((-1,) + (1,) * (factors.ndim - 1)) * factors
-    keeps = 1 - jnp.sum(moves, axis=0)
-    return jnp.pad(moves, ((0, 0),) + tuple((2 * r, 2 * r) for r in radius)), keeps
-
-
-def _mobility_fix(factors, weights, patch, boundary):
-    """The state of a mobility patch: the factors and weights, and the refused weights where an absorbing edge
-    meets the box."""
-    if not any(full for _, _, full in patch):  # inside the tank: the moves per tap and what each cell keeps
-        moves = jnp.ravel(weights).reshape((-1,) + (1,) * (factors.ndim - 1)) * factors
-        return {"moves": moves, "keeps": 1 - jnp.sum(moves, axis=0)}
-    out = {"factors": factors, "weights": jnp.ravel(weights)}
-    if any(full and b.name == "absorb" for (_, _, full), b in zip(patch, boundary)):
-        w = out["weights"].reshape((-1,) + (1,) * (factors.ndim - 1))
-        out["refused"] = w * (1 - factors)
-    return out
-
-
-def _host_factors(tank, radius):
-    """The jump factors of a tank's concrete mobility map on the host (float64): ``(K, *shape)``, or
-    ``(B, K, *shape)`` for a map per member."""
-    m = np.asarray(tank.mobility, dtype=np.float64)
-    bnd = tuple(str(b) for b in tank.boundary)
-    if m.ndim == tank.ndim:
-        return _mobility.jump_factors(m, radius, bnd)
-    flat = m.reshape((-1,) + tank.shape)
-    return np.stack([_mobility.jump_factors(x, radius, bnd) for x in flat]).reshape(
-        m.shape[: m.ndim - tank.ndim] + (-1,) + tank.shape
-    )
-
-
 # -- the method ------------------------------------------------------------------------------
 class PropagatorMethod(Method):
     """``method='propagator'``: the exact lattice walk, step by step (see the module docstring)."""
@@ -304,7 +205,7 @@ class PropagatorMethod(Method):
         if not _checks.is_concrete(tank.mobility):  # traced: init computes the factors in JAX
             return State(Prepared("general", mobility=True), weights=weights)
         own = tuple(np.shape(tank.mobility)[: np.ndim(tank.mobility) - tank.ndim])
-        factors = _host_factors(tank, prop.radius)
+        factors = host_factors(tank, prop.radius)
         patch = mobility_patch(factors, prop.radius) if direct_applies(tank.shape, prop.radius) else None
         if patch is None:
             full = lead(factors.astype(dtype), own, batch)
@@ -335,7 +236,7 @@ class PropagatorMethod(Method):
                 factors = jnp.asarray(prepared.mfactors, field.dtype)
             else:  # a traced map or kernel: the factors in JAX, differentiable in the map
                 factors = _mobility.jump_factors(jnp.asarray(tank.mobility), radius, bnd).astype(field.dtype)
-            moves, keeps = _general_state(factors, w, radius)
+            moves, keeps = general_state(factors, w, radius)
             return State(
                 Static("general", radius, bnd, cell, mobility=True),
                 field=field,
@@ -343,7 +244,7 @@ class PropagatorMethod(Method):
                 keeps=keeps,
                 absorbed=zero,
             )
-        fix = _mobility_fix(jnp.asarray(prepared.mfix, field.dtype), w, static.patch, tank.boundary)
+        fix = mobility_fix(jnp.asarray(prepared.mfix, field.dtype), w, static.patch, tank.boundary)
         if static.path == "halo":
             return State(
                 Static("halo", radius, bnd, cell, static.patch, static.mirrored, mobility=True),
@@ -400,12 +301,12 @@ class PropagatorMethod(Method):
     def advance(self, state, n):
         static = state.static
         radius, bnd, patch = static.radius, static.boundary, static.patch
-        correct = _mobility_correct if static.mobility else _patch_correct
+        correct = mobility_correct if static.mobility else _patch_correct
         if static.mobility and static.path == "general":
 
             def mobility_step(_, carry):
                 c, a = carry
-                new, da = _mobility_general(c, state.moves, state.keeps, radius, bnd)
+                new, da = mobility_general(c, state.moves, state.keeps, radius, bnd)
                 return new, a + da
 
             field, absorbed = jax.lax.fori_loop(0, n, mobility_step, (state.field, state.absorbed))
@@ -511,7 +412,7 @@ class PropagatorSlab(Slab):
         }
         if tank.mobility is not None:  # the jump factors (walls included) cut into slabs like the wall masks
             arrays["blocked"] = None
-            arrays["factors"] = self.cut_masks(_host_factors(tank, prop.radius).astype(field.dtype), devices)
+            arrays["factors"] = self.cut_masks(host_factors(tank, prop.radius).astype(field.dtype), devices)
         return SlabStatic(prop.radius, tuple(tank.boundary), tank.dx**tank.ndim, devices), arrays
 
     def init(self, static, field, weights, blocked, factors=None):
