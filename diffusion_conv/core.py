@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import functools
 import numbers
-from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from . import _checks
+from ._keys import batch_keys, take
 from .errors import InputError, InputTypeError
 from .lattice.mobility import check_mobility_method
 from .methods import get as get_method
@@ -165,21 +165,6 @@ class Group:
         return len(self.index)
 
 
-class _HostKeys(NamedTuple):
-    """A concrete batch of keys as their words on the host and the key implementation."""
-
-    data: np.ndarray
-    impl: object
-
-
-def _take(keys, index):
-    """The keys of the members ``index`` (all where None) as a JAX key array."""
-    if not isinstance(keys, _HostKeys):
-        return keys if index is None or keys is None else keys[index]
-    data = keys.data if index is None else keys.data[index]
-    return jax.random.wrap_key_data(data, impl=keys.impl)
-
-
 def flatten_batch(m, tank, prop, key, batch, options) -> list[Group]:
     """The broadcast batch flattened to one leading axis, in groups of members that take one path.
 
@@ -199,23 +184,14 @@ def flatten_batch(m, tank, prop, key, batch, options) -> list[Group]:
     conc = flat(tank.concentration, tank._batch)
     weights = flat(prop.weights, prop._batch)
     mob = None if tank.mobility is None else flat(tank.mobility, np.ndim(tank.mobility) - tank.ndim)
-    keys = None
-    if key is not None:
-        k = key if jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key) else jax.random.wrap_key_data(key)
-        if _checks.is_concrete(k):  # the key's words laid out by numpy: no program compiled for a few integers
-            data = np.asarray(jax.random.key_data(k))
-            tail = data.shape[k.ndim :]
-            data = np.broadcast_to(data, batch + tail).reshape((size,) + tail)
-            keys = _HostKeys(data, jax.random.key_impl(k))
-        else:
-            keys = jnp.broadcast_to(k, batch).reshape((size,))
+    keys = None if key is None else batch_keys(key, batch, size)
     concrete = (
         _checks.is_concrete(prop.weights)
         and _checks.is_concrete(tank.concentration)
         and (mob is None or _checks.is_concrete(mob))
     )
     if not concrete:
-        return [Group(np.arange(size), conc, weights, _take(keys, None), None, mob)]
+        return [Group(np.arange(size), conc, weights, take(keys, None), None, mob)]
     w_members = np.asarray(prop.weights).reshape((-1,) + prop.kernel_shape)
     one = tank[(0,) * tank._batch] if tank._batch else tank
     sig_of_member = [m.signature(one, w, options) for w in w_members]
@@ -225,10 +201,10 @@ def flatten_batch(m, tank, prop, key, batch, options) -> list[Group]:
     paths = dict.fromkeys(sigs)
     for sig in paths:
         if len(paths) == 1:  # every member: the arrays as they are, no copy
-            index, c, w, k, mb = np.arange(size), conc, weights, _take(keys, None), mob
+            index, c, w, k, mb = np.arange(size), conc, weights, take(keys, None), mob
         else:
             index = np.array([i for i, s_ in enumerate(sigs) if s_ == sig], dtype=np.int64)
-            c, w, k = conc[index], weights[index], None if keys is None else _take(keys, index)
+            c, w, k = conc[index], weights[index], None if keys is None else take(keys, index)
             mb = None if mob is None else mob[index]
         member_tank = tank.like(np.asarray(c), 1, mobility=None if mb is None else np.asarray(mb))
         prepared = m.prepare(member_tank, Propagator._trusted(np.asarray(w), 1), (len(index),), options)
