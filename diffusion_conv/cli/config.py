@@ -31,7 +31,8 @@ import sys
 
 from .. import __version__, _io
 from .inputs import FILE_OPTIONS, sha256
-from .parser import PROG, UsageError, kernel_spec
+from .types import kernel_spec
+from .usage import PROG, UsageError
 
 if sys.version_info >= (3, 11):
     import tomllib

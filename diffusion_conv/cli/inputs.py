@@ -28,7 +28,8 @@ from ..methods import names
 from ..propagator import Propagator
 from ..scenarios import named_kernel
 from ..tank import Tank
-from .parser import UsageError, kernel_spec
+from .types import kernel_spec
+from .usage import UsageError
 
 if TYPE_CHECKING:
     from ..propagator import Propagator

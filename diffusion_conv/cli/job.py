@@ -7,7 +7,8 @@ import sys
 
 from .. import __version__
 from . import distributed
-from .parser import PROG, UsageError, integer
+from .types import integer
+from .usage import PROG, UsageError
 
 
 def devices_arg(args):
