@@ -20,7 +20,7 @@ runs, without building anything; :func:`temperature_bank` makes a bank of
 kernels from a scenario's kernel at several softmax temperatures;
 :func:`named_kernel` builds the named image kernels (:data:`KERNELS`: a Gaussian,
 the box blur, the edge detector :data:`EDGE`, :data:`SOBEL`) as propagators
-(both from :mod:`diffusion_conv.kernels`, re-exported here).
+(both from ``diffusion_conv.kernels``, re-exported here).
 
 Examples
 --------
@@ -37,10 +37,10 @@ import os
 
 import numpy as np
 
-from . import _checks
-from ._media import GEL_MOBILITY, MEMBRANE_MOBILITY, MEMBRANE_P, gel_disc, membrane_rate  # noqa: F401 (re-exported)
+from . import _checks, _media, kernels
+from ._media import gel_disc, membrane_rate  # noqa: F401 (re-exported)
 from .errors import InputError
-from .kernels import EDGE, KERNELS, SOBEL, named_kernel, temperature_bank  # noqa: F401 (re-exported)
+from .kernels import named_kernel, temperature_bank  # noqa: F401 (re-exported)
 from .methods import names as method_names
 from .propagator import Propagator
 from .tank import Tank
@@ -49,6 +49,16 @@ TEST_IMAGE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "t
 """Path of the generated test picture used by the ``image`` scenario."""
 TEST_IMAGE_RGB = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "test_image_rgb.png")
 """Path of its colour version (a different picture in each channel): ``run image --channels``."""
+
+
+# Re-exported with their documentation: the named kernels (diffusion_conv.kernels) and the constants of the
+# mobility scenarios (diffusion_conv._media).
+EDGE = kernels.EDGE  #: The 3x3 edge detector: 8 at the centre, -1 around (a discrete Laplacian, sign flipped).
+SOBEL = kernels.SOBEL  #: The Sobel kernel of the derivative along axis 1 (weight on +axis 1).
+KERNELS = kernels.KERNELS  #: The named kernels of :func:`named_kernel` (``--kernel NAME[:PARAM]``), one line each.
+GEL_MOBILITY = _media.GEL_MOBILITY  #: Mobility of the ``gel`` scenario's disc (five times slower than water).
+MEMBRANE_MOBILITY = _media.MEMBRANE_MOBILITY  #: Mobility of the ``membrane`` scenario's porous board.
+MEMBRANE_P = _media.MEMBRANE_P  #: The ``membrane`` kernel's jump probability to each nearest neighbour.
 
 
 def _all():
