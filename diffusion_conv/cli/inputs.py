@@ -304,6 +304,19 @@ def _boundary_names(tank):
     return names[0] if len(set(names)) == 1 else names
 
 
+def _scenario_map(given, sc, name, what, shape):
+    """The map given on the command line, else the scenario's own (``name``: ``walls`` or ``mobility``), which must
+    be on the field's grid; None where neither has one."""
+    if given is not None or sc is None or getattr(sc.tank, name) is None:
+        return given
+    if tuple(sc.tank.shape) != shape:
+        raise UsageError(
+            f"scenario {sc.name!r} has {what} on its {sc.tank.shape} grid; the field given has shape "
+            f"{shape}: give --{name} of the field's shape (or --size)"
+        )
+    return np.asarray(getattr(sc.tank, name))
+
+
 def problem(args, found: Inputs):
     """The run: a :class:`~diffusion_conv.scenarios.Scenario` with the inputs ``found`` applied.
 
@@ -328,22 +341,8 @@ def problem(args, found: Inputs):
     tank = None if own_tank else sc.tank
     if tank is None:
         field = found.field if found.field is not None else np.asarray(sc.tank.concentration)
-        walls = found.walls
-        if walls is None and sc is not None and sc.tank.walls is not None:
-            if tuple(sc.tank.shape) != found.shape:
-                raise UsageError(
-                    f"scenario {sc.name!r} has walls on its {sc.tank.shape} grid; the field given has shape "
-                    f"{found.shape}: give --walls of the field's shape (or --size)"
-                )
-            walls = np.asarray(sc.tank.walls)
-        mobility = found.mobility
-        if mobility is None and sc is not None and sc.tank.mobility is not None:
-            if tuple(sc.tank.shape) != found.shape:
-                raise UsageError(
-                    f"scenario {sc.name!r} has a mobility map on its {sc.tank.shape} grid; the field given has "
-                    f"shape {found.shape}: give --mobility of the field's shape (or --size)"
-                )
-            mobility = np.asarray(sc.tank.mobility)
+        walls = _scenario_map(found.walls, sc, "walls", "walls", found.shape)
+        mobility = _scenario_map(found.mobility, sc, "mobility", "a mobility map", found.shape)
         boundary = found.boundary or (_boundary_names(sc.tank) if sc is not None else "reflect")
         dx = args.dx if args.dx is not None else (sc.tank.dx if sc is not None else 1.0)
         if walls is not None:
