@@ -203,6 +203,8 @@ def _meta(plan, frames, summary):
         "wall_cells": None if tank.walls is None else np.flatnonzero(np.asarray(tank.walls)).tolist(),
         # a mobility map (cells that slow the walk): its minimum and mean over the cells that are not walls
         "mobility": tank.mobility_summary(),
+        # where the map slows the walk (0 < mobility < 1 in any member; flat indices): the pictures outline them
+        "slow_cells": _slow_cells(tank),
         "dtype": str(frames.dtype),
         "kernel_shape": list(prop.kernel_shape),
         "kernel_mean": mean.tolist(),
@@ -217,3 +219,12 @@ def _meta(plan, frames, summary):
         v = np.asarray(v).reshape(plan.batch)
         meta[k] = v.tolist() if plan.batch else v.item()
     return meta
+
+
+def _slow_cells(tank):
+    """Flat C-order indices of the cells whose mobility lies strictly between 0 and 1 (in any member), or None."""
+    if tank.mobility is None:
+        return None
+    m = np.asarray(tank.mobility, dtype=np.float64).reshape((-1,) + tuple(tank.shape))
+    slow = np.any((m > 0) & (m < 1), axis=0)
+    return np.flatnonzero(slow).tolist() if slow.any() else None

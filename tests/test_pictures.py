@@ -279,3 +279,19 @@ def test_the_story_is_one_1280_by_720_picture_whose_particles_stay_in_their_nois
         render.plot_story(cmp, methods=("propagator", "counts"))
     with pytest.raises(ValueError, match="rows"):
         render.plot_story(cmp, rows=(10, 40))
+
+
+def test_a_mobility_map_is_outlined_where_it_slows_the_walk():
+    from matplotlib.contour import ContourSet
+
+    m = np.ones((12, 12))
+    m[3:7, 4:9] = 0.2
+    m[9, :] = 0.0  # a solid row: walls, not slow cells
+    c = np.where(m > 0, 1.0, 0.0)
+    res = dc.simulate(dc.Tank(c, mobility=m), dc.Propagator.gaussian(0.7), 4)
+    assert sorted(res.meta["slow_cells"]) == np.flatnonzero((m > 0) & (m < 1)).tolist()
+    fig = render.plot_frame(res, diff=False)
+    ax = fig.axes[0]
+    assert sum(isinstance(a, ContourSet) for a in ax.get_children()) == 1 and "mobility < 1" in ax.get_title()
+    plain = dc.simulate(dc.Tank(c), dc.Propagator.gaussian(0.7), 4)
+    assert plain.meta["slow_cells"] is None

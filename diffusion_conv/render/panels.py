@@ -27,6 +27,8 @@ SIDE = 3.6
 
 WALL_GREY = 0.5
 """The grey (0 black .. 1 white) of wall cells in every panel."""
+SLOW_ALPHA = 0.3
+"""The tint of the cells a mobility map slows (0 < mobility < 1) in 1-D panels; 2-D panels outline them."""
 
 
 class _ColourDifference:
@@ -50,6 +52,18 @@ class _ColourDifference:
         return worst.text(i)
 
 
+def recorded_cells(result, key):
+    """The cells a run records in ``meta[key]`` (flat indices; ``'wall_cells'``, ``'slow_cells'``) as a mask of
+    its grid, or None."""
+    cells = result.meta.get(key)
+    if not cells:
+        return None
+    grid = result.frames.shape[1:]
+    mask = np.zeros(int(np.prod(grid)), dtype=bool)
+    mask[np.asarray(cells, dtype=np.int64)] = True
+    return mask.reshape(grid)
+
+
 def wall_mask(result, walls=None):
     """The wall cells drawn in a panel of ``result`` (the middle slice of a 3-D grid), or None.
 
@@ -58,12 +72,9 @@ def wall_mask(result, walls=None):
     """
     grid = result.frames.shape[1:]
     if walls is None:
-        cells = result.meta.get("wall_cells")
-        if not cells:
+        mask = recorded_cells(result, "wall_cells")
+        if mask is None:
             return None
-        mask = np.zeros(int(np.prod(grid)), dtype=bool)
-        mask[np.asarray(cells, dtype=np.int64)] = True
-        mask = mask.reshape(grid)
     else:
         mask = np.asarray(walls)
         if mask.dtype != bool or mask.shape != grid:
@@ -147,6 +158,8 @@ class Panels(Blitted):
             for c in cols
         ]
         self.walls = wall_mask(results[0], walls)
+        slow = recorded_cells(results[0], "slow_cells")  # a mobility map's slow cells, tinted
+        self.slow = None if slow is None else view(slow)
         ndim = results[0].frames.ndim - 1
         ncol, nrow = len(cols), 2 if self.diff else 1
         self.fig = new_figure(*self.inches(results, self.diff), dpi)
@@ -178,7 +191,7 @@ class Panels(Blitted):
         for j, col in enumerate(cols):
             ax = axes[0, j]
             self.top.append(self._field(ax, col, 0))
-            ax.set_title(col.name, fontsize=9)
+            ax.set_title(col.name + ("  (dashed: cells of mobility < 1)" if self.slow is not None else ""), fontsize=9)
             if self.oned:
                 label = ax.text(
                     0.98,
@@ -322,17 +335,19 @@ class Panels(Blitted):
         return np.clip(0.5 + 0.5 * d.data(i) / lim, 0.0, 1.0)
 
     def _overlay(self, ax):
-        if self.walls is None:
-            return
-        rgba = np.zeros(self.walls.shape + (4,))
-        rgba[self.walls] = (WALL_GREY, WALL_GREY, WALL_GREY, 1.0)
-        self.overlays.append(ax.imshow(rgba, interpolation="nearest", origin="upper"))
+        if self.walls is not None:
+            rgba = np.zeros(self.walls.shape + (4,))
+            rgba[self.walls] = (WALL_GREY, WALL_GREY, WALL_GREY, 1.0)
+            self.overlays.append(ax.imshow(rgba, interpolation="nearest", origin="upper"))
+        if self.slow is not None:  # outlined, not tinted: the colours inside keep their meaning
+            self.overlays.append(
+                ax.contour(self.slow.astype(float), levels=[0.5], colors="white", linewidths=1.0, linestyles="--")
+            )
 
     def _walls_1d(self, ax):
-        if self.walls is None:
-            return
-        for k in np.flatnonzero(self.walls):
-            ax.axvspan(k - 0.5, k + 0.5, color=str(WALL_GREY), lw=0)
+        for mask, colour, alpha in ((self.slow, "0.6", SLOW_ALPHA), (self.walls, str(WALL_GREY), 1.0)):
+            for k in () if mask is None else np.flatnonzero(mask):
+                ax.axvspan(k - 0.5, k + 0.5, color=colour, alpha=alpha, lw=0)
 
     def _ylim(self, ax, lo, hi):
         if self.scale.kind == "linear":
