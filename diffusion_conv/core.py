@@ -22,10 +22,9 @@ import numpy as np
 from . import _checks
 from ._keys import batch_keys, take
 from .errors import InputError, InputTypeError
-from .lattice.mobility import check_mobility_method
+from .methods import check_mobility_method, resolve_auto
 from .methods import get as get_method
 from .methods import names as _method_names
-from .methods import resolve_auto
 from .propagator import Propagator
 from .tank import Tank
 

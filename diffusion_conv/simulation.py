@@ -12,7 +12,6 @@ from ._devices import mesh_of
 from ._split import check as check_split
 from .core import (
     batch_shapes,
-    check_mobility_method,
     check_problem,
     check_schedule,
     first_key,
@@ -21,6 +20,7 @@ from .core import (
     resolve,
 )
 from .errors import InputError
+from .methods import check_mobility_method
 from .methods import names as _method_names
 from .methods.base import Sizes
 from .result import Result

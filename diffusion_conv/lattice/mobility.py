@@ -67,26 +67,14 @@ def check_mobility(mobility, shape):
     return None if low == 1.0 else m
 
 
-def mobility_methods() -> tuple[str, ...]:
-    """The registered methods that take a tank with a mobility map (their ``mobility`` attribute is True)."""
-    from ..methods import get, names
-
-    return tuple(n for n in names() if get(n).mobility)
-
-
-def check_mobility_method(method, tank):
-    """Refuse a tank with a mobility map for a method that does not take one.
-
-    Raises
-    ------
-    InputError
-        Naming the method and the methods that take a map (read from the methods).
-    """
-    if getattr(tank, "mobility", None) is not None and not method.mobility:
-        raise InputError(
-            f"method {method.name!r} does not take a tank with a mobility map (cells that slow the walk); "
-            f"the methods that take one: {', '.join(mobility_methods())}"
-        )
+def member_factors(mobility, shape, radius: Sequence[int], bnd: Sequence[str]) -> np.ndarray:
+    """:func:`jump_factors` of a concrete map with leading batch axes (one map per member), on the host in
+    float64: ``(*batch, K, *shape)``."""
+    m = np.asarray(mobility, dtype=np.float64)
+    lead = m.shape[: m.ndim - len(shape)]
+    flat = m.reshape((-1,) + tuple(shape))
+    a = np.stack([jump_factors(member, radius, bnd) for member in flat])
+    return a.reshape(lead + a.shape[1:])
 
 
 def _box_axis(n: int, d: int, bnd) -> list[tuple[np.ndarray, np.ndarray]]:

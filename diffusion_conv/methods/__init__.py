@@ -4,7 +4,7 @@ See ``diffusion_conv.methods.base`` for the interface; :func:`get` returns a
 registered method by name and :func:`names` lists them.
 """
 
-from ._registry import auto_names, get, names, resolve_auto
+from ._registry import auto_names, check_mobility_method, get, names, resolve_auto
 from .base import KINDS, Method, Order, Sizes, Slab, State, register
 
 __all__ = [
@@ -15,6 +15,7 @@ __all__ = [
     "Slab",
     "State",
     "auto_names",
+    "check_mobility_method",
     "get",
     "names",
     "register",

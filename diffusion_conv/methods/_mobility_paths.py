@@ -100,11 +100,5 @@ def mobility_fix(factors, weights, patch, boundary):
 def host_factors(tank, radius):
     """The jump factors of a tank's concrete mobility map on the host (float64): ``(K, *shape)``, or
     ``(B, K, *shape)`` for a map per member."""
-    m = np.asarray(tank.mobility, dtype=np.float64)
     bnd = tuple(str(b) for b in tank.boundary)
-    if m.ndim == tank.ndim:
-        return _mobility.jump_factors(m, radius, bnd)
-    flat = m.reshape((-1,) + tank.shape)
-    return np.stack([_mobility.jump_factors(x, radius, bnd) for x in flat]).reshape(
-        m.shape[: m.ndim - tank.ndim] + (-1,) + tank.shape
-    )
+    return _mobility.member_factors(tank.mobility, tank.shape, radius, bnd)

@@ -91,3 +91,19 @@ def get(name):
     if not isinstance(name, str) or name not in _REGISTRY:
         raise InputError(f"method {name!r} is unknown; allowed: {', '.join(names() + ('auto',))}")
     return _REGISTRY[name]
+
+
+def check_mobility_method(method, tank) -> None:
+    """Refuse a tank with a mobility map for a method that does not take one.
+
+    Raises
+    ------
+    InputError
+        Naming the method and the registered methods that take a map (their ``mobility`` attribute).
+    """
+    if getattr(tank, "mobility", None) is not None and not method.mobility:
+        takes = ", ".join(n for n in names() if get(n).mobility)
+        raise InputError(
+            f"method {method.name!r} does not take a tank with a mobility map (cells that slow the walk); "
+            f"the methods that take one: {takes}"
+        )

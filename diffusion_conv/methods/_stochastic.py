@@ -21,7 +21,8 @@ from jax.experimental import checkify
 
 from .. import _checks
 from ..errors import InputError
-from .base import Order
+from ..lattice.mobility import jump_factors, member_factors
+from .base import Order, lead
 
 _BLOCK = 64
 """Entries summed one after another in a row of the prefix sums; longer axes are summed in rows of this many,
@@ -292,19 +293,12 @@ def prepared_factors(tank, prop, batch):
     """The jump factors ``a(x, x + d)`` of a concrete mobility map on the host: ``(*lead, K, *shape)`` in the
     tank's dtype with the map's batch axes re-laid for ``batch``; None without a map or for a traced one
     (:func:`traced_factors` computes it inside the program)."""
-    from ..lattice.mobility import jump_factors
-    from .base import lead
-
     m = mobility_of(tank)
     if m is None or not _checks.is_concrete(m):
         return None
-    m = np.asarray(m, np.float64)
-    own = m.shape[: m.ndim - tank.ndim]
-    flat = m.reshape((-1,) + tuple(tank.shape))
-    bnd = tuple(str(b) for b in tank.boundary)
-    a = np.stack([jump_factors(member, prop.radius, bnd) for member in flat])
-    a = a.reshape(own + a.shape[1:]).astype(np.dtype(tank.dtype))
-    return lead(a, own, batch)
+    own = np.shape(m)[: np.ndim(m) - tank.ndim]
+    a = member_factors(m, tank.shape, prop.radius, tuple(str(b) for b in tank.boundary))
+    return lead(a.astype(np.dtype(tank.dtype)), own, batch)
 
 
 def prepared_bytes(prepared, name) -> int:
@@ -318,8 +312,6 @@ def prepared_bytes(prepared, name) -> int:
 
 def traced_factors(tank, prop):
     """The jump factors of one member's mobility map inside the program (JAX, differentiable); None without one."""
-    from ..lattice.mobility import jump_factors
-
     m = mobility_of(tank)
     if m is None:
         return None

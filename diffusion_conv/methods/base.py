@@ -49,7 +49,7 @@ from typing import ClassVar
 import numpy as np
 
 from ..errors import InputError, InputTypeError
-from ._registry import KINDS, add, auto_names, get, names, registered, resolve_auto
+from ._registry import KINDS, add, auto_names, check_mobility_method, get, names, registered, resolve_auto
 from ._slab import Slab
 from ._state import State
 
@@ -62,6 +62,7 @@ __all__ = [
     "Slab",
     "State",
     "auto_names",
+    "check_mobility_method",
     "frames_bytes",
     "get",
     "lead",

@@ -71,11 +71,11 @@ import numpy as np
 from .. import _checks
 from ..errors import InputError
 from ..lattice import transforms as per_axis
-from ..lattice.mobility import check_mobility_method
 from ._continuum import (
     _tol,
     deficit_absorbed,
 )
+from ._registry import check_mobility_method
 from .base import Method, Order, State
 
 INITIAL = ("cells", "bandlimited")

@@ -22,8 +22,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import InputError
-from ..lattice.mobility import check_mobility_method
 from ._continuum import declared_order
+from ._registry import check_mobility_method
 from .base import Method
 
 

@@ -67,8 +67,8 @@ from .. import _checks
 from ..errors import InputError
 from ..lattice import boundary, separable_factors
 from ..lattice import transforms as per_axis
-from ..lattice.mobility import check_mobility_method
 from ._continuum import declared_order, deficit_absorbed
+from ._registry import check_mobility_method
 from .base import Method, State
 
 TRANSFORMS = ("auto", "host", "jax")
