@@ -20,7 +20,7 @@ runs, without building anything; :func:`temperature_bank` makes a bank of
 kernels from a scenario's kernel at several softmax temperatures;
 :func:`named_kernel` builds the named image kernels (:data:`KERNELS`: a Gaussian,
 the box blur, the edge detector :data:`EDGE`, :data:`SOBEL`) as propagators
-(both from ``diffusion_conv.kernels``, re-exported here).
+(both re-exported here).
 
 Examples
 --------
@@ -37,10 +37,11 @@ import os
 
 import numpy as np
 
-from . import _checks, _media, kernels
+from . import _checks, _media
+from . import _kernels as kernels
+from ._kernels import named_kernel, temperature_bank  # noqa: F401 (re-exported)
 from ._media import gel_disc, membrane_rate  # noqa: F401 (re-exported)
 from .errors import InputError
-from .kernels import named_kernel, temperature_bank  # noqa: F401 (re-exported)
 from .methods import names as method_names
 from .propagator import Propagator
 from .tank import Tank
