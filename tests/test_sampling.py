@@ -190,6 +190,27 @@ def test_log_is_within_four_ulp_of_numpy():
     assert got[-5] == 0.0
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_log1p_is_accurate_next_to_zero_under_jit(dtype):
+    """Under jit XLA simplifies ``(1 + x) - 1`` to ``x``: the correction ``log(u) x / (u - 1)`` gave
+    ``log1p(1e-10)`` off by 8e-8 relative and ``log1p(1.1e-16)`` twice too large in float64."""
+    rng = np.random.default_rng(3)
+    tiny = -30 if dtype == np.float64 else -20
+    x = np.concatenate(
+        [
+            np.logspace(tiny, 1, 20_001),
+            -np.logspace(tiny, np.log10(0.999), 20_001),
+            rng.random(50_000) - 0.5,
+            [1.1221477682079801e-16, 3e-16, 1e-10, 0.2499, -0.2499, 0.25, -0.25, 0.0],
+        ]
+    ).astype(dtype)
+    got = np.asarray(jax.jit(_binomial._log1p)(jnp.asarray(x)), np.float64)
+    ref = np.log1p(x.astype(np.float64))
+    ulp = np.abs(got - ref) / np.spacing(np.maximum(np.abs(ref), np.finfo(dtype).tiny).astype(dtype))
+    assert ulp.max() <= 5, (ulp.max(), x[np.argmax(ulp)])
+    assert got[-1] == 0.0
+
+
 def _pmf_check(draws, n, p):
     """Chi-square of integer draws against the Binomial(n, p) pmf over bins with >= 20 expected."""
     k = np.arange(n + 1)

@@ -55,35 +55,46 @@ def _log(x):
     """
     if x.dtype != jnp.float64:
         return jnp.log(x)
+    m, e = _mantissa(x)
+    return jnp.where(x > 0, _atanh2((m - 1) / (m + 1)) + e * _LN2, -jnp.inf)
+
+
+def _mantissa(x):
+    """``(m, e)`` with ``x = m 2**e`` and ``m`` in ``[1/sqrt 2, sqrt 2)``, read off the bits of float64 ``x > 0``."""
     bits = jax.lax.bitcast_convert_type(x, jnp.uint64)
     e = ((bits >> jnp.uint64(52)) & jnp.uint64(0x7FF)).astype(jnp.int64) - 1023
     m = jax.lax.bitcast_convert_type(
         (bits & jnp.uint64(0x000FFFFFFFFFFFFF)) | jnp.uint64(0x3FF0000000000000), jnp.float64
     )
     high = m > 1.4142135623730951
-    m = jnp.where(high, 0.5 * m, m)
-    e = e + high.astype(jnp.int64)
-    s = (m - 1) / (m + 1)
+    return jnp.where(high, 0.5 * m, m), (e + high.astype(jnp.int64)).astype(jnp.float64)
+
+
+def _atanh2(s):
+    """``2 atanh(s) = log((1 + s) / (1 - s))`` for float64 ``|s| <= 0.18``, by its series."""
     s2 = s * s
     series = jnp.asarray(1.0 / 23, jnp.float64)
     for j in (21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1):
         series = series * s2 + 1.0 / j
-    out = 2 * s * series + e.astype(jnp.float64) * _LN2
-    return jnp.where(x > 0, out, -jnp.inf)
+    return 2 * s * series
 
 
 def _log1p(x):
-    """``log(1 + x)`` for ``x > -1``, accurate to a few ulp also for small ``|x|``.
+    """``log(1 + x)`` for ``x > -1``, to a few ulp also for small ``|x|``; float32 uses ``jnp.log1p``.
 
-    float64: ``log(u) x / (u - 1)`` with ``u = 1 + x`` rounded (the quotient
-    corrects the rounding of ``u``), ``x`` where ``u == 1``, with :func:`_log`;
-    float32 uses ``jnp.log1p``.
+    float64: ``2 atanh(x / (2 + x))`` by the series where ``|x| < 1/4``, which
+    never rounds ``1 + x``, and :func:`_log` of ``1 + x`` elsewhere, where
+    ``|log(1 + x)| > 0.22`` and the rounding of ``1 + x`` costs an ulp or two;
+    one series serves both. (The usual correction ``log(u) x / (u - 1)``,
+    ``u = 1 + x``, does not survive XLA, which simplifies ``(1 + x) - 1`` to
+    ``x``: under jit it left ``log1p(1e-10)`` off by 8e-8 relative.)
     """
     if x.dtype != jnp.float64:
         return jnp.log1p(x)
-    u = 1 + x
-    one = u == 1
-    return jnp.where(one, x, _log(u) * (x / jnp.where(one, 2, u - 1)))
+    small = jnp.abs(x) < 0.25
+    m, e = _mantissa(1 + x)
+    s = jnp.where(small, x, m - 1) / jnp.where(small, 2 + x, m + 1)
+    return _atanh2(s) + jnp.where(small, 0, e) * _LN2
 
 
 def _stirling_tail(k):
