@@ -104,8 +104,10 @@ def to_host(x):
     The waits (for ``x``, then for the gather from every process) happen in
     :func:`diffusion_conv._interrupt.wait`, never inside ``np.asarray`` where the
     main thread would hold the GIL: a signal or the failure of another process
-    still ends this one while a long computation runs.
+    still ends this one while a long computation runs. A numpy array is returned as it is.
     """
+    if isinstance(x, np.ndarray):
+        return x
     import jax
 
     if jax.process_count() > 1 and hasattr(x, "is_fully_addressable") and not x.is_fully_addressable:

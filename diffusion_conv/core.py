@@ -13,6 +13,7 @@ kernels, a batch of keys) broadcast by NumPy's rules.
 from __future__ import annotations
 
 import functools
+import math
 import numbers
 
 import jax
@@ -173,11 +174,13 @@ def flatten_batch(m, tank, prop, key, batch, options) -> list[Group]:
     method's host-side preparation (:meth:`Method.prepare`) of its concrete
     inputs (None where nothing is prepared).
     """
-    size = int(np.prod(batch, dtype=np.int64))
+    size = math.prod(batch)
 
     def flat(x, lead):
         xp = np if _checks.is_concrete(x) else jnp  # concrete inputs stay concrete under an outer jit
-        x = xp.broadcast_to(xp.asarray(x), batch + x.shape[lead:])
+        x = xp.asarray(x)
+        if x.shape[:lead] != batch:  # a batch shorter than the run's: broadcast it first
+            x = xp.broadcast_to(x, batch + x.shape[lead:])
         return x.reshape((size,) + x.shape[len(batch) :])
 
     conc = flat(tank.concentration, tank._batch)
@@ -194,8 +197,11 @@ def flatten_batch(m, tank, prop, key, batch, options) -> list[Group]:
     w_members = np.asarray(prop.weights).reshape((-1,) + prop.kernel_shape)
     one = tank[(0,) * tank._batch] if tank._batch else tank
     sig_of_member = [m.signature(one, w, options) for w in w_members]
-    which = np.broadcast_to(np.arange(len(w_members)).reshape(prop.batch_shape), batch).ravel()
-    sigs = [sig_of_member[i] for i in which]
+    if len(w_members) == 1:  # one kernel for every member
+        sigs = sig_of_member * size
+    else:
+        which = np.broadcast_to(np.arange(len(w_members)).reshape(prop.batch_shape), batch).ravel()
+        sigs = [sig_of_member[i] for i in which]
     groups = []
     paths = dict.fromkeys(sigs)
     for sig in paths:
@@ -356,7 +362,7 @@ def rollout(
         )
         return f, a
 
-    size = int(np.prod(batch, dtype=np.int64))
+    size = math.prod(batch)
     frames = absorbed = None
     for g in groups:
         axes = (
