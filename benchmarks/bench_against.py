@@ -1,7 +1,7 @@
 """This checkout against another checkout of the package (an earlier commit), timed in turn in one run.
 
     git worktree add /tmp/before <commit>
-    python -m benchmarks.bench_against /tmp/before [--rounds 8] [--cases spectral propagator ...]
+    python -m benchmarks.bench_against /tmp/before [--rounds 8] [--cases spectral propagator ...] [--cpu 0]
 
 Each side runs in its own live Python process (``PYTHONPATH`` set to its
 checkout), builds the same problems through the public API, compiles them, and
@@ -13,6 +13,13 @@ side, the ratio ``other / this`` (above 1: this checkout is faster), and each
 side's ``propagator / spectral`` ratio. The problems are those of
 ``bench_propagator``, ``bench_spectral`` and ``bench_stochastic`` (256x256,
 float64, reflecting walls, a 3x3 Gaussian kernel).
+
+``--cpu N`` runs both processes on core ``N`` alone (Linux). On a virtual
+machine whose other cores are shared with other guests, a program whose XLA
+threads hand small kernels to each other (the counts' rejection loop) waits
+for a core that is busy elsewhere, and the same code measured 0.57 to 1.21 of
+the other side's time from one run to the next; on one core both sides run
+their programs alone, in turn, and the ratio repeats.
 """
 
 from __future__ import annotations
@@ -68,7 +75,7 @@ for line in sys.stdin:
 """
 
 
-def _start(checkout, cases, scratch):
+def _start(checkout, cases, scratch, cpu=None):
     env = dict(os.environ, PYTHONPATH=os.path.abspath(checkout))
     proc = subprocess.Popen(
         [sys.executable, "-c", _WORKER, json.dumps(cases)],
@@ -77,6 +84,7 @@ def _start(checkout, cases, scratch):
         text=True,
         env=env,
         cwd=scratch,
+        preexec_fn=None if cpu is None else (lambda: os.sched_setaffinity(0, {cpu})),
     )
     line = proc.stdout.readline()
     if not line:
@@ -93,7 +101,12 @@ def main(argv=None) -> dict:
     parser.add_argument("other", help="the root of the other checkout (a git worktree of an earlier commit)")
     parser.add_argument("--rounds", type=int, default=8, help="rounds; each asks both sides for each case")
     parser.add_argument("--cases", nargs="+", choices=sorted(CASES), default=list(CASES))
+    parser.add_argument("--cpu", type=int, default=None, help="run both sides on this core alone (Linux)")
     args = parser.parse_args(argv)
+    if args.cpu is not None:
+        allowed = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+        if args.cpu not in allowed:
+            parser.error(f"--cpu must be one of this process's cores {allowed}, got {args.cpu}")
     if not os.path.isfile(os.path.join(args.other, "diffusion_conv", "__init__.py")):
         parser.error(f"other: {args.other!r} holds no diffusion_conv package")
     if args.rounds < 1:
@@ -102,7 +115,7 @@ def main(argv=None) -> dict:
     cases = {name: CASES[name][1] for name in args.cases}
     times = {side: {name: [] for name in cases} for side in ("this", "other")}
     with tempfile.TemporaryDirectory() as scratch:
-        procs = {"this": _start(this, cases, scratch), "other": _start(args.other, cases, scratch)}
+        procs = {side: _start(path, cases, scratch, args.cpu) for side, path in (("this", this), ("other", args.other))}
         try:
             for r in range(args.rounds):
                 for name in cases:
@@ -116,8 +129,9 @@ def main(argv=None) -> dict:
             for proc in procs.values():
                 proc.stdin.close()
                 proc.wait()
-    out = {"rounds": args.rounds, "other": os.path.abspath(args.other)}
-    print(f"this checkout against {out['other']}: medians over {args.rounds} rounds, timed in turn")
+    out = {"rounds": args.rounds, "other": os.path.abspath(args.other), "cpu": args.cpu}
+    pinned = "" if args.cpu is None else f", both on core {args.cpu}"
+    print(f"this checkout against {out['other']}: medians over {args.rounds} rounds, timed in turn{pinned}")
     for name in cases:
         a, b = (statistics.median(times[side][name]) for side in ("this", "other"))
         out[name] = {"this_s": a, "other_s": b, "ratio_other_over_this": b / a}
