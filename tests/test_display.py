@@ -230,6 +230,20 @@ def test_the_inline_animation_is_the_gif_the_file_holds(objects, tmp_path, monke
     assert dc.render.animate(cmp).size[0] <= dc.render.animation.INLINE_WIDTH + 16
 
 
+def test_the_story_plays_inline_as_the_gif_its_file_holds(objects, tmp_path, monkeypatch):
+    cmp = objects[3]
+    monkeypatch.chdir(tmp_path)
+    anim = dc.render.animate_story(cmp, fps=4)
+    assert os.listdir(tmp_path) == []  # nothing written
+    assert isinstance(anim, dc.render.InlineAnimation)
+    assert anim.size == (dc.render.animation.INLINE_WIDTH, 562) and anim.frames == len(cmp.results["propagator"].steps)
+    path = dc.render.animate_story(cmp, tmp_path / "story.gif", fps=4, dpi=1000 / 12.8)
+    assert anim.data == open(path, "rb").read()
+    assert Image.open(io.BytesIO(anim.data)).n_frames == anim.frames
+    with pytest.raises(ValueError, match="fps"):
+        dc.render.animate_story(cmp, fps=0)
+
+
 def test_animate_checks_its_input_before_drawing_without_a_path_too(objects):
     with pytest.raises(ValueError, match="fps"):
         dc.render.animate(objects[3], fps=0)

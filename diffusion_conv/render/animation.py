@@ -220,11 +220,11 @@ def animate(
     n = len(cols[0].result.steps)
     colours = palette(cmap) if levels is not None else None
     if inline:
-        return _in_memory(panels.rgb, n, fps, colours, progress)
+        return in_memory(panels.rgb, n, fps, colours, progress)
     return write_frames(panels.rgb, n, path, fps, colours, progress)
 
 
-def _in_memory(draw, n, fps, colours, progress) -> InlineAnimation:
+def in_memory(draw, n, fps, colours=None, progress=False) -> InlineAnimation:
     """The frames ``draw(i)`` for ``i < n`` as a GIF in memory."""
     import io
 

@@ -19,7 +19,7 @@ import numpy as np
 from .. import _io
 from ..comparison import sampling_variance
 from ..errors import InputError, InputTypeError, MissingExtraError
-from .animation import SUFFIXES, VIDEO_HINT, write_frames
+from .animation import INLINE_WIDTH, SUFFIXES, VIDEO_HINT, in_memory, write_frames
 from .figures import FIGURE_SUFFIXES, Blitted, check_dpi, new_figure, save_figure
 from .panels import WALL_GREY, wall_mask
 from .scales import FieldScale, colormap, stochastic
@@ -272,25 +272,37 @@ def plot_story(source, path=None, index=-1, methods=STORY_METHODS, title=None, d
 
 
 def animate_story(
-    source, path, fps=6, methods=STORY_METHODS, title=None, dpi=100, rows=None, cmap="viridis", progress=False
+    source, path=None, fps=6, methods=STORY_METHODS, title=None, dpi=None, rows=None, cmap="viridis", progress=False
 ):
-    """The story as an animation (GIF, MP4 or numbered PNG frames): see :func:`plot_story`.
+    """The story as an animation (GIF, MP4 or numbered PNG frames), or, without a path, one that plays inline
+    in a notebook: see :func:`plot_story`.
 
     GIFs use the fixed palette of :func:`diffusion_conv.render.animate` (no
-    banding); the frames are drawn one at a time. Returns the path written (for PNG
-    frames, the printf pattern of their names).
+    banding); the frames are drawn one at a time. ``dpi`` defaults to 100 for a
+    file (1280 x 720 pixels) and to what makes the frames 1000 pixels wide
+    inline (``render.animation.INLINE_WIDTH``). Returns the path written (for
+    PNG frames, the printf pattern of their names), or, without a path, an
+    :class:`~diffusion_conv.render.InlineAnimation` (a GIF made in memory,
+    nothing written).
     """
+    inline = path is None
+    if dpi is None:
+        dpi = INLINE_WIDTH / STORY_SIZE[0] if inline else 100
     cols, dpi = _check(source, _methods(source, methods), None, dpi, rows, fps)
-    path = _io.check_target(path, SUFFIXES)
-    gif = path.lower().endswith(".gif")
-    if path.lower().endswith(".mp4"):
+    if not inline:
+        path = _io.check_target(path, SUFFIXES)
+    gif = inline or path.lower().endswith(".gif")
+    if not inline and path.lower().endswith(".mp4"):
         try:
             import imageio_ffmpeg  # noqa: F401
         except ImportError:
             raise MissingExtraError(VIDEO_HINT) from None
     levels = (FIELD_LEVELS, DIFF_LEVELS) if gif else None
     story = Story(cols, title, dpi, rows, cmap, levels)
-    return write_frames(story.rgb, len(story.steps), path, float(fps), palette(cmap) if gif else None, progress)
+    colours = palette(cmap) if gif else None
+    if inline:
+        return in_memory(story.rgb, len(story.steps), float(fps), colours, progress)
+    return write_frames(story.rgb, len(story.steps), path, float(fps), colours, progress)
 
 
 def _methods(source, methods):
