@@ -87,6 +87,41 @@ def check_frames(frames, member=None):
     return data, member
 
 
+def scaled_frames(data, what: str):
+    """The frames in units of their largest value, and the sum of squares of their changes.
+
+    The process is linear, so the scaling (a power of two: exact) changes no fit
+    and keeps every sum in range for frames of any magnitude. Frames that do not
+    change from one to the next are refused, naming ``what`` cannot be determined.
+    """
+    peak = float(np.max(np.abs(data)))
+    data = data.astype(np.float64) / (2.0 ** np.floor(np.log2(peak)) if peak > 0 else 1.0)
+    change = float(np.sum((data[1:] - data[:-1]) ** 2))
+    eps = float(np.finfo(_checks.float_dtype()).eps)
+    if not change > (100 * eps) ** 2 * float(np.sum(data**2)):
+        raise InputError(
+            f"frames do not change from one to the next: nothing moves, so no {what} can be "
+            f"determined (uniform or stationary fields carry no information about the jumps)"
+        )
+    return data, change
+
+
+def lbfgs(fun, x0, maxiter, ftol, gtol):
+    """scipy's L-BFGS-B on ``fun(x) -> (value, gradient)`` from ``x0``: its result and the loss at each iterate."""
+    from scipy.optimize import minimize
+
+    history = [fun(x0)[0]]
+    res = minimize(
+        fun,
+        x0,
+        jac=True,
+        method="L-BFGS-B",
+        callback=lambda intermediate_result: history.append(float(intermediate_result.fun)),
+        options=dict(maxiter=maxiter, ftol=ftol, gtol=gtol, maxcor=20),
+    )
+    return res, history
+
+
 def _roundoff(data) -> float:
     """The rounding of float frames at their scale (``ROUNDOFF`` eps of their largest absolute value); 0 for ints."""
     if not np.issubdtype(data.dtype, np.floating):

@@ -20,6 +20,8 @@ from .checks import (
     check_sequence_length,
     check_steps,
     flat_axes,
+    lbfgs,
+    scaled_frames,
 )
 from .model import METHODS, design, hessian, value_and_grad
 from .outcome import Fit
@@ -181,16 +183,7 @@ def fit_propagator(
     dtype = _checks.float_dtype()
     eps = float(np.finfo(dtype).eps)
     flat = flat_axes(data, bnd)  # to the rounding of the frames' own dtype
-    # the process is linear: the frames are fitted in units of their largest value (a power of two, so the
-    # scaling is exact), which keeps every sum below in range for frames of any magnitude
-    peak = float(np.max(np.abs(data)))
-    data = data.astype(np.float64) / (2.0 ** np.floor(np.log2(peak)) if peak > 0 else 1.0)
-    change = float(np.sum((data[1:] - data[:-1]) ** 2))
-    if not change > (100 * eps) ** 2 * float(np.sum(data**2)):
-        raise InputError(
-            "frames do not change from one to the next: nothing moves, so no kernel can be "
-            "determined (uniform or stationary fields carry no information about the jumps)"
-        )
+    data, change = scaled_frames(data, "kernel")
     check_determinable(data, radius, bnd)
     inputs, targets = jnp.asarray(data[:-1], dtype=dtype), jnp.asarray(data[1:], dtype=dtype)
     K = z0.size
@@ -227,8 +220,6 @@ def fit_propagator(
         )
     unobserved = tuple(a for a in flat if radius[a] == 0)
 
-    from scipy.optimize import minimize
-
     scale = change
     args = (inputs, targets, scale)
     statics = dict(steps=steps, boundary=bnd, walls=walls, temperature=temperature)
@@ -238,15 +229,7 @@ def fit_propagator(
         return float(v), np.asarray(g, dtype=np.float64).ravel()
 
     descent = time.perf_counter()
-    history = [fun(z0.ravel())[0]]
-    res = minimize(
-        fun,
-        z0.ravel(),
-        jac=True,
-        method="L-BFGS-B",
-        callback=lambda intermediate_result: history.append(float(intermediate_result.fun)),
-        options=dict(maxiter=maxiter, ftol=tol, gtol=tol, maxcor=20),
-    )
+    res, history = lbfgs(fun, z0.ravel(), maxiter, tol, tol)
     z = res.x.reshape(z0.shape)
     descent = time.perf_counter() - descent
     prop = Propagator.from_logits(z, temperature=temperature)

@@ -31,7 +31,7 @@ from ..errors import InputError, InputTypeError
 from ..lattice import check_walls, normalize_boundary
 from ..lattice.mobility import check_mobility, jump_factors, step
 from ..propagator import Propagator
-from .checks import check_frames, check_sequence_length, check_steps
+from .checks import check_frames, check_sequence_length, check_steps, lbfgs, scaled_frames
 
 PRIORS = ("smooth", "tv", "none")
 """Priors :func:`fit_mobility` accepts."""
@@ -292,15 +292,7 @@ def fit_mobility(
         z0 = np.sqrt(-np.log(m0))
 
     start = time.perf_counter()
-    peak = float(np.max(np.abs(data)))
-    data = data.astype(np.float64) / (2.0 ** np.floor(np.log2(peak)) if peak > 0 else 1.0)
-    change = float(np.sum((data[1:] - data[:-1]) ** 2))
-    eps = float(np.finfo(_checks.float_dtype()).eps)
-    if not change > (100 * eps) ** 2 * float(np.sum(data**2)):
-        raise InputError(
-            "frames do not change from one to the next: nothing moves, so no mobility can be "
-            "determined (uniform or stationary fields carry no information about the jumps)"
-        )
+    data, change = scaled_frames(data, "mobility")
     dtype = _checks.float_dtype()
     inputs, targets = jnp.asarray(data[:-1], dtype=dtype), jnp.asarray(data[1:], dtype=dtype)
     w = jnp.asarray(np.asarray(prop.weights, dtype=np.float64).ravel(), dtype=dtype)
@@ -313,19 +305,8 @@ def fit_mobility(
         )
         return float(v), np.asarray(g, dtype=np.float64).ravel(), float(dl), float(pen)
 
-    from scipy.optimize import minimize
-
     def descend(z, lam, iterations):
-        history = [evaluate(z, lam)[0]]
-        res = minimize(
-            lambda x: evaluate(x, lam)[:2],
-            z.ravel(),
-            jac=True,
-            method="L-BFGS-B",
-            callback=lambda intermediate_result: history.append(float(intermediate_result.fun)),
-            options=dict(maxiter=iterations, ftol=tol, gtol=1e-12, maxcor=20),
-        )
-        return res, history
+        return lbfgs(lambda x: evaluate(x, lam)[:2], z.ravel(), iterations, tol, 1e-12)
 
     noise_share = float("nan")
     if weight is None:
