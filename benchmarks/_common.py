@@ -165,7 +165,8 @@ def peak_kib():
 
 @contextlib.contextmanager
 def general_path():
-    """Within it, every propagator run with walls takes the general path (the wall masks on every jump).
+    """Within it, every propagator run with walls or a mobility map takes the general path (the masks or the
+    jump factors on every jump).
 
     The path is chosen while tracing, so JAX's caches are cleared on the way in and out.
     """
@@ -193,3 +194,18 @@ def run_from_command_line(doc, run, argv, quick_help="small sizes"):
     if args.json:
         print(json.dumps(res, indent=2))
     return res, args.json
+
+
+def run_tank_benchmark(doc, run, argv):
+    """:func:`run_from_command_line` for a benchmark of one tank: ``--quick`` is 64^2, 100 steps, 3 repeats."""
+    return run_from_command_line(
+        doc, lambda quick: run(size=64, steps=100, repeats=3) if quick else run(), argv, "a small tank, few steps"
+    )
+
+
+def tank_header(res, what: str) -> str:
+    """The first printed line of such a benchmark: the tank, the steps, ``what`` it holds, the machine."""
+    return (
+        f"{res['size']}^2, float64, reflecting, {res['steps']} steps, {what} "
+        f"({res['machine']['cpu']}, {res['machine']['cores']} cores)"
+    )

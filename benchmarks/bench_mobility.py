@@ -14,7 +14,7 @@ import sys
 
 import numpy as np
 
-from ._common import run_from_command_line
+from ._common import run_tank_benchmark, tank_header
 
 
 def _disc(n, fraction=0.1, mobility=0.1):
@@ -30,9 +30,9 @@ def run(size=256, steps=1000, repeats=5):
 
     jax.config.update("jax_enable_x64", True)
     import diffusion_conv as dc
-    from diffusion_conv.methods import propagator as prop_module
+    from diffusion_conv.methods import _stencils
 
-    from ._common import interleaved_medians, machine
+    from ._common import general_path, interleaved_medians, machine
 
     field = np.zeros((size, size))
     field[: size // 2] = 1.0  # salt in the upper half: a front that crosses the gel
@@ -49,13 +49,9 @@ def run(size=256, steps=1000, repeats=5):
 
     times = dict(zip(tanks, interleaved_medians([runner(t) for t in tanks.values()], repeats)))
     res = dc.simulate(tanks["gel disc"], prop, steps, save_every=steps)
-    fraction, old = prop_module.PATCH_FRACTION, prop_module.PATCH_FRACTION
-    try:
-        prop_module.PATCH_FRACTION = 0.0  # every map takes the general path
+    with general_path():
         general = dc.simulate(tanks["gel disc"], prop, steps, save_every=steps)
         times["gel disc, general path"] = interleaved_medians([runner(tanks["gel disc"])], repeats)[0]
-    finally:
-        prop_module.PATCH_FRACTION = old
     return {
         "machine": machine(),
         "size": size,
@@ -64,7 +60,7 @@ def run(size=256, steps=1000, repeats=5):
         "gel_fraction": float(np.mean(gel < 1)),
         "gel_path": f"{res.meta['path']} ({res.meta['mobility_path']})",
         "general_path": f"{general.meta['path']} ({general.meta['mobility_path']})",
-        "patch_fraction": fraction,
+        "patch_fraction": _stencils.PATCH_FRACTION,
         "times_s": times,
         "ratio_ones_over_open": times["mobility 1 everywhere"] / times["open"],
         "ratio_gel_over_open": times["gel disc"] / times["open"],
@@ -74,15 +70,10 @@ def run(size=256, steps=1000, repeats=5):
 
 
 def main(argv=None) -> dict:
-    res, printed = run_from_command_line(
-        __doc__, lambda quick: run(size=64, steps=100, repeats=3) if quick else run(), argv, "a small tank, few steps"
-    )
+    res, printed = run_tank_benchmark(__doc__, run, argv)
     if printed:
         return res
-    print(
-        f"{res['size']}^2, float64, reflecting, {res['steps']} steps, 3x3 Gaussian, a gel disc (mobility 0.1) over "
-        f"{res['gel_fraction']:.1%} of the tank ({res['machine']['cpu']}, {res['machine']['cores']} cores)"
-    )
+    print(tank_header(res, f"3x3 Gaussian, a gel disc (mobility 0.1) over {res['gel_fraction']:.1%} of the tank"))
     for name, t in res["times_s"].items():
         print(f"  {name:24s} {t * 1e3:9.1f} ms   {t / res['times_s']['open']:.2f}x the open tank")
     print(

@@ -13,7 +13,7 @@ import sys
 
 import numpy as np
 
-from ._common import run_from_command_line
+from ._common import run_tank_benchmark, tank_header
 
 
 def _board(n, gap=16):
@@ -67,15 +67,10 @@ def run(size=256, steps=1000, repeats=5):
 
 
 def main(argv=None) -> dict:
-    res, printed = run_from_command_line(
-        __doc__, lambda quick: run(size=64, steps=100, repeats=3) if quick else run(), argv, "a small tank, few steps"
-    )
+    res, printed = run_tank_benchmark(__doc__, run, argv)
     if printed:
         return res
-    print(
-        f"{res['size']}^2, float64, reflecting, {res['steps']} steps, a board with a 16-cell gap "
-        f"({res['machine']['cpu']}, {res['machine']['cores']} cores)"
-    )
+    print(tank_header(res, "a board with a 16-cell gap"))
     for name, r in res["cases"].items():
         print(
             f"  {name:18s} no walls {r['no_walls_s'] * 1e3:8.1f} ms   board {r['walls_s'] * 1e3:8.1f} ms "

@@ -15,7 +15,8 @@ import numpy as np
 from ..lattice import fold_extended, spread
 from ..lattice import mobility as _mobility
 from ..lattice import offsets as _offsets
-from ._stencils import PATCH_FRACTION, box_of, patch_write
+from . import _stencils
+from ._stencils import box_of, patch_write
 
 __all__ = ["general_state", "host_factors", "mobility_correct", "mobility_fix", "mobility_general", "mobility_patch"]
 
@@ -26,12 +27,13 @@ def mobility_patch(factors, radius):
     ``factors``: ``(..., K, *shape)`` from :func:`diffusion_conv.lattice.mobility.jump_factors`
     (leading axes: members of a batch; the box covers them all). The same box as
     :func:`wall_patch` builds around refused jumps; None where every factor is 1
-    or the box covers more than ``PATCH_FRACTION`` of the tank.
+    or the box covers more than ``_stencils.PATCH_FRACTION`` of the tank (read at each call: the walls'
+    and the maps' paths follow one setting).
     """
     f = np.asarray(factors)
     ndim = len(radius)
     support = np.any(f.reshape((-1,) + f.shape[f.ndim - ndim :]) != 1, axis=0)
-    return box_of(support, [int(r) for r in radius], PATCH_FRACTION)
+    return box_of(support, [int(r) for r in radius], _stencils.PATCH_FRACTION)
 
 
 def mobility_correct(src, after, fix, radius, bnd, patch, at):
